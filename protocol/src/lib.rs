@@ -1,0 +1,43 @@
+//! The wire contract of Drapetisca, shared by the server, the browser client and the
+//! load generator.
+//!
+//! Every frame is one JSON object with a `messageType` string and a `payload` object
+//! (see `shared/design/protocol.md`). The types here are exactly those shapes; game
+//! state lives elsewhere and converts to and from them.
+//!
+//! # Layout
+//!
+//! - [`board`]: the geometry of the grid (sizes, clamping, the centre).
+//! - [`client`]: frames a client sends on its player socket ([`ClientMessage`]).
+//! - [`server`]: frames the server sends on either socket ([`ServerMessage`]).
+//!
+//! This crate does no IO and depends on nothing async, so it compiles to wasm and native.
+
+pub mod board;
+pub mod client;
+pub mod server;
+
+pub use board::{Board, Cell};
+pub use client::{ChatLine, ClientMessage, Entering, PlayerUpdate};
+pub use server::{
+    ChatFrom, Geometry, LeavingPayload, ObjectPayload, ServerMessage, SERVER_CHAT_ID,
+    SERVER_CHAT_NAME,
+};
+pub use uuid::Uuid;
+
+/// Longest player name the server accepts, in characters; longer names are cut.
+pub const MAX_NAME_CHARS: usize = 32;
+/// Longest chat line the server accepts, in characters; longer lines are cut.
+pub const MAX_CHAT_CHARS: usize = 280;
+/// Largest frame the server reads, in bytes; a larger one closes the socket.
+pub const MAX_FRAME_BYTES: usize = 64 * 1024;
+
+/// The player socket's route, relative to the server root.
+pub fn player_route(player_id: Uuid) -> String {
+    format!("/ws/player/{player_id}")
+}
+
+/// The world socket's route, relative to the server root.
+pub fn world_route(player_id: Uuid) -> String {
+    format!("/ws/world/{player_id}")
+}

@@ -25,6 +25,44 @@ pub fn embedded(dir: &Path) -> Settings {
     Settings::local(dir)
 }
 
+/// The local Apache Pulsar broker that `cargo xtask services up` starts.
+pub const PULSAR_URL: &str = "pulsar://127.0.0.1:6650";
+
+/// The Pulsar bus on the local broker, on a topic of its own, with the broker's client
+/// token; the embedded store.
+pub fn pulsar(dir: &Path) -> Settings {
+    let mut settings = Settings::local(dir);
+    settings.pulsar.url = Some(PULSAR_URL.into());
+    settings.pulsar.topic = unique_topic();
+    settings.pulsar.token_file = Some(pulsar_token_file());
+    settings
+}
+
+/// A topic no other test uses.
+pub fn unique_topic() -> String {
+    format!("persistent://public/default/test-{}", Uuid::new_v4())
+}
+
+/// The client token of the local broker (`DRAPETISCA_PULSAR_TOKEN_FILE`, else the one
+/// `services/pulsar/up.sh` wrote). Fails with a hint when the broker is not running:
+/// these tests never skip.
+pub fn pulsar_token_file() -> std::path::PathBuf {
+    let hint = "run `cargo xtask services up` (or `bash services/pulsar/up.sh`) first";
+    let address = "127.0.0.1:6650".parse().unwrap(); // unwrap: a literal address
+    if std::net::TcpStream::connect_timeout(&address, Duration::from_secs(2)).is_err() {
+        panic!("no Pulsar broker answers on {PULSAR_URL}: {hint}");
+    }
+    let file = std::env::var_os("DRAPETISCA_PULSAR_TOKEN_FILE")
+        .map(Into::into)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../.services/pulsar/token"));
+    assert!(
+        file.exists(),
+        "no Pulsar token at {}: {hint}",
+        file.display()
+    );
+    file
+}
+
 /// A running server.
 pub struct TestApp {
     /// `127.0.0.1:port`.
@@ -46,7 +84,8 @@ pub async fn spawn_app(make: MakeSettings) -> TestApp {
     start(settings, dir).await
 }
 
-async fn start(settings: Settings, dir: tempfile::TempDir) -> TestApp {
+/// Starts a server with ready-made settings in `dir`.
+pub async fn start(settings: Settings, dir: tempfile::TempDir) -> TestApp {
     backend::telemetry::init("warn");
     let app = Application::build(settings.clone())
         .await

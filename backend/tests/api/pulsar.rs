@@ -1,0 +1,192 @@
+//! The Pulsar bus against the real local broker (`cargo xtask services up`): every game
+//! scenario again, what a plain Pulsar client sees on the topic, and token
+//! authentication. Each test uses a topic of its own. The broker restart has its own
+//! test binary (`tests/pulsar_restart.rs`) so that it disturbs no other test.
+
+use std::time::Duration;
+
+use backend::bus::pulsar::Token;
+use backend::{Application, Settings};
+use futures_util::StreamExt;
+use pulsar::consumer::InitialPosition;
+use pulsar::{Authentication, Consumer, ConsumerOptions, Pulsar, SubType, TokioExecutor};
+use serde_json::{json, Value};
+
+use crate::helpers::{self, cell_of, pulsar_token_file, spawn_app, Client, PATIENCE, PULSAR_URL};
+
+crate::scenarios::game_scenarios!(crate::helpers::pulsar);
+
+/// A well-formed token signed with a key that is not the broker's.
+const FORGED_TOKEN: &str = "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiJkcmFwZXRpc2NhIn0.\
+                            GD5nd_WIWybX6U_xEZO9yMl_ZAJ_GJxGhjClnH00Cgw";
+
+fn client_token() -> String {
+    std::fs::read_to_string(pulsar_token_file())
+        .expect("token file readable")
+        .trim()
+        .to_string()
+}
+
+/// A plain consumer of `topic`, as any Pulsar client would read the game.
+async fn plain_consumer(topic: &str) -> Consumer<Vec<u8>, TokioExecutor> {
+    let pulsar: Pulsar<TokioExecutor> = Pulsar::builder(PULSAR_URL, TokioExecutor)
+        .with_auth(Authentication {
+            name: "token".into(),
+            data: client_token().into_bytes(),
+        })
+        .build()
+        .await
+        .expect("a plain client connects");
+    pulsar
+        .consumer()
+        .with_topic(topic)
+        .with_subscription(format!("plain-{}", protocol::Uuid::new_v4()))
+        .with_subscription_type(SubType::Exclusive)
+        .with_options(
+            ConsumerOptions::default()
+                .durable(false)
+                .with_initial_position(InitialPosition::Earliest),
+        )
+        .build()
+        .await
+        .expect("a plain consumer subscribes")
+}
+
+/// The next message on the topic whose JSON satisfies `wanted`.
+async fn next_matching(
+    consumer: &mut Consumer<Vec<u8>, TokioExecutor>,
+    what: &str,
+    wanted: impl Fn(&Value) -> bool,
+) -> Value {
+    let deadline = tokio::time::Instant::now() + PATIENCE;
+    loop {
+        let message = tokio::time::timeout_at(deadline, consumer.next())
+            .await
+            .unwrap_or_else(|_| panic!("waited {PATIENCE:?} on the topic for {what}"))
+            .expect("the consumer goes on")
+            .expect("a message");
+        let frame: Value =
+            serde_json::from_slice(&message.payload.data).expect("topic messages are JSON");
+        if wanted(&frame) {
+            return frame;
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_plain_pulsar_consumer_sees_the_players_moves_and_chat() {
+    let dir = tempfile::tempdir().unwrap();
+    let settings = helpers::pulsar(dir.path());
+    let mut topic = plain_consumer(&settings.pulsar.topic).await;
+    let app = spawn_app_with(settings, dir).await;
+
+    let mut ana = Client::connect(&app, "Ana").await;
+    ana.enter().await;
+    let start = ana.at.unwrap();
+    let target = (-1..=1)
+        .flat_map(|dx| (-1..=1).map(move |dy| (dx, dy)))
+        .map(|(dx, dy)| protocol::Cell::new(start.x + dx, start.y + dy))
+        .find(|c| *c != start && ana.path_to(*c).is_some_and(|p| p.len() == 1))
+        .expect("a free neighbour");
+    ana.move_to(target.x, target.y).await;
+    ana.send(json!({"messageType": "chat",
+                    "payload": {"id": "c-1", "name": "Ana", "text": "anyone on the topic?"}}))
+        .await;
+
+    let id = ana.id.to_string();
+    let moved = next_matching(&mut topic, "Ana's move", |f| {
+        f["messageType"] == "player" && f["playerID"] == id && f["payload"]["generation"] == 1
+    })
+    .await;
+    assert_eq!(cell_of(&moved), target);
+    assert_eq!(moved["payload"]["name"], "Ana");
+    let chat = next_matching(&mut topic, "Ana's chat", |f| f["messageType"] == "chat").await;
+    assert_eq!(
+        chat,
+        json!({"messageType": "chat", "playerID": id,
+               "payload": {"id": "c-1", "name": "Ana", "text": "anyone on the topic?"}}),
+        "the topic carries the world-socket JSON as is"
+    );
+    app.shutdown().await;
+}
+
+#[tokio::test]
+async fn the_configured_token_is_accepted_and_the_bus_reports_ok() {
+    let app = spawn_app(helpers::pulsar).await;
+    let (status, body) = app.get("/healthz").await;
+    assert_eq!(status, 200);
+    assert!(body.contains("\"bus_ok\":true"), "{body}");
+    app.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_token_given_inline_works_like_a_token_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut settings = helpers::pulsar(dir.path());
+    settings.pulsar.token_file = None;
+    settings.pulsar.token = Some(Token::new(client_token()));
+    let app = spawn_app_with(settings, dir).await;
+    let mut ana = Client::connect(&app, "Ana").await;
+    ana.enter().await;
+    app.shutdown().await;
+}
+
+fn with_forged_token(dir: &std::path::Path) -> Settings {
+    let mut settings = helpers::pulsar(dir);
+    settings.pulsar.token_file = None;
+    settings.pulsar.token = Some(Token::new(FORGED_TOKEN));
+    settings
+}
+
+#[tokio::test]
+async fn a_wrong_token_is_refused_at_start_up_with_a_clear_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let started = tokio::time::timeout(
+        Duration::from_secs(30),
+        Application::build(with_forged_token(dir.path())),
+    )
+    .await
+    .expect("start-up fails fast");
+    let error = format!("{:#}", started.err().expect("start-up fails"));
+    assert!(error.contains("authentication failed"), "{error}");
+    assert!(
+        error.contains(PULSAR_URL),
+        "the error names the broker: {error}"
+    );
+}
+
+#[test]
+fn the_binary_exits_non_zero_saying_authentication_failed() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_drapetisca"))
+        .args(["--bind", "127.0.0.1:0", "--pulsar-url", PULSAR_URL])
+        .args(["--pulsar-topic", &helpers::unique_topic()])
+        .arg("--data-dir")
+        .arg(dir.path())
+        .env("DRAPETISCA_PULSAR_TOKEN", FORGED_TOKEN)
+        .env("NO_COLOR", "1")
+        .env("RUST_BACKTRACE", "0")
+        .output()
+        .expect("the binary runs");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "exits non-zero:\n{stderr}");
+    assert!(stderr.contains("authentication failed"), "{stderr}");
+    assert!(
+        !stderr.contains(FORGED_TOKEN),
+        "the token is not printed:\n{stderr}"
+    );
+}
+
+#[tokio::test]
+async fn a_missing_token_file_is_refused_with_its_path() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut settings = helpers::pulsar(dir.path());
+    settings.pulsar.token_file = Some(dir.path().join("no-such-token"));
+    let error = format!("{:#}", Application::build(settings).await.err().unwrap());
+    assert!(error.contains("no-such-token"), "{error}");
+}
+
+/// Starts a server with ready-made settings (the harness makes them from a function).
+async fn spawn_app_with(settings: Settings, dir: tempfile::TempDir) -> helpers::TestApp {
+    helpers::start(settings, dir).await
+}

@@ -11,10 +11,9 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use protocol::Cell;
 use serde_json::{json, Value};
 
-use helpers::{spawn_app, Client};
+use helpers::{free_neighbour, spawn_app, Client};
 
 /// How soon after the broker is back play must resume.
 const RESUME_WITHIN: Duration = Duration::from_secs(15);
@@ -51,15 +50,6 @@ impl Drop for BrokerBack {
             let _ = Command::new("bash").arg(script("up.sh")).status();
         }
     }
-}
-
-/// A free cell next to `client`.
-fn free_neighbour(client: &Client) -> Cell {
-    let at = client.at.unwrap();
-    (-1..=1)
-        .flat_map(|dx| (-1..=1).map(move |dy| Cell::new(at.x + dx, at.y + dy)))
-        .find(|c| *c != at && client.path_to(*c).is_some_and(|p| p.len() == 1))
-        .expect("a free neighbour")
 }
 
 fn is_status(frame: &Value, ok: bool) -> bool {

@@ -386,6 +386,15 @@ impl Client {
     }
 }
 
+/// A cell next to `client` it can step on.
+pub fn free_neighbour(client: &Client) -> Cell {
+    let at = client.at.unwrap();
+    (-1..=1)
+        .flat_map(|dx| (-1..=1).map(move |dy| Cell::new(at.x + dx, at.y + dy)))
+        .find(|c| *c != at && client.path_to(*c).is_some_and(|p| p.len() == 1))
+        .expect("a free neighbour")
+}
+
 /// The cell in a frame's payload.
 pub fn cell_of(frame: &Value) -> Cell {
     Cell::new(

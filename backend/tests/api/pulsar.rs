@@ -12,7 +12,9 @@ use pulsar::consumer::InitialPosition;
 use pulsar::{Authentication, Consumer, ConsumerOptions, Pulsar, SubType, TokioExecutor};
 use serde_json::{json, Value};
 
-use crate::helpers::{self, cell_of, pulsar_token_file, spawn_app, Client, PATIENCE, PULSAR_URL};
+use crate::helpers::{
+    self, cell_of, free_neighbour, pulsar_token_file, spawn_app, Client, PATIENCE, PULSAR_URL,
+};
 
 crate::scenarios::game_scenarios!(crate::helpers::pulsar);
 
@@ -82,12 +84,7 @@ async fn a_plain_pulsar_consumer_sees_the_players_moves_and_chat() {
 
     let mut ana = Client::connect(&app, "Ana").await;
     ana.enter().await;
-    let start = ana.at.unwrap();
-    let target = (-1..=1)
-        .flat_map(|dx| (-1..=1).map(move |dy| (dx, dy)))
-        .map(|(dx, dy)| protocol::Cell::new(start.x + dx, start.y + dy))
-        .find(|c| *c != start && ana.path_to(*c).is_some_and(|p| p.len() == 1))
-        .expect("a free neighbour");
+    let target = free_neighbour(&ana);
     ana.move_to(target.x, target.y).await;
     ana.send(json!({"messageType": "chat",
                     "payload": {"id": "c-1", "name": "Ana", "text": "anyone on the topic?"}}))

@@ -11,9 +11,11 @@
 //!
 //! - **No producer batching.** A game publishes a few to a few hundred frames a second,
 //!   each of which a player waits for; batching would hold a lone frame for the batch
-//!   timeout (the Java client's default is 1 ms, but the crate's batch loop also adds a
-//!   task hop) to save broker work we do not need. Unbatched sends are still pipelined:
-//!   the producer never waits for one receipt before sending the next frame.
+//!   timeout (the Java client's default is 1 ms, and the crate's batch loop adds a task
+//!   hop) to save broker work we do not need. Unbatched sends are still pipelined: the
+//!   producer never waits for one receipt before sending the next frame; when the
+//!   connection's queue is full a send waits (`block_queue_if_full`) instead of failing
+//!   with `SlowDown`, and frames queue up in the outbox.
 //! - **Two connections.** The producer and the consumer each get their own client, hence
 //!   their own TCP connection: the crate leaves Nagle's algorithm on, and on a shared
 //!   connection a consumer ack holds the next frame back until the broker's delayed ACK
@@ -53,7 +55,7 @@ use futures_util::StreamExt;
 use pulsar::consumer::InitialPosition;
 use pulsar::{
     Authentication, ConnectionRetryOptions, Consumer, ConsumerOptions, OperationRetryOptions,
-    Producer, Pulsar, SubType, TokioExecutor,
+    Producer, ProducerOptions, Pulsar, SubType, TokioExecutor,
 };
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
@@ -192,8 +194,8 @@ pub struct PulsarBus {
     health: Arc<Health>,
     /// Stops the consumer (which then unsubscribes) and the watchdog.
     stop: CancellationToken,
-    /// The publisher, consumer and watchdog tasks, awaited by `close`.
-    tasks: Mutex<Vec<JoinHandle<()>>>,
+    /// The bus's tasks, awaited by `close`; `None` once closed.
+    tasks: Mutex<Option<Tasks>>,
     /// Frames dropped because the outbox was full, reported once in a while.
     dropped: std::sync::atomic::AtomicU64,
 }
@@ -227,6 +229,12 @@ impl PulsarBus {
                 .producer()
                 .with_topic(&options.topic)
                 .with_name(format!("drapetisca-{instance}"))
+                .with_options(ProducerOptions {
+                    // a full connection queue makes the send wait (backpressure into
+                    // the outbox) instead of failing the frame with SlowDown
+                    block_queue_if_full: true,
+                    ..Default::default()
+                })
                 .build()
                 .await
                 .map_err(|e| setup_error(&url, "create a producer on", &options.topic, e))?;
@@ -263,22 +271,22 @@ impl PulsarBus {
             health: health.clone(),
             stop: stop.clone(),
         };
-        let tasks = vec![
-            tokio::spawn(publish_loop(producer, instance, frames, receipts_tx)),
-            tokio::spawn(receipt_loop(receipts, health.clone())),
-            tokio::spawn(consumer_task.run(consumer)),
-            tokio::spawn(health::watch(
+        let tasks = Tasks {
+            publisher: tokio::spawn(publish_loop(producer, instance, frames, receipts_tx)),
+            receipts: tokio::spawn(receipt_loop(receipts, health.clone())),
+            consumer: tokio::spawn(consumer_task.run(consumer)),
+            watchdog: tokio::spawn(health::watch(
                 health.clone(),
                 fanout,
                 DELAYED_AFTER,
                 stop.clone(),
             )),
-        ];
+        };
         Ok(PulsarBus {
             outbox: Mutex::new(Some(outbox)),
             health,
             stop,
-            tasks: Mutex::new(tasks),
+            tasks: Mutex::new(Some(tasks)),
             dropped: Default::default(),
         })
     }
@@ -309,23 +317,43 @@ impl Bus for PulsarBus {
         // unwrap: the lock is never held across an await, and nothing panics under it
         drop(self.outbox.lock().unwrap().take());
         // unwrap: as above
-        let mut tasks = std::mem::take(&mut *self.tasks.lock().unwrap());
-        let publisher = tasks.remove(0);
-        let receipts = tasks.remove(0);
+        let Some(tasks) = self.tasks.lock().unwrap().take() else {
+            return; // closed already
+        };
+        let Tasks {
+            mut publisher,
+            mut receipts,
+            consumer,
+            watchdog,
+        } = tasks;
         let drained = tokio::time::timeout(CLOSE_TIMEOUT, async {
-            let _ = publisher.await;
-            let _ = receipts.await;
+            let _ = (&mut publisher).await;
+            let _ = (&mut receipts).await;
         })
         .await;
         if drained.is_err() {
+            // the broker is away: what is still queued is lost with this instance
             tracing::warn!("pulsar bus closed with frames not acknowledged");
+            publisher.abort();
+            receipts.abort();
         }
         self.stop.cancel();
-        for task in tasks {
-            let _ = task.await;
-        }
+        let _ = consumer.await;
+        let _ = watchdog.await;
         tracing::info!("pulsar bus closed");
     }
+}
+
+/// The tasks of a running bus.
+struct Tasks {
+    /// Sends the outbox's frames.
+    publisher: JoinHandle<()>,
+    /// Awaits the broker's receipts.
+    receipts: JoinHandle<()>,
+    /// Delivers the topic's frames; unsubscribes when stopped.
+    consumer: JoinHandle<()>,
+    /// Keeps the fan-out's "bus ok" flag up to date.
+    watchdog: JoinHandle<()>,
 }
 
 /// A client with one connection to the broker, retrying fast enough that play resumes

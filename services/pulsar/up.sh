@@ -7,6 +7,7 @@
 # data, logs, classpath, secret key, tokens), which is gitignored.
 #
 #   broker  pulsar://127.0.0.1:6650       web/admin  http://127.0.0.1:18080
+#   TLS     pulsar+ssl://127.0.0.1:6651   trusting .services/pulsar/tls/ca.cert.pem
 #   client token   .services/pulsar/token        (role "drapetisca")
 #   admin token    .services/pulsar/admin.token  (role "drapetisca-admin", superuser)
 #
@@ -18,6 +19,7 @@ here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 root="$(cd "$here/../.." && pwd)"
 state="$root/.services/pulsar"
 broker_port=6650
+tls_port=6651
 web_port=18080
 timeout_s="${PULSAR_START_TIMEOUT:-180}"
 pidfile="$state/pid"
@@ -45,11 +47,12 @@ healthy() {
   [[ -f "$state/admin.token" ]] || return 1
   curl -fsS --max-time 3 -H "Authorization: Bearer $(cat "$state/admin.token")" \
     "http://127.0.0.1:$web_port/admin/v2/namespaces/public" 2>/dev/null |
-    grep -q '"public/default"' && port_open "$broker_port"
+    grep -q '"public/default"' && port_open "$broker_port" && port_open "$tls_port"
 }
 
 print_usage() {
   say "broker  pulsar://127.0.0.1:$broker_port"
+  say "TLS     pulsar+ssl://127.0.0.1:$tls_port (CA: $state/tls/ca.cert.pem)"
   say "web     http://127.0.0.1:$web_port"
   say "token   $state/token"
   say "use it: DRAPETISCA_PULSAR_URL=pulsar://127.0.0.1:$broker_port DRAPETISCA_PULSAR_TOKEN_FILE=$state/token"
@@ -120,7 +123,28 @@ ensure_tokens() {
   chmod 600 "$state/secret.key" "$state/token" "$state/admin.token"
 }
 
-# the committed config plus the keys that need absolute paths into the state directory
+# a local CA and a broker certificate for 127.0.0.1, so that pulsar+ssl:// can be tested
+# with a CA file (as a managed service with a private CA would need)
+ensure_tls() {
+  local tls="$state/tls"
+  [[ -s "$tls/broker.cert.pem" && -s "$tls/broker.key.pem" && -s "$tls/ca.cert.pem" ]] && return 0
+  mkdir -p "$tls"
+  (
+    cd "$tls"
+    openssl req -x509 -newkey rsa:2048 -nodes -days 3650 -subj "/CN=drapetisca local test CA" \
+      -keyout ca.key.pem -out ca.cert.pem 2>/dev/null
+    openssl req -newkey rsa:2048 -nodes -subj "/CN=127.0.0.1" \
+      -keyout broker.key.pem -out broker.csr.pem 2>/dev/null
+    printf '%s\n' "subjectAltName=IP:127.0.0.1,DNS:localhost" "basicConstraints=CA:FALSE" \
+      "keyUsage=digitalSignature,keyEncipherment" "extendedKeyUsage=serverAuth" >broker.ext
+    openssl x509 -req -days 3650 -in broker.csr.pem -CA ca.cert.pem -CAkey ca.key.pem \
+      -CAcreateserial -extfile broker.ext -out broker.cert.pem 2>/dev/null
+  ) || die "openssl could not make the local TLS certificates"
+  chmod 600 "$tls"/*.key.pem
+}
+
+# the committed config plus the keys that need absolute paths into the state directory,
+# written to $1
 render_conf() {
   {
     cat "$here/standalone.conf"
@@ -137,11 +161,27 @@ superUserRoles=drapetisca-admin
 # the broker's own internal client (standalone set-up, namespace creation)
 brokerClientAuthenticationPlugin=org.apache.pulsar.client.impl.auth.AuthenticationToken
 brokerClientAuthenticationParameters=file://$state/admin.token
+# TLS beside the plain port (pulsar+ssl://127.0.0.1:$tls_port), certificate from ensure_tls
+brokerServicePortTls=$tls_port
+tlsCertificateFilePath=$state/tls/broker.cert.pem
+tlsKeyFilePath=$state/tls/broker.key.pem
+tlsTrustCertsFilePath=$state/tls/ca.cert.pem
 EOF
-  } >"$state/standalone.conf"
+  } >"$1"
 }
 
 mkdir -p "$state/logs" "$state/tmp"
+
+# a broker started from an older configuration is restarted with the current one
+if pid="$(running_pid)" && [[ -n "$pid" ]]; then
+  ensure_tokens
+  ensure_tls
+  render_conf "$state/standalone.conf.next"
+  if ! cmp -s "$state/standalone.conf.next" "$state/standalone.conf"; then
+    say "configuration changed since pid $pid started: restarting it"
+    bash "$here/down.sh"
+  fi
+fi
 
 if pid="$(running_pid)" && [[ -n "$pid" ]]; then
   if healthy; then
@@ -151,13 +191,14 @@ if pid="$(running_pid)" && [[ -n "$pid" ]]; then
   fi
   say "pid $pid is running but not ready yet: waiting for it"
 else
-  if port_open "$broker_port" || port_open "$web_port"; then
-    die "port $broker_port or $web_port is taken by a process this script did not start; stop it first"
+  if port_open "$broker_port" || port_open "$tls_port" || port_open "$web_port"; then
+    die "port $broker_port, $tls_port or $web_port is taken by a process this script did not start; stop it first"
   fi
   java="$(find_java)"
   resolve_classpath
   ensure_tokens
-  render_conf
+  ensure_tls
+  render_conf "$state/standalone.conf"
   mem_opts="${PULSAR_MEM_OPTS:--Xms512m -Xmx768m -XX:MaxDirectMemorySize=512m}"
   # shellcheck disable=SC2206 # word splitting of the flag list is intended
   jvm_opts=(

@@ -214,6 +214,11 @@ impl PulsarBus {
                 "the pulsar url must start with pulsar:// or pulsar+ssl://, not {url}"
             )));
         }
+        if url.starts_with("pulsar+ssl://") {
+            // the crate builds its TLS config with the process's default provider, which
+            // rustls cannot pick by itself when more than one is compiled in
+            let _ = rustls::crypto::ring::default_provider().install_default();
+        }
         let token = options.resolve_token()?;
         let instance = protocol::Uuid::new_v4().to_string();
         let subscription = format!("drapetisca-{instance}");
@@ -250,9 +255,13 @@ impl PulsarBus {
             Ok(parts) => parts,
             Err(BusError::Connect(reason)) => {
                 // the crate hides why the broker refused us: ask it ourselves
-                return Err(handshake::explain(&url, token.as_ref())
-                    .await
-                    .unwrap_or(BusError::Connect(reason)));
+                return Err(handshake::explain(
+                    &url,
+                    token.as_ref(),
+                    options.tls_ca_file.as_deref(),
+                )
+                .await
+                .unwrap_or(BusError::Connect(reason)));
             }
             Err(e) => return Err(e),
         };

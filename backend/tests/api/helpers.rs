@@ -38,6 +38,23 @@ pub fn pulsar(dir: &Path) -> Settings {
     settings
 }
 
+/// Like [`pulsar`], over TLS (`pulsar+ssl://`, port 6651), trusting the local CA that
+/// `services/pulsar/up.sh` made.
+pub fn pulsar_tls(dir: &Path) -> Settings {
+    let mut settings = pulsar(dir);
+    settings.pulsar.url = Some(PULSAR_TLS_URL.into());
+    settings.pulsar.tls_ca_file = Some(services_dir().join("tls/ca.cert.pem"));
+    settings
+}
+
+/// The local broker's TLS port.
+pub const PULSAR_TLS_URL: &str = "pulsar+ssl://127.0.0.1:6651";
+
+/// Where `services/pulsar/up.sh` keeps the broker's state (tokens, certificates).
+pub fn services_dir() -> std::path::PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../.services/pulsar")
+}
+
 /// A topic no other test uses.
 pub fn unique_topic() -> String {
     format!("persistent://public/default/test-{}", Uuid::new_v4())

@@ -183,6 +183,36 @@ async fn a_missing_token_file_is_refused_with_its_path() {
     assert!(error.contains("no-such-token"), "{error}");
 }
 
+#[tokio::test]
+async fn the_bus_works_over_tls_trusting_the_configured_ca() {
+    crate::scenarios::a_move_is_seen_by_the_other_player(helpers::pulsar_tls).await;
+}
+
+#[tokio::test]
+async fn a_wrong_token_over_tls_is_refused_as_an_authentication_failure() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut settings = helpers::pulsar_tls(dir.path());
+    settings.pulsar.token_file = None;
+    settings.pulsar.token = Some(Token::new(FORGED_TOKEN));
+    let error = format!("{:#}", Application::build(settings).await.err().unwrap());
+    assert!(error.contains("authentication failed"), "{error}");
+}
+
+#[tokio::test]
+async fn a_broker_certificate_from_an_unknown_ca_is_refused_at_start_up() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut settings = helpers::pulsar_tls(dir.path());
+    settings.pulsar.tls_ca_file = None;
+    let started = tokio::time::timeout(Duration::from_secs(60), Application::build(settings))
+        .await
+        .expect("start-up fails within a minute");
+    let error = format!("{:#}", started.err().expect("start-up fails"));
+    assert!(
+        error.contains("TLS") || error.contains("certificate"),
+        "{error}"
+    );
+}
+
 /// Starts a server with ready-made settings (the harness makes them from a function).
 async fn spawn_app_with(settings: Settings, dir: tempfile::TempDir) -> helpers::TestApp {
     helpers::start(settings, dir).await

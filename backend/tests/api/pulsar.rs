@@ -108,6 +108,61 @@ async fn a_plain_pulsar_consumer_sees_the_players_moves_and_chat() {
 }
 
 #[tokio::test]
+async fn two_instances_on_one_topic_each_fan_out_the_others_frames() {
+    let (dir_a, dir_b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let settings_a = helpers::pulsar(dir_a.path());
+    let mut settings_b = helpers::pulsar(dir_b.path());
+    settings_b.pulsar.topic = settings_a.pulsar.topic.clone();
+    let a = spawn_app_with(settings_a, dir_a).await;
+    let b = spawn_app_with(settings_b, dir_b).await;
+
+    let mut bob = Client::connect(&b, "Bob").await;
+    bob.enter().await;
+    let mut ana = Client::connect(&a, "Ana").await;
+    ana.enter().await;
+    let line = json!({"messageType": "chat",
+                      "payload": {"id": "c-2", "name": "Ana", "text": "hello from A"}});
+    ana.send(line).await;
+    let seen = bob
+        .world_until("Ana's chat from the other instance", |f| {
+            f["messageType"] == "chat"
+        })
+        .await;
+    assert_eq!(seen["playerID"], ana.id.to_string());
+    assert_eq!(seen["payload"]["text"], "hello from A");
+    a.shutdown().await;
+    b.shutdown().await;
+}
+
+#[test]
+fn help_documents_the_pulsar_options_without_showing_the_token() {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_drapetisca"))
+        .arg("--help")
+        .env("DRAPETISCA_PULSAR_TOKEN", FORGED_TOKEN)
+        .output()
+        .expect("the binary runs");
+    let help = String::from_utf8_lossy(&out.stdout);
+    for (flag, env) in [
+        ("--pulsar-url", "DRAPETISCA_PULSAR_URL"),
+        ("--pulsar-topic", "DRAPETISCA_PULSAR_TOPIC"),
+        ("--pulsar-token", "DRAPETISCA_PULSAR_TOKEN"),
+        ("--pulsar-token-file", "DRAPETISCA_PULSAR_TOKEN_FILE"),
+        ("--pulsar-tls-ca-file", "DRAPETISCA_PULSAR_TLS_CA_FILE"),
+    ] {
+        assert!(help.contains(flag), "--help lacks {flag}:\n{help}");
+        assert!(help.contains(env), "--help lacks {env}:\n{help}");
+    }
+    assert!(
+        help.contains("persistent://public/default/drapetisca-world"),
+        "the default topic is shown:\n{help}"
+    );
+    assert!(
+        !help.contains(FORGED_TOKEN),
+        "the token is not shown:\n{help}"
+    );
+}
+
+#[tokio::test]
 async fn the_configured_token_is_accepted_and_the_bus_reports_ok() {
     let app = spawn_app(helpers::pulsar).await;
     let (status, body) = app.get("/healthz").await;

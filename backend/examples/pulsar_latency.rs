@@ -67,9 +67,9 @@ async fn main() -> anyhow::Result<()> {
         bus.publish(move_frame(base + i));
     }
     let mut burst = Vec::with_capacity(frames);
-    for i in 0..frames {
+    for (i, sent) in sent_at.iter().enumerate() {
         wait_for(&mut arrivals, base + i).await?;
-        burst.push(sent_at[i].elapsed());
+        burst.push(sent.elapsed());
     }
     report("burst", burst, Some(started.elapsed()));
     bus.close().await;

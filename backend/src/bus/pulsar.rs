@@ -95,7 +95,7 @@ const ORIGIN: &str = "drapetisca-origin";
 const SEQUENCE: &str = "drapetisca-seq";
 
 /// How to reach Pulsar; an unset URL means the in-process bus.
-#[derive(Clone, Debug, Default, clap::Args)]
+#[derive(Clone, Debug, clap::Args)]
 pub struct PulsarOptions {
     /// Pulsar service URL (pulsar:// or pulsar+ssl://); setting this selects the Pulsar
     /// bus instead of the in-process one
@@ -127,6 +127,19 @@ pub struct PulsarOptions {
     /// PEM file of CA certificates to trust for pulsar+ssl://, besides the public roots
     #[arg(long = "pulsar-tls-ca-file", env = "DRAPETISCA_PULSAR_TLS_CA_FILE")]
     pub tls_ca_file: Option<PathBuf>,
+}
+
+impl Default for PulsarOptions {
+    /// What the flags default to: no URL (the in-process bus), the default topic.
+    fn default() -> Self {
+        PulsarOptions {
+            url: None,
+            topic: DEFAULT_TOPIC.into(),
+            token: None,
+            token_file: None,
+            tls_ca_file: None,
+        }
+    }
 }
 
 /// A secret token: shown as `***` by `Debug`, so settings can be logged.
@@ -592,5 +605,55 @@ impl ConsumerTask {
             }
             backoff = (backoff * 2).min(Duration::from_secs(2));
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_default_topic_is_a_full_persistent_name() {
+        assert_eq!(PulsarOptions::default().topic, DEFAULT_TOPIC);
+        assert!(DEFAULT_TOPIC.starts_with("persistent://public/default/"));
+    }
+
+    #[test]
+    fn a_token_is_never_printed() {
+        let options = PulsarOptions {
+            token: Some(Token::new("secret.jwt.value")),
+            ..Default::default()
+        };
+        assert!(!format!("{options:?}").contains("secret"));
+    }
+
+    #[test]
+    fn a_token_file_is_read_trimmed_and_an_empty_one_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("token");
+        let options = PulsarOptions {
+            token_file: Some(file.clone()),
+            ..Default::default()
+        };
+        std::fs::write(&file, "  abc.def.ghi\n").unwrap();
+        let token = options.resolve_token().unwrap().unwrap();
+        assert_eq!(token.expose(), "abc.def.ghi");
+        std::fs::write(&file, "\n").unwrap();
+        let error = options.resolve_token().unwrap_err().to_string();
+        assert!(error.contains("is empty"), "{error}");
+    }
+
+    #[tokio::test]
+    async fn a_url_of_another_scheme_is_refused() {
+        let options = PulsarOptions {
+            url: Some("http://127.0.0.1:8080".into()),
+            ..Default::default()
+        };
+        let error = PulsarBus::connect(&options, Fanout::new(1))
+            .await
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(error.contains("pulsar://"), "{error}");
     }
 }

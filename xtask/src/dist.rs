@@ -4,12 +4,13 @@ use std::path::PathBuf;
 
 use anyhow::Result;
 
-use crate::{cmd, tools};
+use crate::{cmd, system, tools};
 
 /// Builds `target/release/drapetisca` with the frontend inside: trunk builds the
 /// bundle into `dist/` (offline: every tool is installed beforehand, so a build never
 /// downloads), then the backend's build script embeds it.
 pub fn dist() -> Result<()> {
+    system::ensure_build()?;
     tools::ensure_all()?;
     let path = tools::path_with_tools();
     cmd::run(

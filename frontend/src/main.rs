@@ -5,11 +5,12 @@
 //!
 //! - [`state`]: the one reducer holding all game state, with its unit tests (native).
 //! - [`names`]: the random spider genus that prefills the name field (native).
+//! - [`wire`]: decoding server frames into the protocol crate's types, compactly (native).
 //! - `browser`: what the page asks the browser for (randomness, its own address).
 //! - `net`: the two WebSockets; their callbacks only dispatch actions.
 //! - `components`: one component per file, from the root `App` down.
 //!
-//! Only `state` and `names` compile natively, so `cargo test -p frontend` tests the
+//! Only `state`, `names` and `wire` compile natively, so `cargo test -p frontend` tests the
 //! reducer without a browser; the rest exists on `wasm32` only.
 
 // natively only the reducer's tests use these modules; the browser uses all of them
@@ -17,6 +18,7 @@
 
 mod names;
 mod state;
+mod wire;
 
 #[cfg(target_arch = "wasm32")]
 mod browser;

@@ -248,7 +248,7 @@ impl GameState {
                 if session != self.session || !self.in_game() {
                     return;
                 }
-                if let Ok(message) = ServerMessage::parse(&text) {
+                if let Some(message) = crate::wire::parse(&text) {
                     self.receive(socket, message);
                 }
                 self.last_received = text;

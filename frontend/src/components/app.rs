@@ -118,7 +118,7 @@ pub fn App() -> Html {
             <header class="top">
                 <h1 class="brand">
                     <svg class="logo" viewBox="-12 -12 24 24" aria-hidden="true">
-                        <use href="#spider" class="spider own" />
+                        <use href="#spider" class="spider own" x="-12" y="-12" width="24" height="24" />
                     </svg>
                     {"Drapetisca"}
                 </h1>
@@ -144,7 +144,7 @@ fn Welcome() -> Html {
     html! {
         <div class="welcome">
             <svg class="welcome-spider" viewBox="-12 -12 24 24" aria-hidden="true">
-                <use href="#spider" class="spider own" />
+                <use href="#spider" class="spider own" x="-12" y="-12" width="24" height="24" />
             </svg>
             <p>{"Pick a name and press "}<b>{"Enter"}</b>{" to drop onto the field."}</p>
             <p class="hint">{"Arrow keys move, H shows hearts, catch the flies, mind the bricks."}</p>

@@ -25,7 +25,7 @@ pub fn Controls() -> Html {
         <section class="controls" aria-label="controls">
             <div class="who">
                 <svg class="who-spider" viewBox="-12 -12 24 24" aria-hidden="true">
-                    <use href="#spider" class="spider own" />
+                    <use href="#spider" class="spider own" x="-12" y="-12" width="24" height="24" />
                 </svg>
                 <span class="who-name">{game.name.clone()}</span>
             </div>

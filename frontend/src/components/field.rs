@@ -35,7 +35,7 @@ pub fn Field() -> Html {
     let food = game.food.iter().map(|&(id, cell)| {
         html! {
             <g key={id.to_string()} class="fly-cell" style={place(cell)}>
-                <use href="#fly" class="fly" x="-9" y="-9" width="18" height="18" />
+                <use href="#fly" class="fly" x="-10" y="-10" width="20" height="20" />
             </g>
         }
     });
@@ -84,21 +84,21 @@ fn place(cell: Cell) -> String {
 fn spider(key: String, cell: Cell, name: &str, hearts: bool, own: bool, label_left: bool) -> Html {
     let class = classes!("spider", if own { "own" } else { "other" });
     let (anchor, label_x) = if label_left {
-        ("end", "-11")
+        ("end", "-12")
     } else {
-        ("start", "11")
+        ("start", "12")
     };
     html! {
         <g key={key} class={classes!("player", own.then_some("me"))} style={place(cell)}>
-            if own { <circle class="halo" r="11" /> }
-            <use href="#spider" class={class} x="-10" y="-10" width="20" height="20" />
+            if own { <circle class="halo" r="10.5" /> }
+            <use href="#spider" class={class} x="-12" y="-12" width="24" height="24" />
             if hearts {
                 <g class="hearts">
-                    <use href="#heart" class="heart h1" x="-9" y="-21" width="8" height="8" />
-                    <use href="#heart" class="heart h2" x="1" y="-24" width="9" height="9" />
+                    <use href="#heart" class="heart h1" x="-10" y="-23" width="9" height="9" />
+                    <use href="#heart" class="heart h2" x="1" y="-26" width="10" height="10" />
                 </g>
             }
-            <text class={classes!("name", own.then_some("own"))} x={label_x} y="3.5"
+            <text class={classes!("name", own.then_some("own"))} x={label_x} y="4"
                 text-anchor={anchor}>{name}</text>
         </g>
     }

@@ -37,3 +37,9 @@ fn main() {
     eprintln!("the frontend runs in a browser: build it with `cargo xtask dist` or `trunk serve`");
     std::process::exit(1);
 }
+
+#[cfg(target_arch = "wasm32")]
+#[global_allocator]
+static ALLOCATOR: lol_alloc::AssumeSingleThreaded<lol_alloc::FreeListAllocator> =
+    // SAFETY: a wasm32-unknown-unknown page runs this module on one thread only
+    unsafe { lol_alloc::AssumeSingleThreaded::new(lol_alloc::FreeListAllocator::new()) };

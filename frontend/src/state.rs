@@ -310,7 +310,9 @@ impl GameState {
 
     /// Queues a frame for the player socket.
     fn send(&mut self, message: ClientMessage) {
-        let text = message.to_json();
+        // not `to_json`: its unwrap would link serde_json's error formatting into the
+        // page, and these frames (strings, numbers, booleans) always serialize
+        let text = serde_json::to_string(&message).unwrap_or_default();
         self.outbox_seq += 1;
         self.outbox.push_back((self.outbox_seq, text.clone()));
         if self.outbox.len() > OUTBOX_LEN {

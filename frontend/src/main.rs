@@ -38,6 +38,8 @@ fn main() {
     std::process::exit(1);
 }
 
+/// A free-list allocator much smaller than the standard library's dlmalloc (about
+/// 3.5 KB less gzipped page); ample for a page that allocates a few small things per frame.
 #[cfg(target_arch = "wasm32")]
 #[global_allocator]
 static ALLOCATOR: lol_alloc::AssumeSingleThreaded<lol_alloc::FreeListAllocator> =

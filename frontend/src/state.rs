@@ -88,6 +88,9 @@ pub struct GameState {
     pub server: String,
     /// Whether sockets are wanted, open or being retried.
     pub link: Link,
+    /// False while the server says world updates cannot be delivered (its bus is
+    /// away): moves still count, but others' moves may arrive late.
+    pub bus_ok: bool,
     /// Failed attempts since the last successful brief; sets the backoff.
     pub attempts: u32,
     /// Bumped whenever sockets must be (re)opened; the app's socket effect keys on it,
@@ -180,6 +183,7 @@ impl GameState {
             name,
             server,
             link: Link::Offline,
+            bus_ok: true,
             attempts: 0,
             session: 0,
             board: Board::STANDARD,
@@ -298,6 +302,7 @@ impl GameState {
     fn connect(&mut self) {
         self.session += 1;
         self.link = Link::Connecting;
+        self.bus_ok = true;
         self.clear_world();
     }
 
@@ -395,7 +400,10 @@ impl GameState {
                     self.chat.pop_front();
                 }
             }
-            ServerMessage::Error { .. } | ServerMessage::Status { .. } => {}
+            ServerMessage::Status { payload } => self.bus_ok = payload.bus_ok,
+            // the reducer never sends what the server would reject, so there is nothing
+            // for the player to act on; the frame still shows in the status bar
+            ServerMessage::Error { .. } => {}
         }
     }
 
@@ -661,6 +669,23 @@ mod tests {
             text: player_frame(OTHER, 1, 1, 0),
         });
         assert!(s.players.is_empty());
+    }
+
+    #[test]
+    fn the_server_saying_its_bus_is_away_is_remembered_until_it_is_back() {
+        let mut s = placed();
+        receive(
+            &mut s,
+            Socket::World,
+            r#"{"messageType":"status","payload":{"bus_ok":false}}"#,
+        );
+        assert!(!s.bus_ok);
+        receive(
+            &mut s,
+            Socket::World,
+            r#"{"messageType":"status","payload":{"bus_ok":true}}"#,
+        );
+        assert!(s.bus_ok);
     }
 
     #[test]

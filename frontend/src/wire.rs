@@ -7,6 +7,7 @@
 //! protocol type: two passes over a frame of a hundred bytes, and a smaller page. The
 //! tests check that both decoders agree.
 
+use protocol::server::{ErrorPayload, StatusPayload};
 use protocol::{
     ChatFrom, ChatLine, Geometry, LeavingPayload, ObjectPayload, PlayerUpdate, ServerMessage, Uuid,
 };
@@ -65,6 +66,12 @@ pub fn parse(text: &str) -> Option<ServerMessage> {
             },
             payload: payload::<ChatLine>(text)?,
         },
+        "error" => ServerMessage::Error {
+            payload: payload::<ErrorPayload>(text)?,
+        },
+        "status" => ServerMessage::Status {
+            payload: payload::<StatusPayload>(text)?,
+        },
         _ => return None,
     })
 }
@@ -92,6 +99,8 @@ mod tests {
             format!(r#"{{"messageType":"leaving","playerID":"{PLAYER}","payload":{{"name":"Ana"}}}}"#),
             format!(r#"{{"messageType":"chat","playerID":"{PLAYER}","payload":{{"id":"c1","name":"Ana","text":"hi"}}}}"#),
             r#"{"messageType":"chat","playerID":"_api_server_","payload":{"id":"s","name":"** API **","text":"Good catch!"}}"#.to_string(),
+            r#"{"messageType":"error","payload":{"reason":"enter the game before moving"}}"#.to_string(),
+            r#"{"messageType":"status","payload":{"bus_ok":false}}"#.to_string(),
         ] {
             let expected = ServerMessage::parse(&frame).expect("the protocol crate decodes it");
             assert_eq!(parse(&frame), Some(expected), "{frame}");
@@ -107,7 +116,6 @@ mod tests {
             r#"{"messageType":"player","payload":{"x":1,"y":1,"h":false,"generation":0,"name":"a"}}"#,
             r#"{"messageType":"player","playerID":"not-a-uuid","payload":{"x":1,"y":1}}"#,
             r#"{"messageType":"brick","payload":{"x":"four","y":5,"name":"b"}}"#,
-            r#"{"messageType":"status","payload":{"bus_ok":true}}"#,
         ] {
             assert_eq!(parse(frame), None, "{frame}");
         }

@@ -12,6 +12,7 @@ pub fn StatusBar() -> Html {
         Link::Offline => ("offline", "offline".to_string()),
         Link::Connecting if game.attempts > 0 => ("retrying", "reconnecting…".to_string()),
         Link::Connecting => ("connecting", "connecting…".to_string()),
+        Link::Open if !game.bus_ok => ("retrying", "connected, world updates delayed".to_string()),
         Link::Open => ("open", "connected".to_string()),
         Link::Retrying { delay_ms } => (
             "retrying",

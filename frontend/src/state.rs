@@ -59,6 +59,8 @@ pub struct Spider {
     pub hearts: bool,
     /// The name drawn beside it.
     pub name: String,
+    /// Which way it faces, in degrees clockwise from up: the way it last moved.
+    pub heading: i32,
 }
 
 /// One line of the chat box.
@@ -109,6 +111,8 @@ pub struct GameState {
     pub own: Option<Cell>,
     /// Whether our spider shows hearts.
     pub hearts: bool,
+    /// Which way our spider faces (see [`Spider::heading`]).
+    pub heading: i32,
     /// Our move counter: sent with every `player` frame, then incremented. An update
     /// about us older than `generation - 1` is stale.
     pub generation: i32,
@@ -192,6 +196,7 @@ impl GameState {
             food: Vec::new(),
             own: None,
             hearts: false,
+            heading: 0,
             generation: 0,
             chat: VecDeque::new(),
             last_sent: String::new(),
@@ -328,6 +333,9 @@ impl GameState {
 
     /// Moves our spider at once (optimistic), tells the server, and counts the move.
     fn send_move(&mut self, cell: Cell) {
+        if let Some(from) = self.own {
+            self.heading = heading(from, cell, self.heading);
+        }
         self.own = Some(cell);
         let payload = PlayerUpdate {
             x: Some(cell.x),
@@ -369,10 +377,20 @@ impl GameState {
             }
             ServerMessage::Player { player_id, payload } => {
                 let cell = payload.x.zip(payload.y).map(|(x, y)| Cell::new(x, y));
+                let known = self.players.iter().find(|(id, _)| *id == player_id);
+                let heading = match (known, cell) {
+                    (Some((_, old)), Some(to)) => match old.cell {
+                        Some(from) => heading(from, to, old.heading),
+                        None => old.heading,
+                    },
+                    (Some((_, old)), None) => old.heading,
+                    (None, _) => 0,
+                };
                 let spider = Spider {
                     cell,
                     hearts: payload.h,
                     name: payload.name,
+                    heading,
                 };
                 upsert(&mut self.players, player_id, spider);
             }
@@ -420,12 +438,32 @@ impl GameState {
         if placed && socket == Socket::World && update.generation < self.generation - 1 {
             return;
         }
-        self.own = Some(Cell::new(x, y));
+        let to = Cell::new(x, y);
+        if let Some(from) = self.own {
+            self.heading = heading(from, to, self.heading);
+        }
+        self.own = Some(to);
         if !placed {
             self.hearts = update.h;
         }
         // never count below what the server has seen, or our next moves would look stale
         self.generation = self.generation.max(update.generation + 1);
+    }
+}
+
+/// The way from `from` to `to`, in degrees clockwise from up; `old` when they are the
+/// same cell.
+fn heading(from: Cell, to: Cell, old: i32) -> i32 {
+    match ((to.x - from.x).signum(), (to.y - from.y).signum()) {
+        (0, 0) => old,
+        (0, -1) => 0,
+        (1, -1) => 45,
+        (1, 0) => 90,
+        (1, 1) => 135,
+        (0, 1) => 180,
+        (-1, 1) => 225,
+        (-1, 0) => 270,
+        _ => 315,
     }
 }
 
@@ -574,6 +612,18 @@ mod tests {
         let before = corner.clone();
         corner.apply(Action::Step { dx: -1, dy: -1 });
         assert_eq!(corner, before);
+    }
+
+    #[test]
+    fn spiders_face_the_way_they_last_moved() {
+        let mut s = placed();
+        s.apply(Action::Step { dx: 0, dy: 1 });
+        assert_eq!(s.heading, 180);
+        s.apply(Action::ToggleHearts);
+        assert_eq!(s.heading, 180, "standing still keeps the heading");
+        receive(&mut s, Socket::World, &player_frame(OTHER, 3, 4, 0));
+        receive(&mut s, Socket::World, &player_frame(OTHER, 2, 4, 1));
+        assert_eq!(s.players[0].1.heading, 270);
     }
 
     #[test]

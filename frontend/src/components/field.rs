@@ -5,6 +5,7 @@ use protocol::Cell;
 use yew::prelude::*;
 
 use super::use_game;
+use crate::state::Spider;
 
 /// Logical size of one cell.
 const CELL: i32 = 20;
@@ -39,26 +40,18 @@ pub fn Field() -> Html {
             </g>
         }
     });
-    let others = game.players.iter().filter_map(|(id, p)| {
-        let cell = p.cell?;
-        Some(spider(
-            id.to_string(),
-            cell,
-            &p.name,
-            p.hearts,
-            false,
-            cell.x >= near_right,
-        ))
-    });
+    let others = game
+        .players
+        .iter()
+        .map(|(id, p)| spider(id.to_string(), p, false, near_right));
     let own = game.own.map(|cell| {
-        spider(
-            "own".into(),
-            cell,
-            &game.name,
-            game.hearts,
-            true,
-            cell.x >= near_right,
-        )
+        let me = Spider {
+            cell: Some(cell),
+            hearts: game.hearts,
+            name: game.name.clone(),
+            heading: game.heading,
+        };
+        spider("own".into(), &me, true, near_right)
     });
     html! {
         <svg class="field" viewBox={view_box} preserveAspectRatio="xMidYMid meet"
@@ -81,25 +74,31 @@ fn place(cell: Cell) -> String {
     format!("transform:translate({x}px,{y}px)")
 }
 
-fn spider(key: String, cell: Cell, name: &str, hearts: bool, own: bool, label_left: bool) -> Html {
+/// One spider with its name and hearts; `own` draws ours, distinct from the others.
+/// Names go left of the spider near the right edge (column `near_right` or beyond).
+fn spider(key: String, p: &Spider, own: bool, near_right: i32) -> Html {
+    let Some(cell) = p.cell else {
+        return Html::default();
+    };
     let class = classes!("spider", if own { "own" } else { "other" });
-    let (anchor, label_x) = if label_left {
+    let (anchor, label_x) = if cell.x >= near_right {
         ("end", "-12")
     } else {
         ("start", "12")
     };
+    let facing = format!("transform:rotate({}deg)", p.heading);
     html! {
         <g key={key} class={classes!("player", own.then_some("me"))} style={place(cell)}>
             if own { <circle class="halo" r="10.5" /> }
-            <use href="#spider" class={class} x="-12" y="-12" width="24" height="24" />
-            if hearts {
+            <use href="#spider" class={class} style={facing} x="-12" y="-12" width="24" height="24" />
+            if p.hearts {
                 <g class="hearts">
                     <use href="#heart" class="heart h1" x="-10" y="-23" width="9" height="9" />
                     <use href="#heart" class="heart h2" x="1" y="-26" width="10" height="10" />
                 </g>
             }
             <text class={classes!("name", own.then_some("own"))} x={label_x} y="4"
-                text-anchor={anchor}>{name}</text>
+                text-anchor={anchor}>{&p.name}</text>
         </g>
     }
 }

@@ -192,7 +192,7 @@ if pid="$(running_pid)" && [[ -n "$pid" ]]; then
   say "pid $pid is running but not ready yet: waiting for it"
 else
   if port_open "$broker_port" || port_open "$tls_port" || port_open "$web_port"; then
-    die "port $broker_port, $tls_port or $web_port is taken by a process this script did not start; stop it first"
+    die "port $broker_port, $tls_port or $web_port is taken by a process this script did not start (another checkout's broker? its services/pulsar/down.sh stops it); stop it first"
   fi
   java="$(find_java)"
   resolve_classpath

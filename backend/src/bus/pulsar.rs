@@ -89,6 +89,12 @@ const CLOSE_TIMEOUT: Duration = Duration::from_secs(5);
 /// (resends included); the crate's default.
 const OPERATION_TIMEOUT: Duration = Duration::from_secs(30);
 
+/// The consumer acknowledges every this many frames (cumulatively, the subscription
+/// being exclusive), not each one: acks only bound what the broker redelivers after a
+/// reconnection, which [`dedup`] drops anyway, and fewer small writes on the consumer's
+/// connection keep Nagle's algorithm from delaying the flow permits behind them.
+const ACK_EVERY: u64 = 32;
+
 /// Message property naming the instance that published a frame.
 const ORIGIN: &str = "drapetisca-origin";
 /// Message property holding the frame's sequence number within its origin.
@@ -528,6 +534,7 @@ struct ConsumerTask {
 impl ConsumerTask {
     async fn run(self, mut consumer: Consumer<Vec<u8>, TokioExecutor>) {
         let mut dedup = Dedup::default();
+        let mut received = 0u64;
         loop {
             let next = tokio::select! {
                 _ = self.stop.cancelled() => break,
@@ -536,8 +543,11 @@ impl ConsumerTask {
             match next {
                 Some(Ok(message)) => {
                     self.deliver(&mut dedup, &message.payload);
-                    if let Err(e) = consumer.cumulative_ack(&message).await {
-                        tracing::debug!(error = %e, "pulsar ack failed");
+                    received += 1;
+                    if received % ACK_EVERY == 0 {
+                        if let Err(e) = consumer.cumulative_ack(&message).await {
+                            tracing::debug!(error = %e, "pulsar ack failed");
+                        }
                     }
                 }
                 Some(Err(e)) => tracing::warn!(error = %e, "pulsar consumer error"),

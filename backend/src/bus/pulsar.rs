@@ -544,7 +544,7 @@ impl ConsumerTask {
                 Some(Ok(message)) => {
                     self.deliver(&mut dedup, &message.payload);
                     received += 1;
-                    if received % ACK_EVERY == 0 {
+                    if received.is_multiple_of(ACK_EVERY) {
                         if let Err(e) = consumer.cumulative_ack(&message).await {
                             tracing::debug!(error = %e, "pulsar ack failed");
                         }

@@ -1,1 +1,60 @@
-fn main() {}
+//! `cargo xtask`: the one entry point for setting up, building, running, testing and
+//! benchmarking Drapetisca on a fresh machine.
+//!
+//! # Layout
+//!
+//! - [`tools`]: installs what the build needs (wasm32 target, trunk, wasm-bindgen-cli,
+//!   wasm-opt), skipping what is already there.
+//! - [`dist`]: builds the frontend with trunk and the release binary that embeds it.
+//! - [`services`]: starts and stops the local Apache Pulsar and Apache Cassandra.
+//! - [`bench`]: runs the load-generator scenarios and writes `docs/benchmarks.md`.
+//! - [`cmd`]: running child processes with their output shown.
+
+mod bench;
+mod cmd;
+mod dist;
+mod services;
+mod tools;
+
+use anyhow::{bail, Result};
+
+const HELP: &str = "\
+cargo xtask <command>
+
+  play            build everything (installing what is missing) and run the game
+                  at http://127.0.0.1:8000 (extra arguments go to drapetisca)
+  test            install what is missing, start the services, run every test
+  dist            build the release binary with the frontend embedded
+  services up     start local Apache Pulsar and Apache Cassandra (idempotent)
+  services down   stop them
+  bench           run the benchmark scenarios and write docs/benchmarks.md
+";
+
+fn main() -> Result<()> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let rest = || args[1..].to_vec();
+    match args.first().map(String::as_str) {
+        Some("play") => dist::play(&rest()),
+        Some("test") => test(),
+        Some("dist") => dist::dist(),
+        Some("services") => match args.get(1).map(String::as_str) {
+            Some("up") => services::up(&args[2..]),
+            Some("down") => services::down(&args[2..]),
+            _ => bail!("usage: cargo xtask services up|down [pulsar|cassandra]"),
+        },
+        Some("bench") => bench::run(&rest()),
+        Some("help" | "--help" | "-h") | None => {
+            print!("{HELP}");
+            Ok(())
+        }
+        Some(other) => bail!("unknown command {other:?}\n\n{HELP}"),
+    }
+}
+
+/// Every test of the workspace, with the services they talk to running.
+fn test() -> Result<()> {
+    tools::ensure_all()?;
+    dist::dist()?;
+    services::up(&[])?;
+    cmd::run("cargo", &["test", "--workspace", "--no-fail-fast"], &[])
+}

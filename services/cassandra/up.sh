@@ -81,6 +81,25 @@ else
     fi
     classpath="$(cat "$cp_file")"
 
+    # A private CA and a server certificate for 127.0.0.1, for the optional TLS on the
+    # CQL port (cassandra.yaml): clients trust .services/cassandra/tls/ca.pem.
+    tls="$state/tls"
+    if [[ ! -s "$tls/server.p12" ]]; then
+        command -v openssl >/dev/null || die "openssl not found; install openssl"
+        mkdir -p "$tls"
+        say "creating a test CA and server certificate in $tls"
+        openssl req -x509 -newkey rsa:2048 -nodes -days 3650 -subj "/CN=Drapetisca dev CA" \
+            -keyout "$tls/ca.key" -out "$tls/ca.pem" 2>/dev/null
+        openssl req -newkey rsa:2048 -nodes -subj "/CN=127.0.0.1" \
+            -keyout "$tls/server.key" -out "$tls/server.csr" 2>/dev/null
+        printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\nbasicConstraints=CA:FALSE\n' > "$tls/server.ext"
+        openssl x509 -req -in "$tls/server.csr" -CA "$tls/ca.pem" -CAkey "$tls/ca.key" \
+            -CAcreateserial -days 3650 -extfile "$tls/server.ext" -out "$tls/server.pem" 2>/dev/null
+        openssl pkcs12 -export -in "$tls/server.pem" -inkey "$tls/server.key" \
+            -certfile "$tls/ca.pem" -name cassandra -passout pass:drapetisca \
+            -out "$tls/server.p12"
+    fi
+
     # jamm measures memtable sizes; as a java agent it is exact, without it Cassandra
     # guesses. Optional: use it when the resolved classpath has it.
     agent=()

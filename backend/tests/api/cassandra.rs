@@ -13,75 +13,10 @@ use backend::store::cassandra::{CassandraOptions, CassandraStore, Replication};
 use backend::store::{ObjectKind, Store, StoredObject};
 use protocol::{Cell, Uuid};
 
-use self::support::{cassandra, fresh_keyspace, session, test_ca, NODE};
+use self::support::{
+    cassandra, fresh_keyspace, quiet_neighbour, session, table_rows, test_ca, Row, NODE,
+};
 use crate::helpers::{spawn_app, Client};
-
-/// A cell next to `client` it can step on without catching food.
-fn quiet_neighbour(client: &Client) -> Cell {
-    let at = client.at.unwrap();
-    let food: HashSet<Cell> = client.view.food.values().copied().collect();
-    (-1..=1)
-        .flat_map(|dx| (-1..=1).map(move |dy| Cell::new(at.x + dx, at.y + dy)))
-        .find(|c| *c != at && !food.contains(c) && client.path_to(*c).is_some_and(|p| p.len() == 1))
-        .expect("a free neighbour without food")
-}
-
-/// One row of `objects_by_game_id`, as a CQL client reads it.
-#[derive(Debug)]
-struct Row {
-    game_id: Uuid,
-    kind: String,
-    object_id: Uuid,
-    active: Option<bool>,
-    x: i32,
-    y: i32,
-    generation: Option<i32>,
-    name: String,
-}
-
-/// Every row of the keyspace's `objects_by_game_id`, through a plain query.
-async fn table_rows(keyspace: &str) -> Vec<Row> {
-    let session = session().await;
-    let result = session
-        .query_unpaged(
-            format!(
-                "SELECT game_id, kind, object_id, active, x, y, generation, name \
-                 FROM {keyspace}.objects_by_game_id"
-            ),
-            &[],
-        )
-        .await
-        .expect("the table answers a plain query");
-    type Columns = (
-        Uuid,
-        String,
-        Uuid,
-        Option<bool>,
-        i32,
-        i32,
-        Option<i32>,
-        String,
-    );
-    result
-        .into_rows_result()
-        .expect("rows")
-        .rows::<Columns>()
-        .expect("the columns of protocol.md")
-        .map(|row| {
-            let (game_id, kind, object_id, active, x, y, generation, name) = row.expect("a row");
-            Row {
-                game_id,
-                kind,
-                object_id,
-                active,
-                x,
-                y,
-                generation,
-                name,
-            }
-        })
-        .collect()
-}
 
 #[tokio::test]
 async fn after_a_game_the_table_holds_bricks_food_and_players_at_their_last_positions() {

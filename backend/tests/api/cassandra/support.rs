@@ -10,9 +10,14 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Once;
 use std::time::Duration;
 
+use std::collections::HashSet;
+
 use backend::Settings;
+use protocol::{Cell, Uuid};
 use scylla::client::session::Session;
 use scylla::client::session_builder::SessionBuilder;
+
+use crate::helpers::Client;
 
 /// The Cassandra every test talks to: the one `cargo xtask services up` starts.
 pub const NODE: &str = "127.0.0.1:9042";
@@ -61,6 +66,81 @@ pub async fn session() -> Session {
         .build()
         .await
         .expect("a CQL session on the test Cassandra")
+}
+
+/// A cell next to `client` it can step on without catching food.
+pub fn quiet_neighbour(client: &Client) -> Cell {
+    let at = client.at.unwrap();
+    let food: HashSet<Cell> = client.view.food.values().copied().collect();
+    (-1..=1)
+        .flat_map(|dx| (-1..=1).map(move |dy| Cell::new(at.x + dx, at.y + dy)))
+        .find(|c| *c != at && !food.contains(c) && client.path_to(*c).is_some_and(|p| p.len() == 1))
+        .expect("a free neighbour without food")
+}
+
+/// One row of `objects_by_game_id`, as a CQL client reads it.
+#[derive(Debug)]
+pub struct Row {
+    /// The game (partition key).
+    pub game_id: Uuid,
+    /// `player`, `brick` or `food`.
+    pub kind: String,
+    /// The object's own id.
+    pub object_id: Uuid,
+    /// For players: in the game.
+    pub active: Option<bool>,
+    /// Column.
+    pub x: i32,
+    /// Row.
+    pub y: i32,
+    /// For players: the move counter.
+    pub generation: Option<i32>,
+    /// The displayed name.
+    pub name: String,
+}
+
+/// Every row of the keyspace's `objects_by_game_id`, through a plain query.
+pub async fn table_rows(keyspace: &str) -> Vec<Row> {
+    let session = session().await;
+    let result = session
+        .query_unpaged(
+            format!(
+                "SELECT game_id, kind, object_id, active, x, y, generation, name \
+                 FROM {keyspace}.objects_by_game_id"
+            ),
+            &[],
+        )
+        .await
+        .expect("the table answers a plain query");
+    type Columns = (
+        Uuid,
+        String,
+        Uuid,
+        Option<bool>,
+        i32,
+        i32,
+        Option<i32>,
+        String,
+    );
+    result
+        .into_rows_result()
+        .expect("rows")
+        .rows::<Columns>()
+        .expect("the columns of protocol.md")
+        .map(|row| {
+            let (game_id, kind, object_id, active, x, y, generation, name) = row.expect("a row");
+            Row {
+                game_id,
+                kind,
+                object_id,
+                active,
+                x,
+                y,
+                generation,
+                name,
+            }
+        })
+        .collect()
 }
 
 /// The private CA that signed the test Cassandra's certificate (made by up.sh).

@@ -1,0 +1,141 @@
+//! What the Cassandra store's write path costs, against a running Cassandra
+//! (`cargo xtask services up`). Prints figures; asserts nothing.
+//!
+//!     cargo run --release -p backend --example cassandra_write_cost -- [--nodes host:port] [--iterations N]
+//!
+//! 1. `Store::write` latency and throughput for batch sizes from 1 row (one player's
+//!    move) to 512 rows (the writer's largest batch), called back to back as the
+//!    writer does.
+//! 2. The whole write-behind path: many players' moves handed to a `StoreWriter` at
+//!    once, timed until every row is in Cassandra (coalescing included).
+//!
+//! Uses (and first drops) the keyspace `drapetisca_bench`.
+
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use backend::metrics::Metrics;
+use backend::store::cassandra::{CassandraOptions, CassandraStore};
+use backend::store::writer::StoreWriter;
+use backend::store::{ObjectKind, Store, StoredObject};
+use clap::Parser;
+use protocol::Uuid;
+use scylla::client::session_builder::SessionBuilder;
+
+/// Command line of the benchmark.
+#[derive(Parser)]
+struct Args {
+    /// Cassandra contact point
+    #[arg(long, default_value = "127.0.0.1:9042")]
+    nodes: String,
+    /// Store calls per batch size
+    #[arg(long, default_value_t = 2000)]
+    iterations: usize,
+}
+
+const KEYSPACE: &str = "drapetisca_bench";
+
+fn player(n: u128, step: i32) -> StoredObject {
+    StoredObject {
+        kind: ObjectKind::Player,
+        object_id: Uuid::from_u128(n),
+        active: true,
+        x: step % 39,
+        y: (step / 39) % 23,
+        h: step % 2 == 0,
+        generation: step,
+        name: format!("player_{n:05}"),
+    }
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    sorted[((sorted.len() - 1) as f64 * p).round() as usize]
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let args = Args::parse();
+    let plain = SessionBuilder::new()
+        .known_node(&args.nodes)
+        .build()
+        .await?;
+    plain
+        .query_unpaged(format!("DROP KEYSPACE IF EXISTS {KEYSPACE}"), &[])
+        .await?;
+    let options = CassandraOptions {
+        nodes: vec![args.nodes.clone()],
+        keyspace: KEYSPACE.parse().map_err(anyhow::Error::msg)?,
+        ..CassandraOptions::default()
+    };
+    let store = Arc::new(CassandraStore::connect(&options).await?);
+    let game = Uuid::new_v4();
+
+    println!(
+        "Store::write against {} (keyspace {KEYSPACE}), back to back",
+        args.nodes
+    );
+    println!(
+        "{:>6} {:>7} {:>9} {:>9} {:>9} {:>10} {:>10}",
+        "rows", "calls", "p50 ms", "p99 ms", "max ms", "calls/s", "rows/s"
+    );
+    for rows in [1usize, 10, 40, 100, 512] {
+        let iterations = (args.iterations * 10 / rows.max(10)).max(50);
+        let mut took = Vec::with_capacity(iterations);
+        let started = Instant::now();
+        for i in 0..iterations {
+            let batch: Vec<StoredObject> = (0..rows).map(|n| player(n as u128, i as i32)).collect();
+            let t = Instant::now();
+            store.write(game, &batch).await?;
+            took.push(t.elapsed());
+        }
+        let total = started.elapsed().as_secs_f64();
+        took.sort();
+        let ms = |d: Duration| d.as_secs_f64() * 1000.0;
+        println!(
+            "{:>6} {:>7} {:>9.2} {:>9.2} {:>9.2} {:>10.0} {:>10.0}",
+            rows,
+            iterations,
+            ms(percentile(&took, 0.5)),
+            ms(percentile(&took, 0.99)),
+            ms(*took.last().unwrap_or(&Duration::ZERO)),
+            iterations as f64 / total,
+            (iterations * rows) as f64 / total
+        );
+    }
+
+    let players = 1000u128;
+    let moves = 20;
+    println!();
+    println!("StoreWriter: {players} players x {moves} moves handed over at once");
+    let metrics = Arc::new(Metrics::default());
+    let (writer, task) = StoreWriter::spawn(store.clone(), game, metrics.clone());
+    let started = Instant::now();
+    for step in 0..moves {
+        for n in 0..players {
+            writer.upsert(player(n, step));
+        }
+    }
+    let handed_over = started.elapsed();
+    drop(writer);
+    task.await?;
+    let drained = started.elapsed();
+    let calls = metrics.store_writes.load(Ordering::Relaxed);
+    let upserts = players as usize * moves as usize;
+    println!(
+        "handed over {upserts} upserts in {:.1} ms ({:.2} us each, the room's whole cost); \
+         all in Cassandra after {:.0} ms: {calls} store calls, {:.0} upserts/s absorbed",
+        handed_over.as_secs_f64() * 1000.0,
+        handed_over.as_secs_f64() * 1e6 / upserts as f64,
+        drained.as_secs_f64() * 1000.0,
+        upserts as f64 / drained.as_secs_f64()
+    );
+    let last = store.load(game).await?;
+    assert_eq!(last.len(), players as usize);
+    assert!(last.iter().all(|o| o.generation == moves - 1));
+
+    plain
+        .query_unpaged(format!("DROP KEYSPACE IF EXISTS {KEYSPACE}"), &[])
+        .await?;
+    Ok(())
+}

@@ -209,3 +209,21 @@ async fn a_node_not_signed_by_the_given_ca_is_refused() {
     let message = error.to_string();
     assert!(message.contains("cannot connect to cassandra"), "{message}");
 }
+
+#[test]
+fn an_unreachable_cassandra_stops_the_binary_with_a_message_naming_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_drapetisca"))
+        .args(["--bind", "127.0.0.1:0", "--cassandra-nodes", "127.0.0.1:1"])
+        .arg("--data-dir")
+        .arg(dir.path())
+        .env("DRAPETISCA_LOG", "off")
+        .output()
+        .expect("the binary runs");
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("cannot connect to cassandra at 127.0.0.1:1"),
+        "{stderr}"
+    );
+}

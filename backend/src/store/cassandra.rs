@@ -47,7 +47,7 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// How to reach Cassandra; unset nodes mean the embedded store.
-#[derive(Clone, Debug, clap::Args)]
+#[derive(Clone, Debug, Default, clap::Args)]
 pub struct CassandraOptions {
     /// Cassandra contact points, comma-separated host:port; setting this selects the
     /// Cassandra store instead of the embedded one
@@ -95,19 +95,6 @@ pub struct CassandraOptions {
         env = "DRAPETISCA_CASSANDRA_TLS_CA_FILE"
     )]
     pub tls_ca_file: Option<PathBuf>,
-}
-
-impl Default for CassandraOptions {
-    fn default() -> Self {
-        CassandraOptions {
-            nodes: Vec::new(),
-            keyspace: Keyspace::default(),
-            replication: Replication::default(),
-            username: None,
-            password: None,
-            tls_ca_file: None,
-        }
-    }
 }
 
 /// A password that never shows up in logs, `Debug` output or error messages.

@@ -6,8 +6,9 @@
 //! 1. `Store::write` latency and throughput for batch sizes from 1 row (one player's
 //!    move) to 512 rows (the writer's largest batch), called back to back as the
 //!    writer does.
-//! 2. The whole write-behind path: many players' moves handed to a `StoreWriter` at
-//!    once, timed until every row is in Cassandra (coalescing included).
+//! 2. The whole write-behind path: many players' moves handed to a `StoreWriter`, at
+//!    once and then at a steady 10 moves a second per player, timed until every row is
+//!    in Cassandra (coalescing included).
 //!
 //! Uses (and first drops) the keyspace `drapetisca_bench`.
 
@@ -107,7 +108,7 @@ async fn main() -> anyhow::Result<()> {
     let players = 1000u128;
     let moves = 20;
     println!();
-    println!("StoreWriter: {players} players x {moves} moves handed over at once");
+    println!("StoreWriter, burst: {players} players x {moves} moves handed over at once");
     let metrics = Arc::new(Metrics::default());
     let (writer, task) = StoreWriter::spawn(store.clone(), game, metrics.clone());
     let started = Instant::now();
@@ -119,20 +120,52 @@ async fn main() -> anyhow::Result<()> {
     let handed_over = started.elapsed();
     drop(writer);
     task.await?;
-    let drained = started.elapsed();
-    let calls = metrics.store_writes.load(Ordering::Relaxed);
     let upserts = players as usize * moves as usize;
     println!(
-        "handed over {upserts} upserts in {:.1} ms ({:.2} us each, the room's whole cost); \
-         all in Cassandra after {:.0} ms: {calls} store calls, {:.0} upserts/s absorbed",
+        "  {upserts} upserts handed over in {:.1} ms ({:.2} us each: the room's whole cost), \
+         coalesced to {players} rows, in Cassandra after {:.0} ms ({} store calls)",
         handed_over.as_secs_f64() * 1000.0,
         handed_over.as_secs_f64() * 1e6 / upserts as f64,
-        drained.as_secs_f64() * 1000.0,
-        upserts as f64 / drained.as_secs_f64()
+        started.elapsed().as_secs_f64() * 1000.0,
+        metrics.store_writes.load(Ordering::Relaxed),
     );
     let last = store.load(game).await?;
     assert_eq!(last.len(), players as usize);
     assert!(last.iter().all(|o| o.generation == moves - 1));
+
+    // Sustained: every player moves 10 times a second, for a few seconds.
+    let rate_per_tick = players as i32; // one move per player per 100 ms tick
+    let ticks = 50;
+    println!();
+    println!(
+        "StoreWriter, sustained: {players} players moving 10 times a second ({} moves/s) for {} s",
+        rate_per_tick * 10,
+        ticks / 10
+    );
+    let metrics = Arc::new(Metrics::default());
+    let (writer, task) = StoreWriter::spawn(store.clone(), game, metrics.clone());
+    let mut peak_backlog = 0;
+    let mut tick = tokio::time::interval(Duration::from_millis(100));
+    for step in 0..ticks {
+        tick.tick().await;
+        for n in 0..players {
+            writer.upsert(player(n, step));
+        }
+        peak_backlog = peak_backlog.max(metrics.store_backlog.load(Ordering::Relaxed));
+    }
+    let stopped_moving = Instant::now();
+    drop(writer);
+    task.await?;
+    let calls = metrics.store_writes.load(Ordering::Relaxed);
+    let micros = metrics.store_write_micros.load(Ordering::Relaxed);
+    println!(
+        "  {calls} store calls ({:.0}/s), {:.2} ms each on average, backlog peak {peak_backlog} rows, \
+         {:.0} ms from the last move to all rows in Cassandra, failures {}",
+        calls as f64 / (ticks as f64 / 10.0),
+        micros as f64 / 1000.0 / calls.max(1) as f64,
+        stopped_moving.elapsed().as_secs_f64() * 1000.0,
+        metrics.store_write_failures.load(Ordering::Relaxed),
+    );
 
     plain
         .query_unpaged(format!("DROP KEYSPACE IF EXISTS {KEYSPACE}"), &[])

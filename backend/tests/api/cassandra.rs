@@ -208,6 +208,7 @@ async fn a_node_not_signed_by_the_given_ca_is_refused() {
         .expect("connecting fails");
     let message = error.to_string();
     assert!(message.contains("cannot connect to cassandra"), "{message}");
+    assert!(message.contains("UnknownIssuer"), "{message}");
 }
 
 #[test]

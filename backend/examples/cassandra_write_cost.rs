@@ -2,6 +2,7 @@
 //! (`cargo xtask services up`). Prints figures; asserts nothing.
 //!
 //!     cargo run --release -p backend --example cassandra_write_cost -- [--nodes host:port] [--iterations N]
+//!         [--username U --password P]
 //!
 //! 1. `Store::write` latency and throughput for batch sizes from 1 row (one player's
 //!    move) to 512 rows (the writer's largest batch), called back to back as the
@@ -30,6 +31,12 @@ struct Args {
     /// Cassandra contact point
     #[arg(long, default_value = "127.0.0.1:9042")]
     nodes: String,
+    /// Cassandra user (the dev Cassandra's superuser by default)
+    #[arg(long, default_value = "cassandra")]
+    username: String,
+    /// Cassandra password
+    #[arg(long, default_value = "cassandra")]
+    password: String,
     /// Store calls per batch size
     #[arg(long, default_value_t = 2000)]
     iterations: usize,
@@ -59,6 +66,7 @@ async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
     let plain = SessionBuilder::new()
         .known_node(&args.nodes)
+        .user(&args.username, &args.password)
         .build()
         .await?;
     plain
@@ -67,6 +75,8 @@ async fn main() -> anyhow::Result<()> {
     let options = CassandraOptions {
         nodes: vec![args.nodes.clone()],
         keyspace: KEYSPACE.parse().map_err(anyhow::Error::msg)?,
+        username: Some(args.username.clone()),
+        password: Some(args.password.parse()?),
         ..CassandraOptions::default()
     };
     let store = Arc::new(CassandraStore::connect(&options).await?);

@@ -12,20 +12,37 @@ port=9042
 say() { echo "cassandra: $*"; }
 die() { echo "cassandra: error: $*" >&2; exit 1; }
 
-# Does a CQL server answer on host:port?
+# The superuser Cassandra creates on first start (PasswordAuthenticator), which the
+# tests and the benchmark log in as.
+cql_user="${CASSANDRA_USER:-cassandra}"
+cql_password="${CASSANDRA_PASSWORD:-cassandra}"
+
+# Does a CQL server answer on host:port, and let us log in?
 #
-# A real handshake rather than a port probe: it sends a CQL v4 OPTIONS frame
-# (version 0x04, flags 0, stream 0, opcode 0x05 OPTIONS, empty body) and expects a
-# SUPPORTED frame back (response version 0x84, opcode 0x06). A port that accepts
-# connections before the native transport is ready does not pass.
+# A real handshake rather than a port probe, in CQL protocol v4 frames (9-byte header:
+# version, flags, stream, opcode, body length): STARTUP with CQL_VERSION; the server
+# answers READY (no authentication) or AUTHENTICATE, then we send AUTH_RESPONSE with a
+# SASL PLAIN token and expect AUTH_SUCCESS. A port that accepts connections before the
+# native transport is ready, or before the default superuser exists, does not pass.
 cql_answers() {
     local host="$1" port="$2"
-    local reply
-    reply="$(timeout 3 bash -c '
-        exec 3<>"/dev/tcp/$0/$1" || exit 1
-        printf "\x04\x00\x00\x00\x05\x00\x00\x00\x00" >&3
-        head -c 5 <&3 | od -An -tx1
-    ' "$host" "$port" 2>/dev/null)" || return 1
-    # The 5th byte is the opcode; the first is the response version.
-    [[ "$(echo $reply)" == "84 00 00 00 06" ]]
+    timeout 5 bash -c '
+        set -e
+        exec 3<>"/dev/tcp/$0/$1"
+        # one response header, byte by byte (dd bs=1 never reads past it), as numbers
+        header() { dd bs=1 count=9 <&3 2>/dev/null | od -An -tu1; }
+        # STARTUP, body: string map {CQL_VERSION: 3.0.0}
+        printf "\x04\x00\x00\x01\x01\x00\x00\x00\x16\x00\x01\x00\x0bCQL_VERSION\x00\x053.0.0" >&3
+        read -r _ _ _ _ opcode l1 l2 l3 l4 < <(header)
+        [[ "$opcode" == 2 ]] && exit 0        # READY: no authentication
+        [[ "$opcode" == 3 ]] || exit 1        # anything but AUTHENTICATE
+        dd bs=1 count=$(( (l1 << 24) | (l2 << 16) | (l3 << 8) | l4 )) <&3 >/dev/null 2>&1
+        # AUTH_RESPONSE, body: [bytes] of "\0user\0password"
+        token_length=$(( 2 + ${#2} + ${#3} ))
+        printf "\x04\x00\x00\x02\x0f" >&3
+        printf "%08x%08x" $(( token_length + 4 )) "$token_length" | sed "s/../\\\\x&/g" | xargs -0 printf >&3
+        printf "\x00%s\x00%s" "$2" "$3" >&3
+        read -r _ _ _ _ opcode _ < <(header)
+        [[ "$opcode" == 16 ]]                 # AUTH_SUCCESS
+    ' "$host" "$port" "$cql_user" "$cql_password" 2>/dev/null
 }

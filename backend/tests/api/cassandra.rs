@@ -14,7 +14,8 @@ use backend::store::{ObjectKind, Store, StoredObject};
 use protocol::{Cell, Uuid};
 
 use self::support::{
-    cassandra, fresh_keyspace, quiet_neighbour, session, table_rows, test_ca, Row, NODE,
+    cassandra, fresh_keyspace, quiet_neighbour, session, table_rows, test_ca, Row, NODE, PASSWORD,
+    USER,
 };
 use crate::helpers::{spawn_app, Client};
 
@@ -116,6 +117,8 @@ fn options(keyspace: &str) -> CassandraOptions {
     CassandraOptions {
         nodes: vec![NODE.into()],
         keyspace: keyspace.parse().unwrap(),
+        username: Some(USER.into()),
+        password: Some(PASSWORD.parse().unwrap()),
         ..CassandraOptions::default()
     }
 }
@@ -227,4 +230,24 @@ fn an_unreachable_cassandra_stops_the_binary_with_a_message_naming_it() {
         stderr.contains("cannot connect to cassandra at 127.0.0.1:1"),
         "{stderr}"
     );
+}
+
+#[tokio::test]
+async fn a_wrong_password_or_none_is_refused_by_the_node() {
+    let mut wrong = options(&fresh_keyspace());
+    wrong.password = Some("not the password".parse().unwrap());
+    let message = CassandraStore::connect(&wrong)
+        .await
+        .err()
+        .expect("a wrong password fails")
+        .to_string();
+    assert!(message.contains("cannot connect to cassandra"), "{message}");
+    assert!(
+        !message.contains("not the password"),
+        "the password stays out of errors: {message}"
+    );
+
+    let mut anonymous = options(&fresh_keyspace());
+    (anonymous.username, anonymous.password) = (None, None);
+    assert!(CassandraStore::connect(&anonymous).await.is_err());
 }

@@ -21,6 +21,9 @@ use crate::helpers::Client;
 
 /// The Cassandra every test talks to: the one `cargo xtask services up` starts.
 pub const NODE: &str = "127.0.0.1:9042";
+/// The superuser the test Cassandra creates on its first start (PasswordAuthenticator).
+pub const USER: &str = "cassandra";
+pub const PASSWORD: &str = "cassandra";
 /// Prefix of the keyspaces tests make: `dt_<pid>_<n>_<random>`.
 const PREFIX: &str = "dt_";
 
@@ -53,6 +56,9 @@ pub fn cassandra(dir: &Path) -> Settings {
     drop_stale_keyspaces_once();
     let mut settings = Settings::local(dir);
     settings.cassandra.nodes = vec![NODE.to_string()];
+    settings.cassandra.username = Some(USER.into());
+    // unwrap: any string is a password
+    settings.cassandra.password = Some(PASSWORD.parse().unwrap());
     // unwrap: fresh_keyspace makes valid names
     settings.cassandra.keyspace = fresh_keyspace().parse().unwrap();
     settings
@@ -63,6 +69,7 @@ pub async fn session() -> Session {
     require_cassandra();
     SessionBuilder::new()
         .known_node(NODE)
+        .user(USER, PASSWORD)
         .build()
         .await
         .expect("a CQL session on the test Cassandra")
@@ -171,7 +178,12 @@ fn drop_stale_keyspaces_once() {
 }
 
 async fn drop_stale_keyspaces() {
-    let Ok(session) = SessionBuilder::new().known_node(NODE).build().await else {
+    let Ok(session) = SessionBuilder::new()
+        .known_node(NODE)
+        .user(USER, PASSWORD)
+        .build()
+        .await
+    else {
         return;
     };
     let Ok(result) = session

@@ -59,5 +59,15 @@ fn test() -> Result<()> {
     tools::ensure_all()?;
     dist::dist()?;
     services::up(&[])?;
-    cmd::run("cargo", &["test", "--workspace", "--no-fail-fast"], &[])
+    // both suites run even when the first fails, so one CI run shows every failure
+    let suites = cmd::run("cargo", &["test", "--workspace", "--no-fail-fast"], &[]);
+    let browser = end_to_end();
+    suites.and(browser)
+}
+
+/// Two real headless Chromium pages play against the release binary (`e2e/play.mjs`).
+fn end_to_end() -> Result<()> {
+    cmd::run("npm", &["ci", "--prefix", "e2e", "--no-audit", "--no-fund"], &[])?;
+    let bin = dist::release_binary();
+    cmd::run("node", &["e2e/play.mjs"], &[("DRAPETISCA_BIN", &bin.to_string_lossy())])
 }

@@ -62,7 +62,10 @@ fn test() -> Result<()> {
     // both suites run even when the first fails, so one CI run shows every failure
     let suites = cmd::run("cargo", &["test", "--workspace", "--no-fail-fast"], &[]);
     let browser = end_to_end();
-    suites.and(browser)
+    // the services stop with the run, even a failed one; `cargo xtask services up` keeps
+    // them for repeated `cargo test` runs instead
+    let stopped = services::down(&[]);
+    suites.and(browser).and(stopped)
 }
 
 /// Two real headless Chromium pages play against the release binary (`e2e/play.mjs`).

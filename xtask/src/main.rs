@@ -25,7 +25,8 @@ cargo xtask <command>
 
   play            build everything (installing what is missing) and run the game
                   at http://127.0.0.1:8000 (extra arguments go to drapetisca)
-  test            install what is missing, start the services, run every test
+  test            install what is missing, start the services, run every test,
+                  stop the services
   dist            build the release binary with the frontend embedded
   services up     start local Apache Pulsar and Apache Cassandra (idempotent)
   services down   stop them

@@ -23,6 +23,17 @@ fn help_documents_every_option_with_its_environment_variable() {
         ("--world-queue", "DRAPETISCA_WORLD_QUEUE"),
         ("--pulsar-url", "DRAPETISCA_PULSAR_URL"),
         ("--cassandra-nodes", "DRAPETISCA_CASSANDRA_NODES"),
+        ("--cassandra-keyspace", "DRAPETISCA_CASSANDRA_KEYSPACE"),
+        (
+            "--cassandra-replication",
+            "DRAPETISCA_CASSANDRA_REPLICATION",
+        ),
+        ("--cassandra-username", "DRAPETISCA_CASSANDRA_USERNAME"),
+        ("--cassandra-password", "DRAPETISCA_CASSANDRA_PASSWORD"),
+        (
+            "--cassandra-tls-ca-file",
+            "DRAPETISCA_CASSANDRA_TLS_CA_FILE",
+        ),
     ] {
         assert!(help.contains(flag), "--help lacks {flag}:\n{help}");
         assert!(help.contains(env), "--help lacks {env}:\n{help}");

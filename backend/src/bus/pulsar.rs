@@ -100,16 +100,18 @@ const ORIGIN: &str = "drapetisca-origin";
 /// Message property holding the frame's sequence number within its origin.
 const SEQUENCE: &str = "drapetisca-seq";
 
-/// How to reach Pulsar; an unset URL means the in-process bus.
+/// How to reach Pulsar; an unset URL means the in-process bus. Argument ids carry a
+/// `pulsar_` prefix: clap ids are shared by every flattened options struct.
 #[derive(Clone, Debug, clap::Args)]
 pub struct PulsarOptions {
     /// Pulsar service URL (pulsar:// or pulsar+ssl://); setting this selects the Pulsar
     /// bus instead of the in-process one
-    #[arg(long = "pulsar-url", env = "DRAPETISCA_PULSAR_URL")]
+    #[arg(id = "pulsar_url", long = "pulsar-url", env = "DRAPETISCA_PULSAR_URL")]
     pub url: Option<String>,
 
     /// Full name of the world topic (persistent://tenant/namespace/topic)
     #[arg(
+        id = "pulsar_topic",
         long = "pulsar-topic",
         env = "DRAPETISCA_PULSAR_TOPIC",
         default_value = DEFAULT_TOPIC
@@ -118,20 +120,29 @@ pub struct PulsarOptions {
 
     /// Authentication token (JWT) for the broker
     #[arg(
+        id = "pulsar_token",
         long = "pulsar-token",
         env = "DRAPETISCA_PULSAR_TOKEN",
         hide_env_values = true,
-        conflicts_with = "token_file"
+        conflicts_with = "pulsar_token_file"
     )]
     pub token: Option<Token>,
 
     /// File holding the authentication token (read at start-up; surrounding whitespace
     /// ignored)
-    #[arg(long = "pulsar-token-file", env = "DRAPETISCA_PULSAR_TOKEN_FILE")]
+    #[arg(
+        id = "pulsar_token_file",
+        long = "pulsar-token-file",
+        env = "DRAPETISCA_PULSAR_TOKEN_FILE"
+    )]
     pub token_file: Option<PathBuf>,
 
     /// PEM file of CA certificates to trust for pulsar+ssl://, besides the public roots
-    #[arg(long = "pulsar-tls-ca-file", env = "DRAPETISCA_PULSAR_TLS_CA_FILE")]
+    #[arg(
+        id = "pulsar_tls_ca_file",
+        long = "pulsar-tls-ca-file",
+        env = "DRAPETISCA_PULSAR_TLS_CA_FILE"
+    )]
     pub tls_ca_file: Option<PathBuf>,
 }
 
@@ -232,11 +243,6 @@ impl PulsarBus {
             return Err(BusError::Config(format!(
                 "the pulsar url must start with pulsar:// or pulsar+ssl://, not {url}"
             )));
-        }
-        if url.starts_with("pulsar+ssl://") {
-            // the crate builds its TLS config with the process's default provider, which
-            // rustls cannot pick by itself when more than one is compiled in
-            let _ = rustls::crypto::ring::default_provider().install_default();
         }
         let token = options.resolve_token()?;
         let instance = protocol::Uuid::new_v4().to_string();

@@ -18,6 +18,18 @@ use crate::helpers::{
 
 crate::scenarios::game_scenarios!(crate::helpers::pulsar);
 
+mod with_cassandra {
+    //! The scaled-out configuration: the Pulsar bus and the Cassandra store together.
+    crate::scenarios::game_scenarios!(super::pulsar_and_cassandra);
+}
+
+/// The Pulsar bus on its own topic and the Cassandra store in its own keyspace.
+fn pulsar_and_cassandra(dir: &std::path::Path) -> Settings {
+    let mut settings = crate::cassandra::support::cassandra(dir);
+    settings.pulsar = helpers::pulsar(dir).pulsar;
+    settings
+}
+
 /// A well-formed token signed with a key that is not the broker's.
 const FORGED_TOKEN: &str = "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiJkcmFwZXRpc2NhIn0.\
                             GD5nd_WIWybX6U_xEZO9yMl_ZAJ_GJxGhjClnH00Cgw";

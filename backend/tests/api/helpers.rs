@@ -103,7 +103,8 @@ pub async fn spawn_app(make: MakeSettings) -> TestApp {
 
 /// Starts a server with ready-made settings in `dir`.
 pub async fn start(settings: Settings, dir: tempfile::TempDir) -> TestApp {
-    backend::telemetry::init("warn");
+    // the pulsar crate warns on every routine (re)connection
+    backend::telemetry::init("warn,pulsar=error");
     let app = Application::build(settings.clone())
         .await
         .expect("server builds");

@@ -12,6 +12,11 @@ use crate::{cmd, system, tools};
 pub fn dist() -> Result<()> {
     system::ensure_build()?;
     tools::ensure_all()?;
+    build()
+}
+
+/// The build of [`dist`], for callers that installed the tools already.
+pub fn build() -> Result<()> {
     let path = tools::path_with_tools();
     cmd::run(
         "trunk",

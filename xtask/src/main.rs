@@ -58,7 +58,7 @@ fn main() -> Result<()> {
 fn test() -> Result<()> {
     system::ensure_test()?;
     tools::ensure_all()?;
-    dist::dist()?;
+    dist::build()?;
     services::up(&[])?;
     // both suites run even when the first fails, so one CI run shows every failure
     let suites = cmd::run("cargo", &["test", "--workspace", "--no-fail-fast"], &[]);

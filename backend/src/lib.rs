@@ -1,1 +1,31 @@
+//! The Drapetisca game server.
+//!
+//! # Layout
+//!
+//! - [`config`]: settings from flags and `DRAPETISCA_*` environment variables.
+//! - [`app`]: builds everything from the settings, serves, shuts down in order.
+//! - [`ws`]: the two WebSocket routes; thin, they only parse, forward and write.
+//! - [`room`]: the one task that owns a game and applies commands in order.
+//! - [`game`]: the game's state as plain data.
+//! - [`rules`]: the rules of protocol.md as pure functions over [`game::Game`].
+//! - [`bus`]: the world bus (in-process or Apache Pulsar) and the local fan-out.
+//! - [`store`]: where games are kept (embedded file or Apache Cassandra), and the
+//!   write-behind writer.
+//! - [`assets`]: the game page.
+//! - [`metrics`]: counters for `GET /metrics`.
+//! - [`telemetry`]: logging set-up.
 
+pub mod app;
+pub mod assets;
+pub mod bus;
+pub mod config;
+pub mod game;
+pub mod metrics;
+pub mod room;
+pub mod rules;
+pub mod store;
+pub mod telemetry;
+pub mod ws;
+
+pub use app::Application;
+pub use config::Settings;

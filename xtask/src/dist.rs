@@ -2,10 +2,11 @@
 
 use anyhow::Result;
 
-use crate::{cmd, tools};
+use crate::{cmd, system, tools};
 
 /// Builds `target/release/drapetisca` with the frontend inside.
 pub fn dist() -> Result<()> {
+    system::ensure_build()?;
     tools::ensure_all()?;
     cmd::run("cargo", &["build", "--release", "-p", "backend"], &[])
 }

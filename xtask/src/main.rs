@@ -8,12 +8,14 @@
 //! - [`dist`]: builds the frontend with trunk and the release binary that embeds it.
 //! - [`services`]: starts and stops the local Apache Pulsar and Apache Cassandra.
 //! - [`bench`]: runs the load-generator scenarios and writes `docs/benchmarks.md`.
+//! - [`system`]: Debian packages the build and tests need (protoc, chromium, a JDK).
 //! - [`cmd`]: running child processes with their output shown.
 
 mod bench;
 mod cmd;
 mod dist;
 mod services;
+mod system;
 mod tools;
 
 use anyhow::{bail, Result};
@@ -53,6 +55,7 @@ fn main() -> Result<()> {
 
 /// Every test of the workspace, with the services they talk to running.
 fn test() -> Result<()> {
+    system::ensure_test()?;
     tools::ensure_all()?;
     dist::dist()?;
     services::up(&[])?;

@@ -1,0 +1,156 @@
+//! The application: builds the store, bus and room from [`Settings`], binds the listener,
+//! serves the routes, and shuts everything down in order.
+
+use std::net::TcpListener;
+use std::sync::Arc;
+
+use actix_web::{dev::Server, web, App, HttpResponse, HttpServer};
+use anyhow::{bail, Context};
+use protocol::Board;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+use crate::bus::{inprocess::InProcessBus, Bus, Fanout};
+use crate::config::Settings;
+use crate::metrics::Metrics;
+use crate::room::{self, RoomHandle};
+use crate::store::{embedded::EmbeddedStore, writer::StoreWriter, Store};
+use crate::{assets, ws};
+
+/// What every request handler shares.
+pub struct Shared {
+    /// The game's room.
+    pub room: RoomHandle,
+    /// This instance's world fan-out.
+    pub fanout: Fanout,
+    /// Counters for `/metrics`.
+    pub metrics: Arc<Metrics>,
+    /// Fires when the server shuts down; sockets then close with a reason.
+    pub shutdown: CancellationToken,
+}
+
+/// A built, listening server, not yet running.
+pub struct Application {
+    /// The port actually bound (useful with port 0).
+    port: u16,
+    /// The HTTP server future.
+    server: Server,
+    /// Cancels everything: sockets, room, then the writer drains.
+    shutdown: CancellationToken,
+    /// The room task; ends after `shutdown`.
+    room_task: JoinHandle<()>,
+    /// The store writer; ends once the room let go of it and its rows are written.
+    writer_task: JoinHandle<()>,
+    /// The bus, closed last.
+    bus: Arc<dyn Bus>,
+}
+
+impl Application {
+    pub async fn build(settings: Settings) -> anyhow::Result<Self> {
+        let metrics = Arc::new(Metrics::default());
+        let store: Arc<dyn Store> = if !settings.cassandra.nodes.is_empty() {
+            bail!("the Cassandra store is not available in this build")
+        } else {
+            Arc::new(EmbeddedStore::open(&settings.data_dir).with_context(|| {
+                format!("cannot open the store in {}", settings.data_dir.display())
+            })?)
+        };
+        let fanout = Fanout::new(settings.world_queue);
+        let bus: Arc<dyn Bus> = if settings.pulsar.url.is_some() {
+            bail!("the Pulsar bus is not available in this build")
+        } else {
+            Arc::new(InProcessBus::new(fanout.clone()))
+        };
+        let (game, fresh) = room::open_game(&*store, Board::STANDARD, settings.game_id)
+            .await
+            .context("cannot load the game from the store")?;
+        tracing::info!(game = %game.id, fresh, "game ready");
+        let (writer, writer_task) = StoreWriter::spawn(store, game.id, metrics.clone());
+        let shutdown = CancellationToken::new();
+        let (room, room_task) = room::spawn(
+            game,
+            fresh,
+            bus.clone(),
+            writer,
+            metrics.clone(),
+            shutdown.child_token(),
+        );
+
+        let listener = TcpListener::bind(&settings.bind)
+            .with_context(|| format!("cannot listen on {}", settings.bind))?;
+        let port = listener.local_addr()?.port();
+        let shared = web::Data::new(Shared {
+            room,
+            fanout,
+            metrics,
+            shutdown: shutdown.clone(),
+        });
+        let server = HttpServer::new(move || App::new().app_data(shared.clone()).configure(routes))
+            .listen(listener)?
+            // signals are ours: sockets must get close frames before the server stops
+            .disable_signals()
+            .shutdown_timeout(5)
+            .run();
+        tracing::info!(address = %settings.bind, port, "listening");
+        Ok(Application {
+            port,
+            server,
+            shutdown,
+            room_task,
+            writer_task,
+            bus,
+        })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// A token that stops the application when cancelled.
+    pub fn shutdown_token(&self) -> CancellationToken {
+        self.shutdown.clone()
+    }
+
+    /// Serves until the shutdown token fires, then closes sockets with a reason, stops
+    /// the server, stops the room, writes out the store and closes the bus.
+    pub async fn run_until_stopped(self) -> anyhow::Result<()> {
+        let handle = self.server.handle();
+        let mut server = tokio::spawn(self.server);
+        tokio::select! {
+            _ = self.shutdown.cancelled() => {}
+            result = &mut server => {
+                self.shutdown.cancel();
+                result.context("server task failed")?.context("server failed")?;
+            }
+        }
+        tracing::info!("shutting down");
+        handle.stop(true).await;
+        let _ = server.await;
+        self.room_task.await.context("room task failed")?;
+        self.writer_task.await.context("store writer failed")?;
+        self.bus.close().await;
+        tracing::info!("stopped");
+        Ok(())
+    }
+}
+
+fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.route("/ws/player/{player_id}", web::get().to(ws::player_route))
+        .route("/ws/world/{player_id}", web::get().to(ws::world_route))
+        .route("/healthz", web::get().to(healthz))
+        .route("/metrics", web::get().to(metrics))
+        .configure(assets::configure);
+}
+
+async fn healthz(shared: web::Data<Shared>) -> HttpResponse {
+    HttpResponse::Ok().json(serde_json::json!({
+        "status": "ok",
+        "bus_ok": shared.fanout.bus_ok(),
+    }))
+}
+
+async fn metrics(shared: web::Data<Shared>) -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("text/plain; version=0.0.4")
+        .body(shared.metrics.render())
+}

@@ -1,0 +1,27 @@
+//! The in-process bus: publishing is delivering to the local fan-out. The default, for a
+//! single instance.
+
+use async_trait::async_trait;
+
+use super::{Bus, Fanout, Frame};
+
+/// A bus that is just this instance's fan-out.
+pub struct InProcessBus {
+    /// Where published frames go, at once.
+    fanout: Fanout,
+}
+
+impl InProcessBus {
+    pub fn new(fanout: Fanout) -> Self {
+        InProcessBus { fanout }
+    }
+}
+
+#[async_trait]
+impl Bus for InProcessBus {
+    fn publish(&self, frame: Frame) {
+        self.fanout.deliver(frame);
+    }
+
+    async fn close(&self) {}
+}

@@ -1,0 +1,55 @@
+//! Settings: every option is a flag and a `DRAPETISCA_*` environment variable, with a
+//! default that runs the game on one machine with nothing else installed.
+
+use std::path::PathBuf;
+
+use clap::Parser;
+use protocol::Uuid;
+
+use crate::bus::pulsar::PulsarOptions;
+use crate::store::cassandra::CassandraOptions;
+
+/// Drapetisca: a real-time multiplayer spider game. Serves the game page and its two
+/// WebSockets; runs on an embedded bus and store unless pointed at Apache Pulsar and
+/// Apache Cassandra.
+#[derive(Clone, Debug, Parser)]
+#[command(name = "drapetisca", version)]
+pub struct Settings {
+    /// Address to listen on (host:port; port 0 picks a free one)
+    #[arg(long, env = "DRAPETISCA_BIND", default_value = "127.0.0.1:8000")]
+    pub bind: String,
+
+    /// Directory of the embedded store (created if missing)
+    #[arg(long, env = "DRAPETISCA_DATA_DIR", default_value = "data")]
+    pub data_dir: PathBuf,
+
+    /// Play this game id instead of the store's current game (created if unknown)
+    #[arg(long, env = "DRAPETISCA_GAME_ID")]
+    pub game_id: Option<Uuid>,
+
+    /// Log filter, in tracing's EnvFilter syntax (e.g. info, drapetisca=debug)
+    #[arg(long, env = "DRAPETISCA_LOG", default_value = "info")]
+    pub log: String,
+
+    /// How many world updates a world socket may fall behind before it is dropped
+    #[arg(long, env = "DRAPETISCA_WORLD_QUEUE", default_value_t = 1024)]
+    pub world_queue: usize,
+
+    #[command(flatten)]
+    pub pulsar: PulsarOptions,
+
+    #[command(flatten)]
+    pub cassandra: CassandraOptions,
+}
+
+impl Settings {
+    /// Settings for a server on a free loopback port with its data in `data_dir`: what
+    /// tests and benchmarks start from.
+    pub fn local(data_dir: impl Into<PathBuf>) -> Self {
+        // unwrap: parsing the defaults with no arguments cannot fail
+        let mut settings = Settings::try_parse_from(["drapetisca"]).unwrap();
+        settings.bind = "127.0.0.1:0".into();
+        settings.data_dir = data_dir.into();
+        settings
+    }
+}

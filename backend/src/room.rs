@@ -1,0 +1,445 @@
+//! The room: one task that owns a game's state and applies commands one at a time.
+//!
+//! Sockets send [`Command`]s through a cloneable [`RoomHandle`]; the room applies each
+//! with the pure [`rules`], then publishes world frames on the bus, sends direct frames
+//! to the one player they concern, and hands changed rows to the store writer. Nothing
+//! in here waits on a client, the bus or the store: direct frames go into a bounded
+//! per-socket outbox with `try_send`, and a socket whose outbox is full is dropped.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use protocol::{
+    server::ErrorPayload, Board, ChatFrom, ChatLine, ClientMessage, LeavingPayload, ObjectPayload,
+    PlayerUpdate, ServerMessage, Uuid, MAX_CHAT_CHARS, MAX_NAME_CHARS,
+};
+use rand::{rngs::StdRng, SeedableRng};
+use tokio::sync::{mpsc, oneshot};
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+use crate::bus::{frame, Bus, Frame};
+use crate::game::{Game, Item};
+use crate::metrics::Metrics;
+use crate::rules::{self, MoveOutcome};
+use crate::store::{writer::StoreWriter, ObjectKind, Store, StoreError};
+
+/// Commands waiting for the room; senders wait when it is full, which slows only the
+/// sockets that send.
+const COMMAND_QUEUE: usize = 4096;
+/// Longest chat id kept (clients send UUIDs).
+const MAX_CHAT_ID_CHARS: usize = 64;
+
+/// Identifies one player-socket connection, so that a late disconnect of an old socket
+/// cannot unregister a newer one.
+pub type ConnId = u64;
+
+/// What the room sends to one player socket.
+#[derive(Debug)]
+pub enum Direct {
+    /// One frame.
+    Frame(Frame),
+    /// Several frames in order (a brief), counted as one outbox slot.
+    Batch(Vec<Frame>),
+}
+
+/// A message for the room.
+pub enum Command {
+    /// A player socket opened; `outbox` is where its direct frames go.
+    Connect {
+        player: Uuid,
+        outbox: mpsc::Sender<Direct>,
+        reply: oneshot::Sender<Result<ConnId, ConnectError>>,
+    },
+    /// A player socket closed.
+    Disconnect { player: Uuid, conn: ConnId },
+    /// A parsed frame from a player socket; `player` is the socket's id, never the frame's.
+    Message {
+        player: Uuid,
+        conn: ConnId,
+        message: ClientMessage,
+    },
+}
+
+/// Why a player socket was refused.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum ConnectError {
+    #[error("this player id is already connected")]
+    AlreadyConnected,
+    #[error("the server is shutting down")]
+    Closed,
+}
+
+/// The sockets' way into the room. Cheap to clone.
+#[derive(Clone)]
+pub struct RoomHandle {
+    /// The room's command queue.
+    tx: mpsc::Sender<Command>,
+}
+
+impl RoomHandle {
+    /// Registers a player socket; refused while another socket of the same id is alive.
+    pub async fn connect(
+        &self,
+        player: Uuid,
+        outbox: mpsc::Sender<Direct>,
+    ) -> Result<ConnId, ConnectError> {
+        let (reply, answer) = oneshot::channel();
+        let command = Command::Connect {
+            player,
+            outbox,
+            reply,
+        };
+        self.tx
+            .send(command)
+            .await
+            .map_err(|_| ConnectError::Closed)?;
+        answer.await.map_err(|_| ConnectError::Closed)?
+    }
+
+    /// Hands a frame to the room; `Err` once the room has stopped.
+    pub async fn send(
+        &self,
+        player: Uuid,
+        conn: ConnId,
+        message: ClientMessage,
+    ) -> Result<(), ConnectError> {
+        let command = Command::Message {
+            player,
+            conn,
+            message,
+        };
+        self.tx
+            .send(command)
+            .await
+            .map_err(|_| ConnectError::Closed)
+    }
+
+    pub async fn disconnect(&self, player: Uuid, conn: ConnId) {
+        // after shutdown nobody needs to hear about it
+        let _ = self.tx.send(Command::Disconnect { player, conn }).await;
+    }
+}
+
+/// Loads the game to play from `store`: the one named by `wanted`, else the store's
+/// current game, else a new one. Returns the game and whether it is new (and so has
+/// nothing in the store yet).
+pub async fn open_game(
+    store: &dyn Store,
+    board: Board,
+    wanted: Option<Uuid>,
+) -> Result<(Game, bool), StoreError> {
+    let id = match wanted {
+        Some(id) => id,
+        None => store.current_game().await?.unwrap_or_else(Uuid::new_v4),
+    };
+    let rows = store.load(id).await?;
+    let (game, fresh) = match Game::restore(id, board, &rows) {
+        Some(game) => (game, false),
+        None => (
+            rules::new_game(id, board, &mut StdRng::from_entropy()),
+            true,
+        ),
+    };
+    store.set_current_game(id).await?;
+    Ok((game, fresh))
+}
+
+/// A connected player socket.
+struct Conn {
+    /// Which connection this is.
+    id: ConnId,
+    /// Its direct frames.
+    outbox: mpsc::Sender<Direct>,
+}
+
+/// The room task's state.
+struct Room {
+    /// The game, owned by this task alone.
+    game: Game,
+    /// The random source of food relocation and entry cells.
+    rng: StdRng,
+    /// Connected player sockets by player id.
+    conns: HashMap<Uuid, Conn>,
+    /// The next [`ConnId`].
+    next_conn: ConnId,
+    /// Where world frames go.
+    bus: Arc<dyn Bus>,
+    /// Where changed rows go.
+    writer: StoreWriter,
+    /// Counters.
+    metrics: Arc<Metrics>,
+}
+
+/// Starts the room for `game`. When `fresh`, every row of the game is persisted first.
+/// The room stops when `shutdown` fires; its handle then refuses commands.
+pub fn spawn(
+    game: Game,
+    fresh: bool,
+    bus: Arc<dyn Bus>,
+    writer: StoreWriter,
+    metrics: Arc<Metrics>,
+    shutdown: CancellationToken,
+) -> (RoomHandle, JoinHandle<()>) {
+    if fresh {
+        for row in game.rows() {
+            writer.upsert(row);
+        }
+    }
+    let (tx, mut rx) = mpsc::channel(COMMAND_QUEUE);
+    let mut room = Room {
+        game,
+        rng: StdRng::from_entropy(),
+        conns: HashMap::new(),
+        next_conn: 1,
+        bus,
+        writer,
+        metrics,
+    };
+    let task = tokio::spawn(async move {
+        loop {
+            tokio::select! {
+                biased;
+                _ = shutdown.cancelled() => break,
+                command = rx.recv() => match command {
+                    Some(command) => room.handle(command),
+                    None => break,
+                },
+            }
+        }
+        tracing::info!(game = %room.game.id, "room stopped");
+    });
+    (RoomHandle { tx }, task)
+}
+
+impl Room {
+    fn handle(&mut self, command: Command) {
+        match command {
+            Command::Connect {
+                player,
+                outbox,
+                reply,
+            } => {
+                let answer = self.connect(player, outbox);
+                // the socket may have gone meanwhile; it then disconnects as usual
+                let _ = reply.send(answer);
+            }
+            Command::Disconnect { player, conn } => {
+                if self.conns.get(&player).is_some_and(|c| c.id == conn) {
+                    self.conns.remove(&player);
+                    self.leave(player);
+                }
+            }
+            Command::Message {
+                player,
+                conn,
+                message,
+            } => {
+                // a frame from a socket that was dropped meanwhile is stale
+                if self.conns.get(&player).is_some_and(|c| c.id == conn) {
+                    self.message(player, message);
+                }
+            }
+        }
+    }
+
+    fn connect(
+        &mut self,
+        player: Uuid,
+        outbox: mpsc::Sender<Direct>,
+    ) -> Result<ConnId, ConnectError> {
+        if self
+            .conns
+            .get(&player)
+            .is_some_and(|c| !c.outbox.is_closed())
+        {
+            return Err(ConnectError::AlreadyConnected);
+        }
+        let id = self.next_conn;
+        self.next_conn += 1;
+        self.conns.insert(player, Conn { id, outbox });
+        Ok(id)
+    }
+
+    fn message(&mut self, player: Uuid, message: ClientMessage) {
+        match message {
+            ClientMessage::Entering { payload } => {
+                self.enter(player, clean(&payload.name, MAX_NAME_CHARS))
+            }
+            ClientMessage::Player { mut payload } => {
+                payload.name = clean(&payload.name, MAX_NAME_CHARS);
+                self.move_player(player, payload);
+            }
+            ClientMessage::Chat { payload } => self.chat(player, payload),
+            ClientMessage::Leaving { .. } => self.leave(player),
+        }
+    }
+
+    fn enter(&mut self, player: Uuid, name: String) {
+        let entered = match rules::enter(&mut self.game, player, name, &mut self.rng) {
+            Ok(entered) => entered,
+            Err(e) => return self.error(player, e.to_string()),
+        };
+        let game = &self.game;
+        let mut brief = Vec::with_capacity(game.bricks.len() + game.food.len() + 16);
+        brief.push(frame(&ServerMessage::Geometry {
+            payload: game.board.into(),
+        }));
+        for (id, other) in game.active_players().filter(|(id, _)| *id != player) {
+            brief.push(frame(&ServerMessage::Player {
+                player_id: id,
+                payload: other.update(),
+            }));
+        }
+        brief.extend(game.bricks.iter().map(brick_frame));
+        brief.extend(game.food.iter().map(food_frame));
+        let own = frame(&ServerMessage::Player {
+            player_id: player,
+            payload: entered.player.update(),
+        });
+        brief.push(own.clone());
+        self.direct(player, Direct::Batch(brief));
+        self.bus.publish(own);
+        self.persist_player(player);
+        tracing::debug!(%player, returning = entered.returning, "player entered");
+    }
+
+    fn move_player(&mut self, player: Uuid, request: PlayerUpdate) {
+        match rules::apply_move(&mut self.game, player, request, &mut self.rng) {
+            MoveOutcome::NotEntered => self.error(player, "enter the game before moving".into()),
+            MoveOutcome::PassedThrough(update) => {
+                self.publish_player(player, update);
+                self.persist_player(player);
+            }
+            MoveOutcome::Rejected { update, reason } => {
+                self.metrics.reject(reason);
+                self.publish_player(player, update);
+                self.persist_player(player);
+            }
+            MoveOutcome::Accepted { update, caught } => {
+                self.publish_player(player, update);
+                self.persist_player(player);
+                if let Some(caught) = caught {
+                    let food = &self.game.food[caught.index];
+                    self.bus.publish(food_frame(food));
+                    self.writer.upsert(Game::item_row(ObjectKind::Food, food));
+                    let line =
+                        ServerMessage::server_chat(Uuid::new_v4().to_string(), "Good catch!");
+                    self.direct(player, Direct::Frame(frame(&line)));
+                }
+            }
+        }
+    }
+
+    fn chat(&mut self, player: Uuid, line: ChatLine) {
+        let text = clean(&line.text, MAX_CHAT_CHARS);
+        if text.is_empty() {
+            return self.error(player, "empty chat line".into());
+        }
+        self.bus.publish(frame(&ServerMessage::Chat {
+            player_id: ChatFrom::Player(player),
+            payload: ChatLine {
+                id: clean(&line.id, MAX_CHAT_ID_CHARS),
+                name: clean(&line.name, MAX_NAME_CHARS),
+                text,
+            },
+        }));
+    }
+
+    /// Marks the player inactive and tells everyone, if it was in the game.
+    fn leave(&mut self, player: Uuid) {
+        if let Some(name) = rules::leave(&mut self.game, player) {
+            self.bus.publish(frame(&ServerMessage::Leaving {
+                player_id: player,
+                payload: LeavingPayload { name },
+            }));
+            self.persist_player(player);
+        }
+    }
+
+    fn publish_player(&self, player: Uuid, update: PlayerUpdate) {
+        self.bus.publish(frame(&ServerMessage::Player {
+            player_id: player,
+            payload: update,
+        }));
+    }
+
+    fn persist_player(&self, player: Uuid) {
+        if let Some(row) = self.game.player_row(player) {
+            self.writer.upsert(row);
+        }
+    }
+
+    fn error(&mut self, player: Uuid, reason: String) {
+        let message = ServerMessage::Error {
+            payload: ErrorPayload { reason },
+        };
+        self.direct(player, Direct::Frame(frame(&message)));
+    }
+
+    /// Sends to one player socket without waiting; a socket that cannot take it is
+    /// dropped (its task sees the outbox close) and its player leaves.
+    fn direct(&mut self, player: Uuid, message: Direct) {
+        let Some(conn) = self.conns.get(&player) else {
+            return;
+        };
+        match conn.outbox.try_send(message) {
+            Ok(()) => {}
+            Err(mpsc::error::TrySendError::Full(_)) => {
+                self.metrics
+                    .socket_queue_drops
+                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                tracing::warn!(%player, "player socket too slow; dropping it");
+                self.conns.remove(&player);
+                self.leave(player);
+            }
+            Err(mpsc::error::TrySendError::Closed(_)) => {
+                self.conns.remove(&player);
+                self.leave(player);
+            }
+        }
+    }
+}
+
+fn brick_frame(brick: &Item) -> Frame {
+    frame(&ServerMessage::Brick {
+        payload: item_payload(brick),
+    })
+}
+
+fn food_frame(food: &Item) -> Frame {
+    frame(&ServerMessage::Food {
+        food_id: food.id,
+        payload: item_payload(food),
+    })
+}
+
+fn item_payload(item: &Item) -> ObjectPayload {
+    ObjectPayload {
+        x: item.cell.x,
+        y: item.cell.y,
+        name: item.name.clone(),
+    }
+}
+
+/// Trims `text`, drops control characters and cuts it to `max` characters: names and
+/// chat lines from clients are shown to everyone.
+fn clean(text: &str, max: usize) -> String {
+    text.trim()
+        .chars()
+        .filter(|c| !c.is_control())
+        .take(max)
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::clean;
+
+    #[test]
+    fn client_text_is_trimmed_stripped_of_controls_and_cut() {
+        assert_eq!(clean("  Ana\u{7}\n ", 32), "Ana");
+        assert_eq!(clean(&"x".repeat(100), 32).chars().count(), 32);
+        assert_eq!(clean("ÅÅÅ", 2), "ÅÅ");
+    }
+}

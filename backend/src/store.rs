@@ -1,0 +1,101 @@
+//! Where games are kept between restarts.
+//!
+//! [`Store`] is the interface; [`embedded`] keeps games in a file under the data
+//! directory (the default) and [`cassandra`] in Apache Cassandra. The room never waits
+//! for a store: it hands rows to a [`writer::StoreWriter`], which writes them behind
+//! the game's back, coalesced per object and retried while the store is away.
+
+pub mod cassandra;
+pub mod embedded;
+pub mod writer;
+
+use async_trait::async_trait;
+use protocol::Uuid;
+use serde::{Deserialize, Serialize};
+
+/// The kind of a stored object: the `kind` column of `objects_by_game_id`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ObjectKind {
+    Player,
+    Brick,
+    Food,
+}
+
+impl ObjectKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ObjectKind::Player => "player",
+            ObjectKind::Brick => "brick",
+            ObjectKind::Food => "food",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        match text {
+            "player" => Some(ObjectKind::Player),
+            "brick" => Some(ObjectKind::Brick),
+            "food" => Some(ObjectKind::Food),
+            _ => None,
+        }
+    }
+}
+
+/// One row of `objects_by_game_id` (less the game id, which every call names).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StoredObject {
+    /// Player, brick or food.
+    pub kind: ObjectKind,
+    /// The player's id, or the brick's or food's own id.
+    pub object_id: Uuid,
+    /// For players: in the game now. Bricks and food are always active.
+    pub active: bool,
+    /// Column of the last validated position.
+    pub x: i32,
+    /// Row of the last validated position.
+    pub y: i32,
+    /// Hearts shown (players only).
+    pub h: bool,
+    /// The client's move counter at the last accepted move (players only).
+    pub generation: i32,
+    /// The displayed name.
+    pub name: String,
+}
+
+impl StoredObject {
+    /// The key under which a later row replaces an earlier one.
+    pub fn key(&self) -> (ObjectKind, Uuid) {
+        (self.kind, self.object_id)
+    }
+}
+
+/// Why a store call failed.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("store i/o failed: {0}")]
+    Io(#[from] std::io::Error),
+    #[error("store data is unreadable: {0}")]
+    Corrupt(String),
+    #[error("store backend failed: {0}")]
+    Backend(String),
+}
+
+/// A place that keeps games.
+///
+/// Implementations must accept the same batch twice (writes are retried) and must let a
+/// later write of an object replace an earlier one.
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    /// The game this deployment plays, if one was started before.
+    async fn current_game(&self) -> Result<Option<Uuid>, StoreError>;
+    /// Records `game` as the game to resume after a restart.
+    async fn set_current_game(&self, game: Uuid) -> Result<(), StoreError>;
+    /// Every object of `game`.
+    async fn load(&self, game: Uuid) -> Result<Vec<StoredObject>, StoreError>;
+    /// Upserts `batch`; each object's row is replaced whole.
+    async fn write(&self, game: Uuid, batch: &[StoredObject]) -> Result<(), StoreError>;
+    /// Makes every completed write durable (called on shutdown).
+    async fn flush(&self) -> Result<(), StoreError> {
+        Ok(())
+    }
+}

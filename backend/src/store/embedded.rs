@@ -1,0 +1,300 @@
+//! The embedded store: one append-only file of JSON lines in the data directory.
+//!
+//! Why this engine: the game writes small rows that replace each other (a player's last
+//! position), a few thousand live rows at most per game. An append-only log of whole
+//! rows, replayed at start-up and compacted when it grows, needs no dependency, survives
+//! a crash mid-write (a torn last line is skipped), and can be read with `cat`. Writes
+//! reach the OS on every batch, so a killed process loses nothing; `flush` (on shutdown)
+//! also forces them to disk.
+
+use std::collections::HashMap;
+use std::fs::{self, File, OpenOptions};
+use std::io::{BufRead, BufReader, BufWriter, Write};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use async_trait::async_trait;
+use protocol::Uuid;
+use serde::{Deserialize, Serialize};
+
+use super::{ObjectKind, Store, StoreError, StoredObject};
+
+/// The log's file name inside the data directory.
+const FILE_NAME: &str = "drapetisca.jsonl";
+
+/// One line of the log.
+#[derive(Serialize, Deserialize)]
+#[serde(untagged)]
+enum Record {
+    /// The game to resume after a restart.
+    Current { current_game: Uuid },
+    /// The latest state of one object of one game.
+    Object {
+        game_id: Uuid,
+        #[serde(flatten)]
+        object: StoredObject,
+    },
+}
+
+/// What the log says now, kept in memory so reads never touch the disk.
+struct Inner {
+    /// The open log, appended to.
+    file: BufWriter<File>,
+    /// The game to resume.
+    current: Option<Uuid>,
+    /// Latest row of every object, by game and key.
+    objects: HashMap<(Uuid, ObjectKind, Uuid), StoredObject>,
+    /// Lines in the log, live or replaced; compaction runs when this outgrows the live rows.
+    lines: usize,
+}
+
+/// The embedded store. Cheap to clone; clones share the file.
+#[derive(Clone)]
+pub struct EmbeddedStore {
+    /// The log's path.
+    path: PathBuf,
+    /// The state; a `std` mutex, since it is only held inside `spawn_blocking` closures
+    /// and never across an `.await`.
+    inner: Arc<Mutex<Inner>>,
+}
+
+impl EmbeddedStore {
+    /// Opens (creating if needed) the store in `data_dir`, replaying its log.
+    pub fn open(data_dir: &Path) -> Result<Self, StoreError> {
+        fs::create_dir_all(data_dir)?;
+        let path = data_dir.join(FILE_NAME);
+        let mut current = None;
+        let mut objects = HashMap::new();
+        let mut lines = 0;
+        if path.exists() {
+            let reader = BufReader::new(File::open(&path)?);
+            for (number, line) in reader.lines().enumerate() {
+                let line = line?;
+                match serde_json::from_str::<Record>(&line) {
+                    Ok(Record::Current { current_game }) => current = Some(current_game),
+                    Ok(Record::Object { game_id, object }) => {
+                        objects.insert((game_id, object.kind, object.object_id), object);
+                    }
+                    // a crash can tear the last line; anything else is worth a loud warning
+                    Err(e) => {
+                        tracing::warn!(line = number + 1, error = %e, path = %path.display(), "skipping unreadable store line")
+                    }
+                }
+                lines += 1;
+            }
+        }
+        let file = OpenOptions::new().create(true).append(true).open(&path)?;
+        let mut inner = Inner {
+            file: BufWriter::new(file),
+            current,
+            objects,
+            lines,
+        };
+        if inner.lines > 2 * inner.live() + 100 {
+            compact(&path, &mut inner)?;
+        }
+        Ok(EmbeddedStore {
+            path,
+            inner: Arc::new(Mutex::new(inner)),
+        })
+    }
+
+    /// Runs `f` on the state in a blocking thread, so file IO never stalls the runtime.
+    async fn with<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&Path, &mut Inner) -> Result<T, StoreError> + Send + 'static,
+    ) -> Result<T, StoreError> {
+        let this = self.clone();
+        tokio::task::spawn_blocking(move || {
+            // unwrap: a poisoned lock means a panic mid-write; better to stop than to guess
+            let mut inner = this.inner.lock().unwrap();
+            f(&this.path, &mut inner)
+        })
+        .await
+        .map_err(|e| StoreError::Backend(format!("store task failed: {e}")))?
+    }
+}
+
+impl Inner {
+    fn live(&self) -> usize {
+        self.objects.len() + 1
+    }
+
+    fn append(&mut self, record: &Record) -> Result<(), StoreError> {
+        // unwrap: records hold only strings, numbers and booleans
+        serde_json::to_writer(&mut self.file, record).unwrap();
+        self.file.write_all(b"\n")?;
+        self.lines += 1;
+        Ok(())
+    }
+}
+
+/// Rewrites the log with only the live rows, atomically (write aside, then rename).
+fn compact(path: &Path, inner: &mut Inner) -> Result<(), StoreError> {
+    inner.file.flush()?;
+    let aside = path.with_extension("jsonl.compacting");
+    let mut out = BufWriter::new(File::create(&aside)?);
+    let mut lines = 0;
+    if let Some(current_game) = inner.current {
+        serde_json::to_writer(&mut out, &Record::Current { current_game })
+            .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        out.write_all(b"\n")?;
+        lines += 1;
+    }
+    for ((game_id, _, _), object) in &inner.objects {
+        let record = Record::Object {
+            game_id: *game_id,
+            object: object.clone(),
+        };
+        serde_json::to_writer(&mut out, &record).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        out.write_all(b"\n")?;
+        lines += 1;
+    }
+    out.into_inner()
+        .map_err(|e| StoreError::Io(e.into_error()))?
+        .sync_all()?;
+    fs::rename(&aside, path)?;
+    inner.file = BufWriter::new(OpenOptions::new().append(true).open(path)?);
+    inner.lines = lines;
+    Ok(())
+}
+
+#[async_trait]
+impl Store for EmbeddedStore {
+    async fn current_game(&self) -> Result<Option<Uuid>, StoreError> {
+        self.with(|_, inner| Ok(inner.current)).await
+    }
+
+    async fn set_current_game(&self, game: Uuid) -> Result<(), StoreError> {
+        self.with(move |_, inner| {
+            inner.current = Some(game);
+            inner.append(&Record::Current { current_game: game })?;
+            inner.file.flush()?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn load(&self, game: Uuid) -> Result<Vec<StoredObject>, StoreError> {
+        self.with(move |_, inner| {
+            Ok(inner
+                .objects
+                .iter()
+                .filter(|((g, _, _), _)| *g == game)
+                .map(|(_, o)| o.clone())
+                .collect())
+        })
+        .await
+    }
+
+    async fn write(&self, game: Uuid, batch: &[StoredObject]) -> Result<(), StoreError> {
+        let batch = batch.to_vec();
+        self.with(move |path, inner| {
+            for object in batch {
+                inner.append(&Record::Object {
+                    game_id: game,
+                    object: object.clone(),
+                })?;
+                inner
+                    .objects
+                    .insert((game, object.kind, object.object_id), object);
+            }
+            // into the OS now, so a killed process loses nothing
+            inner.file.flush()?;
+            if inner.lines > 8 * inner.live() + 10_000 {
+                compact(path, inner)?;
+            }
+            Ok(())
+        })
+        .await
+    }
+
+    async fn flush(&self) -> Result<(), StoreError> {
+        self.with(|_, inner| {
+            inner.file.flush()?;
+            inner.file.get_ref().sync_data()?;
+            Ok(())
+        })
+        .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(kind: ObjectKind, n: u128, x: i32) -> StoredObject {
+        StoredObject {
+            kind,
+            object_id: Uuid::from_u128(n),
+            active: true,
+            x,
+            y: 1,
+            h: false,
+            generation: 0,
+            name: format!("o{n}"),
+        }
+    }
+
+    #[tokio::test]
+    async fn rows_and_the_current_game_survive_reopening() {
+        let dir = tempfile::tempdir().unwrap();
+        let game = Uuid::from_u128(9);
+        {
+            let store = EmbeddedStore::open(dir.path()).unwrap();
+            assert_eq!(store.current_game().await.unwrap(), None);
+            store.set_current_game(game).await.unwrap();
+            store
+                .write(
+                    game,
+                    &[row(ObjectKind::Brick, 1, 3), row(ObjectKind::Player, 2, 4)],
+                )
+                .await
+                .unwrap();
+            store
+                .write(game, &[row(ObjectKind::Player, 2, 5)])
+                .await
+                .unwrap();
+            store
+                .write(Uuid::from_u128(8), &[row(ObjectKind::Food, 3, 1)])
+                .await
+                .unwrap();
+        }
+        let store = EmbeddedStore::open(dir.path()).unwrap();
+        assert_eq!(store.current_game().await.unwrap(), Some(game));
+        let mut rows = store.load(game).await.unwrap();
+        rows.sort_by_key(|r| r.object_id);
+        assert_eq!(
+            rows,
+            vec![row(ObjectKind::Brick, 1, 3), row(ObjectKind::Player, 2, 5)]
+        );
+    }
+
+    #[tokio::test]
+    async fn a_torn_last_line_is_skipped_and_compaction_keeps_the_latest_rows() {
+        let dir = tempfile::tempdir().unwrap();
+        let game = Uuid::from_u128(9);
+        {
+            let store = EmbeddedStore::open(dir.path()).unwrap();
+            store.set_current_game(game).await.unwrap();
+            for x in 0..300 {
+                store
+                    .write(game, &[row(ObjectKind::Player, 2, x)])
+                    .await
+                    .unwrap();
+            }
+        }
+        let path = dir.path().join(FILE_NAME);
+        let mut f = OpenOptions::new().append(true).open(&path).unwrap();
+        f.write_all(br#"{"game_id":"00000000-0000-0000-0000-0000000"#)
+            .unwrap();
+        drop(f);
+        let store = EmbeddedStore::open(dir.path()).unwrap();
+        assert_eq!(
+            store.load(game).await.unwrap(),
+            vec![row(ObjectKind::Player, 2, 299)]
+        );
+        let lines = fs::read_to_string(&path).unwrap().lines().count();
+        assert!(lines <= 2, "compacted to the live rows, got {lines} lines");
+    }
+}

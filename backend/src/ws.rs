@@ -1,0 +1,138 @@
+//! The two WebSocket routes. Sockets are thin: they parse frames into protocol types,
+//! hand commands to the room, and write what the room and the bus send them.
+//!
+//! - [`player`]: `/ws/player/{player_id}`, the player's commands and direct replies.
+//! - [`world`]: `/ws/world/{player_id}`, every world update from the bus.
+
+pub mod player;
+pub mod world;
+
+use std::time::Duration;
+
+use actix_web::{web, HttpRequest, HttpResponse};
+use actix_ws::{AggregatedMessageStream, CloseCode, CloseReason, Session};
+use protocol::{Uuid, MAX_FRAME_BYTES};
+
+use crate::app::Shared;
+use crate::bus::Frame;
+use crate::metrics::Metrics;
+
+/// How often the server pings an idle client.
+const HEARTBEAT: Duration = Duration::from_secs(10);
+/// How long a client may stay silent (not even a pong) before it is dropped.
+const CLIENT_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long one frame may take to go out before the client counts as stuck.
+const SEND_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Upgrades the request to a WebSocket for the player id in its path; the id must be a
+/// UUID (the reference clients draw one per page load).
+fn upgrade(
+    req: &HttpRequest,
+    body: web::Payload,
+    id: &str,
+) -> Result<(HttpResponse, Uuid, Session, AggregatedMessageStream), actix_web::Error> {
+    let player: Uuid = id
+        .parse()
+        .map_err(|_| actix_web::error::ErrorBadRequest("the player id must be a UUID"))?;
+    let (response, session, stream) = actix_ws::handle(req, body)?;
+    let stream = stream
+        .max_frame_size(MAX_FRAME_BYTES)
+        .aggregate_continuations()
+        .max_continuation_size(MAX_FRAME_BYTES);
+    Ok((response, player, session, stream))
+}
+
+pub async fn player_route(
+    req: HttpRequest,
+    body: web::Payload,
+    id: web::Path<String>,
+    shared: web::Data<Shared>,
+) -> Result<HttpResponse, actix_web::Error> {
+    let (response, player, session, stream) = upgrade(&req, body, &id)?;
+    actix_web::rt::spawn(player::run(player, session, stream, shared.into_inner()));
+    Ok(response)
+}
+
+pub async fn world_route(
+    req: HttpRequest,
+    body: web::Payload,
+    id: web::Path<String>,
+    shared: web::Data<Shared>,
+) -> Result<HttpResponse, actix_web::Error> {
+    let (response, player, session, stream) = upgrade(&req, body, &id)?;
+    // subscribe before answering, so that no update published after the client's
+    // handshake completes can be missed
+    let updates = shared.fanout.subscribe();
+    actix_web::rt::spawn(world::run(
+        player,
+        session,
+        stream,
+        updates,
+        shared.into_inner(),
+    ));
+    Ok(response)
+}
+
+/// Pings an idle client, and notices one that went silent.
+struct Heartbeat {
+    /// When to ping next.
+    interval: tokio::time::Interval,
+    /// When the client last sent anything at all.
+    last_heard: std::time::Instant,
+}
+
+impl Heartbeat {
+    fn new() -> Self {
+        Heartbeat {
+            interval: tokio::time::interval(HEARTBEAT),
+            last_heard: std::time::Instant::now(),
+        }
+    }
+
+    /// The client sent something: it is alive.
+    fn heard(&mut self) {
+        self.last_heard = std::time::Instant::now();
+    }
+
+    async fn tick(&mut self) {
+        self.interval.tick().await;
+    }
+
+    /// Pings the client; `Err` with the close to send when it is silent or gone.
+    async fn beat(&mut self, session: &mut Session) -> Result<(), Option<CloseReason>> {
+        if self.last_heard.elapsed() > CLIENT_TIMEOUT {
+            return Err(close(CloseCode::Away, "no heartbeat"));
+        }
+        session.ping(b"").await.map_err(|_| None)
+    }
+}
+
+/// The client is gone or stuck; the connection ends.
+struct Gone;
+
+/// Writes one frame, giving up on a client that does not take it in time.
+async fn send(session: &mut Session, frame: Frame, metrics: &Metrics) -> Result<(), Gone> {
+    let len = frame.len();
+    match tokio::time::timeout(SEND_TIMEOUT, session.text(frame)).await {
+        Ok(Ok(())) => {
+            metrics.sent(len);
+            Ok(())
+        }
+        _ => Err(Gone),
+    }
+}
+
+fn close(code: CloseCode, why: &str) -> Option<CloseReason> {
+    Some(CloseReason {
+        code,
+        description: Some(why.into()),
+    })
+}
+
+/// The close to send for a protocol error on the read side.
+fn close_for(error: &actix_ws::ProtocolError) -> Option<CloseReason> {
+    match error {
+        actix_ws::ProtocolError::Overflow => close(CloseCode::Size, "frame larger than 64 KiB"),
+        _ => close(CloseCode::Protocol, "websocket protocol error"),
+    }
+}

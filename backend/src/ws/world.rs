@@ -1,0 +1,71 @@
+//! The world socket: every update from the bus, out to one client.
+
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+use actix_ws::{AggregatedMessage, AggregatedMessageStream, CloseCode, Session};
+use protocol::{server::StatusPayload, ServerMessage, Uuid};
+use tokio::sync::broadcast::{self, error::RecvError};
+
+use super::{close, close_for, send, Heartbeat};
+use crate::app::Shared;
+use crate::bus::{frame, Frame};
+
+/// Serves one world socket until it closes. The player id only labels logs: the world
+/// socket carries the same updates to everyone.
+pub async fn run(
+    player: Uuid,
+    mut session: Session,
+    mut stream: AggregatedMessageStream,
+    mut updates: broadcast::Receiver<Frame>,
+    shared: Arc<Shared>,
+) {
+    let metrics = &shared.metrics;
+    metrics.world_sockets.fetch_add(1, Ordering::Relaxed);
+    let mut heartbeat = Heartbeat::new();
+    let mut ready = Ok(());
+    if !shared.fanout.bus_ok() {
+        let status = ServerMessage::Status {
+            payload: StatusPayload { bus_ok: false },
+        };
+        ready = send(&mut session, frame(&status), metrics).await;
+    }
+    let reason = loop {
+        if ready.is_err() {
+            break None;
+        }
+        tokio::select! {
+            update = updates.recv() => match update {
+                Ok(f) => ready = send(&mut session, f, metrics).await,
+                Err(RecvError::Lagged(missed)) => {
+                    metrics.socket_queue_drops.fetch_add(1, Ordering::Relaxed);
+                    tracing::warn!(%player, missed, "world socket too slow; dropping it");
+                    break close(CloseCode::Policy, "too slow to keep up with the game");
+                }
+                Err(RecvError::Closed) => break close(CloseCode::Away, "the server is shutting down"),
+            },
+            message = stream.recv() => {
+                heartbeat.heard();
+                match message {
+                    Some(Ok(AggregatedMessage::Ping(bytes))) => {
+                        if session.pong(&bytes).await.is_err() {
+                            break None;
+                        }
+                    }
+                    // the world socket is one-way; anything a client writes is ignored
+                    Some(Ok(AggregatedMessage::Text(_) | AggregatedMessage::Binary(_) | AggregatedMessage::Pong(_))) => {}
+                    Some(Ok(AggregatedMessage::Close(_))) | None => break None,
+                    Some(Err(e)) => break close_for(&e),
+                }
+            }
+            _ = heartbeat.tick() => {
+                if let Err(reason) = heartbeat.beat(&mut session).await {
+                    break reason;
+                }
+            }
+            _ = shared.shutdown.cancelled() => break close(CloseCode::Away, "the server is shutting down"),
+        }
+    };
+    metrics.world_sockets.fetch_sub(1, Ordering::Relaxed);
+    let _ = session.close(reason).await;
+}

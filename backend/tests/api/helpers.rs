@@ -1,0 +1,390 @@
+//! Test support: a server on a free port with its own data directory, and a client that
+//! speaks the protocol over real WebSockets, as a reference client would.
+
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::path::Path;
+use std::time::Duration;
+
+use backend::{Application, Settings};
+use futures_util::{SinkExt, StreamExt};
+use protocol::{Board, Cell, Uuid};
+use serde_json::{json, Value};
+use tokio::net::TcpStream;
+use tokio::task::JoinHandle;
+use tokio_tungstenite::{tungstenite::Message, MaybeTlsStream, WebSocketStream};
+use tokio_util::sync::CancellationToken;
+
+/// How long a test waits for any one expected frame.
+pub const PATIENCE: Duration = Duration::from_secs(10);
+
+/// Makes the settings of a test server whose data lives in the given directory.
+pub type MakeSettings = fn(&Path) -> Settings;
+
+/// The embedded bus and store: what the binary runs with nothing configured.
+pub fn embedded(dir: &Path) -> Settings {
+    Settings::local(dir)
+}
+
+/// A running server.
+pub struct TestApp {
+    /// `127.0.0.1:port`.
+    pub address: String,
+    /// Its data directory, removed when the test ends.
+    pub dir: tempfile::TempDir,
+    /// The settings it runs with, kept for a restart.
+    pub settings: Settings,
+    /// Stops it.
+    stop: CancellationToken,
+    /// Ends when it stopped.
+    task: JoinHandle<anyhow::Result<()>>,
+}
+
+/// Starts a server with settings made for a fresh data directory.
+pub async fn spawn_app(make: MakeSettings) -> TestApp {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let settings = make(dir.path());
+    start(settings, dir).await
+}
+
+async fn start(settings: Settings, dir: tempfile::TempDir) -> TestApp {
+    backend::telemetry::init("warn");
+    let app = Application::build(settings.clone())
+        .await
+        .expect("server builds");
+    let address = format!("127.0.0.1:{}", app.port());
+    let stop = app.shutdown_token();
+    let task = tokio::spawn(app.run_until_stopped());
+    TestApp {
+        address,
+        dir,
+        settings,
+        stop,
+        task,
+    }
+}
+
+impl TestApp {
+    /// Stops the server as SIGTERM would, and starts it again on the same data.
+    pub async fn restart(self) -> TestApp {
+        let Stopped { dir, mut settings } = self.shutdown_keep().await;
+        settings.bind = "127.0.0.1:0".into();
+        start(settings, dir).await
+    }
+
+    /// Stops the server, checking that it stops cleanly.
+    pub async fn shutdown(self) {
+        self.shutdown_keep().await;
+    }
+
+    async fn shutdown_keep(self) -> Stopped {
+        self.stop.cancel();
+        tokio::time::timeout(Duration::from_secs(30), self.task)
+            .await
+            .expect("server stops within 30 s")
+            .expect("server task does not panic")
+            .expect("server stops without error");
+        Stopped {
+            dir: self.dir,
+            settings: self.settings,
+        }
+    }
+
+    pub async fn get(&self, path: &str) -> (u16, String) {
+        let mut stream = TcpStream::connect(&self.address).await.unwrap();
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let request = format!(
+            "GET {path} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n\r\n",
+            self.address
+        );
+        stream.write_all(request.as_bytes()).await.unwrap();
+        let mut response = String::new();
+        stream.read_to_string(&mut response).await.unwrap();
+        let status = response[9..12].parse().unwrap();
+        let body = response
+            .split_once("\r\n\r\n")
+            .map(|(_, b)| b.to_string())
+            .unwrap_or_default();
+        (status, body)
+    }
+}
+
+struct Stopped {
+    dir: tempfile::TempDir,
+    settings: Settings,
+}
+
+type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
+
+/// What a player learned from its brief, and keeps up to date from the world socket.
+#[derive(Debug, Default, Clone)]
+pub struct View {
+    /// The board's size, from `geometry`.
+    pub board: Option<Board>,
+    /// Brick cells.
+    pub bricks: HashSet<Cell>,
+    /// Food by id.
+    pub food: HashMap<String, Cell>,
+    /// Other players by id.
+    pub players: HashMap<String, Cell>,
+}
+
+/// A protocol client with both sockets open.
+pub struct Client {
+    pub id: Uuid,
+    pub name: String,
+    /// The player socket.
+    pub player: Ws,
+    /// The world socket.
+    pub world: Ws,
+    /// Where the server last put this player.
+    pub at: Option<Cell>,
+    /// This client's move counter.
+    pub generation: i64,
+    /// The board as last seen.
+    pub view: View,
+    /// World frames read while looking for something else, oldest first.
+    world_backlog: VecDeque<Value>,
+}
+
+pub async fn open(app: &TestApp, path: &str) -> Ws {
+    let url = format!("ws://{}{}", app.address, path);
+    let (ws, _) = tokio_tungstenite::connect_async(&url)
+        .await
+        .expect("websocket opens");
+    ws
+}
+
+impl Client {
+    /// Opens both sockets under a fresh id.
+    pub async fn connect(app: &TestApp, name: &str) -> Client {
+        Self::connect_as(app, Uuid::new_v4(), name).await
+    }
+
+    /// Opens both sockets under `id` (world first, as the reference client does).
+    pub async fn connect_as(app: &TestApp, id: Uuid, name: &str) -> Client {
+        let world = open(app, &protocol::world_route(id)).await;
+        let player = open(app, &protocol::player_route(id)).await;
+        Client {
+            id,
+            name: name.into(),
+            player,
+            world,
+            at: None,
+            generation: 0,
+            view: View::default(),
+            world_backlog: VecDeque::new(),
+        }
+    }
+
+    pub async fn send(&mut self, frame: Value) {
+        self.player
+            .send(Message::text(frame.to_string()))
+            .await
+            .expect("frame sent");
+    }
+
+    /// Sends `entering` and reads the brief up to and including the own position.
+    /// Returns every frame of the brief.
+    pub async fn enter(&mut self) -> Vec<Value> {
+        self.send(json!({"messageType": "entering", "payload": {"name": self.name}}))
+            .await;
+        let mut brief = Vec::new();
+        loop {
+            let frame = self.next_player().await;
+            brief.push(frame.clone());
+            self.learn(&frame);
+            if frame["messageType"] == "player" && frame["playerID"] == self.id.to_string() {
+                self.at = Some(cell_of(&frame));
+                // a returning player goes on counting from where the server has it
+                self.generation = self
+                    .generation
+                    .max(frame["payload"]["generation"].as_i64().unwrap());
+                return brief;
+            }
+        }
+    }
+
+    /// The next frame on the player socket.
+    pub async fn next_player(&mut self) -> Value {
+        next_text(&mut self.player)
+            .await
+            .expect("a frame on the player socket")
+    }
+
+    /// The next world frame that satisfies `wanted`, updating the view with every frame
+    /// read on the way; frames that do not match are kept for later calls.
+    pub async fn world_until(&mut self, what: &str, wanted: impl Fn(&Value) -> bool) -> Value {
+        if let Some(i) = self.world_backlog.iter().position(&wanted) {
+            // unwrap: the index was just found
+            return self.world_backlog.remove(i).unwrap();
+        }
+        let deadline = tokio::time::Instant::now() + PATIENCE;
+        loop {
+            let frame = tokio::time::timeout_at(deadline, next_text(&mut self.world))
+                .await
+                .unwrap_or_else(|_| panic!("{}: waited {PATIENCE:?} for {what}", self.name))
+                .unwrap_or_else(|| {
+                    panic!(
+                        "{}: world socket closed while waiting for {what}",
+                        self.name
+                    )
+                });
+            self.learn(&frame);
+            if wanted(&frame) {
+                return frame;
+            }
+            self.world_backlog.push_back(frame);
+        }
+    }
+
+    /// Waits for the world update about `player` with generation `generation`.
+    pub async fn sees_move(&mut self, player: Uuid, generation: i64) -> Value {
+        let id = player.to_string();
+        self.world_until(&format!("move {generation} of {id}"), |f| {
+            f["messageType"] == "player"
+                && f["playerID"] == id
+                && f["payload"]["generation"] == generation
+        })
+        .await
+    }
+
+    /// Asks to move to `(x, y)` and returns where the server put us (own world update).
+    pub async fn move_to(&mut self, x: i32, y: i32) -> Cell {
+        self.generation += 1;
+        let generation = self.generation;
+        self.send(json!({"messageType": "player", "payload":
+            {"x": x, "y": y, "h": false, "generation": generation, "name": self.name}}))
+            .await;
+        let update = self.sees_move(self.id, generation).await;
+        let cell = cell_of(&update);
+        self.at = Some(cell);
+        cell
+    }
+
+    /// Walks to `target` one king's step at a time around bricks and players, catching
+    /// food on the way. Panics if the server refuses a step.
+    pub async fn walk_to(&mut self, target: Cell) {
+        let path = self
+            .path_to(target)
+            .unwrap_or_else(|| panic!("no path to {target:?}"));
+        for step in path {
+            let got = self.move_to(step.x, step.y).await;
+            assert_eq!(got, step, "{} stepping to {step:?}", self.name);
+        }
+    }
+
+    /// Shortest king's-step path from here to `target` over cells free of bricks and
+    /// other players (food counts as free).
+    pub fn path_to(&self, target: Cell) -> Option<Vec<Cell>> {
+        let board = self.view.board.expect("geometry known");
+        let start = self.at.expect("own position known");
+        let blocked: HashSet<Cell> = self
+            .view
+            .bricks
+            .iter()
+            .chain(self.view.players.values())
+            .copied()
+            .collect();
+        let mut came_from = HashMap::from([(start, start)]);
+        let mut queue = VecDeque::from([start]);
+        while let Some(cell) = queue.pop_front() {
+            if cell == target {
+                let mut path = vec![cell];
+                let mut c = cell;
+                while came_from[&c] != start {
+                    c = came_from[&c];
+                    path.push(c);
+                }
+                path.reverse();
+                return Some(path);
+            }
+            for dx in -1..=1 {
+                for dy in -1..=1 {
+                    let next = Cell::new(cell.x + dx, cell.y + dy);
+                    if board.contains(next)
+                        && !came_from.contains_key(&next)
+                        && !blocked.contains(&next)
+                    {
+                        came_from.insert(next, cell);
+                        queue.push_back(next);
+                    }
+                }
+            }
+        }
+        None
+    }
+
+    /// Updates the view from any server frame.
+    fn learn(&mut self, frame: &Value) {
+        match frame["messageType"].as_str() {
+            Some("geometry") => {
+                self.view.board = Some(Board {
+                    half_x: frame["payload"]["halfSizeX"].as_i64().unwrap() as i32,
+                    half_y: frame["payload"]["halfSizeY"].as_i64().unwrap() as i32,
+                })
+            }
+            Some("brick") => {
+                self.view.bricks.insert(cell_of(frame));
+            }
+            Some("food") => {
+                self.view
+                    .food
+                    .insert(frame["foodID"].as_str().unwrap().into(), cell_of(frame));
+            }
+            Some("player") if frame["payload"]["x"].is_i64() => {
+                let id = frame["playerID"].as_str().unwrap();
+                if id != self.id.to_string() {
+                    self.view.players.insert(id.into(), cell_of(frame));
+                }
+            }
+            Some("leaving") => {
+                self.view
+                    .players
+                    .remove(frame["playerID"].as_str().unwrap());
+            }
+            _ => {}
+        }
+    }
+}
+
+/// The cell in a frame's payload.
+pub fn cell_of(frame: &Value) -> Cell {
+    Cell::new(
+        frame["payload"]["x"].as_i64().expect("x") as i32,
+        frame["payload"]["y"].as_i64().expect("y") as i32,
+    )
+}
+
+/// The next text frame as JSON, skipping control frames; `None` once the socket closed.
+pub async fn next_text(ws: &mut Ws) -> Option<Value> {
+    loop {
+        let message = tokio::time::timeout(PATIENCE, ws.next())
+            .await
+            .expect("a frame in time")?;
+        match message {
+            Ok(Message::Text(text)) => {
+                return Some(serde_json::from_str(&text).expect("server frames are JSON"))
+            }
+            Ok(Message::Close(_)) | Err(_) => return None,
+            Ok(_) => continue,
+        }
+    }
+}
+
+/// Reads until the server closes the socket; returns its close code and reason.
+pub async fn close_of(ws: &mut Ws) -> (u16, String) {
+    loop {
+        match tokio::time::timeout(PATIENCE, ws.next())
+            .await
+            .expect("close in time")
+        {
+            Some(Ok(Message::Close(Some(frame)))) => {
+                return (frame.code.into(), frame.reason.to_string())
+            }
+            Some(Ok(Message::Close(None))) => return (1005, String::new()),
+            Some(Ok(_)) => continue,
+            Some(Err(e)) => panic!("socket failed before closing cleanly: {e}"),
+            None => panic!("socket ended without a close frame"),
+        }
+    }
+}

@@ -1,0 +1,28 @@
+//! Integration tests of the game server over real WebSockets.
+//!
+//! [`scenarios`] holds the game scenarios, written once; each configuration of bus and
+//! store instantiates them with `game_scenarios!(settings maker)`.
+
+mod helpers;
+mod scenarios;
+
+mod embedded {
+    //! The default configuration: in-process bus, embedded store.
+    crate::scenarios::game_scenarios!(crate::helpers::embedded);
+
+    use crate::helpers::{embedded, spawn_app};
+
+    #[tokio::test]
+    async fn health_and_metrics_answer() {
+        let app = spawn_app(embedded).await;
+        let (status, body) = app.get("/healthz").await;
+        assert_eq!(status, 200);
+        assert!(body.contains("\"ok\""), "{body}");
+        let (status, body) = app.get("/metrics").await;
+        assert_eq!(status, 200);
+        assert!(body.contains("drapetisca_players_connected 0"), "{body}");
+        let (status, _) = app.get("/").await;
+        assert_eq!(status, 200);
+        app.shutdown().await;
+    }
+}

@@ -87,8 +87,6 @@ pub struct BotStats {
     pub frames_out: u64,
     /// Move frames sent.
     pub moves_sent: u64,
-    /// Moves answered with another position on the player socket.
-    pub rejections_seen: u64,
     /// Chat lines sent.
     pub chats_sent: u64,
     /// Chat lines from fellow bots received on the world socket.
@@ -372,8 +370,8 @@ impl Bot {
                 let (Some(mover), Some(generation)) = (bot, frame.payload.generation) else {
                     return;
                 };
-                if mover == self.me && generation == self.generation {
-                    self.pos = cell.or(self.pos);
+                if mover == self.me {
+                    self.on_answer(generation, cell);
                 }
                 self.on_delivery(mover, generation, now_us);
             }
@@ -416,6 +414,22 @@ impl Bot {
         }
     }
 
+    /// The server's answer to this bot's move `generation`: where the bot now is. Another
+    /// cell than the move asked for is a rejection (a snap-back). Answers to older moves
+    /// do not move the bot back (the "flickering spiders" rule).
+    fn on_answer(&mut self, generation: i32, cell: Option<Cell>) {
+        let Some(cell) = cell else { return };
+        let asked = usize::try_from(generation - 1)
+            .ok()
+            .and_then(|i| self.targets.get(i));
+        if asked.is_some_and(|asked| *asked != cell) {
+            self.shared.ledger.record_rejected(self.me, generation);
+        }
+        if generation == self.generation {
+            self.pos = Some(cell);
+        }
+    }
+
     /// A frame of the player socket: the brief, then answers meant for this bot only.
     fn on_player(&mut self, text: &str) {
         self.count_frame(text);
@@ -438,17 +452,8 @@ impl Bot {
                     self.stats.entered = true;
                     return;
                 }
-                let generation = payload.generation;
-                let asked = usize::try_from(generation - 1)
-                    .ok()
-                    .and_then(|i| self.targets.get(i));
-                if asked.is_some_and(|asked| *asked != cell) {
-                    self.shared.ledger.record_rejected(self.me, generation);
-                    self.stats.rejections_seen += 1;
-                }
-                if generation == self.generation {
-                    self.pos = Some(cell);
-                }
+                // a server may answer a rejected move to the mover alone
+                self.on_answer(payload.generation, Some(cell));
             }
             ServerMessage::Player { player_id, payload } => {
                 if let (Some(x), Some(y)) = (payload.x, payload.y) {

@@ -14,8 +14,7 @@ pub struct Slot {
     delivered: AtomicU32,
     /// How many of those deliveries were to the mover itself (0 or 1 unless duplicated).
     delivered_to_self: AtomicU32,
-    /// Non-zero when the server answered the move on the player socket with another
-    /// position: a rejection.
+    /// Non-zero when the server answered the move with another position: a rejection.
     rejected: AtomicU32,
 }
 
@@ -30,16 +29,27 @@ pub struct Ledger {
 pub struct Tally {
     /// Moves sent by all bots.
     pub sent: u64,
-    /// Moves the server answered with another position on the mover's player socket.
+    /// Moves the server answered with another position than asked (a snap-back), on
+    /// either socket.
     pub rejected: u64,
-    /// Moves seen on at least one world socket: validated and published.
+    /// Moves seen on at least one world socket: accepted or snapped back, and published.
     pub published: u64,
+    /// Rejected moves answered to the mover alone (on its player socket), which nobody
+    /// else is expected to receive.
+    pub rejected_privately: u64,
     /// Moves neither published nor rejected by the end of the grace period.
     pub unanswered: u64,
     /// Published moves the mover itself received.
     pub self_received: u64,
     /// Deliveries of published moves to bots other than the mover.
     pub others_received: u64,
+}
+
+impl Tally {
+    /// Moves every bot is expected to receive: all but those rejected privately.
+    pub fn expected_per_receiver(&self) -> u64 {
+        self.sent - self.rejected_privately
+    }
 }
 
 impl Ledger {
@@ -100,12 +110,11 @@ impl Ledger {
             let delivered = u64::from(slot.delivered.load(Ordering::Relaxed));
             let to_self = u64::from(slot.delivered_to_self.load(Ordering::Relaxed));
             let rejected = slot.rejected.load(Ordering::Relaxed) != 0;
-            if delivered > 0 {
-                t.published += 1;
-            } else if rejected {
-                t.rejected += 1;
-            } else {
-                t.unanswered += 1;
+            t.rejected += u64::from(rejected);
+            match (delivered > 0, rejected) {
+                (true, _) => t.published += 1,
+                (false, true) => t.rejected_privately += 1,
+                (false, false) => t.unanswered += 1,
             }
             t.self_received += to_self;
             t.others_received += delivered - to_self;
@@ -139,6 +148,7 @@ mod tests {
                 sent: 4,
                 rejected: 1,
                 published: 2,
+                rejected_privately: 1,
                 unanswered: 1,
                 self_received: 1,
                 others_received: 3,

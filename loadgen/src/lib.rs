@@ -199,9 +199,8 @@ fn add_up(
         .filter(|s| !s.entered || s.error.is_some())
         .count();
     let first_error = stats.iter().find_map(|s| s.error.clone());
-    let answerable = tally.sent - tally.rejected;
-    let expected_self = answerable;
-    let expected_others = answerable * entered.saturating_sub(1) as u64;
+    let expected_self = tally.expected_per_receiver();
+    let expected_others = expected_self * entered.saturating_sub(1) as u64;
     let duration = config.duration.max(1e-9);
     Report {
         label: config.label.clone(),
@@ -214,6 +213,7 @@ fn add_up(
         moves_sent: tally.sent,
         moves_per_s: tally.sent as f64 / duration,
         moves_rejected: tally.rejected,
+        moves_published: tally.published,
         moves_unanswered: tally.unanswered,
         frames_in_per_s: sum(|s| s.frames_in_window) as f64 / duration,
         frames_in: sum(|s| s.frames_in),

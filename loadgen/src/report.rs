@@ -30,6 +30,8 @@ pub struct Report {
     pub moves_per_s: f64,
     /// Moves the server answered with another position (snap-back).
     pub moves_rejected: u64,
+    /// Moves seen on at least one world socket (accepted, or snapped back in public).
+    pub moves_published: u64,
     /// Moves never seen on any world socket nor rejected by the end of the grace period.
     pub moves_unanswered: u64,
     /// Frames received by all bots per second while they were moving.
@@ -121,8 +123,12 @@ impl fmt::Display for Report {
         }
         writeln!(
             f,
-            "  moves    {} sent ({:.1}/s), {} rejected, {} unanswered",
-            self.moves_sent, self.moves_per_s, self.moves_rejected, self.moves_unanswered
+            "  moves    {} sent ({:.1}/s), {} published, {} rejected, {} unanswered",
+            self.moves_sent,
+            self.moves_per_s,
+            self.moves_published,
+            self.moves_rejected,
+            self.moves_unanswered
         )?;
         writeln!(
             f,

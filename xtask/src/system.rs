@@ -57,7 +57,10 @@ fn ensure(needs: &[Need]) -> Result<()> {
         return Ok(());
     }
     for need in &missing {
-        eprintln!("xtask: installing {} ({}): {}", need.package, need.program, need.why);
+        eprintln!(
+            "xtask: installing {} ({}): {}",
+            need.package, need.program, need.why
+        );
     }
     if !on_path("apt-get") {
         bail!("please install these Debian packages: {}", names(&missing));
@@ -75,12 +78,19 @@ fn ensure(needs: &[Need]) -> Result<()> {
 }
 
 fn names(needs: &[&Need]) -> String {
-    needs.iter().map(|n| n.package).collect::<Vec<_>>().join(" ")
+    needs
+        .iter()
+        .map(|n| n.package)
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 fn is_root() -> bool {
     std::fs::read_to_string("/proc/self/status")
-        .map(|s| s.lines().any(|l| l.starts_with("Uid:") && l.split_whitespace().nth(1) == Some("0")))
+        .map(|s| {
+            s.lines()
+                .any(|l| l.starts_with("Uid:") && l.split_whitespace().nth(1) == Some("0"))
+        })
         .unwrap_or(false)
 }
 

@@ -46,7 +46,7 @@ use ledger::Ledger;
 use recorder::Latencies;
 use report::{Deliveries, ServerFigures};
 use roster::Roster;
-use server::{ProcSample, Spawned};
+use server::{ProcSample, Spawned, SystemSample};
 
 /// How long after the last connect the coordinator waits for briefs to finish.
 const BRIEF_TIMEOUT: Duration = Duration::from_secs(30);
@@ -151,8 +151,10 @@ async fn drive(
     start_tx.send_replace(Some(schedule));
     sleep_until(start.into()).await;
     let (server_from, loadgen_from) = (sample_server()?, ProcSample::take(None)?);
+    let machine_from = SystemSample::take()?;
     sleep_until(end.into()).await;
     let (server_to, loadgen_to) = (sample_server()?, ProcSample::take(None)?);
+    let machine_cpu_percent = machine_from.cpu_percent_until(&SystemSample::take()?);
 
     let mut stats = Vec::with_capacity(bots.len());
     for bot in bots {
@@ -174,13 +176,10 @@ async fn drive(
         }),
         _ => None,
     };
-    Ok(add_up(
-        config,
-        &shared,
-        &stats,
-        server,
-        loadgen_from.cpu_percent_until(&loadgen_to),
-    ))
+    let mut report = add_up(config, &shared, &stats, server);
+    report.loadgen_cpu_percent = loadgen_from.cpu_percent_until(&loadgen_to);
+    report.machine_cpu_percent = machine_cpu_percent;
+    Ok(report)
 }
 
 /// The report of a finished run, from the ledger, the histograms and every bot's counts.
@@ -189,7 +188,6 @@ fn add_up(
     shared: &Shared,
     stats: &[BotStats],
     server: Option<ServerFigures>,
-    loadgen_cpu_percent: f64,
 ) -> Report {
     let tally = shared.ledger.tally();
     let sum = |f: fn(&BotStats) -> u64| stats.iter().map(f).sum::<u64>();
@@ -244,6 +242,6 @@ fn add_up(
         server_errors: sum(|s| s.server_errors),
         unparsed: sum(|s| s.unparsed),
         server,
-        loadgen_cpu_percent,
+        ..Report::default()
     }
 }

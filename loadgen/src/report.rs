@@ -62,6 +62,9 @@ pub struct Report {
     pub server: Option<ServerFigures>,
     /// CPU of the load generator itself while the bots moved, percent of one core.
     pub loadgen_cpu_percent: f64,
+    /// CPU of the whole machine while the bots moved, percent of one core: what is not
+    /// the server's nor the generator's was someone else's, and skews the figures.
+    pub machine_cpu_percent: f64,
 }
 
 /// Deliveries of validated moves to one kind of receiver, against expectations.
@@ -180,6 +183,10 @@ impl fmt::Display for Report {
                 s.kb_per_player
             )?;
         }
-        write!(f, "  loadgen  cpu {:.0}%", self.loadgen_cpu_percent)
+        write!(
+            f,
+            "  loadgen  cpu {:.0}%; whole machine {:.0}%",
+            self.loadgen_cpu_percent, self.machine_cpu_percent
+        )
     }
 }

@@ -57,6 +57,49 @@ impl ProcSample {
     }
 }
 
+/// The whole machine's CPU counters at one instant, to tell how busy the machine was
+/// with work other than the server and the generator.
+#[derive(Clone, Copy, Debug)]
+pub struct SystemSample {
+    /// Ticks spent busy (everything but idle and iowait), all cores together.
+    busy: u64,
+    /// All ticks, all cores together.
+    total: u64,
+}
+
+impl SystemSample {
+    pub fn take() -> Result<Self> {
+        let stat = std::fs::read_to_string("/proc/stat").context("could not read /proc/stat")?;
+        parse_system(&stat).context("unexpected /proc/stat format")
+    }
+
+    /// CPU used by the whole machine between `self` and `later`, in percent of one core
+    /// (a busy 2-core machine shows 200).
+    pub fn cpu_percent_until(&self, later: &SystemSample) -> f64 {
+        let total = later.total.saturating_sub(self.total) as f64;
+        if total == 0.0 {
+            return 0.0;
+        }
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get()) as f64;
+        100.0 * cores * later.busy.saturating_sub(self.busy) as f64 / total
+    }
+}
+
+fn parse_system(stat: &str) -> Option<SystemSample> {
+    let line = stat.lines().find(|l| l.starts_with("cpu "))?;
+    let ticks: Vec<u64> = line
+        .split_whitespace()
+        .skip(1)
+        .map(|v| v.parse().ok())
+        .collect::<Option<_>>()?;
+    let total: u64 = ticks.iter().take(8).sum();
+    let idle = ticks.get(3)? + ticks.get(4)?;
+    Some(SystemSample {
+        busy: total - idle,
+        total,
+    })
+}
+
 fn clock_ticks_per_sec() -> f64 {
     // SAFETY: sysconf only reads a configuration value
     let ticks = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
@@ -198,6 +241,16 @@ mod tests {
     fn cpu_ticks_are_read_after_a_command_name_with_spaces() {
         let stat = "1234 (my (odd) server) S 1 1234 1234 0 -1 4194560 100 0 0 0 250 75 0 0 20 0 4 0 10 1000 200";
         assert_eq!(parse_cpu_ticks(stat), Some(325));
+    }
+
+    #[test]
+    fn machine_cpu_counts_everything_but_idle_and_iowait() {
+        let a = parse_system("cpu  100 0 50 800 50 0 0 0 0 0\ncpu0 1 2 3\n").unwrap();
+        let b = parse_system("cpu  200 0 100 850 50 0 0 0 0 0\n").unwrap();
+        assert_eq!((a.busy, a.total), (150, 1000));
+        let cores = std::thread::available_parallelism().unwrap().get() as f64;
+        let expected = 100.0 * cores * 150.0 / 200.0;
+        assert!((a.cpu_percent_until(&b) - expected).abs() < 1e-9);
     }
 
     #[test]

@@ -5,8 +5,9 @@
 use backend::{Application, Settings};
 use loadgen::{Config, Report};
 
-/// Runs `config` against a fresh embedded server in this process.
-async fn run_against_a_fresh_server(mut config: Config) -> Report {
+/// Runs `config` against a fresh embedded server in this process; returns the report
+/// and the server's `/metrics` at the end.
+async fn run_against_a_fresh_server(mut config: Config) -> (Report, String) {
     let dir = tempfile::tempdir().expect("temporary directory");
     let app = Application::build(Settings::local(dir.path()))
         .await
@@ -17,13 +18,47 @@ async fn run_against_a_fresh_server(mut config: Config) -> Report {
     config.server_pid = Some(std::process::id());
     let stop = app.shutdown_token();
     let server = tokio::spawn(app.run_until_stopped());
-    let report = loadgen::run(config).await.expect("the run completes");
+    let report = loadgen::run(config.clone())
+        .await
+        .expect("the run completes");
+    let metrics = get(config.addr, "/metrics").await;
     stop.cancel();
     server
         .await
         .expect("server task")
         .expect("server stops cleanly");
-    report
+    (report, metrics)
+}
+
+/// The body of a plain HTTP/1.1 GET.
+async fn get(addr: std::net::SocketAddr, path: &str) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = tokio::net::TcpStream::connect(addr).await.expect("connect");
+    let request = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
+    stream.write_all(request.as_bytes()).await.expect("request");
+    let mut response = String::new();
+    stream
+        .read_to_string(&mut response)
+        .await
+        .expect("response");
+    let (head, body) = response.split_once("\r\n\r\n").expect("an HTTP response");
+    assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+    body.to_string()
+}
+
+/// The value of an unlabelled series (or the sum of a labelled one) in an exposition.
+fn series(metrics: &str, name: &str) -> u64 {
+    metrics
+        .lines()
+        .filter(|l| !l.starts_with('#'))
+        .filter_map(|l| l.rsplit_once(' '))
+        .filter(|(s, _)| {
+            *s == name
+                || s.strip_prefix(name)
+                    .is_some_and(|rest| rest.starts_with('{'))
+        })
+        .map(|(_, v)| v.parse::<f64>().expect("a number") as u64)
+        .sum()
 }
 
 fn small_load() -> Config {
@@ -38,7 +73,7 @@ fn small_load() -> Config {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn five_bots_for_two_seconds_deliver_every_move_to_everyone_and_the_counts_add_up() {
-    let r = run_against_a_fresh_server(small_load()).await;
+    let (r, _) = run_against_a_fresh_server(small_load()).await;
     println!("{r}");
     assert_eq!((r.entered, r.failed), (5, 0), "{:?}", r.first_error);
 
@@ -92,9 +127,30 @@ async fn idle_bots_enter_and_send_nothing_but_their_entering() {
     config.rate = 0.0;
     config.chat_every = 0.0;
     config.duration = 0.5;
-    let r = run_against_a_fresh_server(config).await;
+    let (r, _) = run_against_a_fresh_server(config).await;
     assert_eq!((r.entered, r.failed), (5, 0), "{:?}", r.first_error);
     assert_eq!((r.moves_sent, r.frames_out), (0, 5));
     assert_eq!((r.to_self.expected, r.to_others.expected), (0, 0));
     assert_eq!(r.to_others.latency.count, 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_servers_counters_agree_with_what_the_generator_counted() {
+    let (r, metrics) = run_against_a_fresh_server(small_load()).await;
+    assert_eq!(r.failed, 0, "{:?}", r.first_error);
+    // every frame a bot sent is a frame the server read, and the other way round
+    // (the server may have written a few more: frames to sockets closing at the end)
+    assert_eq!(series(&metrics, "drapetisca_frames_in_total"), r.frames_out);
+    assert!(series(&metrics, "drapetisca_frames_out_total") >= r.frames_in);
+    assert_eq!(
+        series(&metrics, "drapetisca_moves_rejected_total"),
+        r.moves_rejected
+    );
+    // one world frame per move, per chat line, per entering (and per caught food)
+    assert!(series(&metrics, "drapetisca_bus_published_total") >= r.moves_sent + r.chats_sent + 5);
+    assert_eq!(
+        series(&metrics, "drapetisca_bus_publish_seconds_count"),
+        series(&metrics, "drapetisca_bus_published_total")
+    );
+    assert_eq!(series(&metrics, "drapetisca_socket_queue_drops_total"), 0);
 }

@@ -229,9 +229,10 @@ pub fn run(args: &[String]) -> Result<()> {
     let ramp_steps: &[u32] = if o.quick {
         &[100, 400, 800]
     } else {
-        &[100, 200, 400, 600, 800, 1000, 1200, 1500, 2000]
+        // the standard board has about 870 free cells: no more players fit on it
+        &[100, 200, 400, 600, 700, 800, 850]
     };
-    let idle_players = if o.quick { "200" } else { "1000" };
+    let idle_players = if o.quick { "200" } else { "800" };
     let mut results = Results::default();
     for variant in variants(&o) {
         let v = &variant.name;

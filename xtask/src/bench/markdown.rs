@@ -94,7 +94,10 @@ pub fn section(m: &Machine, command: &str, results: &Results) -> String {
     writeln!(
         w,
         "The load generator runs on the same machine and shares its cores with the server; \
-         its own CPU is in the tables. Latencies are in milliseconds, from a bot sending a \
+         its own CPU is in the tables, and so is the whole machine's (percent of one core, \
+         200% = both cores busy): whatever is neither the server's nor the generator's was \
+         other work on the machine, and makes the figures worse than they would be on a \
+         quiet one. Latencies are in milliseconds, from a bot sending a \
          move to the update arriving on a world socket (\"others\": every other bot; \
          \"mover\": the bot that moved). Each run starts a fresh server.\n"
     )
@@ -113,7 +116,7 @@ pub fn section(m: &Machine, command: &str, results: &Results) -> String {
             let met = others_p99(r) <= v.steady_goal_ms && lost(r) == 0;
             writeln!(
                 w,
-                "| {} | {:.0} | {:.0} | {} | {} | {} | {} | {} | {} | {} | {} | {:.0}% | {} MiB | {:.0}% | p99 <= {} ms, 0 lost | {} |",
+                "| {} | {:.0} | {:.0} | {} | {} | {} | {} | {} | {} | {} | {} | {:.0}% | {} MiB | {:.0}% | {:.0}% | p99 <= {} ms, 0 lost | {} |",
                 v.name,
                 f(r, &["moves_per_s"]),
                 f(r, &["frames_in_per_s"]),
@@ -128,6 +131,7 @@ pub fn section(m: &Machine, command: &str, results: &Results) -> String {
                 f(r, &["server", "cpu_percent"]),
                 u(r, &["server", "hwm_kb"]) / 1024,
                 f(r, &["loadgen_cpu_percent"]),
+                f(r, &["machine_cpu_percent"]),
                 v.steady_goal_ms,
                 yes(met),
             )
@@ -158,7 +162,7 @@ pub fn section(m: &Machine, command: &str, results: &Results) -> String {
                 }
                 writeln!(
                     w,
-                    "| {} | {} | {:.0} | {:.0} | {} | {} | {} | {} | {} | {} | {:.0}% | {} MiB | {:.0}% | {} |",
+                    "| {} | {} | {:.0} | {:.0} | {} | {} | {} | {} | {} | {} | {:.0}% | {} MiB | {:.0}% | {:.0}% | {} |",
                     v.name,
                     u(r, &["players"]),
                     f(r, &["moves_per_s"]),
@@ -172,6 +176,7 @@ pub fn section(m: &Machine, command: &str, results: &Results) -> String {
                     f(r, &["server", "cpu_percent"]),
                     u(r, &["server", "hwm_kb"]) / 1024,
                     f(r, &["loadgen_cpu_percent"]),
+                    f(r, &["machine_cpu_percent"]),
                     yes(within),
                 )
                 .unwrap();
@@ -188,7 +193,7 @@ pub fn section(m: &Machine, command: &str, results: &Results) -> String {
 
     if !results.idle.is_empty() {
         writeln!(w, "### Players connected and idle\n").unwrap();
-        writeln!(w, "Reproduce: `target/release/loadgen --spawn target/release/drapetisca --probe-path /healthz -n 1000 -r 0 -t 2 --grace 0` (server RSS before any bot connects, and once every bot has entered)\n").unwrap();
+        writeln!(w, "Reproduce: `target/release/loadgen --spawn target/release/drapetisca --probe-path /healthz -n 800 -r 0 -t 2 --grace 0` (server RSS before any bot connects, and once every bot has entered)\n").unwrap();
         writeln!(
             w,
             "| variant | players | RSS before | RSS connected | KiB per player | goal | met |"

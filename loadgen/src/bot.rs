@@ -66,7 +66,12 @@ pub struct Shared {
 
 impl Shared {
     fn now_us(&self) -> u64 {
-        self.clock.elapsed().as_micros() as u64 + 1
+        self.us_at(Instant::now())
+    }
+
+    /// `at` as microseconds since the run's clock base (never 0, which means "unsent").
+    fn us_at(&self, at: Instant) -> u64 {
+        at.saturating_duration_since(self.clock).as_micros() as u64 + 1
     }
 }
 
@@ -91,6 +96,8 @@ pub struct BotStats {
     pub chats_sent: u64,
     /// Chat lines from fellow bots received on the world socket.
     pub chats_received: u64,
+    /// Moves of other bots this bot received (each counted once).
+    pub others_received: u64,
     /// Updates of a bot's move that arrived again or out of order.
     pub duplicates: u64,
     /// Deliveries to the mover slower than the late threshold.
@@ -337,11 +344,10 @@ impl Bot {
         Ok(())
     }
 
-    fn count_frame(&mut self, text: &str) {
+    fn count_frame(&mut self, text: &str, now: Instant) {
         self.stats.frames_in += 1;
         self.stats.bytes_in += text.len() as u64;
         if let Some(s) = self.schedule {
-            let now = Instant::now();
             if now >= s.start && now < s.end {
                 self.stats.frames_in_window += 1;
             }
@@ -350,8 +356,9 @@ impl Bot {
 
     /// A frame of the world socket: the hot path.
     fn on_world(&mut self, text: &str) {
-        let now_us = self.shared.now_us();
-        self.count_frame(text);
+        let now = Instant::now();
+        let now_us = self.shared.us_at(now);
+        self.count_frame(text, now);
         let Ok(frame) = crate::frame::WorldFrame::parse(text) else {
             self.stats.unparsed += 1;
             return;
@@ -410,6 +417,7 @@ impl Bot {
             self.stats.late_self += u64::from(late);
         } else {
             self.to_others.record(latency);
+            self.stats.others_received += 1;
             self.stats.late_others += u64::from(late);
         }
     }
@@ -432,7 +440,7 @@ impl Bot {
 
     /// A frame of the player socket: the brief, then answers meant for this bot only.
     fn on_player(&mut self, text: &str) {
-        self.count_frame(text);
+        self.count_frame(text, Instant::now());
         let Ok(message) = ServerMessage::parse(text) else {
             self.stats.unparsed += 1;
             return;

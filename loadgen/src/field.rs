@@ -1,5 +1,9 @@
 //! One bot's picture of the board: bricks from its brief, other players from their
 //! updates. It is what lets a bot choose valid moves; it never tracks the bot itself.
+//!
+//! Every bot hears every update, hundreds of thousands a second in all, but moves only a
+//! few times a second: so an update is one store into a flat array, and the work of
+//! finding free cells is done when the bot moves, by scanning where everyone stands.
 
 use std::collections::HashMap;
 
@@ -22,8 +26,6 @@ pub struct Field {
     board: Board,
     /// Whether each cell (row by row) holds a brick.
     bricks: Vec<bool>,
-    /// How many other players stand on each cell.
-    occupied: Vec<u16>,
     /// Where each fellow bot was last seen.
     bots: Vec<Option<Cell>>,
     /// Where each stranger was last seen.
@@ -36,7 +38,6 @@ impl Field {
         Field {
             board,
             bricks: vec![false; board.cell_count()],
-            occupied: vec![0; board.cell_count()],
             bots: vec![None; bots],
             strangers: HashMap::new(),
         }
@@ -51,29 +52,12 @@ impl Field {
     pub fn set_board(&mut self, board: Board) {
         self.board = board;
         self.bricks = vec![false; board.cell_count()];
-        self.occupied = vec![0; board.cell_count()];
-        let cells: Vec<Cell> = self
-            .bots
-            .iter()
-            .flatten()
-            .chain(self.strangers.values())
-            .copied()
-            .collect();
-        for cell in cells {
-            self.occupy(cell, 1);
-        }
     }
 
     fn index(&self, cell: Cell) -> Option<usize> {
         self.board
             .contains(cell)
             .then(|| (cell.y * self.board.width() + cell.x) as usize)
-    }
-
-    fn occupy(&mut self, cell: Cell, delta: i32) {
-        if let Some(i) = self.index(cell) {
-            self.occupied[i] = (i32::from(self.occupied[i]) + delta).max(0) as u16;
-        }
     }
 
     pub fn add_brick(&mut self, cell: Cell) {
@@ -84,45 +68,66 @@ impl Field {
 
     /// Records that `who` now stands on `cell`.
     pub fn place(&mut self, who: Other, cell: Cell) {
-        let old = match who {
-            Other::Bot(i) => self.bots.get_mut(i).and_then(|slot| slot.replace(cell)),
-            Other::Stranger(id) => self.strangers.insert(id, cell),
-        };
-        if let Some(old) = old {
-            self.occupy(old, -1);
+        match who {
+            Other::Bot(i) => {
+                if let Some(slot) = self.bots.get_mut(i) {
+                    *slot = Some(cell);
+                }
+            }
+            Other::Stranger(id) => {
+                self.strangers.insert(id, cell);
+            }
         }
-        self.occupy(cell, 1);
     }
 
     /// Records that `who` left the game.
     pub fn remove(&mut self, who: Other) {
-        let old = match who {
-            Other::Bot(i) => self.bots.get_mut(i).and_then(Option::take),
-            Other::Stranger(id) => self.strangers.remove(&id),
-        };
-        if let Some(old) = old {
-            self.occupy(old, -1);
+        match who {
+            Other::Bot(i) => {
+                if let Some(slot) = self.bots.get_mut(i) {
+                    *slot = None;
+                }
+            }
+            Other::Stranger(id) => {
+                self.strangers.remove(&id);
+            }
         }
+    }
+
+    /// Every cell another player stands on.
+    fn players(&self) -> impl Iterator<Item = Cell> + '_ {
+        self.bots
+            .iter()
+            .flatten()
+            .chain(self.strangers.values())
+            .copied()
     }
 
     /// Whether a player may step onto `cell` as far as this bot knows (rule 3).
     pub fn is_free(&self, cell: Cell) -> bool {
-        self.index(cell)
-            .is_some_and(|i| !self.bricks[i] && self.occupied[i] == 0)
+        self.index(cell).is_some_and(|i| !self.bricks[i]) && self.players().all(|p| p != cell)
     }
 
     /// A random valid one-step move from `from`: a king's step onto a free cell, or
     /// standing still when boxed in.
     pub fn choose_step(&self, from: Cell, rng: &mut impl Rng) -> Cell {
+        // the 3 x 3 square around `from`, row by row; the centre is `from` itself
+        let mut taken = [false; 9];
+        taken[4] = true;
+        for p in self.players() {
+            let (dx, dy) = (p.x - from.x, p.y - from.y);
+            if dx.abs() <= 1 && dy.abs() <= 1 {
+                taken[((dy + 1) * 3 + dx + 1) as usize] = true;
+            }
+        }
         let mut steps: [Cell; 8] = [from; 8];
         let mut n = 0;
-        for dx in -1..=1 {
-            for dy in -1..=1 {
-                let to = Cell::new(from.x + dx, from.y + dy);
-                if (dx, dy) != (0, 0) && self.is_free(to) {
-                    steps[n] = to;
-                    n += 1;
-                }
+        for (i, taken) in taken.iter().enumerate() {
+            let to = Cell::new(from.x + i as i32 % 3 - 1, from.y + i as i32 / 3 - 1);
+            let on_board_and_no_brick = self.index(to).is_some_and(|c| !self.bricks[c]);
+            if !taken && on_board_and_no_brick {
+                steps[n] = to;
+                n += 1;
             }
         }
         steps[..n].choose(rng).copied().unwrap_or(from)

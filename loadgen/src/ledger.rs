@@ -1,21 +1,25 @@
-//! The shared record of every move: when it was sent, who received it, whether the server
-//! rejected it. Bots write it with atomics only (a receiver never waits for a lock), and
-//! the report reads it once every bot has stopped.
+//! The shared record of every move: when it was sent, whether anyone received it, whether
+//! the server rejected it. Bots write it with atomics only (a receiver never waits for a
+//! lock), and the report reads it once every bot has stopped.
+//!
+//! Every bot reads a move's slot when the move reaches it, hundreds of thousands of
+//! times a second in all; so a slot is written only a few times in its life (sent,
+//! first seen, seen by the mover, rejected) and otherwise only read, which lets every
+//! core keep its copy of the cache line. Deliveries are counted by each receiver.
 
-use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 /// One move of one bot, indexed by its generation.
 #[derive(Default)]
 pub struct Slot {
     /// Microseconds since the run's clock base when the move was sent; 0 = never sent.
     sent_us: AtomicU64,
-    /// How many bots (the mover included) received the validated move on their world
-    /// socket within the run.
-    delivered: AtomicU32,
-    /// How many of those deliveries were to the mover itself (0 or 1 unless duplicated).
-    delivered_to_self: AtomicU32,
-    /// Non-zero when the server answered the move with another position: a rejection.
-    rejected: AtomicU32,
+    /// Some bot received the move on its world socket within the run: it was published.
+    published: AtomicBool,
+    /// The mover itself received it.
+    delivered_to_self: AtomicBool,
+    /// The server answered the move with another position: a rejection.
+    rejected: AtomicBool,
 }
 
 /// Every move of every bot; generation `g` of bot `b` is `moves[b][g - 1]`.
@@ -41,8 +45,6 @@ pub struct Tally {
     pub unanswered: u64,
     /// Published moves the mover itself received.
     pub self_received: u64,
-    /// Deliveries of published moves to bots other than the mover.
-    pub others_received: u64,
 }
 
 impl Tally {
@@ -86,16 +88,19 @@ impl Ledger {
         if sent == 0 {
             return None;
         }
-        slot.delivered.fetch_add(1, Ordering::Relaxed);
+        // a load before the store keeps the line shared once the flag is set
+        if !slot.published.load(Ordering::Relaxed) {
+            slot.published.store(true, Ordering::Relaxed);
+        }
         if mover == receiver {
-            slot.delivered_to_self.fetch_add(1, Ordering::Relaxed);
+            slot.delivered_to_self.store(true, Ordering::Relaxed);
         }
         Some(sent)
     }
 
     pub fn record_rejected(&self, bot: usize, generation: i32) {
         if let Some(slot) = self.slot(bot, generation) {
-            slot.rejected.store(1, Ordering::Relaxed);
+            slot.rejected.store(true, Ordering::Relaxed);
         }
     }
 
@@ -107,17 +112,15 @@ impl Ledger {
                 continue;
             }
             t.sent += 1;
-            let delivered = u64::from(slot.delivered.load(Ordering::Relaxed));
-            let to_self = u64::from(slot.delivered_to_self.load(Ordering::Relaxed));
-            let rejected = slot.rejected.load(Ordering::Relaxed) != 0;
+            let published = slot.published.load(Ordering::Relaxed);
+            let rejected = slot.rejected.load(Ordering::Relaxed);
+            t.self_received += u64::from(slot.delivered_to_self.load(Ordering::Relaxed));
             t.rejected += u64::from(rejected);
-            match (delivered > 0, rejected) {
+            match (published, rejected) {
                 (true, _) => t.published += 1,
                 (false, true) => t.rejected_privately += 1,
                 (false, false) => t.unanswered += 1,
             }
-            t.self_received += to_self;
-            t.others_received += delivered - to_self;
         }
         t
     }
@@ -151,7 +154,6 @@ mod tests {
                 rejected_privately: 1,
                 unanswered: 1,
                 self_received: 1,
-                others_received: 3,
             }
         );
     }

@@ -230,8 +230,8 @@ fn add_up(
         },
         to_others: Deliveries {
             expected: expected_others,
-            received: tally.others_received,
-            lost: expected_others.saturating_sub(tally.others_received),
+            received: sum(|s| s.others_received),
+            lost: expected_others.saturating_sub(sum(|s| s.others_received)),
             late: sum(|s| s.late_others),
             latency: shared.to_others.summary(),
         },

@@ -33,6 +33,12 @@ cargo xtask bench [options]
 
 /// The p99 to other players above which the ramp stops.
 const RAMP_LIMIT_MS: f64 = 100.0;
+/// CPU (percent of one core) that other work on the machine may take during a run
+/// before a run that missed its goal is tried again: the bench measures the server, not
+/// the neighbours.
+const BUSY_MACHINE_PERCENT: f64 = 30.0;
+/// How many times a run may be tried on a busy machine.
+const TRIES: u32 = 3;
 
 /// What the command line asked for.
 #[derive(Debug, Default)]
@@ -207,6 +213,28 @@ fn loadgen(bins: &Bins, variant: &Variant, label: &str, args: &[&str]) -> Result
     Ok(report)
 }
 
+/// Runs `loadgen` until it meets `goal` or the machine was quiet enough that missing it
+/// is the server's doing, at most [`TRIES`] times; the report gains a `tries` field.
+fn measured(
+    bins: &Bins,
+    variant: &Variant,
+    label: &str,
+    args: &[&str],
+    goal: impl Fn(&Value) -> bool,
+) -> Result<Value> {
+    let mut tries = 0;
+    loop {
+        tries += 1;
+        let mut r = loadgen(bins, variant, &format!("{label}-try{tries}"), args)?;
+        let others = markdown::others_cpu(&r);
+        r["tries"] = tries.into();
+        if goal(&r) || others <= BUSY_MACHINE_PERCENT || tries >= TRIES {
+            return Ok(r);
+        }
+        eprintln!("bench: {label}: other work took {others:.0}% of a core; trying again");
+    }
+}
+
 /// Figures of every scenario that ran, for the tables.
 #[derive(Default)]
 pub struct Results {
@@ -238,11 +266,13 @@ pub fn run(args: &[String]) -> Result<()> {
         let v = &variant.name;
         if wanted("steady") {
             let label = format!("steady-{v}");
-            let r = loadgen(
+            let goal = variant.steady_goal_ms;
+            let r = measured(
                 &bins,
                 &variant,
                 &label,
                 &["-n", "100", "-r", "2", "-t", duration],
+                |r| markdown::others_p99(r) <= goal && markdown::lost(r) == 0,
             )?;
             results.steady.push((variant.clone(), r));
         }
@@ -251,13 +281,11 @@ pub fn run(args: &[String]) -> Result<()> {
             for n in ramp_steps {
                 let label = format!("ramp-{v}-{n}");
                 let n = n.to_string();
-                let r = loadgen(
-                    &bins,
-                    &variant,
-                    &label,
-                    &["-n", &n, "-r", "1", "-t", ramp_duration],
-                )?;
-                let over = markdown::others_p99(&r) > RAMP_LIMIT_MS || markdown::lost(&r) > 0;
+                let within =
+                    |r: &Value| markdown::others_p99(r) <= RAMP_LIMIT_MS && markdown::lost(r) == 0;
+                let args = ["-n", n.as_str(), "-r", "1", "-t", ramp_duration];
+                let r = measured(&bins, &variant, &label, &args, within)?;
+                let over = !within(&r);
                 steps.push(r);
                 if over {
                     break;

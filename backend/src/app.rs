@@ -14,7 +14,9 @@ use crate::bus::{inprocess::InProcessBus, Bus, Fanout};
 use crate::config::Settings;
 use crate::metrics::Metrics;
 use crate::room::{self, RoomHandle};
-use crate::store::{embedded::EmbeddedStore, writer::StoreWriter, Store};
+use crate::store::{
+    cassandra::CassandraStore, embedded::EmbeddedStore, writer::StoreWriter, Store,
+};
 use crate::{assets, ws};
 
 /// What every request handler shares.
@@ -49,7 +51,7 @@ impl Application {
     pub async fn build(settings: Settings) -> anyhow::Result<Self> {
         let metrics = Arc::new(Metrics::default());
         let store: Arc<dyn Store> = if !settings.cassandra.nodes.is_empty() {
-            bail!("the Cassandra store is not available in this build")
+            Arc::new(CassandraStore::connect(&settings.cassandra).await?)
         } else {
             Arc::new(EmbeddedStore::open(&settings.data_dir).with_context(|| {
                 format!("cannot open the store in {}", settings.data_dir.display())

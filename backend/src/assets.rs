@@ -1,13 +1,146 @@
-//! The game page. A plain page until the frontend is embedded.
+//! The browser bundle, embedded at build time (see `build.rs`) and served at `/`.
+//!
+//! Files whose names trunk hashed are cached for a year (`immutable`): a new build
+//! changes their names. `index.html` is revalidated on every load (`no-cache` with an
+//! ETag), so a new build is picked up at once. A gzip copy, made at build time, is sent
+//! to clients that accept it. A binary built without a bundle serves a page saying how
+//! to build one.
 
-use actix_web::{web, HttpResponse};
+use actix_web::http::header::{self, HeaderValue};
+use actix_web::{guard, web, HttpRequest, HttpResponse};
 
-pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route("/", web::get().to(index));
+/// One embedded file.
+pub struct Asset {
+    /// The path it is served at: `/` for `index.html`, else `/{file name}`.
+    pub route: &'static str,
+    /// The `Content-Type` header.
+    pub content_type: &'static str,
+    /// Whether the name carries a content hash, so it can be cached forever.
+    pub hashed: bool,
+    /// A strong ETag of the content, for revalidating the unhashed files.
+    pub etag: &'static str,
+    /// The file as trunk wrote it.
+    pub body: &'static [u8],
+    /// The same, gzipped at build time; `None` when that would not be smaller.
+    pub gzip: Option<&'static [u8]>,
 }
 
-async fn index() -> HttpResponse {
+/// Every file of the bundle; empty when the binary was built without one.
+pub static ASSETS: &[Asset] = include!(concat!(env!("OUT_DIR"), "/assets.rs"));
+
+/// Served at `/` by a binary built without the frontend.
+const NOT_BUILT: &str = "<!doctype html><meta charset=utf-8><title>Drapetisca</title>\
+<body style=\"font-family:sans-serif;max-width:40rem;margin:4rem auto\">\
+<h1>Drapetisca</h1><p>The server is running, but this binary was built without the \
+frontend.</p><p>Run <code>cargo xtask dist</code> (or <code>cargo xtask play</code>) to \
+build the game into the binary, or <code>trunk serve</code> for frontend work.</p>";
+
+/// Registers a route for every embedded file (or the "not built" page at `/`). Only
+/// exact paths are taken, so routes registered by other modules are never shadowed.
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    if ASSETS.is_empty() {
+        cfg.route("/", get_or_head().to(not_built));
+        return;
+    }
+    for asset in ASSETS {
+        cfg.route(
+            asset.route,
+            get_or_head().to(move |req: HttpRequest| serve(asset, req)),
+        );
+    }
+}
+
+fn get_or_head() -> actix_web::Route {
+    web::route().guard(guard::Any(guard::Get()).or(guard::Head()))
+}
+
+async fn not_built() -> HttpResponse {
     HttpResponse::Ok()
         .content_type("text/html; charset=utf-8")
-        .body("<!doctype html><title>Drapetisca</title><p>Drapetisca is running.</p>")
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .body(NOT_BUILT)
+}
+
+async fn serve(asset: &'static Asset, req: HttpRequest) -> HttpResponse {
+    let cache = if asset.hashed {
+        "public, max-age=31536000, immutable"
+    } else {
+        "no-cache"
+    };
+    let mut response = HttpResponse::Ok();
+    response
+        .insert_header((header::CACHE_CONTROL, cache))
+        .insert_header((header::ETAG, asset.etag))
+        .insert_header((header::VARY, "Accept-Encoding"));
+    if etag_matches(&req, asset.etag) {
+        return HttpResponse::NotModified()
+            .insert_header((header::CACHE_CONTROL, cache))
+            .insert_header((header::ETAG, asset.etag))
+            .finish();
+    }
+    response.content_type(asset.content_type);
+    match asset.gzip {
+        Some(gz) if accepts_gzip(&req) => {
+            // set by hand, so a compression middleware leaves the body alone
+            response.insert_header((header::CONTENT_ENCODING, HeaderValue::from_static("gzip")));
+            response.body(gz)
+        }
+        _ => response.body(asset.body),
+    }
+}
+
+fn etag_matches(req: &HttpRequest, etag: &str) -> bool {
+    req.headers()
+        .get(header::IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| {
+            v.split(',')
+                .any(|tag| tag.trim() == etag || tag.trim() == "*")
+        })
+}
+
+fn accepts_gzip(req: &HttpRequest) -> bool {
+    req.headers()
+        .get_all(header::ACCEPT_ENCODING)
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .any(|coding| {
+            let mut parts = coding.split(';');
+            let name = parts.next().unwrap_or_default().trim();
+            // "gzip;q=0" means the opposite
+            let refused = parts.any(|p| matches!(p.trim(), "q=0" | "q=0.0" | "q=0.00" | "q=0.000"));
+            (name.eq_ignore_ascii_case("gzip") || name == "*") && !refused
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use actix_web::test::TestRequest;
+
+    #[test]
+    fn gzip_is_accepted_unless_refused() {
+        for (header, expected) in [
+            ("gzip, deflate, br", true),
+            ("br;q=1.0, gzip;q=0.8", true),
+            ("*", true),
+            ("gzip;q=0", false),
+            ("identity", false),
+        ] {
+            let req = TestRequest::default()
+                .insert_header((header::ACCEPT_ENCODING, header))
+                .to_http_request();
+            assert_eq!(accepts_gzip(&req), expected, "{header}");
+        }
+        assert!(!accepts_gzip(&TestRequest::default().to_http_request()));
+    }
+
+    #[test]
+    fn an_if_none_match_with_the_etag_matches() {
+        let req = TestRequest::default()
+            .insert_header((header::IF_NONE_MATCH, "\"a\", \"b\""))
+            .to_http_request();
+        assert!(etag_matches(&req, "\"b\""));
+        assert!(!etag_matches(&req, "\"c\""));
+    }
 }

@@ -5,9 +5,13 @@ use std::process::Command;
 
 use anyhow::{bail, Context, Result};
 
-/// The repository root (xtask lives one level below it).
+/// The repository root (xtask lives one level below it). Read at run time first, since
+/// one xtask binary may serve several checkouts that share a target directory.
 pub fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
+    let manifest = std::env::var_os("CARGO_MANIFEST_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")));
+    Path::new(&manifest)
         .parent()
         // unwrap: xtask's manifest always sits inside the workspace root
         .unwrap()

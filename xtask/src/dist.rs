@@ -1,20 +1,42 @@
 //! The deployable binary: the frontend built by trunk, embedded in `drapetisca`.
 
+use std::path::PathBuf;
+
 use anyhow::Result;
 
 use crate::{cmd, system, tools};
 
-/// Builds `target/release/drapetisca` with the frontend inside.
+/// Builds `target/release/drapetisca` with the frontend inside: trunk builds the
+/// bundle into `dist/` (offline: every tool is installed beforehand, so a build never
+/// downloads), then the backend's build script embeds it.
 pub fn dist() -> Result<()> {
     system::ensure_build()?;
     tools::ensure_all()?;
+    let path = tools::path_with_tools();
+    cmd::run(
+        "trunk",
+        &["build", "--release", "--offline"],
+        &[("PATH", &path)],
+    )?;
     cmd::run("cargo", &["build", "--release", "-p", "backend"], &[])
 }
 
 /// Builds the deployable binary and runs it; `args` go to drapetisca.
 pub fn play(args: &[String]) -> Result<()> {
     dist()?;
-    let bin = cmd::root().join("target/release/drapetisca");
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
-    cmd::run(&bin.to_string_lossy(), &args, &[])
+    cmd::run(&release_binary().to_string_lossy(), &args, &[])
+}
+
+/// Where cargo puts the release binary, honouring `CARGO_TARGET_DIR`.
+pub fn release_binary() -> PathBuf {
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| cmd::root().join("target"));
+    let target = if target.is_relative() {
+        cmd::root().join(target)
+    } else {
+        target
+    };
+    target.join("release/drapetisca")
 }

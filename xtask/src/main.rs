@@ -25,7 +25,8 @@ cargo xtask <command>
 
   play            build everything (installing what is missing) and run the game
                   at http://127.0.0.1:8000 (extra arguments go to drapetisca)
-  test            install what is missing, start the services, run every test
+  test            install what is missing, start the services, run every test,
+                  stop the services
   dist            build the release binary with the frontend embedded
   services up     start local Apache Pulsar and Apache Cassandra (idempotent)
   services down   stop them
@@ -59,5 +60,18 @@ fn test() -> Result<()> {
     tools::ensure_all()?;
     dist::dist()?;
     services::up(&[])?;
-    cmd::run("cargo", &["test", "--workspace", "--no-fail-fast"], &[])
+    // both suites run even when the first fails, so one CI run shows every failure
+    let suites = cmd::run("cargo", &["test", "--workspace", "--no-fail-fast"], &[]);
+    let browser = end_to_end();
+    // the services stop with the run, even a failed one; `cargo xtask services up` keeps
+    // them for repeated `cargo test` runs instead
+    let stopped = services::down(&[]);
+    suites.and(browser).and(stopped)
+}
+
+/// Two real headless Chromium pages play against the release binary (`e2e/play.mjs`).
+fn end_to_end() -> Result<()> {
+    cmd::run("npm", &["ci", "--prefix", "e2e", "--no-audit", "--no-fund"], &[])?;
+    let bin = dist::release_binary();
+    cmd::run("node", &["e2e/play.mjs"], &[("DRAPETISCA_BIN", &bin.to_string_lossy())])
 }

@@ -36,6 +36,11 @@ const TEST: &[Need] = &[
         why: "Apache Pulsar and Apache Cassandra run on the JVM",
     },
     Need {
+        program: "openssl",
+        package: "openssl",
+        why: "the local Cassandra's TLS test certificates are made with it",
+    },
+    Need {
         program: "mvn",
         package: "maven",
         why: "Pulsar's and Cassandra's jars come from Maven Central",

@@ -1,4 +1,50 @@
 //! Apache Cassandra as the store (the `scylla` driver).
+//!
+//! The game's rows live in `objects_by_game_id`, the table of protocol.md, unchanged in
+//! shape; the game to resume lives in a one-row table of our own, `current_game`. Every
+//! statement that touches data is prepared once at connect ([`schema::Statements`]);
+//! only the schema set-up (keyspace and tables, created if missing) is plain CQL.
+//!
+//! Writes: all rows of a game share one partition (`game_id`), so a [`Store::write`]
+//! batch goes out as UNLOGGED batches of at most [`ROWS_PER_BATCH`] rows. A
+//! single-partition unlogged batch is one mutation for Cassandra: applied atomically,
+//! no batch log, one round trip; the chunks (sent concurrently) keep each request
+//! under Cassandra's default batch-size warning threshold (5 KiB). Each call stamps its
+//! rows with one client-side timestamp from a monotonic clock, so a write that timed
+//! out but landed late can never overwrite a newer row of the same object.
+
+mod schema;
+mod tls;
+
+use std::fmt;
+use std::path::PathBuf;
+use std::str::FromStr;
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use async_trait::async_trait;
+use futures_util::future::try_join_all;
+use futures_util::TryStreamExt;
+use protocol::Uuid;
+use scylla::client::execution_profile::ExecutionProfile;
+use scylla::client::session::Session;
+use scylla::client::session_builder::SessionBuilder;
+use scylla::statement::batch::{Batch, BatchType};
+use scylla::value::MaybeUnset;
+
+use self::schema::{Keyspace, Statements};
+use super::{ObjectKind, Store, StoreError, StoredObject};
+
+pub use self::schema::Replication;
+
+/// Rows per unlogged batch: about 100 bytes each, so a batch stays under Cassandra's
+/// default `batch_size_warn_threshold` of 5 KiB.
+pub const ROWS_PER_BATCH: usize = 40;
+/// How long to wait for a node to accept a connection.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long one request may take before the driver gives up on it; the store writer
+/// then retries with backoff.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// How to reach Cassandra; unset nodes mean the embedded store.
 #[derive(Clone, Debug, Default, clap::Args)]
@@ -11,4 +57,368 @@ pub struct CassandraOptions {
         value_delimiter = ','
     )]
     pub nodes: Vec<String>,
+
+    /// Cassandra keyspace of the game's tables (created if missing)
+    #[arg(
+        long = "cassandra-keyspace",
+        env = "DRAPETISCA_CASSANDRA_KEYSPACE",
+        default_value = "drapetisca"
+    )]
+    pub keyspace: Keyspace,
+
+    /// Replication of a keyspace created by the server: a replication factor (e.g. 3,
+    /// SimpleStrategy) or datacenter:factor pairs (e.g. dc1:3,dc2:3,
+    /// NetworkTopologyStrategy)
+    #[arg(
+        long = "cassandra-replication",
+        env = "DRAPETISCA_CASSANDRA_REPLICATION",
+        default_value = "1"
+    )]
+    pub replication: Replication,
+
+    /// Cassandra user name (password authentication)
+    #[arg(long = "cassandra-username", env = "DRAPETISCA_CASSANDRA_USERNAME")]
+    pub username: Option<String>,
+
+    /// Cassandra password
+    #[arg(
+        long = "cassandra-password",
+        env = "DRAPETISCA_CASSANDRA_PASSWORD",
+        hide_env_values = true
+    )]
+    pub password: Option<Password>,
+
+    /// PEM file of the CA that signed the Cassandra nodes' certificates; setting it
+    /// turns TLS on (the node certificates must name the nodes' addresses)
+    #[arg(
+        long = "cassandra-tls-ca-file",
+        env = "DRAPETISCA_CASSANDRA_TLS_CA_FILE"
+    )]
+    pub tls_ca_file: Option<PathBuf>,
+}
+
+/// A password that never shows up in logs, `Debug` output or error messages.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Password(String);
+
+impl Password {
+    /// The password itself, for the one place that needs it: the driver.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Password {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Password(***)")
+    }
+}
+
+impl FromStr for Password {
+    type Err = std::convert::Infallible;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Ok(Password(s.to_string()))
+    }
+}
+
+/// Why the Cassandra store could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum ConnectError {
+    #[error("no cassandra nodes given")]
+    NoNodes,
+    #[error("a cassandra username needs a password, and a password a username")]
+    HalfCredentials,
+    #[error("cannot set up tls with ca file {path}: {reason}")]
+    Tls { path: PathBuf, reason: String },
+    #[error("cannot connect to cassandra at {nodes}: {reason}")]
+    Session { nodes: String, reason: String },
+    #[error("cannot set up keyspace {keyspace}: {reason}")]
+    Schema { keyspace: String, reason: String },
+}
+
+/// The Cassandra store: one driver session (it pools and reconnects by itself) and the
+/// prepared statements.
+pub struct CassandraStore {
+    /// The driver session, shared by every call.
+    session: Session,
+    /// The statements, prepared against this session's keyspace.
+    statements: Statements,
+    /// Last write timestamp handed out (microseconds since the epoch), so that every
+    /// write call gets a strictly later one than the call before it.
+    last_timestamp: AtomicI64,
+}
+
+impl CassandraStore {
+    /// Connects, creates the keyspace (if missing) and the tables (if missing), and
+    /// prepares every statement.
+    pub async fn connect(options: &CassandraOptions) -> Result<Self, ConnectError> {
+        if options.nodes.is_empty() {
+            return Err(ConnectError::NoNodes);
+        }
+        let nodes = options.nodes.join(",");
+        let profile = ExecutionProfile::builder()
+            .request_timeout(Some(REQUEST_TIMEOUT))
+            .build();
+        let mut builder = SessionBuilder::new()
+            .known_nodes(&options.nodes)
+            .connection_timeout(CONNECT_TIMEOUT)
+            .default_execution_profile_handle(profile.into_handle());
+        match (&options.username, &options.password) {
+            (Some(user), Some(password)) => builder = builder.user(user, password.expose()),
+            (None, None) => {}
+            _ => return Err(ConnectError::HalfCredentials),
+        }
+        if let Some(path) = &options.tls_ca_file {
+            let config = tls::client_config(path).map_err(|reason| ConnectError::Tls {
+                path: path.clone(),
+                reason,
+            })?;
+            builder = builder.tls_context(Some(config));
+        }
+        let session = builder.build().await.map_err(|e| ConnectError::Session {
+            nodes,
+            reason: e.to_string(),
+        })?;
+        let statements = schema::set_up(&session, &options.keyspace, &options.replication)
+            .await
+            .map_err(|reason| ConnectError::Schema {
+                keyspace: options.keyspace.to_string(),
+                reason,
+            })?;
+        tracing::info!(nodes = %options.nodes.join(","), keyspace = %options.keyspace, "cassandra store ready");
+        Ok(CassandraStore {
+            session,
+            statements,
+            last_timestamp: AtomicI64::new(0),
+        })
+    }
+
+    /// A write timestamp later than every one handed out before by this store.
+    fn next_timestamp(&self) -> i64 {
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_micros() as i64)
+            .unwrap_or(0);
+        let previous =
+            self.last_timestamp
+                .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |last| {
+                    Some(now.max(last + 1))
+                });
+        // unwrap: the closure always returns Some, so fetch_update cannot fail
+        now.max(previous.unwrap() + 1)
+    }
+}
+
+/// One `objects_by_game_id` row as bound to the prepared upsert.
+type UpsertValues<'a> = (
+    Uuid,
+    &'a str,
+    Uuid,
+    bool,
+    i32,
+    i32,
+    MaybeUnset<bool>,
+    MaybeUnset<i32>,
+    &'a str,
+    i64,
+);
+
+/// One `objects_by_game_id` row as read back. Every regular column is nullable in CQL
+/// (and rows written by other clients may leave some out).
+type ObjectRow = (
+    String,
+    Uuid,
+    Option<bool>,
+    Option<i32>,
+    Option<i32>,
+    Option<bool>,
+    Option<i32>,
+    Option<String>,
+);
+
+fn backend(what: &str, e: impl fmt::Display) -> StoreError {
+    StoreError::Backend(format!("cassandra {what} failed: {e}"))
+}
+
+#[async_trait]
+impl Store for CassandraStore {
+    async fn current_game(&self) -> Result<Option<Uuid>, StoreError> {
+        let result = self
+            .session
+            .execute_unpaged(&self.statements.select_current, (schema::CURRENT_KEY,))
+            .await
+            .map_err(|e| backend("reading the current game", e))?;
+        let rows = result
+            .into_rows_result()
+            .map_err(|e| backend("reading the current game", e))?;
+        let row = rows
+            .maybe_first_row::<(Option<Uuid>,)>()
+            .map_err(|e| backend("reading the current game", e))?;
+        Ok(row.and_then(|(game,)| game))
+    }
+
+    async fn set_current_game(&self, game: Uuid) -> Result<(), StoreError> {
+        self.session
+            .execute_unpaged(
+                &self.statements.upsert_current,
+                (schema::CURRENT_KEY, game, self.next_timestamp()),
+            )
+            .await
+            .map_err(|e| backend("recording the current game", e))?;
+        Ok(())
+    }
+
+    async fn load(&self, game: Uuid) -> Result<Vec<StoredObject>, StoreError> {
+        // paged: a game with many players may outgrow one page
+        let mut rows = self
+            .session
+            .execute_iter(self.statements.select_game.clone(), (game,))
+            .await
+            .map_err(|e| backend("loading the game", e))?
+            .rows_stream::<ObjectRow>()
+            .map_err(|e| backend("loading the game", e))?;
+        let mut objects = Vec::new();
+        while let Some(row) = rows
+            .try_next()
+            .await
+            .map_err(|e| backend("loading the game", e))?
+        {
+            match to_object(row) {
+                Ok(object) => objects.push(object),
+                // a row some other client wrote half of: skip it, loudly
+                Err(reason) => tracing::warn!(%game, reason, "skipping an unusable row"),
+            }
+        }
+        Ok(objects)
+    }
+
+    async fn write(&self, game: Uuid, batch: &[StoredObject]) -> Result<(), StoreError> {
+        if batch.is_empty() {
+            return Ok(());
+        }
+        let timestamp = self.next_timestamp();
+        try_join_all(batch.chunks(ROWS_PER_BATCH).map(|chunk| {
+            let mut statement = Batch::new(BatchType::Unlogged);
+            // idempotent: the rows carry their timestamp, so the driver may retry them
+            statement.set_is_idempotent(true);
+            let values: Vec<UpsertValues> = chunk
+                .iter()
+                .map(|object| {
+                    statement.append_statement(self.statements.upsert_object.clone());
+                    upsert_values(game, object, timestamp)
+                })
+                .collect();
+            async move { self.session.batch(&statement, values).await }
+        }))
+        .await
+        .map_err(|e| backend("writing", e))?;
+        Ok(())
+    }
+}
+
+fn upsert_values(game: Uuid, object: &StoredObject, timestamp: i64) -> UpsertValues<'_> {
+    // Players carry hearts and a move counter; bricks and food leave those cells unset
+    // rather than writing nulls (tombstones) into them.
+    let (h, generation) = match object.kind {
+        ObjectKind::Player => (
+            MaybeUnset::Set(object.h),
+            MaybeUnset::Set(object.generation),
+        ),
+        ObjectKind::Brick | ObjectKind::Food => (MaybeUnset::Unset, MaybeUnset::Unset),
+    };
+    (
+        game,
+        object.kind.as_str(),
+        object.object_id,
+        object.active,
+        object.x,
+        object.y,
+        h,
+        generation,
+        &object.name,
+        timestamp,
+    )
+}
+
+fn to_object(row: ObjectRow) -> Result<StoredObject, String> {
+    let (kind, object_id, active, x, y, h, generation, name) = row;
+    let kind = ObjectKind::parse(&kind).ok_or_else(|| format!("unknown kind {kind:?}"))?;
+    let (Some(x), Some(y)) = (x, y) else {
+        return Err(format!("{} {object_id} has no position", kind.as_str()));
+    };
+    Ok(StoredObject {
+        kind,
+        object_id,
+        active: active.unwrap_or(true),
+        x,
+        y,
+        h: h.unwrap_or(false),
+        generation: generation.unwrap_or(0),
+        name: name.unwrap_or_default(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Parser)]
+    struct Cli {
+        #[command(flatten)]
+        cassandra: CassandraOptions,
+    }
+
+    #[test]
+    fn the_password_never_prints() {
+        let cli = Cli::try_parse_from([
+            "x",
+            "--cassandra-nodes",
+            "a:9042,b:9042",
+            "--cassandra-username",
+            "ana",
+            "--cassandra-password",
+            "hunter2",
+        ])
+        .unwrap();
+        let shown = format!("{:?}", cli.cassandra);
+        assert!(!shown.contains("hunter2"), "{shown}");
+        assert_eq!(cli.cassandra.nodes, ["a:9042", "b:9042"]);
+        assert_eq!(cli.cassandra.password.unwrap().expose(), "hunter2");
+    }
+
+    #[test]
+    fn rows_read_back_become_objects_and_half_rows_are_refused() {
+        let id = Uuid::from_u128(7);
+        let brick = (
+            "brick".to_string(),
+            id,
+            None,
+            Some(3),
+            Some(4),
+            None,
+            None,
+            Some("brick_0000".to_string()),
+        );
+        assert_eq!(
+            to_object(brick.clone()),
+            Ok(StoredObject {
+                kind: ObjectKind::Brick,
+                object_id: id,
+                active: true,
+                x: 3,
+                y: 4,
+                h: false,
+                generation: 0,
+                name: "brick_0000".into(),
+            })
+        );
+        let mut no_position = brick.clone();
+        no_position.3 = None;
+        assert!(to_object(no_position).is_err());
+        let mut alien = brick;
+        alien.0 = "dragon".into();
+        assert!(to_object(alien).is_err());
+    }
 }

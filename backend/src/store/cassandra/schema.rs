@@ -1,0 +1,248 @@
+//! The keyspace, its tables and the prepared statements of the Cassandra store.
+//!
+//! Schema statements are plain CQL, run once at connect: identifiers cannot be bound,
+//! so the keyspace name is validated ([`Keyspace`]) before it is written into them.
+
+use std::fmt;
+use std::str::FromStr;
+
+use scylla::client::session::Session;
+use scylla::statement::prepared::PreparedStatement;
+
+/// The key of the one row of `current_game`.
+pub const CURRENT_KEY: &str = "current";
+
+/// A keyspace name: what CQL accepts unquoted (letters, digits, underscores, at most
+/// 48 characters, starting with a letter), in lower case since Cassandra folds unquoted
+/// names to it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Keyspace(String);
+
+impl Default for Keyspace {
+    fn default() -> Self {
+        Keyspace("drapetisca".into())
+    }
+}
+
+impl FromStr for Keyspace {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let valid = (1..=48).contains(&s.len())
+            && s.starts_with(|c: char| c.is_ascii_alphabetic())
+            && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+        if valid {
+            Ok(Keyspace(s.to_ascii_lowercase()))
+        } else {
+            Err(format!(
+                "{s:?} is not a keyspace name (letters, digits and _, at most 48, starting with a letter)"
+            ))
+        }
+    }
+}
+
+impl fmt::Display for Keyspace {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// How a keyspace created by the server is replicated.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Replication {
+    /// `SimpleStrategy` with this replication factor: one datacenter, development.
+    Simple(u32),
+    /// `NetworkTopologyStrategy` with a factor per datacenter: production.
+    PerDatacenter(Vec<(String, u32)>),
+}
+
+impl Default for Replication {
+    fn default() -> Self {
+        Replication::Simple(1)
+    }
+}
+
+impl FromStr for Replication {
+    type Err = String;
+
+    /// `3`, or `dc1:3,dc2:3`.
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let factor = |text: &str| match text.trim().parse::<u32>() {
+            Ok(n) if n > 0 => Ok(n),
+            _ => Err(format!("{text:?} is not a replication factor (1 or more)")),
+        };
+        if !s.contains(':') {
+            return factor(s).map(Replication::Simple);
+        }
+        s.split(',')
+            .map(|pair| {
+                let (dc, n) = pair
+                    .split_once(':')
+                    .ok_or_else(|| format!("{pair:?} is not datacenter:factor"))?;
+                let dc = dc.trim();
+                let plain = !dc.is_empty()
+                    && dc
+                        .chars()
+                        .all(|c| c.is_ascii_alphanumeric() || "_-.".contains(c));
+                if !plain {
+                    return Err(format!("{dc:?} is not a datacenter name"));
+                }
+                Ok((dc.to_string(), factor(n)?))
+            })
+            .collect::<Result<Vec<_>, _>>()
+            .map(Replication::PerDatacenter)
+    }
+}
+
+impl Replication {
+    /// The CQL map of `CREATE KEYSPACE ... WITH replication = `.
+    fn cql(&self) -> String {
+        match self {
+            Replication::Simple(n) => {
+                format!("{{'class': 'SimpleStrategy', 'replication_factor': {n}}}")
+            }
+            Replication::PerDatacenter(dcs) => {
+                let pairs: Vec<String> = dcs.iter().map(|(dc, n)| format!("'{dc}': {n}")).collect();
+                format!(
+                    "{{'class': 'NetworkTopologyStrategy', {}}}",
+                    pairs.join(", ")
+                )
+            }
+        }
+    }
+}
+
+/// Every data statement of the store, prepared once.
+pub struct Statements {
+    /// Upserts one object row, with a client-side timestamp.
+    pub upsert_object: PreparedStatement,
+    /// Every object row of one game.
+    pub select_game: PreparedStatement,
+    /// The game to resume.
+    pub select_current: PreparedStatement,
+    /// Records the game to resume, with a client-side timestamp.
+    pub upsert_current: PreparedStatement,
+}
+
+/// Creates what is missing (keyspace, tables) and prepares the statements.
+pub async fn set_up(
+    session: &Session,
+    keyspace: &Keyspace,
+    replication: &Replication,
+) -> Result<Statements, String> {
+    let exists = session
+        .prepare("SELECT keyspace_name FROM system_schema.keyspaces WHERE keyspace_name = ?")
+        .await
+        .map_err(|e| e.to_string())?;
+    let found = session
+        .execute_unpaged(&exists, (keyspace.to_string(),))
+        .await
+        .map_err(|e| e.to_string())?
+        .into_rows_result()
+        .map_err(|e| e.to_string())?
+        .rows_num()
+        > 0;
+    // Only when missing: managed services (Astra DB) refuse CREATE KEYSPACE outright,
+    // even with IF NOT EXISTS, and want the keyspace made in their console.
+    if !found {
+        tracing::info!(%keyspace, replication = %replication.cql(), "creating keyspace");
+        run(
+            session,
+            &format!(
+                "CREATE KEYSPACE IF NOT EXISTS {keyspace} WITH replication = {}",
+                replication.cql()
+            ),
+        )
+        .await?;
+    }
+    // The table of protocol.md, unchanged in shape.
+    run(
+        session,
+        &format!(
+            "CREATE TABLE IF NOT EXISTS {keyspace}.objects_by_game_id (
+                game_id uuid, kind text, object_id uuid, active boolean,
+                x int, y int, h boolean, generation int, name text,
+                PRIMARY KEY ((game_id), kind, object_id))
+             WITH CLUSTERING ORDER BY (kind DESC, object_id DESC)"
+        ),
+    )
+    .await?;
+    // Ours: the game a restart resumes (one row per deployment).
+    run(
+        session,
+        &format!(
+            "CREATE TABLE IF NOT EXISTS {keyspace}.current_game (
+                deployment text PRIMARY KEY, game_id uuid)"
+        ),
+    )
+    .await?;
+
+    let prepare = |cql: String| async move {
+        let mut statement = session.prepare(cql).await.map_err(|e| e.to_string())?;
+        // every statement reads or upserts whole rows: safe to retry
+        statement.set_is_idempotent(true);
+        Ok::<_, String>(statement)
+    };
+    Ok(Statements {
+        upsert_object: prepare(format!(
+            "INSERT INTO {keyspace}.objects_by_game_id
+                (game_id, kind, object_id, active, x, y, h, generation, name)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) USING TIMESTAMP ?"
+        ))
+        .await?,
+        select_game: prepare(format!(
+            "SELECT kind, object_id, active, x, y, h, generation, name
+             FROM {keyspace}.objects_by_game_id WHERE game_id = ?"
+        ))
+        .await?,
+        select_current: prepare(format!(
+            "SELECT game_id FROM {keyspace}.current_game WHERE deployment = ?"
+        ))
+        .await?,
+        upsert_current: prepare(format!(
+            "INSERT INTO {keyspace}.current_game (deployment, game_id) VALUES (?, ?)
+             USING TIMESTAMP ?"
+        ))
+        .await?,
+    })
+}
+
+async fn run(session: &Session, cql: &str) -> Result<(), String> {
+    session
+        .query_unpaged(cql, &[])
+        .await
+        .map(drop)
+        .map_err(|e| e.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn replication_is_a_factor_or_datacenter_factors() {
+        assert_eq!("3".parse(), Ok(Replication::Simple(3)));
+        assert_eq!(
+            "dc1:3, dc2:1".parse(),
+            Ok(Replication::PerDatacenter(vec![
+                ("dc1".into(), 3),
+                ("dc2".into(), 1)
+            ]))
+        );
+        assert_eq!(
+            Replication::PerDatacenter(vec![("dc1".into(), 3)]).cql(),
+            "{'class': 'NetworkTopologyStrategy', 'dc1': 3}"
+        );
+        for bad in ["0", "x", "dc1:0", "dc'1:3", ":3", "dc1:3,dc2"] {
+            assert!(bad.parse::<Replication>().is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn keyspace_names_are_plain_identifiers() {
+        assert_eq!("Game_1".parse(), Ok(Keyspace("game_1".into())));
+        for bad in ["", "1game", "a-b", "a;DROP", &"k".repeat(49)] {
+            assert!(bad.parse::<Keyspace>().is_err(), "{bad}");
+        }
+    }
+}

@@ -1,0 +1,127 @@
+//! The `drapetisca` binary as an operator runs it: its help, its start-up, and a clean
+//! stop on SIGTERM.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use futures_util::StreamExt;
+use tokio_tungstenite::tungstenite::Message;
+
+const BIN: &str = env!("CARGO_BIN_EXE_drapetisca");
+
+#[test]
+fn help_documents_every_option_with_its_environment_variable() {
+    let out = Command::new(BIN).arg("--help").output().unwrap();
+    assert!(out.status.success());
+    let help = String::from_utf8(out.stdout).unwrap();
+    for (flag, env) in [
+        ("--bind", "DRAPETISCA_BIND"),
+        ("--data-dir", "DRAPETISCA_DATA_DIR"),
+        ("--game-id", "DRAPETISCA_GAME_ID"),
+        ("--log", "DRAPETISCA_LOG"),
+        ("--world-queue", "DRAPETISCA_WORLD_QUEUE"),
+        ("--pulsar-url", "DRAPETISCA_PULSAR_URL"),
+        ("--cassandra-nodes", "DRAPETISCA_CASSANDRA_NODES"),
+        ("--cassandra-keyspace", "DRAPETISCA_CASSANDRA_KEYSPACE"),
+        (
+            "--cassandra-replication",
+            "DRAPETISCA_CASSANDRA_REPLICATION",
+        ),
+        ("--cassandra-username", "DRAPETISCA_CASSANDRA_USERNAME"),
+        ("--cassandra-password", "DRAPETISCA_CASSANDRA_PASSWORD"),
+        (
+            "--cassandra-tls-ca-file",
+            "DRAPETISCA_CASSANDRA_TLS_CA_FILE",
+        ),
+    ] {
+        assert!(help.contains(flag), "--help lacks {flag}:\n{help}");
+        assert!(help.contains(env), "--help lacks {env}:\n{help}");
+    }
+    assert!(
+        help.contains("127.0.0.1:8000"),
+        "the default address is shown"
+    );
+}
+
+#[test]
+fn a_bad_option_is_refused_with_a_message() {
+    let out = Command::new(BIN)
+        .args(["--world-queue", "lots"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--world-queue"));
+}
+
+/// Starts the binary on a free port; returns it and the port it logged.
+fn start(data_dir: &std::path::Path) -> (Child, u16) {
+    let mut child = Command::new(BIN)
+        .args(["--bind", "127.0.0.1:0", "--log", "info"])
+        .arg("--data-dir")
+        .arg(data_dir)
+        .env("NO_COLOR", "1")
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = BufReader::new(child.stderr.take().unwrap());
+    let mut lines = stderr.lines();
+    let port = loop {
+        let line = lines
+            .next()
+            .expect("the server logs that it listens")
+            .unwrap();
+        if let Some(rest) = line.split("port=").nth(1) {
+            break rest
+                .trim_matches(|c: char| !c.is_ascii_digit())
+                .parse()
+                .unwrap();
+        }
+    };
+    // keep draining the log so the server never blocks on a full pipe
+    std::thread::spawn(move || lines.for_each(drop));
+    (child, port)
+}
+
+#[tokio::test]
+async fn sigterm_closes_sockets_with_a_reason_and_exits_zero() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut child, port) = start(dir.path());
+    let url = format!(
+        "ws://127.0.0.1:{port}/ws/world/{}",
+        protocol::Uuid::new_v4()
+    );
+    let (mut world, _) = tokio_tungstenite::connect_async(&url).await.unwrap();
+
+    Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    let close = tokio::time::timeout(Duration::from_secs(10), async {
+        loop {
+            match world.next().await {
+                Some(Ok(Message::Close(frame))) => return frame,
+                Some(Ok(_)) => continue,
+                other => panic!("expected a close frame, got {other:?}"),
+            }
+        }
+    })
+    .await
+    .expect("a close frame within 10 s")
+    .expect("the close frame has a reason");
+    assert_eq!(u16::from(close.code), 1001, "going away");
+    assert!(close.reason.contains("shutting down"), "{}", close.reason);
+    drop(world);
+
+    let status = tokio::task::spawn_blocking(move || child.wait())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(status.success(), "exit status {status}");
+    let log = std::fs::read_to_string(dir.path().join("drapetisca.jsonl")).unwrap();
+    assert_eq!(
+        log.lines().filter(|l| l.contains("\"brick\"")).count(),
+        22,
+        "the new game was stored"
+    );
+}

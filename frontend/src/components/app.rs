@@ -1,0 +1,166 @@
+//! The root: owns the reducer, provides it as context, and runs every side effect:
+//! opening and closing the sockets, writing queued frames, the retry timer and the
+//! keyboard.
+
+use std::cell::RefCell;
+use std::rc::Rc;
+
+use gloo_events::{EventListener, EventListenerOptions};
+use gloo_timers::callback::Timeout;
+use wasm_bindgen::JsCast;
+use web_sys::KeyboardEvent;
+use yew::prelude::*;
+
+use super::chat::Chat;
+use super::controls::Controls;
+use super::field::Field;
+use super::player_form::PlayerForm;
+use super::status_bar::StatusBar;
+use super::Game;
+use crate::net::Sockets;
+use crate::state::{Action, GameState, Link};
+use crate::{browser, names};
+
+#[function_component]
+pub fn App() -> Html {
+    let game = use_reducer(|| {
+        GameState::new(
+            browser::random_uuid(),
+            names::genus(browser::roll()).into(),
+            browser::own_server(),
+        )
+    });
+    let sockets: Rc<RefCell<Option<Sockets>>> = use_mut_ref(|| None);
+    let sent_upto = use_mut_ref(|| 0u64);
+
+    // Write queued frames. Declared before the socket effect so that, on Leave, the
+    // `leaving` frame is written before the sockets close.
+    {
+        let sockets = sockets.clone();
+        let outbox = game.outbox.clone();
+        use_effect_with(game.outbox_seq, move |_| {
+            let mut upto = sent_upto.borrow_mut();
+            if let Some(sockets) = sockets.borrow().as_ref() {
+                for (_, text) in outbox.iter().filter(|(seq, _)| *seq > *upto) {
+                    sockets.send(text);
+                }
+            }
+            if let Some((seq, _)) = outbox.back() {
+                *upto = *seq;
+            }
+        });
+    }
+
+    // Open both sockets for each new session; the cleanup closes them.
+    {
+        let wanted = matches!(game.link, Link::Connecting | Link::Open).then_some(game.session);
+        let server = game.server.clone();
+        let me = game.me;
+        let dispatch = game.dispatcher();
+        use_effect_with(wanted, move |wanted| {
+            if let Some(session) = *wanted {
+                match Sockets::open(&server, me, session, dispatch.clone()) {
+                    Ok(opened) => *sockets.borrow_mut() = Some(opened),
+                    Err(_) => dispatch.dispatch(Action::Dropped { session }),
+                }
+            }
+            move || drop(sockets.borrow_mut().take())
+        });
+    }
+
+    // After a drop, wait out the backoff, then retry.
+    {
+        let dispatch = game.dispatcher();
+        use_effect_with(game.link, move |link| {
+            let timer = match *link {
+                Link::Retrying { delay_ms } => Some(Timeout::new(delay_ms, move || {
+                    dispatch.dispatch(Action::Retry)
+                })),
+                _ => None,
+            };
+            move || drop(timer)
+        });
+    }
+
+    // Arrow keys move, H toggles hearts, anywhere on the page except while typing.
+    {
+        let dispatch = game.dispatcher();
+        use_effect_with((), move |_| {
+            let document = gloo_utils_document();
+            let options = EventListenerOptions::enable_prevent_default();
+            let listener =
+                EventListener::new_with_options(&document, "keydown", options, move |event| {
+                    let Some(key) = event.dyn_ref::<KeyboardEvent>() else {
+                        return;
+                    };
+                    if key.ctrl_key() || key.meta_key() || key.alt_key() || typing(key) {
+                        return;
+                    }
+                    let action = match key.key().as_str() {
+                        "ArrowLeft" => Action::Step { dx: -1, dy: 0 },
+                        "ArrowRight" => Action::Step { dx: 1, dy: 0 },
+                        "ArrowUp" => Action::Step { dx: 0, dy: -1 },
+                        "ArrowDown" => Action::Step { dx: 0, dy: 1 },
+                        "h" | "H" => Action::ToggleHearts,
+                        _ => return,
+                    };
+                    key.prevent_default();
+                    dispatch.dispatch(action);
+                });
+            move || drop(listener)
+        });
+    }
+
+    let playing = game.in_game();
+    html! {
+        <ContextProvider<Game> context={game}>
+            <super::sprites::Sprites />
+            <header class="top">
+                <h1 class="brand">
+                    <svg class="logo" viewBox="-12 -12 24 24" aria-hidden="true">
+                        <use href="#spider" class="spider own" x="-12" y="-12" width="24" height="24" />
+                    </svg>
+                    {"Drapetisca"}
+                </h1>
+                <PlayerForm />
+            </header>
+            <main class="play">
+                <section class="board" aria-label="game field">
+                    if playing { <Field /> } else { <Welcome /> }
+                </section>
+                <aside class="side">
+                    <Controls />
+                    <Chat />
+                </aside>
+            </main>
+            <StatusBar />
+        </ContextProvider<Game>>
+    }
+}
+
+/// Shown instead of the field before entering.
+#[function_component]
+fn Welcome() -> Html {
+    html! {
+        <div class="welcome">
+            <svg class="welcome-spider" viewBox="-12 -12 24 24" aria-hidden="true">
+                <use href="#spider" class="spider own" x="-12" y="-12" width="24" height="24" />
+            </svg>
+            <p>{"Pick a name and press "}<b>{"Enter"}</b>{" to drop onto the field."}</p>
+            <p class="hint">{"Arrow keys move, H shows hearts, catch the flies, mind the bricks."}</p>
+        </div>
+    }
+}
+
+fn gloo_utils_document() -> web_sys::Document {
+    // unwrap: this code only runs in a page, which always has a window and a document
+    web_sys::window().unwrap().document().unwrap()
+}
+
+/// Whether the key went to a text field (the name, the server or the chat line).
+fn typing(event: &KeyboardEvent) -> bool {
+    event
+        .target()
+        .and_then(|t| t.dyn_into::<web_sys::Element>().ok())
+        .is_some_and(|e| matches!(e.tag_name().as_str(), "INPUT" | "TEXTAREA"))
+}

@@ -1,0 +1,104 @@
+//! The field: the board in a fixed logical viewBox (20 units a cell) that CSS scales to
+//! the window, with bricks, flies, spiders, their names and hearts.
+
+use protocol::Cell;
+use yew::prelude::*;
+
+use super::use_game;
+use crate::state::Spider;
+
+/// Logical size of one cell.
+const CELL: i32 = 20;
+/// Room around the board, so names and hearts at the edges stay visible.
+const MARGIN: i32 = 14;
+
+/// The centre of a cell, in logical units.
+fn centre(cell: Cell) -> (i32, i32) {
+    (cell.x * CELL + CELL / 2, cell.y * CELL + CELL / 2)
+}
+
+#[function_component]
+pub fn Field() -> Html {
+    let game = use_game();
+    let (w, h) = (game.board.width() * CELL, game.board.height() * CELL);
+    let view_box = format!(
+        "{} {} {} {}",
+        -MARGIN,
+        -MARGIN,
+        w + 2 * MARGIN,
+        h + 2 * MARGIN
+    );
+    let near_right = game.board.width() - 5;
+    let bricks = game.bricks.iter().map(|&cell| {
+        let (x, y) = (cell.x * CELL, cell.y * CELL);
+        html! { <use key={format!("b{x}.{y}")} href="#brick" x={x.to_string()} y={y.to_string()} width="20" height="20" /> }
+    });
+    let food = game.food.iter().map(|&(id, cell)| {
+        html! {
+            <g key={id.to_string()} class="fly-cell" style={place(cell)}>
+                <use href="#fly" class="fly" x="-10" y="-10" width="20" height="20" />
+            </g>
+        }
+    });
+    let others = game
+        .players
+        .iter()
+        .map(|(id, p)| spider(id.to_string(), p, false, near_right));
+    let own = game.own.map(|cell| {
+        let me = Spider {
+            cell: Some(cell),
+            hearts: game.hearts,
+            name: game.name.clone(),
+            heading: game.heading,
+        };
+        spider("own".into(), &me, true, near_right)
+    });
+    html! {
+        <svg class="field" viewBox={view_box} preserveAspectRatio="xMidYMid meet"
+            role="img" aria-label="the field">
+            <rect class="ground" x={(-MARGIN / 2).to_string()} y={(-MARGIN / 2).to_string()}
+                width={(w + MARGIN).to_string()} height={(h + MARGIN).to_string()} rx="10" />
+            <rect width={w.to_string()} height={h.to_string()} fill="url(#grid)" />
+            { for bricks }
+            { for food }
+            { for others }
+            { for own }
+        </svg>
+    }
+}
+
+/// A CSS transform placing a group on a cell's centre; CSS (not the `transform`
+/// attribute) so that moves glide.
+fn place(cell: Cell) -> String {
+    let (x, y) = centre(cell);
+    format!("transform:translate({x}px,{y}px)")
+}
+
+/// One spider with its name and hearts; `own` draws ours, distinct from the others.
+/// Names go left of the spider near the right edge (column `near_right` or beyond).
+fn spider(key: String, p: &Spider, own: bool, near_right: i32) -> Html {
+    let Some(cell) = p.cell else {
+        return Html::default();
+    };
+    let class = classes!("spider", if own { "own" } else { "other" });
+    let (anchor, label_x) = if cell.x >= near_right {
+        ("end", "-12")
+    } else {
+        ("start", "12")
+    };
+    let facing = format!("transform:rotate({}deg)", p.heading);
+    html! {
+        <g key={key} class={classes!("player", own.then_some("me"))} style={place(cell)}>
+            if own { <circle class="halo" r="10.5" /> }
+            <use href="#spider" class={class} style={facing} x="-12" y="-12" width="24" height="24" />
+            if p.hearts {
+                <g class="hearts">
+                    <use href="#heart" class="heart h1" x="-10" y="-23" width="9" height="9" />
+                    <use href="#heart" class="heart h2" x="1" y="-26" width="10" height="10" />
+                </g>
+            }
+            <text class={classes!("name", own.then_some("own"))} x={label_x} y="4"
+                text-anchor={anchor}>{&p.name}</text>
+        </g>
+    }
+}

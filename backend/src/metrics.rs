@@ -45,6 +45,10 @@ pub struct Metrics {
     pub store_write_failures: AtomicU64,
     /// How long successful store writes took.
     pub store_write: Histogram,
+    /// Successful store writes (also the histogram's count; kept for direct readers).
+    pub store_writes: AtomicU64,
+    /// Their total time in microseconds (also the histogram's sum).
+    pub store_write_micros: AtomicU64,
 }
 
 impl Metrics {
@@ -58,6 +62,9 @@ impl Metrics {
 
     pub fn observe_store_write(&self, took: Duration) {
         self.store_write.observe(took);
+        self.store_writes.fetch_add(1, Ordering::Relaxed);
+        self.store_write_micros
+            .fetch_add(took.as_micros() as u64, Ordering::Relaxed);
     }
 
     /// One world frame handed to the bus, which took `took`.

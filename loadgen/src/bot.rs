@@ -150,6 +150,18 @@ async fn connect(addr: SocketAddr, route: &str) -> Result<Socket> {
     Ok(socket)
 }
 
+/// Sends a close frame and reads until the server's answering close (or the end), so
+/// that the server sees a clean goodbye rather than a connection torn down under it;
+/// the run is over whatever the server answers, hence the time limit.
+async fn close_politely(mut socket: Socket) {
+    let _ = timeout(Duration::from_secs(2), async {
+        if socket.close(None).await.is_ok() {
+            while let Some(Ok(_)) = socket.next().await {}
+        }
+    })
+    .await;
+}
+
 /// A bot's own state.
 struct Bot {
     /// Everything shared with the other bots.
@@ -289,9 +301,7 @@ impl Bot {
             }
             timer.as_mut().reset(wake.into());
         }
-        // a polite goodbye; the run is over whatever the server answers
-        let _ = timeout(Duration::from_secs(1), player.close(None)).await;
-        let _ = timeout(Duration::from_secs(1), world.close(None)).await;
+        tokio::join!(close_politely(player), close_politely(world));
         Ok(())
     }
 

@@ -153,4 +153,7 @@ async fn the_servers_counters_agree_with_what_the_generator_counted() {
         series(&metrics, "drapetisca_bus_published_total")
     );
     assert_eq!(series(&metrics, "drapetisca_socket_queue_drops_total"), 0);
+    // the bots said goodbye with close frames, not by tearing connections down
+    assert_eq!(series(&metrics, "drapetisca_frames_refused_total"), 0);
+    assert_eq!(series(&metrics, "drapetisca_players_connected"), 0);
 }

@@ -5,12 +5,12 @@ use std::net::TcpListener;
 use std::sync::Arc;
 
 use actix_web::{dev::Server, web, App, HttpResponse, HttpServer};
-use anyhow::{bail, Context};
+use anyhow::Context;
 use protocol::Board;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
-use crate::bus::{inprocess::InProcessBus, Bus, Fanout};
+use crate::bus::{inprocess::InProcessBus, pulsar::PulsarBus, Bus, Fanout};
 use crate::config::Settings;
 use crate::metrics::Metrics;
 use crate::room::{self, RoomHandle};
@@ -59,7 +59,11 @@ impl Application {
         };
         let fanout = Fanout::new(settings.world_queue);
         let bus: Arc<dyn Bus> = if settings.pulsar.url.is_some() {
-            bail!("the Pulsar bus is not available in this build")
+            Arc::new(
+                PulsarBus::connect(&settings.pulsar, fanout.clone())
+                    .await
+                    .context("cannot start the pulsar bus")?,
+            )
         } else {
             Arc::new(InProcessBus::new(fanout.clone()))
         };

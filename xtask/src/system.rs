@@ -38,7 +38,12 @@ const TEST: &[Need] = &[
     Need {
         program: "openssl",
         package: "openssl",
-        why: "the local Cassandra's TLS test certificates are made with it",
+        why: "the local services' test tokens and TLS certificates are made with it",
+    },
+    Need {
+        program: "curl",
+        package: "curl",
+        why: "the services' scripts check the local Pulsar's admin API with it",
     },
     Need {
         program: "mvn",

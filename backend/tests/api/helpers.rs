@@ -25,6 +25,61 @@ pub fn embedded(dir: &Path) -> Settings {
     Settings::local(dir)
 }
 
+/// The local Apache Pulsar broker that `cargo xtask services up` starts.
+pub const PULSAR_URL: &str = "pulsar://127.0.0.1:6650";
+
+/// The Pulsar bus on the local broker, on a topic of its own, with the broker's client
+/// token; the embedded store.
+pub fn pulsar(dir: &Path) -> Settings {
+    let mut settings = Settings::local(dir);
+    settings.pulsar.url = Some(PULSAR_URL.into());
+    settings.pulsar.topic = unique_topic();
+    settings.pulsar.token_file = Some(pulsar_token_file());
+    settings
+}
+
+/// Like [`pulsar`], over TLS (`pulsar+ssl://`, port 6651), trusting the local CA that
+/// `services/pulsar/up.sh` made.
+pub fn pulsar_tls(dir: &Path) -> Settings {
+    let mut settings = pulsar(dir);
+    settings.pulsar.url = Some(PULSAR_TLS_URL.into());
+    settings.pulsar.tls_ca_file = Some(services_dir().join("tls/ca.cert.pem"));
+    settings
+}
+
+/// The local broker's TLS port.
+pub const PULSAR_TLS_URL: &str = "pulsar+ssl://127.0.0.1:6651";
+
+/// Where `services/pulsar/up.sh` keeps the broker's state (tokens, certificates).
+pub fn services_dir() -> std::path::PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../.services/pulsar")
+}
+
+/// A topic no other test uses.
+pub fn unique_topic() -> String {
+    format!("persistent://public/default/test-{}", Uuid::new_v4())
+}
+
+/// The client token of the local broker (`DRAPETISCA_PULSAR_TOKEN_FILE`, else the one
+/// `services/pulsar/up.sh` wrote). Fails with a hint when the broker is not running:
+/// these tests never skip.
+pub fn pulsar_token_file() -> std::path::PathBuf {
+    let hint = "run `cargo xtask services up` (or `bash services/pulsar/up.sh`) first";
+    let address = "127.0.0.1:6650".parse().unwrap(); // unwrap: a literal address
+    if std::net::TcpStream::connect_timeout(&address, Duration::from_secs(2)).is_err() {
+        panic!("no Pulsar broker answers on {PULSAR_URL}: {hint}");
+    }
+    let file = std::env::var_os("DRAPETISCA_PULSAR_TOKEN_FILE")
+        .map(Into::into)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../.services/pulsar/token"));
+    assert!(
+        file.exists(),
+        "no Pulsar token at {}: {hint}",
+        file.display()
+    );
+    file
+}
+
 /// A running server.
 pub struct TestApp {
     /// `127.0.0.1:port`.
@@ -46,8 +101,10 @@ pub async fn spawn_app(make: MakeSettings) -> TestApp {
     start(settings, dir).await
 }
 
-async fn start(settings: Settings, dir: tempfile::TempDir) -> TestApp {
-    backend::telemetry::init("warn");
+/// Starts a server with ready-made settings in `dir`.
+pub async fn start(settings: Settings, dir: tempfile::TempDir) -> TestApp {
+    // the pulsar crate warns on every routine (re)connection
+    backend::telemetry::init("warn,pulsar=error");
     let app = Application::build(settings.clone())
         .await
         .expect("server builds");
@@ -345,6 +402,15 @@ impl Client {
             _ => {}
         }
     }
+}
+
+/// A cell next to `client` it can step on.
+pub fn free_neighbour(client: &Client) -> Cell {
+    let at = client.at.unwrap();
+    (-1..=1)
+        .flat_map(|dx| (-1..=1).map(move |dy| Cell::new(at.x + dx, at.y + dy)))
+        .find(|c| *c != at && client.path_to(*c).is_some_and(|p| p.len() == 1))
+        .expect("a free neighbour")
 }
 
 /// The cell in a frame's payload.

@@ -5,6 +5,7 @@
 
 mod cassandra;
 mod helpers;
+mod pulsar;
 mod scenarios;
 
 mod embedded {

@@ -5,7 +5,7 @@ use protocol::{Cell, Uuid};
 use serde_json::json;
 use tokio_tungstenite::tungstenite::Message;
 
-use crate::helpers::{close_of, open, spawn_app, Client, MakeSettings, TestApp};
+use crate::helpers::{close_of, free_neighbour, open, spawn_app, Client, MakeSettings, TestApp};
 use futures_util::SinkExt;
 
 /// Instantiates every scenario as a `#[tokio::test]` for one settings maker.
@@ -99,15 +99,6 @@ async fn ana_and_bob(app: &TestApp) -> (Client, Client) {
     })
     .await;
     (ana, bob)
-}
-
-/// A cell next to `client` it can step on.
-fn free_neighbour(client: &Client) -> Cell {
-    let at = client.at.unwrap();
-    (-1..=1)
-        .flat_map(|dx| (-1..=1).map(move |dy| Cell::new(at.x + dx, at.y + dy)))
-        .find(|c| *c != at && client.path_to(*c).is_some_and(|p| p.len() == 1))
-        .expect("a free neighbour")
 }
 
 pub async fn a_move_is_seen_by_the_other_player(make: MakeSettings) {

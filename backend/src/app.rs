@@ -92,6 +92,10 @@ impl Application {
             shutdown: shutdown.clone(),
         });
         let server = HttpServer::new(move || App::new().app_data(shared.clone()).configure(routes))
+            // frames are small and must leave at once: without this, Nagle's algorithm
+            // holds a frame back while an earlier one is unacknowledged, and the client's
+            // delayed ACK turns that into stalls of about 40 ms
+            .tcp_nodelay(true)
             .listen(listener)?
             // signals are ours: sockets must get close frames before the server stops
             .disable_signals()

@@ -299,7 +299,7 @@ impl Room {
         });
         brief.push(own.clone());
         self.direct(player, Direct::Batch(brief));
-        self.bus.publish(own);
+        self.publish(own);
         self.persist_player(player);
         tracing::debug!(%player, returning = entered.returning, "player entered");
     }
@@ -321,7 +321,7 @@ impl Room {
                 self.persist_player(player);
                 if let Some(caught) = caught {
                     let food = &self.game.food[caught.index];
-                    self.bus.publish(food_frame(food));
+                    self.publish(food_frame(food));
                     self.writer.upsert(Game::item_row(ObjectKind::Food, food));
                     let line =
                         ServerMessage::server_chat(Uuid::new_v4().to_string(), "Good catch!");
@@ -336,7 +336,7 @@ impl Room {
         if text.is_empty() {
             return self.error(player, "empty chat line".into());
         }
-        self.bus.publish(frame(&ServerMessage::Chat {
+        self.publish(frame(&ServerMessage::Chat {
             player_id: ChatFrom::Player(player),
             payload: ChatLine {
                 id: clean(&line.id, MAX_CHAT_ID_CHARS),
@@ -349,7 +349,7 @@ impl Room {
     /// Marks the player inactive and tells everyone, if it was in the game.
     fn leave(&mut self, player: Uuid) {
         if let Some(name) = rules::leave(&mut self.game, player) {
-            self.bus.publish(frame(&ServerMessage::Leaving {
+            self.publish(frame(&ServerMessage::Leaving {
                 player_id: player,
                 payload: LeavingPayload { name },
             }));
@@ -358,10 +358,17 @@ impl Room {
     }
 
     fn publish_player(&self, player: Uuid, update: PlayerUpdate) {
-        self.bus.publish(frame(&ServerMessage::Player {
+        self.publish(frame(&ServerMessage::Player {
             player_id: player,
             payload: update,
         }));
+    }
+
+    /// Hands one world frame to the bus, timed for `/metrics`.
+    fn publish(&self, frame: Frame) {
+        let started = std::time::Instant::now();
+        self.bus.publish(frame);
+        self.metrics.observe_bus_publish(started.elapsed());
     }
 
     fn persist_player(&self, player: Uuid) {

@@ -5,11 +5,19 @@ use std::sync::Arc;
 
 use actix_ws::{AggregatedMessage, AggregatedMessageStream, CloseCode, Session};
 use protocol::{server::StatusPayload, ServerMessage, Uuid};
-use tokio::sync::broadcast::{self, error::RecvError};
+use tokio::sync::broadcast::{
+    self,
+    error::{RecvError, TryRecvError},
+};
 
 use super::{close, close_for, send, Heartbeat};
 use crate::app::Shared;
 use crate::bus::{frame, Frame};
+use crate::metrics::Metrics;
+
+/// Most frames sent in one go when several are queued, before the socket looks at its
+/// other duties (client frames, heartbeat, shutdown) again.
+const BURST: usize = 64;
 
 /// Serves one world socket until it closes. The player id only labels logs: the world
 /// socket carries the same updates to everyone.
@@ -30,18 +38,31 @@ pub async fn run(
         };
         ready = send(&mut session, frame(&status), metrics).await;
     }
-    let reason = loop {
+    // one shutdown future for the socket's whole life: a new one per turn of the loop
+    // would take the token's lock, shared by every socket, twice per frame
+    let shutdown = shared.shutdown.cancelled();
+    tokio::pin!(shutdown);
+    let reason = 'serve: loop {
         if ready.is_err() {
             break None;
         }
         tokio::select! {
             update = updates.recv() => match update {
-                Ok(f) => ready = send(&mut session, f, metrics).await,
-                Err(RecvError::Lagged(missed)) => {
-                    metrics.socket_queue_drops.fetch_add(1, Ordering::Relaxed);
-                    tracing::warn!(%player, missed, "world socket too slow; dropping it");
-                    break close(CloseCode::Policy, "too slow to keep up with the game");
+                Ok(f) => {
+                    ready = send(&mut session, f, metrics).await;
+                    // frames already queued go out without another turn of the select
+                    for _ in 0..BURST {
+                        if ready.is_err() {
+                            break;
+                        }
+                        match updates.try_recv() {
+                            Ok(f) => ready = send(&mut session, f, metrics).await,
+                            Err(TryRecvError::Lagged(missed)) => break 'serve too_slow(player, missed, metrics),
+                            Err(TryRecvError::Empty | TryRecvError::Closed) => break,
+                        }
+                    }
                 }
+                Err(RecvError::Lagged(missed)) => break too_slow(player, missed, metrics),
                 Err(RecvError::Closed) => break close(CloseCode::Away, "the server is shutting down"),
             },
             message = stream.recv() => {
@@ -63,9 +84,16 @@ pub async fn run(
                     break reason;
                 }
             }
-            _ = shared.shutdown.cancelled() => break close(CloseCode::Away, "the server is shutting down"),
+            _ = &mut shutdown => break close(CloseCode::Away, "the server is shutting down"),
         }
     };
     metrics.world_sockets.fetch_sub(1, Ordering::Relaxed);
     let _ = session.close(reason).await;
+}
+
+/// The socket fell more than the fan-out's capacity behind: it is dropped.
+fn too_slow(player: Uuid, missed: u64, metrics: &Metrics) -> Option<actix_ws::CloseReason> {
+    metrics.socket_queue_drops.fetch_add(1, Ordering::Relaxed);
+    tracing::warn!(%player, missed, "world socket too slow; dropping it");
+    close(CloseCode::Policy, "too slow to keep up with the game")
 }

@@ -1,0 +1,128 @@
+//! What a run does: the command line, also built directly by tests.
+
+use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::Parser;
+
+/// One load run: how many bots, how fast they move, for how long, against which server.
+#[derive(Clone, Debug, Parser)]
+#[command(
+    name = "loadgen",
+    about = "Bot players against a local Drapetisca server: move latency, deliveries, server CPU and memory"
+)]
+pub struct Config {
+    /// Server address (loopback only); ignored with --spawn, which picks a free port.
+    #[arg(long, default_value = "127.0.0.1:8000")]
+    pub addr: SocketAddr,
+    /// How many bot players, each with a player and a world socket.
+    #[arg(long, short = 'n', default_value_t = 100)]
+    pub players: usize,
+    /// Moves per second per bot; 0 keeps the bots connected and idle.
+    #[arg(long, short = 'r', default_value_t = 2.0)]
+    pub rate: f64,
+    /// How long the bots move, in seconds, once every bot has entered.
+    #[arg(long, short = 't', default_value_t = 10.0)]
+    pub duration: f64,
+    /// Bots connecting per second during the ramp-up, so connects do not stampede.
+    #[arg(long, default_value_t = 200.0)]
+    pub connects_per_sec: f64,
+    /// Seconds between two chat lines of one bot; 0 means the bots never chat.
+    #[arg(long, default_value_t = 0.0)]
+    pub chat_every: f64,
+    /// Seconds to keep listening after the last move, before counting what never came.
+    #[arg(long, default_value_t = 2.0)]
+    pub grace: f64,
+    /// A delivery slower than this many milliseconds counts as late (still delivered).
+    #[arg(long, default_value_t = 1000.0)]
+    pub late_ms: f64,
+    /// Pid of a local server to sample CPU and memory from (/proc).
+    #[arg(long)]
+    pub server_pid: Option<u32>,
+    /// Start this server binary on a free loopback port, measure it, stop it at the end.
+    #[arg(long)]
+    pub spawn: Option<PathBuf>,
+    /// Extra argument for the spawned server (repeat for several).
+    #[arg(long = "server-arg", allow_hyphen_values = true)]
+    pub server_args: Vec<String>,
+    /// Where the spawned server's output goes; discarded when not given.
+    #[arg(long)]
+    pub server_log: Option<PathBuf>,
+    /// HTTP path asked to tell that a spawned server is up (any answer counts).
+    #[arg(long, default_value = "/")]
+    pub probe_path: String,
+    /// Only measure a spawned server's start to its first answered request; no bots.
+    #[arg(long)]
+    pub startup_only: bool,
+    /// A name for this run, copied into the JSON line (e.g. the scenario).
+    #[arg(long, default_value = "")]
+    pub label: String,
+    /// Append the JSON line to this file as well as printing it.
+    #[arg(long)]
+    pub json_out: Option<PathBuf>,
+    /// Print only the JSON line, not the human-readable report.
+    #[arg(long)]
+    pub quiet: bool,
+}
+
+/// Why a configuration cannot run.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("the load generator only talks to loopback addresses, not {0}")]
+    NotLoopback(IpAddr),
+    #[error("--startup-only needs --spawn")]
+    StartupNeedsSpawn,
+    #[error("--{0} must be a finite number >= 0")]
+    BadNumber(&'static str),
+    #[error("--server-pid and --spawn exclude each other")]
+    PidAndSpawn,
+}
+
+impl Config {
+    /// A configuration with every default, for tests and for callers building one by hand.
+    pub fn defaults() -> Self {
+        // unwrap: the defaults above are valid by construction
+        Config::try_parse_from(["loadgen"]).unwrap()
+    }
+
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        if !self.addr.ip().is_loopback() {
+            return Err(ConfigError::NotLoopback(self.addr.ip()));
+        }
+        if self.startup_only && self.spawn.is_none() {
+            return Err(ConfigError::StartupNeedsSpawn);
+        }
+        if self.server_pid.is_some() && self.spawn.is_some() {
+            return Err(ConfigError::PidAndSpawn);
+        }
+        for (name, value) in [
+            ("rate", self.rate),
+            ("duration", self.duration),
+            ("chat-every", self.chat_every),
+            ("grace", self.grace),
+            ("late-ms", self.late_ms),
+        ] {
+            if !value.is_finite() || value < 0.0 {
+                return Err(ConfigError::BadNumber(name));
+            }
+        }
+        if !self.connects_per_sec.is_finite() || self.connects_per_sec <= 0.0 {
+            return Err(ConfigError::BadNumber("connects-per-sec"));
+        }
+        Ok(())
+    }
+
+    /// When bot `index` opens its sockets, counted from the start of the ramp-up.
+    pub fn connect_offset(&self, index: usize) -> Duration {
+        Duration::from_secs_f64(index as f64 / self.connects_per_sec)
+    }
+
+    /// The most moves one bot can send in a run: one per tick over the duration.
+    pub fn max_moves(&self) -> usize {
+        if self.rate == 0.0 {
+            return 0;
+        }
+        (self.rate * self.duration).ceil() as usize + 1
+    }
+}

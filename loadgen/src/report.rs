@@ -1,0 +1,192 @@
+//! What a run measured: one struct, printed for people and as one JSON line for
+//! `cargo xtask bench`.
+
+use std::fmt;
+
+use serde::Serialize;
+
+use crate::recorder::Summary;
+
+/// Everything a run measured.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct Report {
+    /// The `--label` of the run.
+    pub label: String,
+    /// Bots asked for.
+    pub players: usize,
+    /// Bots that got through their brief before the start.
+    pub entered: usize,
+    /// Bots that never entered, or stopped before the end (first error in `first_error`).
+    pub failed: usize,
+    /// One of the errors that stopped a bot, for diagnosis.
+    pub first_error: Option<String>,
+    /// Moves per second per bot, as asked.
+    pub rate: f64,
+    /// Seconds of moving, as asked.
+    pub duration_s: f64,
+    /// Moves sent by all bots.
+    pub moves_sent: u64,
+    /// Moves sent per second over the duration.
+    pub moves_per_s: f64,
+    /// Moves the server answered with another position (snap-back).
+    pub moves_rejected: u64,
+    /// Moves seen on at least one world socket (accepted, or snapped back in public).
+    pub moves_published: u64,
+    /// Moves never seen on any world socket nor rejected by the end of the grace period.
+    pub moves_unanswered: u64,
+    /// Frames received by all bots per second while they were moving.
+    pub frames_in_per_s: f64,
+    /// Frames received by all bots over the whole run.
+    pub frames_in: u64,
+    /// Frames sent by all bots over the whole run.
+    pub frames_out: u64,
+    /// Bytes of frames received per second while the bots were moving.
+    pub bytes_in_per_s: f64,
+    /// Each mover receiving its own validated update on its world socket.
+    pub to_self: Deliveries,
+    /// Every other bot receiving a validated update.
+    pub to_others: Deliveries,
+    /// Updates that arrived twice or out of order (not counted as received).
+    pub duplicates: u64,
+    /// Chat lines sent.
+    pub chats_sent: u64,
+    /// Chat lines of bots received by bots.
+    pub chats_received: u64,
+    /// Chat lines the server wrote to a bot ("Good catch!").
+    pub server_lines: u64,
+    /// `error` frames the server sent.
+    pub server_errors: u64,
+    /// Frames no bot could parse.
+    pub unparsed: u64,
+    /// The server process, when it is local and known.
+    pub server: Option<ServerFigures>,
+    /// CPU of the load generator itself while the bots moved, percent of one core.
+    pub loadgen_cpu_percent: f64,
+    /// CPU of the whole machine while the bots moved, percent of one core: what is not
+    /// the server's nor the generator's was someone else's, and skews the figures.
+    pub machine_cpu_percent: f64,
+}
+
+/// Deliveries of validated moves to one kind of receiver, against expectations.
+#[derive(Clone, Copy, Debug, Default, Serialize)]
+pub struct Deliveries {
+    /// Deliveries that should have happened: every move not rejected, to each receiver.
+    pub expected: u64,
+    /// Deliveries that happened before the end of the grace period.
+    pub received: u64,
+    /// `expected - received`.
+    pub lost: u64,
+    /// Received, but slower than the late threshold.
+    pub late: u64,
+    /// Latency from send to receipt.
+    pub latency: Summary,
+}
+
+/// The server's CPU and memory, from `/proc`.
+#[derive(Clone, Copy, Debug, Default, Serialize)]
+pub struct ServerFigures {
+    pub pid: u32,
+    /// From spawn to its first answered request, when this run spawned it.
+    pub startup_ms: Option<f64>,
+    /// CPU while the bots moved, percent of one core.
+    pub cpu_percent: f64,
+    /// Resident memory before any bot connected, KiB.
+    pub rss_before_kb: u64,
+    /// Resident memory once every bot had entered, KiB.
+    pub rss_connected_kb: u64,
+    /// Resident memory when the bots stopped moving, KiB.
+    pub rss_end_kb: u64,
+    /// Peak resident memory, KiB.
+    pub hwm_kb: u64,
+    /// `(rss_connected - rss_before) / entered`, KiB per connected player.
+    pub kb_per_player: f64,
+}
+
+impl Report {
+    pub fn to_json(&self) -> String {
+        // unwrap: the report holds only numbers, strings and options of them
+        serde_json::to_string(self).unwrap()
+    }
+}
+
+impl fmt::Display for Report {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let label = if self.label.is_empty() {
+            "run"
+        } else {
+            &self.label
+        };
+        writeln!(
+            f,
+            "{label}: {} players ({} entered, {} failed) x {} moves/s for {} s",
+            self.players, self.entered, self.failed, self.rate, self.duration_s
+        )?;
+        if let Some(e) = &self.first_error {
+            writeln!(f, "  first bot error: {e}")?;
+        }
+        writeln!(
+            f,
+            "  moves    {} sent ({:.1}/s), {} published, {} rejected, {} unanswered",
+            self.moves_sent,
+            self.moves_per_s,
+            self.moves_published,
+            self.moves_rejected,
+            self.moves_unanswered
+        )?;
+        writeln!(
+            f,
+            "  frames   {:.0}/s in ({:.2} MB/s), {} in, {} out",
+            self.frames_in_per_s,
+            self.bytes_in_per_s / 1e6,
+            self.frames_in,
+            self.frames_out
+        )?;
+        writeln!(
+            f,
+            "  latency  {:>9} {:>9} {:>9} {:>9}   {:>10} {:>10} {:>8} {:>8}",
+            "p50 ms", "p90 ms", "p99 ms", "max ms", "expected", "received", "lost", "late"
+        )?;
+        for (name, d) in [("to mover", &self.to_self), ("to others", &self.to_others)] {
+            let l = &d.latency;
+            writeln!(
+                f,
+                "  {name:<9}{:>9.2} {:>9.2} {:>9.2} {:>9.2}   {:>10} {:>10} {:>8} {:>8}",
+                l.p50_ms, l.p90_ms, l.p99_ms, l.max_ms, d.expected, d.received, d.lost, d.late
+            )?;
+        }
+        writeln!(
+            f,
+            "  other    {} duplicates, {} unparsed, {} server errors, {} server lines, chat {} sent / {} received",
+            self.duplicates,
+            self.unparsed,
+            self.server_errors,
+            self.server_lines,
+            self.chats_sent,
+            self.chats_received
+        )?;
+        if let Some(s) = &self.server {
+            if let Some(ms) = s.startup_ms {
+                writeln!(
+                    f,
+                    "  server   pid {} answered {ms:.1} ms after spawn",
+                    s.pid
+                )?;
+            }
+            writeln!(
+                f,
+                "  server   cpu {:.0}%, rss {} -> {} -> {} KiB (peak {}), {:.1} KiB per player",
+                s.cpu_percent,
+                s.rss_before_kb,
+                s.rss_connected_kb,
+                s.rss_end_kb,
+                s.hwm_kb,
+                s.kb_per_player
+            )?;
+        }
+        write!(
+            f,
+            "  loadgen  cpu {:.0}%; whole machine {:.0}%",
+            self.loadgen_cpu_percent, self.machine_cpu_percent
+        )
+    }
+}

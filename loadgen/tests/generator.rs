@@ -1,0 +1,159 @@
+//! The generator measures what it claims: a small, short load against a real server
+//! started in this test on port 0, and checks that the counts add up. No timing
+//! assertions: latencies only have to be ordered, never fast.
+
+use backend::{Application, Settings};
+use loadgen::{Config, Report};
+
+/// Runs `config` against a fresh embedded server in this process; returns the report
+/// and the server's `/metrics` at the end.
+async fn run_against_a_fresh_server(mut config: Config) -> (Report, String) {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let app = Application::build(Settings::local(dir.path()))
+        .await
+        .expect("server builds");
+    config.addr = format!("127.0.0.1:{}", app.port()).parse().unwrap();
+    // the server shares this process, so its /proc figures are ours: enough to check
+    // that sampling works, not a measurement
+    config.server_pid = Some(std::process::id());
+    let stop = app.shutdown_token();
+    let server = tokio::spawn(app.run_until_stopped());
+    let report = loadgen::run(config.clone())
+        .await
+        .expect("the run completes");
+    let metrics = get(config.addr, "/metrics").await;
+    stop.cancel();
+    server
+        .await
+        .expect("server task")
+        .expect("server stops cleanly");
+    (report, metrics)
+}
+
+/// The body of a plain HTTP/1.1 GET.
+async fn get(addr: std::net::SocketAddr, path: &str) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = tokio::net::TcpStream::connect(addr).await.expect("connect");
+    let request = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
+    stream.write_all(request.as_bytes()).await.expect("request");
+    let mut response = String::new();
+    stream
+        .read_to_string(&mut response)
+        .await
+        .expect("response");
+    let (head, body) = response.split_once("\r\n\r\n").expect("an HTTP response");
+    assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+    body.to_string()
+}
+
+/// The value of an unlabelled series (or the sum of a labelled one) in an exposition.
+fn series(metrics: &str, name: &str) -> u64 {
+    metrics
+        .lines()
+        .filter(|l| !l.starts_with('#'))
+        .filter_map(|l| l.rsplit_once(' '))
+        .filter(|(s, _)| {
+            *s == name
+                || s.strip_prefix(name)
+                    .is_some_and(|rest| rest.starts_with('{'))
+        })
+        .map(|(_, v)| v.parse::<f64>().expect("a number") as u64)
+        .sum()
+}
+
+fn small_load() -> Config {
+    let mut config = Config::defaults();
+    config.players = 5;
+    config.rate = 2.0;
+    config.duration = 2.0;
+    config.chat_every = 0.5;
+    config.grace = 1.0;
+    config
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn five_bots_for_two_seconds_deliver_every_move_to_everyone_and_the_counts_add_up() {
+    let (r, _) = run_against_a_fresh_server(small_load()).await;
+    println!("{r}");
+    assert_eq!((r.entered, r.failed), (5, 0), "{:?}", r.first_error);
+
+    // 4 ticks per bot (2/s for 2 s); a bot that fell behind skips a tick, never adds one
+    assert!(
+        (15..=20).contains(&r.moves_sent),
+        "moves sent {}",
+        r.moves_sent
+    );
+    assert_eq!(
+        r.frames_out,
+        5 + r.moves_sent + r.chats_sent,
+        "entering, moves, chat"
+    );
+
+    // this server publishes every answer, snap-backs included
+    assert_eq!(r.moves_published, r.moves_sent);
+    assert_eq!(r.moves_unanswered, 0);
+    assert_eq!(r.to_self.expected, r.moves_sent);
+    assert_eq!(r.to_others.expected, r.moves_sent * 4);
+    for d in [&r.to_self, &r.to_others] {
+        assert_eq!(d.received, d.expected, "nothing lost on an idle machine");
+        assert_eq!(d.lost, 0);
+        assert_eq!(d.latency.count, d.received, "one latency per delivery");
+        let l = &d.latency;
+        assert!(l.p50_ms <= l.p90_ms && l.p90_ms <= l.p99_ms && l.p99_ms <= l.max_ms);
+        assert!(l.p50_ms > 0.0);
+    }
+    assert_eq!(r.duplicates, 0);
+    assert_eq!(r.unparsed, 0);
+    assert_eq!(r.server_errors, 0);
+
+    // every chat line reaches every bot, its speaker included
+    assert!(r.chats_sent >= 15, "chats sent {}", r.chats_sent);
+    assert_eq!(r.chats_received, r.chats_sent * 5);
+
+    // every delivery and chat line is a frame; briefs and food add more
+    assert!(r.frames_in >= r.to_self.received + r.to_others.received + r.chats_received);
+    assert!(r.moves_per_s > 0.0 && r.frames_in_per_s > 0.0);
+
+    let server = r.server.expect("server figures");
+    assert!(server.rss_connected_kb > 0 && server.hwm_kb >= server.rss_end_kb);
+
+    let json: serde_json::Value = serde_json::from_str(&r.to_json()).unwrap();
+    assert_eq!(json["to_others"]["received"], r.to_others.received);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn idle_bots_enter_and_send_nothing_but_their_entering() {
+    let mut config = small_load();
+    config.rate = 0.0;
+    config.chat_every = 0.0;
+    config.duration = 0.5;
+    let (r, _) = run_against_a_fresh_server(config).await;
+    assert_eq!((r.entered, r.failed), (5, 0), "{:?}", r.first_error);
+    assert_eq!((r.moves_sent, r.frames_out), (0, 5));
+    assert_eq!((r.to_self.expected, r.to_others.expected), (0, 0));
+    assert_eq!(r.to_others.latency.count, 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_servers_counters_agree_with_what_the_generator_counted() {
+    let (r, metrics) = run_against_a_fresh_server(small_load()).await;
+    assert_eq!(r.failed, 0, "{:?}", r.first_error);
+    // every frame a bot sent is a frame the server read, and the other way round
+    // (the server may have written a few more: frames to sockets closing at the end)
+    assert_eq!(series(&metrics, "drapetisca_frames_in_total"), r.frames_out);
+    assert!(series(&metrics, "drapetisca_frames_out_total") >= r.frames_in);
+    assert_eq!(
+        series(&metrics, "drapetisca_moves_rejected_total"),
+        r.moves_rejected
+    );
+    // one world frame per move, per chat line, per entering (and per caught food)
+    assert!(series(&metrics, "drapetisca_bus_published_total") >= r.moves_sent + r.chats_sent + 5);
+    assert_eq!(
+        series(&metrics, "drapetisca_bus_publish_seconds_count"),
+        series(&metrics, "drapetisca_bus_published_total")
+    );
+    assert_eq!(series(&metrics, "drapetisca_socket_queue_drops_total"), 0);
+    // the bots said goodbye with close frames, not by tearing connections down
+    assert_eq!(series(&metrics, "drapetisca_frames_refused_total"), 0);
+    assert_eq!(series(&metrics, "drapetisca_players_connected"), 0);
+}

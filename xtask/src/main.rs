@@ -71,7 +71,15 @@ fn test() -> Result<()> {
 
 /// Two real headless Chromium pages play against the release binary (`e2e/play.mjs`).
 fn end_to_end() -> Result<()> {
-    cmd::run("npm", &["ci", "--prefix", "e2e", "--no-audit", "--no-fund"], &[])?;
+    cmd::run(
+        "npm",
+        &["ci", "--prefix", "e2e", "--no-audit", "--no-fund"],
+        &[],
+    )?;
     let bin = dist::release_binary();
-    cmd::run("node", &["e2e/play.mjs"], &[("DRAPETISCA_BIN", &bin.to_string_lossy())])
+    cmd::run(
+        "node",
+        &["e2e/play.mjs"],
+        &[("DRAPETISCA_BIN", &bin.to_string_lossy())],
+    )
 }

@@ -44,9 +44,7 @@ mod handshake;
 mod health;
 
 use std::collections::HashMap;
-use std::fmt;
 use std::path::PathBuf;
-use std::str::FromStr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -62,6 +60,7 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use super::{Bus, BusError, Fanout, Frame};
+use crate::config::Secret;
 use dedup::Dedup;
 use health::Health;
 
@@ -126,7 +125,7 @@ pub struct PulsarOptions {
         hide_env_values = true,
         conflicts_with = "pulsar_token_file"
     )]
-    pub token: Option<Token>,
+    pub token: Option<Secret>,
 
     /// File holding the authentication token (read at start-up; surrounding whitespace
     /// ignored)
@@ -159,37 +158,9 @@ impl Default for PulsarOptions {
     }
 }
 
-/// A secret token: shown as `***` by `Debug`, so settings can be logged.
-#[derive(Clone, Default)]
-pub struct Token(String);
-
-impl Token {
-    pub fn new(token: impl Into<String>) -> Self {
-        Token(token.into().trim().to_string())
-    }
-
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Debug for Token {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("Token(***)")
-    }
-}
-
-impl FromStr for Token {
-    type Err = std::convert::Infallible;
-
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Ok(Token::new(s))
-    }
-}
-
 impl PulsarOptions {
     /// The token from `--pulsar-token` or `--pulsar-token-file`, if any.
-    pub fn resolve_token(&self) -> Result<Option<Token>, BusError> {
+    pub fn resolve_token(&self) -> Result<Option<Secret>, BusError> {
         if let Some(token) = &self.token {
             return Ok(Some(token.clone()));
         }
@@ -202,7 +173,8 @@ impl PulsarOptions {
                 path.display()
             ))
         })?;
-        let token = Token::new(text);
+        // a token file's trailing newline is not part of the token
+        let token = Secret::new(text.trim());
         if token.expose().is_empty() {
             return Err(BusError::Config(format!(
                 "the pulsar token file {} is empty",
@@ -394,7 +366,7 @@ struct Tasks {
 /// within a couple of seconds of the broker's return.
 async fn client(
     url: &str,
-    token: Option<&Token>,
+    token: Option<&Secret>,
     options: &PulsarOptions,
 ) -> Result<Client, BusError> {
     let mut builder = Pulsar::builder(url, TokioExecutor)
@@ -637,7 +609,7 @@ mod tests {
     #[test]
     fn a_token_is_never_printed() {
         let options = PulsarOptions {
-            token: Some(Token::new("secret.jwt.value")),
+            token: Some(Secret::new("secret.jwt.value")),
             ..Default::default()
         };
         assert!(!format!("{options:?}").contains("secret"));

@@ -18,7 +18,6 @@ mod tls;
 
 use std::fmt;
 use std::path::PathBuf;
-use std::str::FromStr;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -34,6 +33,7 @@ use scylla::value::MaybeUnset;
 
 use self::schema::{Keyspace, Statements};
 use super::{ObjectKind, Store, StoreError, StoredObject};
+use crate::config::Secret;
 
 pub use self::schema::Replication;
 
@@ -86,7 +86,7 @@ pub struct CassandraOptions {
         env = "DRAPETISCA_CASSANDRA_PASSWORD",
         hide_env_values = true
     )]
-    pub password: Option<Password>,
+    pub password: Option<Secret>,
 
     /// PEM file of the CA that signed the Cassandra nodes' certificates; setting it
     /// turns TLS on (the node certificates must name the nodes' addresses)
@@ -95,31 +95,6 @@ pub struct CassandraOptions {
         env = "DRAPETISCA_CASSANDRA_TLS_CA_FILE"
     )]
     pub tls_ca_file: Option<PathBuf>,
-}
-
-/// A password that never shows up in logs, `Debug` output or error messages.
-#[derive(Clone, PartialEq, Eq)]
-pub struct Password(String);
-
-impl Password {
-    /// The password itself, for the one place that needs it: the driver.
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Debug for Password {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("Password(***)")
-    }
-}
-
-impl FromStr for Password {
-    type Err = std::convert::Infallible;
-
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Ok(Password(s.to_string()))
-    }
 }
 
 /// Why the Cassandra store could not start.

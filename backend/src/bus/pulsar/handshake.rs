@@ -17,14 +17,18 @@ use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
 use tokio_util::codec::Framed;
 
-use super::Token;
 use crate::bus::BusError;
+use crate::config::Secret;
 
 /// How long each step of the exchange may take.
 const STEP: Duration = Duration::from_secs(5);
 
 /// The reason the broker at `url` refuses a connection with `token`, if one can be found.
-pub async fn explain(url: &str, token: Option<&Token>, ca_file: Option<&Path>) -> Option<BusError> {
+pub async fn explain(
+    url: &str,
+    token: Option<&Secret>,
+    ca_file: Option<&Path>,
+) -> Option<BusError> {
     let (tls, rest) = match url.split_once("://")? {
         ("pulsar", rest) => (false, rest),
         ("pulsar+ssl", rest) => (true, rest),
@@ -82,7 +86,7 @@ fn connector(ca_file: Option<&Path>) -> Result<tokio_rustls::TlsConnector, Strin
 }
 
 /// CONNECT over `stream`; the broker's refusal, if it refuses.
-async fn exchange<S>(stream: S, url: &str, token: Option<&Token>) -> Option<BusError>
+async fn exchange<S>(stream: S, url: &str, token: Option<&Secret>) -> Option<BusError>
 where
     S: AsyncRead + AsyncWrite + Unpin,
 {

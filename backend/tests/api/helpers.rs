@@ -404,12 +404,17 @@ impl Client {
     }
 }
 
-/// A cell next to `client` it can step on.
+/// A cell next to `client` it can step on, with nothing on it.
 pub fn free_neighbour(client: &Client) -> Cell {
     let at = client.at.unwrap();
     (-1..=1)
         .flat_map(|dx| (-1..=1).map(move |dy| Cell::new(at.x + dx, at.y + dy)))
-        .find(|c| *c != at && client.path_to(*c).is_some_and(|p| p.len() == 1))
+        // no food either: catching it sends frames the caller does not expect
+        .find(|c| {
+            *c != at
+                && !client.view.food.values().any(|f| f == c)
+                && client.path_to(*c).is_some_and(|p| p.len() == 1)
+        })
         .expect("a free neighbour")
 }
 

@@ -37,6 +37,10 @@ pub async fn run(
     let metrics = &shared.metrics;
     metrics.players_connected.fetch_add(1, Ordering::Relaxed);
     let mut heartbeat = Heartbeat::new();
+    // one shutdown future for the socket's whole life, as on the world socket: a new one
+    // per turn of the loop would take the shared token's lock twice per frame
+    let shutdown = shared.shutdown.cancelled();
+    tokio::pin!(shutdown);
     let reason = loop {
         tokio::select! {
             message = stream.recv() => {
@@ -103,7 +107,7 @@ pub async fn run(
                     break reason;
                 }
             }
-            _ = shared.shutdown.cancelled() => break close(CloseCode::Away, "the server is shutting down"),
+            _ = &mut shutdown => break close(CloseCode::Away, "the server is shutting down"),
         }
     };
     shared.room.disconnect(player, conn).await;

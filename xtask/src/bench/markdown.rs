@@ -79,6 +79,18 @@ fn ms(x: f64) -> String {
     format!("{x:.2}")
 }
 
+/// The p50, p90, p99 and max cells of the latency to other players.
+fn others_latency(r: &Value) -> String {
+    let at = |p: &str| ms(f(r, &["to_others", "latency", p]));
+    format!(
+        "{} | {} | {} | {}",
+        at("p50_ms"),
+        at("p90_ms"),
+        ms(others_p99(r)),
+        at("max_ms")
+    )
+}
+
 /// The generated section: machine, commands and one table per scenario.
 pub fn section(m: &Machine, command: &str, results: &Results) -> String {
     let mut s = String::new();
@@ -125,14 +137,11 @@ pub fn section(m: &Machine, command: &str, results: &Results) -> String {
             let met = others_p99(r) <= v.steady_goal_ms && lost(r) == 0;
             writeln!(
                 w,
-                "| {} | {:.0} | {:.0} | {} | {} | {} | {} | {} | {} | {} | {} | {:.0}% | {} MiB | {:.0}% | {:.0}% | {} | p99 <= {} ms, 0 lost | {} |",
+                "| {} | {:.0} | {:.0} | {} | {} | {} | {} | {} | {:.0}% | {} MiB | {:.0}% | {:.0}% | {} | p99 <= {} ms, 0 lost | {} |",
                 v.name,
                 f(r, &["moves_per_s"]),
                 f(r, &["frames_in_per_s"]),
-                ms(f(r, &["to_others", "latency", "p50_ms"])),
-                ms(f(r, &["to_others", "latency", "p90_ms"])),
-                ms(others_p99(r)),
-                ms(f(r, &["to_others", "latency", "max_ms"])),
+                others_latency(r),
                 ms(f(r, &["to_self", "latency", "p99_ms"])),
                 lost(r),
                 u(r, &["to_others", "late"]),
@@ -173,15 +182,12 @@ pub fn section(m: &Machine, command: &str, results: &Results) -> String {
                 }
                 writeln!(
                     w,
-                    "| {} | {} | {:.0} | {:.0} | {} | {} | {} | {} | {} | {} | {:.0}% | {} MiB | {:.0}% | {:.0}% | {} | {} |",
+                    "| {} | {} | {:.0} | {:.0} | {} | {} | {} | {:.0}% | {} MiB | {:.0}% | {:.0}% | {} | {} |",
                     v.name,
                     u(r, &["players"]),
                     f(r, &["moves_per_s"]),
                     f(r, &["frames_in_per_s"]),
-                    ms(f(r, &["to_others", "latency", "p50_ms"])),
-                    ms(f(r, &["to_others", "latency", "p90_ms"])),
-                    ms(others_p99(r)),
-                    ms(f(r, &["to_others", "latency", "max_ms"])),
+                    others_latency(r),
                     lost(r),
                     u(r, &["moves_rejected"]),
                     f(r, &["server", "cpu_percent"]),

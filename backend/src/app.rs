@@ -11,6 +11,7 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use crate::bus::{inprocess::InProcessBus, pulsar::PulsarBus, Bus, Fanout};
+use crate::cluster::{host::Hosting, Cluster};
 use crate::config::Settings;
 use crate::metrics::Metrics;
 use crate::room::{self, RoomHandle};
@@ -45,6 +46,9 @@ pub struct Application {
     writer_task: JoinHandle<()>,
     /// The bus, closed last.
     bus: Arc<dyn Bus>,
+    /// This instance's part of the cluster (Pulsar and Cassandra both set), closed
+    /// before the bus.
+    cluster: Option<Arc<Cluster>>,
 }
 
 impl Application {
@@ -71,16 +75,41 @@ impl Application {
             .await
             .context("cannot load the game from the store")?;
         tracing::info!(game = %game.id, fresh, "game ready");
-        let (writer, writer_task) = StoreWriter::spawn(store, game.id, metrics.clone());
         let shutdown = CancellationToken::new();
-        let (room, room_task) = room::spawn(
-            game,
-            fresh,
-            bus.clone(),
-            writer,
-            metrics.clone(),
-            shutdown.child_token(),
-        );
+        let clustered = settings.pulsar.url.is_some() && !settings.cassandra.nodes.is_empty();
+        let (room, room_task, writer_task, cluster) = if clustered {
+            let client = crate::cluster::link::client(&settings.pulsar).await?;
+            let instance = protocol::Uuid::new_v4().to_string();
+            let cluster =
+                Cluster::start(&client, &settings.pulsar.topic, instance.clone(), |link| {
+                    Hosting {
+                        instance,
+                        store: store.clone(),
+                        bus: bus.clone(),
+                        link,
+                        board: Board::STANDARD,
+                        metrics: metrics.clone(),
+                    }
+                })
+                .await
+                .context("cannot join the cluster")?;
+            let room = cluster.room(game.id);
+            let idle = tokio::spawn(async {});
+            (room, idle, tokio::spawn(async {}), Some(Arc::new(cluster)))
+        } else {
+            let epoch = store.claim_epoch(game.id, "single").await?;
+            tracing::debug!(epoch, "epoch claimed");
+            let (writer, writer_task) = StoreWriter::spawn(store, game.id, metrics.clone());
+            let (room, room_task) = room::spawn(
+                game,
+                fresh,
+                bus.clone(),
+                writer,
+                metrics.clone(),
+                shutdown.child_token(),
+            );
+            (room, room_task, writer_task, None)
+        };
 
         let listener = TcpListener::bind(&settings.bind)
             .with_context(|| format!("cannot listen on {}", settings.bind))?;
@@ -109,6 +138,7 @@ impl Application {
             room_task,
             writer_task,
             bus,
+            cluster,
         })
     }
 
@@ -138,6 +168,9 @@ impl Application {
         let _ = server.await;
         self.room_task.await.context("room task failed")?;
         self.writer_task.await.context("store writer failed")?;
+        if let Some(cluster) = &self.cluster {
+            cluster.close().await;
+        }
         self.bus.close().await;
         tracing::info!("stopped");
         Ok(())

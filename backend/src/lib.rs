@@ -11,6 +11,7 @@
 //! - [`bus`]: the world bus (in-process or Apache Pulsar) and the local fan-out.
 //! - [`store`]: where games are kept (embedded file or Apache Cassandra), and the
 //!   write-behind writer.
+//! - [`cluster`]: several instances, one owner per game: forwarding, take-over, fencing.
 //! - [`assets`]: the game page.
 //! - [`metrics`]: counters for `GET /metrics`.
 //! - [`telemetry`]: logging set-up.
@@ -18,6 +19,7 @@
 pub mod app;
 pub mod assets;
 pub mod bus;
+pub mod cluster;
 pub mod config;
 pub mod game;
 pub mod metrics;

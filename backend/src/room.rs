@@ -78,6 +78,12 @@ pub struct RoomHandle {
 }
 
 impl RoomHandle {
+    /// A handle on whatever task serves `tx` as a room: the room itself, or a stand-in
+    /// that forwards to the room elsewhere (`cluster::gateway`).
+    pub fn new(tx: mpsc::Sender<Command>) -> Self {
+        RoomHandle { tx }
+    }
+
     /// Registers a player socket; refused while another socket of the same id is alive.
     pub async fn connect(
         &self,

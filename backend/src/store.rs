@@ -94,6 +94,12 @@ pub trait Store: Send + Sync + 'static {
     async fn load(&self, game: Uuid) -> Result<Vec<StoredObject>, StoreError>;
     /// Upserts `batch`; each object's row is replaced whole.
     async fn write(&self, game: Uuid, batch: &[StoredObject]) -> Result<(), StoreError>;
+    /// Takes `game` over for instance `owner`: bumps the game's epoch with a
+    /// compare-and-set, so that no two take-overs ever get the same epoch, and returns
+    /// the new one. A store only one process uses needs no epochs: the default says 1.
+    async fn claim_epoch(&self, _game: Uuid, _owner: &str) -> Result<u64, StoreError> {
+        Ok(1)
+    }
     /// Makes every completed write durable (called on shutdown).
     async fn flush(&self) -> Result<(), StoreError> {
         Ok(())

@@ -10,9 +10,11 @@
 //! single-partition unlogged batch is one mutation for Cassandra: applied atomically,
 //! no batch log, one round trip; the chunks (sent concurrently) keep each request
 //! under Cassandra's default batch-size warning threshold (5 KiB). Each call stamps its
-//! rows with one client-side timestamp from a monotonic clock, so a write that timed
-//! out but landed late can never overwrite a newer row of the same object.
+//! rows with one client-side timestamp ordered by (the game's epoch, a sequence number)
+//! ([`epoch`]), so a write that timed out but landed late can never overwrite a newer
+//! row of the same object, nor can a write of an owner that another instance fenced off.
 
+mod epoch;
 mod schema;
 mod tls;
 
@@ -122,6 +124,13 @@ pub struct CassandraStore {
     /// Last write timestamp handed out (microseconds since the epoch), so that every
     /// write call gets a strictly later one than the call before it.
     last_timestamp: AtomicI64,
+    /// The statements of `game_epochs`.
+    epoch_statements: epoch::EpochStatements,
+    /// The epoch this store claimed for each game it writes. A `std` mutex: held for a
+    /// map operation, never across an `.await`.
+    epochs: std::sync::Mutex<std::collections::HashMap<Uuid, u64>>,
+    /// Object writes so far: the sequence part of their timestamps.
+    writes: std::sync::atomic::AtomicU64,
 }
 
 impl CassandraStore {
@@ -161,11 +170,21 @@ impl CassandraStore {
                 keyspace: options.keyspace.to_string(),
                 reason,
             })?;
+        let epoch_statements =
+            epoch::set_up(&session, &options.keyspace)
+                .await
+                .map_err(|reason| ConnectError::Schema {
+                    keyspace: options.keyspace.to_string(),
+                    reason,
+                })?;
         tracing::info!(nodes = %options.nodes.join(","), keyspace = %options.keyspace, "cassandra store ready");
         Ok(CassandraStore {
             session,
             statements,
             last_timestamp: AtomicI64::new(0),
+            epoch_statements,
+            epochs: Default::default(),
+            writes: Default::default(),
         })
     }
 
@@ -268,11 +287,22 @@ impl Store for CassandraStore {
         Ok(objects)
     }
 
+    async fn claim_epoch(&self, game: Uuid, owner: &str) -> Result<u64, StoreError> {
+        let epoch = epoch::claim(&self.session, &self.epoch_statements, game, owner)
+            .await
+            .map_err(|e| backend("claiming the game's epoch", e))?;
+        // unwrap: the lock is never held across an await, and nothing panics under it
+        self.epochs.lock().unwrap().insert(game, epoch);
+        Ok(epoch)
+    }
+
     async fn write(&self, game: Uuid, batch: &[StoredObject]) -> Result<(), StoreError> {
         if batch.is_empty() {
             return Ok(());
         }
-        let timestamp = self.next_timestamp();
+        // unwrap: the lock is never held across an await, and nothing panics under it
+        let epoch = self.epochs.lock().unwrap().get(&game).copied().unwrap_or(0);
+        let timestamp = epoch::timestamp(epoch, self.writes.fetch_add(1, Ordering::Relaxed));
         try_join_all(batch.chunks(ROWS_PER_BATCH).map(|chunk| {
             let mut statement = Batch::new(BatchType::Unlogged);
             // idempotent: the rows carry their timestamp, so the driver may retry them

@@ -60,6 +60,37 @@ pub fn unique_topic() -> String {
     format!("persistent://public/default/test-{}", Uuid::new_v4())
 }
 
+/// The local broker's admin REST API.
+pub const PULSAR_ADMIN: &str = "127.0.0.1:18080";
+
+/// How many partitions the tests' command topics have.
+pub const TEST_PARTITIONS: u32 = 4;
+
+/// Creates the partitioned command topic that instances sharing the world topic
+/// `topic` need (what an operator does once per deployment, see docs/cluster.md),
+/// through the broker's admin REST API.
+pub fn create_command_topic(topic: &str) {
+    let path =
+        backend::cluster::command_topic(topic).replace("persistent://", "/admin/v2/persistent/");
+    let token = std::fs::read_to_string(pulsar_token_file()).expect("token readable");
+    let body = TEST_PARTITIONS.to_string();
+    let request = format!(
+        "PUT {path}/partitions HTTP/1.1\r\nHost: {PULSAR_ADMIN}\r\nAuthorization: Bearer {}\r\n\
+         Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        token.trim(),
+        body.len()
+    );
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(PULSAR_ADMIN).expect("pulsar admin api answers");
+    stream.write_all(request.as_bytes()).unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    assert!(
+        response.starts_with("HTTP/1.1 204"),
+        "creating the command topic of {topic}: {response}"
+    );
+}
+
 /// The client token of the local broker (`DRAPETISCA_PULSAR_TOKEN_FILE`, else the one
 /// `services/pulsar/up.sh` wrote). Fails with a hint when the broker is not running:
 /// these tests never skip.
@@ -204,7 +235,12 @@ pub struct Client {
 }
 
 pub async fn open(app: &TestApp, path: &str) -> Ws {
-    let url = format!("ws://{}{}", app.address, path);
+    open_at(&app.address, path).await
+}
+
+/// Opens a WebSocket on the server at `address` (`host:port`).
+pub async fn open_at(address: &str, path: &str) -> Ws {
+    let url = format!("ws://{address}{path}");
     let (ws, _) = tokio_tungstenite::connect_async(&url)
         .await
         .expect("websocket opens");
@@ -219,8 +255,13 @@ impl Client {
 
     /// Opens both sockets under `id` (world first, as the reference client does).
     pub async fn connect_as(app: &TestApp, id: Uuid, name: &str) -> Client {
-        let world = open(app, &protocol::world_route(id)).await;
-        let player = open(app, &protocol::player_route(id)).await;
+        Self::connect_at(&app.address, id, name).await
+    }
+
+    /// Opens both sockets under `id` on the server at `address`.
+    pub async fn connect_at(address: &str, id: Uuid, name: &str) -> Client {
+        let world = open_at(address, &protocol::world_route(id)).await;
+        let player = open_at(address, &protocol::player_route(id)).await;
         Client {
             id,
             name: name.into(),

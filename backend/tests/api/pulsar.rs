@@ -27,6 +27,7 @@ mod with_cassandra {
 fn pulsar_and_cassandra(dir: &std::path::Path) -> Settings {
     let mut settings = crate::cassandra::support::cassandra(dir);
     settings.pulsar = helpers::pulsar(dir).pulsar;
+    helpers::create_command_topic(&settings.pulsar.topic);
     settings
 }
 

@@ -1,0 +1,362 @@
+//! The owner side of one game: takes the game over (a new epoch, the stored game plus
+//! the world frames published since), runs its room, and stands in for the player
+//! sockets of every instance: each remote socket gets an outbox here whose direct
+//! frames are sent back to the socket's instance. Who is connected where is kept alive
+//! by the instances' presence announcements: the sockets of an instance that falls
+//! silent (killed) are disconnected, so its players do not stay on the board.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use protocol::{Board, ClientMessage, Uuid};
+use rand::{rngs::StdRng, SeedableRng};
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+use super::envelope::{Command, ConnRef, Direct, Kind};
+use super::gateway::PRESENCE_EVERY;
+use super::link::Sender;
+use super::replay;
+use crate::bus::Bus;
+use crate::metrics::Metrics;
+use crate::room::{self, ConnId, ConnectError, RoomHandle};
+use crate::rules;
+use crate::store::{writer::StoreWriter, Store};
+
+/// An instance whose presence has not been heard for this long has lost its sockets
+/// (it died, or lost the broker); so has a player active at a take-over that no
+/// instance claims within it.
+pub const ORIGIN_LOST_AFTER: Duration = Duration::from_secs(3);
+
+/// Direct messages the room may queue for one remote socket before it counts as slow.
+const REMOTE_OUTBOX: usize = 64;
+
+/// Commands queued for a host while it takes over or is busy.
+const QUEUE: usize = 4096;
+
+/// How long a host waits for its room's rows to be written when it stops.
+const FLUSH_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// What every host of this instance shares.
+#[derive(Clone)]
+pub struct Hosting {
+    /// This instance's id (recorded as the owner in the store).
+    pub instance: String,
+    /// Where games are loaded from and written to.
+    pub store: Arc<dyn Store>,
+    /// Where the rooms publish world frames.
+    pub bus: Arc<dyn Bus>,
+    /// Where direct replies go.
+    pub link: Sender,
+    /// The board of new games.
+    pub board: Board,
+    /// Counters.
+    pub metrics: Arc<Metrics>,
+}
+
+/// A running host: its command queue and task.
+pub struct HostHandle {
+    /// Commands for the game.
+    pub tx: mpsc::Sender<Command>,
+    /// Stops the host (the room stops, its rows are written).
+    pub stop: CancellationToken,
+    /// Ends after the room stopped and its rows were written.
+    pub task: JoinHandle<()>,
+}
+
+/// Starts hosting `game`.
+pub fn spawn(game: Uuid, hosting: Hosting, stop: CancellationToken) -> HostHandle {
+    let (tx, rx) = mpsc::channel(QUEUE);
+    let task = tokio::spawn(run(game, hosting, rx, stop.clone()));
+    HostHandle { tx, stop, task }
+}
+
+/// One remote socket, as the room sees it.
+struct Remote {
+    /// The player.
+    player: Uuid,
+    /// The room's connection number for it.
+    room_conn: ConnId,
+    /// Sends the room's direct frames for it back to its instance.
+    forwarder: JoinHandle<()>,
+}
+
+/// The host's state once the game runs.
+struct Host {
+    game: Uuid,
+    hosting: Hosting,
+    room: RoomHandle,
+    /// Remote sockets by (instance, connection).
+    remotes: HashMap<(String, u64), Remote>,
+    /// When each instance last announced its sockets of this game.
+    heard: HashMap<String, Instant>,
+    /// Players active when the game was taken over and not yet claimed by a socket,
+    /// with the deadline after which they leave.
+    orphans: HashSet<Uuid>,
+    /// When the orphans leave.
+    orphan_deadline: Instant,
+}
+
+async fn run(
+    game: Uuid,
+    hosting: Hosting,
+    mut rx: mpsc::Receiver<Command>,
+    stop: CancellationToken,
+) {
+    let Some((state, fresh, epoch)) = take_over(game, &hosting, &stop).await else {
+        return;
+    };
+    tracing::info!(%game, epoch, fresh, instance = %hosting.instance, "game taken over");
+    let orphans: HashSet<Uuid> = state.active_players().map(|(id, _)| id).collect();
+    let (writer, writer_task) =
+        StoreWriter::spawn(hosting.store.clone(), game, hosting.metrics.clone());
+    let room_stop = CancellationToken::new();
+    let (room, room_task) = room::spawn(
+        state,
+        fresh,
+        hosting.bus.clone(),
+        writer,
+        hosting.metrics.clone(),
+        room_stop.clone(),
+    );
+    let mut host = Host {
+        game,
+        hosting,
+        room,
+        remotes: HashMap::new(),
+        heard: HashMap::new(),
+        orphans,
+        orphan_deadline: Instant::now() + ORIGIN_LOST_AFTER,
+    };
+    let mut tick = tokio::time::interval(PRESENCE_EVERY);
+    loop {
+        tokio::select! {
+            _ = stop.cancelled() => break,
+            command = rx.recv() => match command {
+                Some(command) => host.handle(command).await,
+                None => break,
+            },
+            _ = tick.tick() => host.expire().await,
+        }
+    }
+    for (_, remote) in host.remotes.drain() {
+        remote.forwarder.abort();
+    }
+    room_stop.cancel();
+    let _ = room_task.await;
+    drop(host);
+    if tokio::time::timeout(FLUSH_TIMEOUT, writer_task)
+        .await
+        .is_err()
+    {
+        tracing::warn!(%game, "rows of a game given up not written");
+    }
+    tracing::info!(%game, "game handed over");
+}
+
+/// Claims a new epoch for `game` and loads it; retries while the store fails, until
+/// `stop` fires.
+async fn take_over(
+    game: Uuid,
+    hosting: &Hosting,
+    stop: &CancellationToken,
+) -> Option<(crate::game::Game, bool, u64)> {
+    let mut backoff = Duration::from_millis(50);
+    loop {
+        let attempt = async {
+            let epoch = hosting.store.claim_epoch(game, &hosting.instance).await?;
+            let rows = hosting.store.load(game).await?;
+            Ok::<_, crate::store::StoreError>((epoch, rows))
+        };
+        let result = tokio::select! {
+            _ = stop.cancelled() => return None,
+            result = attempt => result,
+        };
+        match result {
+            Ok((epoch, rows)) => {
+                return Some(match replay::restore(game, hosting.board, &rows) {
+                    Some(state) => (state, false, epoch),
+                    None => (
+                        rules::new_game(game, hosting.board, &mut StdRng::from_entropy()),
+                        true,
+                        epoch,
+                    ),
+                });
+            }
+            Err(e) => tracing::warn!(%game, error = %e, "take-over failed, retrying"),
+        }
+        tokio::select! {
+            _ = stop.cancelled() => return None,
+            _ = tokio::time::sleep(backoff) => {}
+        }
+        backoff = (backoff * 2).min(Duration::from_secs(2));
+    }
+}
+
+impl Host {
+    async fn handle(&mut self, command: Command) {
+        let origin = command.origin;
+        self.heard.insert(origin.clone(), Instant::now());
+        match command.kind {
+            Kind::Connect => {
+                if let Some(socket) = command.socket {
+                    self.ensure(&origin, socket).await;
+                }
+            }
+            Kind::Message => {
+                let (Some(socket), Some(frame)) = (command.socket, command.frame) else {
+                    return;
+                };
+                let message = match ClientMessage::parse(&frame) {
+                    Ok(message) => message,
+                    Err(e) => {
+                        // the origin parsed it already: only a foreign producer gets here
+                        tracing::warn!(error = %e, "unreadable forwarded frame skipped");
+                        return;
+                    }
+                };
+                if let Some(room_conn) = self.ensure(&origin, socket).await {
+                    let _ = self.room.send(socket.player, room_conn, message).await;
+                }
+            }
+            Kind::Disconnect => {
+                if let Some(socket) = command.socket {
+                    self.drop_remote(&origin, socket.conn).await;
+                }
+            }
+            Kind::Presence => {
+                let listed = command.conns.unwrap_or_default();
+                let gone: Vec<u64> = self
+                    .remotes
+                    .keys()
+                    .filter(|(o, conn)| *o == origin && !listed.iter().any(|s| s.conn == *conn))
+                    .map(|(_, conn)| *conn)
+                    .collect();
+                for conn in gone {
+                    self.drop_remote(&origin, conn).await;
+                }
+                for socket in listed {
+                    self.ensure(&origin, socket).await;
+                }
+            }
+            Kind::Ping => {}
+        }
+    }
+
+    /// The room's connection for a remote socket, connecting it first if the room does
+    /// not know it yet (its connect went to an earlier owner, or it is new).
+    async fn ensure(&mut self, origin: &str, socket: ConnRef) -> Option<ConnId> {
+        let key = (origin.to_string(), socket.conn);
+        if let Some(remote) = self.remotes.get(&key) {
+            return Some(remote.room_conn);
+        }
+        // another socket of the same player (elsewhere, or earlier) gives way: the
+        // player reconnected, most likely after its instance died
+        let older: Vec<(String, u64)> = self
+            .remotes
+            .iter()
+            .filter(|(_, r)| r.player == socket.player)
+            .map(|(k, _)| k.clone())
+            .collect();
+        for key in older {
+            if let Some(remote) = self.remotes.remove(&key) {
+                remote.forwarder.abort();
+                // let the abort drop the outbox before the room looks at it
+                let _ = remote.forwarder.await;
+            }
+        }
+        let (outbox, inbox) = mpsc::channel(REMOTE_OUTBOX);
+        let room_conn = match self.room.connect(socket.player, outbox).await {
+            Ok(conn) => conn,
+            Err(ConnectError::AlreadyConnected) => {
+                tracing::warn!(player = %socket.player, "player still connected in the room");
+                return None;
+            }
+            Err(ConnectError::Closed) => return None,
+        };
+        self.orphans.remove(&socket.player);
+        let forwarder = tokio::spawn(forward(
+            inbox,
+            self.hosting.link.clone(),
+            origin.to_string(),
+            self.game,
+            socket,
+        ));
+        self.remotes.insert(
+            key,
+            Remote {
+                player: socket.player,
+                room_conn,
+                forwarder,
+            },
+        );
+        Some(room_conn)
+    }
+
+    async fn drop_remote(&mut self, origin: &str, conn: u64) {
+        if let Some(remote) = self.remotes.remove(&(origin.to_string(), conn)) {
+            remote.forwarder.abort();
+            self.room.disconnect(remote.player, remote.room_conn).await;
+        }
+    }
+
+    /// Disconnects the sockets of instances that fell silent, and lets the players
+    /// nobody claimed since the take-over leave.
+    async fn expire(&mut self) {
+        let now = Instant::now();
+        let silent: Vec<String> = self
+            .heard
+            .iter()
+            .filter(|(_, at)| now.duration_since(**at) >= ORIGIN_LOST_AFTER)
+            .map(|(origin, _)| origin.clone())
+            .collect();
+        for origin in silent {
+            self.heard.remove(&origin);
+            let conns: Vec<u64> = self
+                .remotes
+                .keys()
+                .filter(|(o, _)| *o == origin)
+                .map(|(_, conn)| *conn)
+                .collect();
+            if !conns.is_empty() {
+                tracing::info!(game = %self.game, %origin, sockets = conns.len(), "instance silent: its players leave");
+            }
+            for conn in conns {
+                self.drop_remote(&origin, conn).await;
+            }
+        }
+        if now >= self.orphan_deadline && !self.orphans.is_empty() {
+            for player in std::mem::take(&mut self.orphans) {
+                // a connect and a disconnect make the room publish the departure
+                let (outbox, _inbox) = mpsc::channel(1);
+                if let Ok(conn) = self.room.connect(player, outbox).await {
+                    self.room.disconnect(player, conn).await;
+                }
+            }
+        }
+    }
+}
+
+/// Sends the room's direct frames for one remote socket back to its instance.
+async fn forward(
+    mut inbox: mpsc::Receiver<room::Direct>,
+    link: Sender,
+    target: String,
+    game: Uuid,
+    socket: ConnRef,
+) {
+    while let Some(direct) = inbox.recv().await {
+        let frames = match direct {
+            room::Direct::Frame(frame) => vec![frame.to_string()],
+            room::Direct::Batch(frames) => frames.iter().map(|f| f.to_string()).collect(),
+        };
+        link.direct(Direct {
+            target: target.clone(),
+            game,
+            socket,
+            frames,
+        });
+    }
+}

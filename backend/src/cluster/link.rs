@@ -1,0 +1,402 @@
+//! The cluster's Pulsar plumbing: sending commands to a game's partition, pinging every
+//! partition, receiving the commands of the partitions this instance owns, and the
+//! direct replies both ways. Knows topics and messages, not games.
+
+use std::time::Duration;
+
+use futures_util::StreamExt;
+use pulsar::consumer::InitialPosition;
+use pulsar::{
+    Consumer, ConsumerOptions, Producer, ProducerOptions, Pulsar, SubType, TokioExecutor,
+};
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+use super::envelope::{self, Command, Direct, Kind};
+use super::ownership::PING_EVERY;
+use super::partition::{index_of, partition_topic};
+
+/// A Pulsar client (one connection per broker).
+pub type Client = Pulsar<TokioExecutor>;
+
+/// The subscription through which instances share the command partitions.
+pub const OWNERS_SUBSCRIPTION: &str = "drapetisca-owners";
+
+/// Messages that may wait for the broker in each outbox; past that new ones are dropped
+/// (and logged): a player's command is then lost, as if the socket had hiccupped.
+const OUTBOX: usize = 16_384;
+
+/// What may go wrong setting the cluster up.
+#[derive(Debug, thiserror::Error)]
+pub enum LinkError {
+    #[error("the command topic {topic} is not a partitioned topic; create it first, e.g. `pulsar-admin topics create-partitioned-topic {topic} -p 8`")]
+    NotPartitioned { topic: String },
+    #[error("pulsar refused {what} {topic}: {reason}")]
+    Pulsar {
+        what: &'static str,
+        topic: String,
+        reason: String,
+    },
+}
+
+fn pulsar_error(what: &'static str, topic: &str, e: impl std::fmt::Display) -> LinkError {
+    LinkError::Pulsar {
+        what,
+        topic: topic.into(),
+        reason: e.to_string(),
+    }
+}
+
+/// How many partitions the command topic has; refuses a topic that is not partitioned.
+pub async fn partitions(client: &Client, topic: &str) -> Result<u32, LinkError> {
+    let n = client
+        .lookup_partitioned_topic_number(topic)
+        .await
+        .map_err(|e| pulsar_error("the partition lookup of", topic, e))?;
+    if n == 0 {
+        return Err(LinkError::NotPartitioned {
+            topic: topic.into(),
+        });
+    }
+    Ok(n)
+}
+
+/// The sending side: one producer per command partition and one on the direct topic,
+/// each fed by an outbox so that callers never wait.
+#[derive(Clone)]
+pub struct Sender {
+    /// Commands by partition, for the command publisher task.
+    commands: mpsc::Sender<(u32, Command)>,
+    /// Direct replies, for the direct publisher task.
+    directs: mpsc::Sender<Direct>,
+}
+
+impl Sender {
+    /// Queues `command` for `partition`; never waits.
+    pub fn command(&self, partition: u32, command: Command) {
+        if self.commands.try_send((partition, command)).is_err() {
+            tracing::warn!(
+                partition,
+                "cluster command outbox full or closed: command dropped"
+            );
+        }
+    }
+
+    /// Queues a direct reply; never waits.
+    pub fn direct(&self, direct: Direct) {
+        if self.directs.try_send(direct).is_err() {
+            tracing::warn!("cluster direct outbox full or closed: reply dropped");
+        }
+    }
+}
+
+/// The publisher tasks; they end when every [`Sender`] is dropped or `stop` fires.
+pub struct Publishers {
+    pub commands: JoinHandle<()>,
+    pub directs: JoinHandle<()>,
+    pub pings: JoinHandle<()>,
+}
+
+/// Creates the producers and starts the publisher tasks and the pinger.
+pub async fn start_senders(
+    client: &Client,
+    command_topic: &str,
+    direct_topic: &str,
+    partitions: u32,
+    instance: &str,
+    stop: CancellationToken,
+) -> Result<(Sender, Publishers), LinkError> {
+    let mut producers = Vec::with_capacity(partitions as usize);
+    for index in 0..partitions {
+        let topic = partition_topic(command_topic, index);
+        producers.push(producer(client, &topic, instance, envelope::command_schema()).await?);
+    }
+    let direct = producer(client, direct_topic, instance, envelope::direct_schema()).await?;
+    let (commands_tx, commands_rx) = mpsc::channel(OUTBOX);
+    let (directs_tx, directs_rx) = mpsc::channel(OUTBOX);
+    let sender = Sender {
+        commands: commands_tx,
+        directs: directs_tx,
+    };
+    let pinger = sender.clone();
+    let origin = instance.to_string();
+    let ping_stop = stop.clone();
+    let publishers = Publishers {
+        commands: tokio::spawn(publish_commands(producers, commands_rx)),
+        directs: tokio::spawn(publish_directs(direct, directs_rx)),
+        pings: tokio::spawn(async move {
+            let mut every = tokio::time::interval(PING_EVERY);
+            loop {
+                tokio::select! {
+                    _ = ping_stop.cancelled() => break,
+                    _ = every.tick() => {}
+                }
+                for partition in 0..partitions {
+                    pinger.command(partition, ping(&origin));
+                }
+            }
+        }),
+    };
+    Ok((sender, publishers))
+}
+
+fn ping(origin: &str) -> Command {
+    Command {
+        game: protocol::Uuid::nil(),
+        origin: origin.into(),
+        kind: Kind::Ping,
+        socket: None,
+        frame: None,
+        conns: None,
+    }
+}
+
+async fn producer(
+    client: &Client,
+    topic: &str,
+    instance: &str,
+    schema: pulsar::proto::Schema,
+) -> Result<Producer<TokioExecutor>, LinkError> {
+    client
+        .producer()
+        .with_topic(topic)
+        .with_name(format!(
+            "drapetisca-{instance}-{}",
+            topic.rsplit('/').next().unwrap_or(topic)
+        ))
+        .with_options(ProducerOptions {
+            schema: Some(schema),
+            block_queue_if_full: true,
+            ..Default::default()
+        })
+        .build()
+        .await
+        .map_err(|e| pulsar_error("a producer on", topic, e))
+}
+
+/// Sends commands in order per partition; a failed send is retried (the crate already
+/// waited for the producer to come back), so one partition's order is kept.
+async fn publish_commands(
+    mut producers: Vec<Producer<TokioExecutor>>,
+    mut commands: mpsc::Receiver<(u32, Command)>,
+) {
+    while let Some((partition, command)) = commands.recv().await {
+        let Some(producer) = producers.get_mut(partition as usize) else {
+            continue;
+        };
+        let key = command.game.to_string();
+        // unwrap: a Command holds only strings, numbers and lists of them
+        let payload = serde_json::to_vec(&command).unwrap();
+        send(producer, payload, Some(key)).await;
+    }
+    for mut producer in producers {
+        let _ = producer.close().await;
+    }
+}
+
+async fn publish_directs(
+    mut producer: Producer<TokioExecutor>,
+    mut directs: mpsc::Receiver<Direct>,
+) {
+    while let Some(direct) = directs.recv().await {
+        let key = direct.target.clone();
+        // unwrap: a Direct holds only strings, numbers and lists of them
+        let payload = serde_json::to_vec(&direct).unwrap();
+        send(&mut producer, payload, Some(key)).await;
+    }
+    let _ = producer.close().await;
+}
+
+/// Sends one message without waiting for its receipt, retrying while the crate reports
+/// the producer unavailable.
+async fn send(producer: &mut Producer<TokioExecutor>, payload: Vec<u8>, key: Option<String>) {
+    let message = pulsar::producer::Message {
+        payload,
+        partition_key: key,
+        ..Default::default()
+    };
+    let mut attempt = 0u32;
+    loop {
+        match producer.send_non_blocking(message.clone()).await {
+            Ok(receipt) => {
+                // the receipt is not awaited: order is kept by the producer, and a lost
+                // command is one a player re-sends (no client saw it validated)
+                drop(receipt);
+                return;
+            }
+            Err(e) => {
+                attempt += 1;
+                tracing::warn!(attempt, error = %e, "cluster send failed, retrying");
+                tokio::time::sleep(Duration::from_millis(20 * u64::from(attempt.min(10)))).await;
+            }
+        }
+    }
+}
+
+/// Subscribes to the command partitions in the shared Failover subscription, under
+/// this instance's name: the broker makes one consumer active per partition.
+pub async fn subscribe_commands(
+    client: &Client,
+    command_topic: &str,
+    instance: &str,
+) -> Result<Consumer<Vec<u8>, TokioExecutor>, LinkError> {
+    client
+        .consumer()
+        .with_topic(command_topic)
+        .with_subscription(OWNERS_SUBSCRIPTION)
+        .with_subscription_type(SubType::Failover)
+        .with_consumer_name(instance)
+        .with_options(
+            ConsumerOptions::default()
+                .durable(true)
+                .with_schema(envelope::command_schema())
+                .with_initial_position(InitialPosition::Latest),
+        )
+        .build()
+        .await
+        .map_err(|e| pulsar_error("the owners' subscription to", command_topic, e))
+}
+
+/// Subscribes to the direct topic with a subscription of this instance's own (not
+/// durable: a dead instance leaves nothing behind).
+pub async fn subscribe_directs(
+    client: &Client,
+    direct_topic: &str,
+    instance: &str,
+) -> Result<Consumer<Vec<u8>, TokioExecutor>, LinkError> {
+    client
+        .consumer()
+        .with_topic(direct_topic)
+        .with_subscription(format!("drapetisca-direct-{instance}"))
+        .with_subscription_type(SubType::Exclusive)
+        .with_consumer_name(instance)
+        .with_options(
+            ConsumerOptions::default()
+                .durable(false)
+                .with_schema(envelope::direct_schema())
+                .with_initial_position(InitialPosition::Latest),
+        )
+        .build()
+        .await
+        .map_err(|e| pulsar_error("a subscription to", direct_topic, e))
+}
+
+/// One command received from an owned partition.
+pub struct Received {
+    /// The partition it came from.
+    pub partition: u32,
+    /// The command.
+    pub command: Command,
+}
+
+/// Hands every command of the partitions this instance owns to `out`, acknowledging
+/// each once handed over; malformed messages are acknowledged and skipped. Returns the
+/// consumer when stopped, still subscribed: closing it is what hands the partitions
+/// over, which must wait until the games' rows are written.
+pub async fn receive_commands(
+    mut consumer: Consumer<Vec<u8>, TokioExecutor>,
+    out: mpsc::Sender<Received>,
+    stop: CancellationToken,
+) -> Option<Consumer<Vec<u8>, TokioExecutor>> {
+    loop {
+        let next = tokio::select! {
+            _ = stop.cancelled() => break,
+            next = consumer.next() => next,
+        };
+        let message = match next {
+            Some(Ok(message)) => message,
+            Some(Err(e)) => {
+                tracing::warn!(error = %e, "cluster command consumer error");
+                continue;
+            }
+            None => {
+                tracing::warn!("cluster command consumer ended");
+                return None;
+            }
+        };
+        let partition = index_of(&message.topic);
+        let command = serde_json::from_slice::<Command>(&message.payload.data);
+        match (partition, command) {
+            (Some(partition), Ok(command)) => {
+                if out.send(Received { partition, command }).await.is_err() {
+                    return Some(consumer);
+                }
+            }
+            (_, Err(e)) => tracing::warn!(error = %e, "malformed cluster command skipped"),
+            (None, _) => tracing::warn!(topic = %message.topic, "command from an unknown topic"),
+        }
+        if let Err(e) = consumer.ack(&message).await {
+            tracing::debug!(error = %e, "cluster command ack failed");
+        }
+    }
+    Some(consumer)
+}
+
+/// Hands every direct reply addressed to `instance` to `out`.
+pub async fn receive_directs(
+    mut consumer: Consumer<Vec<u8>, TokioExecutor>,
+    instance: String,
+    out: impl Fn(Direct),
+    stop: CancellationToken,
+) {
+    loop {
+        let next = tokio::select! {
+            _ = stop.cancelled() => break,
+            next = consumer.next() => next,
+        };
+        let message = match next {
+            Some(Ok(message)) => message,
+            Some(Err(e)) => {
+                tracing::warn!(error = %e, "cluster direct consumer error");
+                continue;
+            }
+            None => {
+                tracing::warn!("cluster direct consumer ended");
+                break;
+            }
+        };
+        // only the target decodes: the key says who it is for
+        if message.payload.metadata.partition_key.as_deref() == Some(instance.as_str()) {
+            match serde_json::from_slice::<Direct>(&message.payload.data) {
+                Ok(direct) if direct.target == instance => out(direct),
+                Ok(_) => {}
+                Err(e) => tracing::warn!(error = %e, "malformed direct reply skipped"),
+            }
+        }
+        let _ = consumer.ack(&message).await;
+    }
+    let _ = consumer.close().await;
+}
+
+/// TEMPORARY until the bus's set-up module lands: a client like the bus's.
+pub async fn client(options: &crate::bus::pulsar::PulsarOptions) -> Result<Client, LinkError> {
+    let url = options.url.clone().unwrap_or_default();
+    let mut builder = Pulsar::builder(&url, TokioExecutor)
+        .with_connection_retry_options(pulsar::ConnectionRetryOptions {
+            min_backoff: Duration::from_millis(20),
+            max_backoff: Duration::from_secs(1),
+            max_retries: 12,
+            connection_timeout: Duration::from_secs(5),
+            keep_alive: Duration::from_secs(15),
+            ..Default::default()
+        })
+        .with_operation_retry_options(pulsar::OperationRetryOptions {
+            operation_timeout: Duration::from_secs(30),
+            retry_delay: Duration::from_millis(500),
+            max_retries: None,
+        });
+    if let Some(token) = options
+        .resolve_token()
+        .map_err(|e| pulsar_error("the token of", &url, e))?
+    {
+        builder = builder.with_auth(pulsar::Authentication {
+            name: "token".into(),
+            data: token.expose().as_bytes().to_vec(),
+        });
+    }
+    builder
+        .build()
+        .await
+        .map_err(|e| pulsar_error("a connection to", &url, e))
+}

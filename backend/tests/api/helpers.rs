@@ -201,7 +201,7 @@ struct Stopped {
     settings: Settings,
 }
 
-type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
+pub type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
 
 /// What a player learned from its brief, and keeps up to date from the world socket.
 #[derive(Debug, Default, Clone)]

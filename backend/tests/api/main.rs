@@ -4,6 +4,7 @@
 //! store instantiates them with `game_scenarios!(settings maker)`.
 
 mod cassandra;
+mod cluster;
 mod helpers;
 mod pulsar;
 mod scenarios;

@@ -1,0 +1,251 @@
+//! Several instances, one game: three `drapetisca` processes share one Pulsar world
+//! topic (and its command topic) and one Cassandra keyspace, players connect to
+//! different ones, and they play one game: one owner applies the rules, the others
+//! forward. Then the owner is killed, an instance with players is killed, and every
+//! instance is restarted in turn.
+
+mod instances;
+
+use std::time::{Duration, Instant};
+
+use protocol::{Cell, Uuid};
+use serde_json::{json, Value};
+
+use self::instances::{owner_after, Deployment, Instance};
+use crate::helpers::{cell_of, free_neighbour, next_text, open_at, Client, PATIENCE};
+
+/// A world socket that records every frame, to compare what instances deliver.
+struct Watcher {
+    ws: crate::helpers::Ws,
+    frames: Vec<Value>,
+}
+
+impl Watcher {
+    async fn open(instance: &Instance) -> Watcher {
+        let ws = open_at(&instance.address, &protocol::world_route(Uuid::new_v4())).await;
+        Watcher {
+            ws,
+            frames: Vec::new(),
+        }
+    }
+
+    /// Reads world frames until the chat line `text` arrived; keeps the game's frames
+    /// (not the instance's own status frames).
+    async fn until_chat(&mut self, text: &str) {
+        loop {
+            let frame = next_text(&mut self.ws).await.expect("world socket open");
+            if frame["messageType"] == "status" {
+                continue;
+            }
+            let done = frame["messageType"] == "chat" && frame["payload"]["text"] == text;
+            self.frames.push(frame);
+            if done {
+                return;
+            }
+        }
+    }
+}
+
+async fn say(client: &mut Client, text: &str) {
+    client
+        .send(json!({"messageType": "chat", "payload": {"id": Uuid::new_v4().to_string(), "name": client.name, "text": text}}))
+        .await;
+}
+
+#[tokio::test]
+async fn three_instances_play_one_game() {
+    let deployment = Deployment::new();
+    let instances = [
+        deployment.start("one"),
+        deployment.start("two"),
+        deployment.start("three"),
+    ];
+    let mut watchers = Vec::new();
+    for instance in &instances {
+        watchers.push(Watcher::open(instance).await);
+    }
+    let mut ana = Client::connect_at(&instances[0].address, Uuid::new_v4(), "Ana").await;
+    ana.enter().await;
+
+    // a newcomer elsewhere sees the player already there in its brief
+    let mut bob = Client::connect_at(&instances[1].address, Uuid::new_v4(), "Bob").await;
+    bob.enter().await;
+    let ana_at = ana.at.unwrap();
+    assert_eq!(
+        bob.view.players.get(&ana.id.to_string()),
+        Some(&ana_at),
+        "Bob's brief on instance two shows Ana where instance one put her"
+    );
+    assert_eq!(bob.view.bricks, ana.view.bricks, "one board");
+    assert_eq!(bob.view.food, ana.view.food, "one set of food");
+    ana.sees_move(bob.id, bob.generation).await;
+
+    // each other's moves, and a collision refused across instances
+    let beside = neighbours(ana_at)
+        .into_iter()
+        .find(|c| bob.path_to(*c).is_some() && !bob.view.food.values().any(|f| f == c))
+        .expect("a free cell beside Ana");
+    for step in bob.path_to(beside).unwrap() {
+        let got = bob.move_to(step.x, step.y).await;
+        assert_eq!(got, step);
+        ana.sees_move(bob.id, bob.generation).await;
+    }
+    let got = bob.move_to(ana_at.x, ana_at.y).await;
+    assert_eq!(got, beside, "Bob may not step onto Ana's cell: he snaps back");
+
+    // a food caught once, and a newcomer on a third instance told where it went
+    let (food_id, food_at) = ana
+        .view
+        .food
+        .iter()
+        .map(|(id, c)| (id.clone(), *c))
+        .find(|(_, c)| ana.path_to(*c).is_some())
+        .expect("a reachable food");
+    ana.walk_to(food_at).await;
+    let caught = ana
+        .world_until("the caught food moving", |f| {
+            f["messageType"] == "food" && f["foodID"] == food_id.as_str()
+        })
+        .await;
+    let moved_to = cell_of(&caught);
+    let line = ana.next_player().await;
+    assert_eq!(line["payload"]["text"], "Good catch!", "the catcher is congratulated: {line}");
+    let mut cleo = Client::connect_at(&instances[2].address, Uuid::new_v4(), "Cleo").await;
+    cleo.enter().await;
+    assert_eq!(cleo.view.food.get(&food_id), Some(&moved_to), "Cleo on instance three");
+    assert_eq!(cleo.view.players.get(&ana.id.to_string()), Some(&ana.at.unwrap()));
+    assert_eq!(cleo.view.players.get(&bob.id.to_string()), Some(&bob.at.unwrap()));
+
+    // every instance delivered the game's updates in one and the same order
+    say(&mut cleo, "the end").await;
+    for watcher in &mut watchers {
+        watcher.until_chat("the end").await;
+    }
+    assert!(watchers[0].frames.len() > 10, "{:?}", watchers[0].frames);
+    assert_eq!(watchers[0].frames, watchers[1].frames, "instances one and two");
+    assert_eq!(watchers[0].frames, watchers[2].frames, "instances one and three");
+    let owners: Vec<usize> = instances.iter().map(|i| i.take_overs().len()).collect();
+    assert_eq!(owners.iter().sum::<usize>(), 1, "one owner, once: {owners:?}");
+}
+
+/// The eight cells around `cell`.
+fn neighbours(cell: Cell) -> Vec<Cell> {
+    (-1..=1)
+        .flat_map(|dx| (-1..=1).map(move |dy| (dx, dy)))
+        .filter(|d| *d != (0, 0))
+        .map(|(dx, dy)| Cell::new(cell.x + dx, cell.y + dy))
+        .filter(|c| protocol::Board::STANDARD.contains(*c))
+        .collect()
+}
+
+/// Sends a move to a free neighbour and waits up to `wait` for its validation; `None`
+/// when none came (the owner is away). A real client moves on the same way: the next
+/// key press is a new move with the next generation.
+async fn try_step(client: &mut Client, wait: Duration) -> Option<Cell> {
+    let step = free_neighbour(client);
+    client.generation += 1;
+    let generation = client.generation;
+    client
+        .send(json!({"messageType": "player", "payload":
+            {"x": step.x, "y": step.y, "h": false, "generation": generation, "name": client.name}}))
+        .await;
+    let id = client.id.to_string();
+    let deadline = tokio::time::Instant::now() + wait;
+    loop {
+        let frame = tokio::time::timeout_at(deadline, next_text(&mut client.world))
+            .await
+            .ok()?
+            .expect("world socket open");
+        if frame["messageType"] == "player"
+            && frame["playerID"] == id
+            && frame["payload"]["generation"] == generation
+        {
+            let cell = cell_of(&frame);
+            client.at = Some(cell);
+            return Some(cell);
+        }
+    }
+}
+
+#[tokio::test]
+async fn killing_the_owner_moves_the_game_within_seconds_and_loses_no_validated_move() {
+    let deployment = Deployment::new();
+    let mut instances: Vec<Option<Instance>> = ["one", "two", "three"]
+        .iter()
+        .map(|n| Some(deployment.start(n)))
+        .collect();
+    // someone enters so that the game gets an owner
+    let mut first = Client::connect_at(&instances[0].as_ref().unwrap().address, Uuid::new_v4(), "First").await;
+    first.enter().await;
+    let all: Vec<&Instance> = instances.iter().map(|i| i.as_ref().unwrap()).collect();
+    let (owner, epoch) = owner_after(&all, 0, PATIENCE).await;
+    drop(first);
+    let addresses: Vec<String> = all.iter().map(|i| i.address.clone()).collect();
+    let others: Vec<usize> = (0..3).filter(|i| *i != owner).collect();
+    let address = |i: usize| addresses[i].clone();
+    let mut ana = Client::connect_at(&address(others[0]), Uuid::new_v4(), "Ana").await;
+    ana.enter().await;
+    let mut bob = Client::connect_at(&address(others[1]), Uuid::new_v4(), "Bob").await;
+    bob.enter().await;
+    for _ in 0..5 {
+        let step = free_neighbour(&ana);
+        ana.move_to(step.x, step.y).await;
+        let step = free_neighbour(&bob);
+        bob.move_to(step.x, step.y).await;
+    }
+    // Bob's last move is validated just before the owner dies: it was published, maybe
+    // not yet written to Cassandra
+    let step = free_neighbour(&bob);
+    let bob_last = bob.move_to(step.x, step.y).await;
+    instances[owner].take().unwrap().kill();
+    let killed = Instant::now();
+
+    let mut validated = None;
+    while validated.is_none() {
+        assert!(killed.elapsed() < Duration::from_secs(30), "no move validated within 30 s of the kill");
+        validated = try_step(&mut ana, Duration::from_millis(500)).await;
+    }
+    let failover = killed.elapsed();
+    println!("first validated move {failover:?} after the owner was killed");
+    let survivors: Vec<&Instance> = instances.iter().flatten().collect();
+    let (_, new_epoch) = owner_after(&survivors, epoch, PATIENCE).await;
+    assert!(new_epoch > epoch);
+
+    // nothing Bob saw validated is lost: a newcomer finds him where he last stood, and
+    // his next step from there is accepted
+    let mut cleo = Client::connect_at(&address(others[0]), Uuid::new_v4(), "Cleo").await;
+    cleo.enter().await;
+    assert_eq!(cleo.view.players.get(&bob.id.to_string()), Some(&bob_last));
+    let step = free_neighbour(&bob);
+    assert_eq!(bob.move_to(step.x, step.y).await, step, "Bob goes on from {bob_last:?}");
+}
+
+#[tokio::test]
+async fn the_players_of_a_killed_instance_leave_and_come_back_where_they_were_elsewhere() {
+    let deployment = Deployment::new();
+    let one = deployment.start("one");
+    let two = deployment.start("two");
+    let mut ana = Client::connect_at(&one.address, Uuid::new_v4(), "Ana").await;
+    ana.enter().await;
+    let mut bob = Client::connect_at(&two.address, Uuid::new_v4(), "Bob").await;
+    bob.enter().await;
+    for _ in 0..3 {
+        let step = free_neighbour(&bob);
+        bob.move_to(step.x, step.y).await;
+    }
+    let bob_at = bob.at.unwrap();
+    ana.sees_move(bob.id, bob.generation).await;
+    two.kill();
+    // Bob's instance is gone: he must not stay on the board
+    let bob_id = bob.id.to_string();
+    ana.world_until("Bob leaving", |f| {
+        f["messageType"] == "leaving" && f["playerID"] == bob_id
+    })
+    .await;
+    // the page reconnects to another instance and re-enters: same cell
+    let mut back = Client::connect_at(&one.address, bob.id, "Bob").await;
+    back.generation = bob.generation;
+    back.enter().await;
+    assert_eq!(back.at, Some(bob_at), "Bob comes back where he was");
+    ana.sees_move(bob.id, bob.generation).await;
+}

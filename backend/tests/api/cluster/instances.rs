@@ -1,0 +1,173 @@
+//! Instances of the `drapetisca` binary as separate processes sharing one world topic
+//! (hence one command topic) and one keyspace: what an operator runs behind a load
+//! balancer. The binary is the one cargo builds for these tests
+//! (`CARGO_BIN_EXE_drapetisca`), so `cargo test` needs no other build step.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use protocol::Uuid;
+
+use crate::cassandra::support::{fresh_keyspace, require_cassandra, NODE, PASSWORD, USER};
+use crate::helpers::{create_command_topic, pulsar_token_file, unique_topic, PULSAR_URL};
+
+const BIN: &str = env!("CARGO_BIN_EXE_drapetisca");
+
+/// What the instances of one test share.
+#[derive(Clone, Debug)]
+pub struct Deployment {
+    /// The world topic (the command and direct topics derive from it).
+    pub topic: String,
+    /// The Cassandra keyspace.
+    pub keyspace: String,
+    /// The one game they play.
+    pub game: Uuid,
+}
+
+impl Deployment {
+    /// A fresh topic (with its partitioned command topic) and keyspace.
+    pub fn new() -> Self {
+        require_cassandra();
+        let topic = unique_topic();
+        create_command_topic(&topic);
+        Deployment {
+            topic,
+            keyspace: fresh_keyspace(),
+            game: Uuid::new_v4(),
+        }
+    }
+
+    /// Starts one instance on a free port; returns once it listens.
+    pub fn start(&self, name: &str) -> Instance {
+        let dir = tempfile::tempdir().expect("temporary directory");
+        let mut child = Command::new(BIN)
+            .env("NO_COLOR", "1")
+            .env("DRAPETISCA_BIND", "127.0.0.1:0")
+            .env("DRAPETISCA_DATA_DIR", dir.path())
+            .env("DRAPETISCA_GAME_ID", self.game.to_string())
+            .env("DRAPETISCA_LOG", "info,pulsar=error")
+            .env("DRAPETISCA_PULSAR_URL", PULSAR_URL)
+            .env("DRAPETISCA_PULSAR_TOPIC", &self.topic)
+            .env("DRAPETISCA_PULSAR_TOKEN_FILE", pulsar_token_file())
+            .env("DRAPETISCA_CASSANDRA_NODES", NODE)
+            .env("DRAPETISCA_CASSANDRA_KEYSPACE", &self.keyspace)
+            .env("DRAPETISCA_CASSANDRA_USERNAME", USER)
+            .env("DRAPETISCA_CASSANDRA_PASSWORD", PASSWORD)
+            .stderr(Stdio::piped())
+            .stdout(Stdio::null())
+            .spawn()
+            .expect("the binary starts");
+        let log = Arc::new(Mutex::new(Vec::<String>::new()));
+        let (port_tx, port_rx) = std::sync::mpsc::channel();
+        // unwrap: stderr was piped above
+        let stderr = BufReader::new(child.stderr.take().unwrap());
+        let lines = log.clone();
+        std::thread::spawn(move || {
+            for line in stderr.lines().map_while(Result::ok) {
+                if let Some(rest) = line.split(" port=").nth(1) {
+                    let port: String = rest.chars().take_while(|c| c.is_ascii_digit()).collect();
+                    let _ = port_tx.send(port);
+                }
+                lines.lock().unwrap().push(line);
+            }
+        });
+        let port = port_rx
+            .recv_timeout(Duration::from_secs(60))
+            .unwrap_or_else(|_| panic!("{name} did not start: {:?}", log.lock().unwrap()));
+        Instance {
+            name: name.into(),
+            address: format!("127.0.0.1:{port}"),
+            child,
+            log,
+            _dir: dir,
+        }
+    }
+}
+
+/// One running instance.
+pub struct Instance {
+    /// For messages.
+    pub name: String,
+    /// `127.0.0.1:port`.
+    pub address: String,
+    child: Child,
+    /// Its log lines so far.
+    log: Arc<Mutex<Vec<String>>>,
+    /// Its (unused) embedded data directory.
+    _dir: tempfile::TempDir,
+}
+
+impl Instance {
+    /// The epochs at which this instance took the game over, in order.
+    pub fn take_overs(&self) -> Vec<u64> {
+        self.log
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|l| l.contains("game taken over"))
+            .filter_map(|l| l.split(" epoch=").nth(1))
+            .filter_map(|rest| {
+                rest.chars()
+                    .take_while(|c| c.is_ascii_digit())
+                    .collect::<String>()
+                    .parse()
+                    .ok()
+            })
+            .collect()
+    }
+
+    /// Its log, for failure messages.
+    pub fn log(&self) -> String {
+        self.log.lock().unwrap().join("\n")
+    }
+
+    /// SIGKILL: the process dies at once, nothing is flushed or handed over.
+    pub fn kill(mut self) {
+        self.child.kill().expect("SIGKILL delivered");
+        let _ = self.child.wait();
+    }
+
+    /// SIGTERM, then waits for a clean exit.
+    pub fn terminate(mut self) {
+        // unwrap: a child's id fits a pid
+        let pid = i32::try_from(self.child.id()).unwrap();
+        // SAFETY: sending a signal to our own child process
+        unsafe { libc::kill(pid, libc::SIGTERM) };
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                assert!(status.success(), "{} exited with {status}:\n{}", self.name, self.log());
+                return;
+            }
+            assert!(Instant::now() < deadline, "{} did not stop on SIGTERM", self.name);
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+impl Drop for Instance {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Waits until one of `instances` has taken the game over at an epoch above `after`;
+/// returns its index and the epoch.
+pub async fn owner_after(instances: &[&Instance], after: u64, within: Duration) -> (usize, u64) {
+    let deadline = Instant::now() + within;
+    loop {
+        let best = instances
+            .iter()
+            .enumerate()
+            .filter_map(|(i, inst)| inst.take_overs().last().map(|e| (i, *e)))
+            .max_by_key(|(_, e)| *e);
+        if let Some((i, epoch)) = best.filter(|(_, e)| *e > after) {
+            return (i, epoch);
+        }
+        assert!(Instant::now() < deadline, "no take-over after epoch {after} within {within:?}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}

@@ -169,9 +169,12 @@ impl Application {
         self.room_task.await.context("room task failed")?;
         self.writer_task.await.context("store writer failed")?;
         if let Some(cluster) = &self.cluster {
-            cluster.close().await;
+            cluster.stop_hosting().await;
         }
         self.bus.close().await;
+        if let Some(cluster) = &self.cluster {
+            cluster.close().await;
+        }
         tracing::info!("stopped");
         Ok(())
     }

@@ -63,8 +63,10 @@ pub struct Cluster {
     instance: String,
     /// How many command partitions there are.
     partitions: u32,
-    /// Where commands and replies go.
-    link: Sender,
+    /// Where commands and replies go; `None` once closed, so that the publishers end.
+    link: Mutex<Option<Sender>>,
+    /// The owners' subscription, kept open between `stop_hosting` and `close`.
+    consumer: Mutex<Option<Consumer<Vec<u8>, TokioExecutor>>>,
     /// Where direct replies are delivered.
     sockets: Arc<Sockets>,
     /// Connection numbers, unique on this instance.
@@ -82,10 +84,18 @@ pub struct Cluster {
     tasks: Mutex<Option<Tasks>>,
 }
 
+/// How long [`Cluster::close`] waits for queued commands to leave.
+const CLOSE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// The cluster's tasks.
 struct Tasks {
+    /// The publishers and the pinger.
     publishers: Publishers,
-    owner: JoinHandle<()>,
-    receiver: JoinHandle<Option<Consumer<Vec<u8>, TokioExecutor>>>,
+    /// The owner loop; taken by `stop_hosting`.
+    owner: Option<JoinHandle<()>>,
+    /// Receives the owned partitions' commands; hands the consumer back when stopped.
+    receiver: Option<JoinHandle<Option<Consumer<Vec<u8>, TokioExecutor>>>>,
+    /// Delivers direct replies.
     directs: JoinHandle<()>,
 }
 
@@ -138,7 +148,8 @@ impl Cluster {
         Ok(Cluster {
             instance,
             partitions,
-            link: sender,
+            link: Mutex::new(Some(sender)),
+            consumer: Mutex::new(None),
             sockets,
             next_conn: Arc::new(AtomicU64::new(1)),
             gateways: Mutex::new(HashMap::new()),
@@ -147,8 +158,8 @@ impl Cluster {
             stop_owning,
             tasks: Mutex::new(Some(Tasks {
                 publishers,
-                owner,
-                receiver,
+                owner: Some(owner),
+                receiver: Some(receiver),
                 directs: directs_task,
             })),
         })
@@ -157,7 +168,13 @@ impl Cluster {
     /// The room handle the sockets of `game` use here: the game's gateway.
     pub fn room(&self, game: Uuid) -> RoomHandle {
         // unwrap: the lock is never held across an await, and nothing panics under it
+        let link = self.link.lock().unwrap().clone();
+        // unwrap: as above
         let mut gateways = self.gateways.lock().unwrap();
+        let Some(link) = link else {
+            // closed: a handle whose room is gone refuses every socket
+            return RoomHandle::new(mpsc::channel(1).0);
+        };
         gateways
             .entry(game)
             .or_insert_with(|| {
@@ -165,7 +182,7 @@ impl Cluster {
                     game,
                     self.instance.clone(),
                     self.partitions,
-                    self.link.clone(),
+                    link,
                     self.sockets.clone(),
                     self.next_conn.clone(),
                     self.stop.child_token(),
@@ -195,31 +212,58 @@ impl Cluster {
         &self.instance
     }
 
-    /// Hands this instance's games over: stops taking commands (those not yet taken
-    /// stay unacknowledged), stops the rooms and writes their rows, then leaves the
-    /// subscription, so that the broker gives the partitions, and the commands not
-    /// taken, to the other instances. Call it after the sockets closed (their
-    /// departures are commands too) and before the world bus closes.
-    pub async fn close(&self) {
-        // unwrap: as in `room`
-        let Some(tasks) = self.tasks.lock().unwrap().take() else {
-            return;
+    /// Stops owning games, first of the two steps of leaving: stops taking commands
+    /// (those not yet taken stay unacknowledged, for the next owner), stops the rooms
+    /// and writes their rows. Call it after the sockets closed (their departures are
+    /// commands too), then close the world bus (so that every frame the rooms published
+    /// is out), then [`Cluster::close`].
+    pub async fn stop_hosting(&self) {
+        // unwrap: the lock is never held across an await, and nothing panics under it
+        let (receiver, owner) = {
+            let mut tasks = self.tasks.lock().unwrap();
+            let Some(tasks) = tasks.as_mut() else { return };
+            (tasks.receiver.take(), tasks.owner.take())
         };
-        // let the sockets' last commands (departures) leave first
-        tokio::time::sleep(PING_EVERY / 5).await;
         self.stop_owning.cancel();
-        let consumer = tasks.receiver.await.ok().flatten();
-        let _ = tasks.owner.await;
+        if let Some(receiver) = receiver {
+            // unwrap: as above
+            *self.consumer.lock().unwrap() = receiver.await.ok().flatten();
+        }
+        if let Some(owner) = owner {
+            let _ = owner.await;
+        }
+    }
+
+    /// Leaves the cluster: closes the owners' subscription, so that the broker gives
+    /// this instance's partitions, with the commands it did not take, to the others at
+    /// once; then sends what is still queued (the sockets' departures) and stops.
+    pub async fn close(&self) {
+        self.stop_hosting().await;
+        // unwrap: as in `stop_hosting`
+        let consumer = self.consumer.lock().unwrap().take();
         if let Some(mut consumer) = consumer {
             if let Err(e) = consumer.close().await {
                 tracing::debug!(error = %e, "closing the owners' subscription");
             }
         }
         self.stop.cancel();
-        // unwrap: as in `room`
+        // unwrap: as above
         self.gateways.lock().unwrap().clear();
+        drop(self.link.lock().unwrap().take());
+        // unwrap: as above
+        let Some(tasks) = self.tasks.lock().unwrap().take() else {
+            return;
+        };
         let _ = tasks.directs.await;
         let _ = tasks.publishers.pings.await;
+        let flushed = tokio::time::timeout(CLOSE_TIMEOUT, async {
+            let _ = tasks.publishers.commands.await;
+            let _ = tasks.publishers.directs.await;
+        })
+        .await;
+        if flushed.is_err() {
+            tracing::warn!("cluster commands left unsent at shutdown");
+        }
         tracing::info!(instance = %self.instance, "left the cluster");
     }
 }

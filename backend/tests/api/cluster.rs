@@ -91,7 +91,10 @@ async fn three_instances_play_one_game() {
         ana.sees_move(bob.id, bob.generation).await;
     }
     let got = bob.move_to(ana_at.x, ana_at.y).await;
-    assert_eq!(got, beside, "Bob may not step onto Ana's cell: he snaps back");
+    assert_eq!(
+        got, beside,
+        "Bob may not step onto Ana's cell: he snaps back"
+    );
 
     // a food caught once, and a newcomer on a third instance told where it went
     let (food_id, food_at) = ana
@@ -109,12 +112,25 @@ async fn three_instances_play_one_game() {
         .await;
     let moved_to = cell_of(&caught);
     let line = ana.next_player().await;
-    assert_eq!(line["payload"]["text"], "Good catch!", "the catcher is congratulated: {line}");
+    assert_eq!(
+        line["payload"]["text"], "Good catch!",
+        "the catcher is congratulated: {line}"
+    );
     let mut cleo = Client::connect_at(&instances[2].address, Uuid::new_v4(), "Cleo").await;
     cleo.enter().await;
-    assert_eq!(cleo.view.food.get(&food_id), Some(&moved_to), "Cleo on instance three");
-    assert_eq!(cleo.view.players.get(&ana.id.to_string()), Some(&ana.at.unwrap()));
-    assert_eq!(cleo.view.players.get(&bob.id.to_string()), Some(&bob.at.unwrap()));
+    assert_eq!(
+        cleo.view.food.get(&food_id),
+        Some(&moved_to),
+        "Cleo on instance three"
+    );
+    assert_eq!(
+        cleo.view.players.get(&ana.id.to_string()),
+        Some(&ana.at.unwrap())
+    );
+    assert_eq!(
+        cleo.view.players.get(&bob.id.to_string()),
+        Some(&bob.at.unwrap())
+    );
 
     // every instance delivered the game's updates in one and the same order
     say(&mut cleo, "the end").await;
@@ -122,10 +138,20 @@ async fn three_instances_play_one_game() {
         watcher.until_chat("the end").await;
     }
     assert!(watchers[0].frames.len() > 10, "{:?}", watchers[0].frames);
-    assert_eq!(watchers[0].frames, watchers[1].frames, "instances one and two");
-    assert_eq!(watchers[0].frames, watchers[2].frames, "instances one and three");
+    assert_eq!(
+        watchers[0].frames, watchers[1].frames,
+        "instances one and two"
+    );
+    assert_eq!(
+        watchers[0].frames, watchers[2].frames,
+        "instances one and three"
+    );
     let owners: Vec<usize> = instances.iter().map(|i| i.take_overs().len()).collect();
-    assert_eq!(owners.iter().sum::<usize>(), 1, "one owner, once: {owners:?}");
+    assert_eq!(
+        owners.iter().sum::<usize>(),
+        1,
+        "one owner, once: {owners:?}"
+    );
 }
 
 /// The eight cells around `cell`.
@@ -175,7 +201,12 @@ async fn killing_the_owner_moves_the_game_within_seconds_and_loses_no_validated_
         .map(|n| Some(deployment.start(n)))
         .collect();
     // someone enters so that the game gets an owner
-    let mut first = Client::connect_at(&instances[0].as_ref().unwrap().address, Uuid::new_v4(), "First").await;
+    let mut first = Client::connect_at(
+        &instances[0].as_ref().unwrap().address,
+        Uuid::new_v4(),
+        "First",
+    )
+    .await;
     first.enter().await;
     let all: Vec<&Instance> = instances.iter().map(|i| i.as_ref().unwrap()).collect();
     let (owner, epoch) = owner_after(&all, 0, PATIENCE).await;
@@ -202,7 +233,10 @@ async fn killing_the_owner_moves_the_game_within_seconds_and_loses_no_validated_
 
     let mut validated = None;
     while validated.is_none() {
-        assert!(killed.elapsed() < Duration::from_secs(30), "no move validated within 30 s of the kill");
+        assert!(
+            killed.elapsed() < Duration::from_secs(30),
+            "no move validated within 30 s of the kill"
+        );
         validated = try_step(&mut ana, Duration::from_millis(500)).await;
     }
     let failover = killed.elapsed();
@@ -217,7 +251,11 @@ async fn killing_the_owner_moves_the_game_within_seconds_and_loses_no_validated_
     cleo.enter().await;
     assert_eq!(cleo.view.players.get(&bob.id.to_string()), Some(&bob_last));
     let step = free_neighbour(&bob);
-    assert_eq!(bob.move_to(step.x, step.y).await, step, "Bob goes on from {bob_last:?}");
+    assert_eq!(
+        bob.move_to(step.x, step.y).await,
+        step,
+        "Bob goes on from {bob_last:?}"
+    );
 }
 
 #[tokio::test]
@@ -248,4 +286,75 @@ async fn the_players_of_a_killed_instance_leave_and_come_back_where_they_were_el
     back.enter().await;
     assert_eq!(back.at, Some(bob_at), "Bob comes back where he was");
     ana.sees_move(bob.id, bob.generation).await;
+}
+
+#[tokio::test]
+async fn a_rolling_restart_of_every_instance_loses_no_move() {
+    let deployment = Deployment::new();
+    let names = ["one", "two", "three"];
+    let mut instances: Vec<Option<Instance>> =
+        names.iter().map(|n| Some(deployment.start(n))).collect();
+    let mut players = Vec::new();
+    for (i, name) in ["Ana", "Bob", "Cleo"].iter().enumerate() {
+        let address = instances[i].as_ref().unwrap().address.clone();
+        let mut player = Client::connect_at(&address, Uuid::new_v4(), name).await;
+        player.enter().await;
+        players.push(player);
+    }
+    // which instance each player's sockets are on
+    let mut homes = [0, 1, 2];
+    let mut slowest = Duration::ZERO;
+    for restarted in 0..3 {
+        let leaving = instances[restarted].take().unwrap();
+        let stopping = tokio::task::spawn_blocking(move || leaving.terminate());
+        // the others play on while the instance drains and hands its games over
+        while !stopping.is_finished() {
+            for (i, player) in players.iter_mut().enumerate() {
+                if homes[i] == restarted {
+                    continue;
+                }
+                let sent = Instant::now();
+                let moved = try_step(player, Duration::from_secs(10)).await;
+                assert!(
+                    moved.is_some(),
+                    "{} stalled while {} restarted",
+                    player.name,
+                    names[restarted]
+                );
+                slowest = slowest.max(sent.elapsed());
+            }
+        }
+        stopping.await.unwrap();
+        // its players' pages reconnect to an instance that already restarted (or the
+        // last one) and come back where they were
+        let target = if restarted == 0 { 2 } else { restarted - 1 };
+        let address = instances[target].as_ref().unwrap().address.clone();
+        for i in 0..players.len() {
+            if homes[i] != restarted {
+                continue;
+            }
+            let gone = &players[i];
+            let (id, name, at, generation) = (gone.id, gone.name.clone(), gone.at, gone.generation);
+            let mut back = Client::connect_at(&address, id, &name).await;
+            back.generation = generation;
+            back.enter().await;
+            assert_eq!(back.at, at, "{name} comes back where it was");
+            players[i] = back;
+            homes[i] = target;
+        }
+        instances[restarted] = Some(deployment.start(names[restarted]));
+    }
+    println!("slowest move during the rolling restart: {slowest:?}");
+    // nothing lost: a newcomer sees everyone where they last stood
+    let address = instances[0].as_ref().unwrap().address.clone();
+    let mut dan = Client::connect_at(&address, Uuid::new_v4(), "Dan").await;
+    dan.enter().await;
+    for player in &players {
+        assert_eq!(
+            dan.view.players.get(&player.id.to_string()),
+            player.at.as_ref(),
+            "{}",
+            player.name
+        );
+    }
 }

@@ -138,10 +138,19 @@ impl Instance {
         let deadline = Instant::now() + Duration::from_secs(30);
         loop {
             if let Some(status) = self.child.try_wait().unwrap() {
-                assert!(status.success(), "{} exited with {status}:\n{}", self.name, self.log());
+                assert!(
+                    status.success(),
+                    "{} exited with {status}:\n{}",
+                    self.name,
+                    self.log()
+                );
                 return;
             }
-            assert!(Instant::now() < deadline, "{} did not stop on SIGTERM", self.name);
+            assert!(
+                Instant::now() < deadline,
+                "{} did not stop on SIGTERM",
+                self.name
+            );
             std::thread::sleep(Duration::from_millis(50));
         }
     }
@@ -167,7 +176,10 @@ pub async fn owner_after(instances: &[&Instance], after: u64, within: Duration) 
         if let Some((i, epoch)) = best.filter(|(_, e)| *e > after) {
             return (i, epoch);
         }
-        assert!(Instant::now() < deadline, "no take-over after epoch {after} within {within:?}");
+        assert!(
+            Instant::now() < deadline,
+            "no take-over after epoch {after} within {within:?}"
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }

@@ -11,7 +11,7 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use crate::bus::{inprocess::InProcessBus, pulsar::PulsarBus, Bus, Fanout};
-use crate::cluster::{host::Hosting, Cluster};
+use crate::cluster::{fencing::Fence, host::Hosting, Cluster};
 use crate::config::Settings;
 use crate::metrics::Metrics;
 use crate::room::{self, RoomHandle};
@@ -62,6 +62,9 @@ impl Application {
             })?)
         };
         let fanout = Fanout::new(settings.world_queue);
+        // the fence is shared by the cluster and the bus; it only stamps and filters
+        // frames when several instances share the game (Pulsar and Cassandra both set)
+        let (fence, fenced) = Fence::new();
         let bus: Arc<dyn Bus> = if settings.pulsar.url.is_some() {
             Arc::new(
                 PulsarBus::connect(&settings.pulsar, fanout.clone())
@@ -80,17 +83,19 @@ impl Application {
         let (room, room_task, writer_task, cluster) = if clustered {
             let client = crate::cluster::link::client(&settings.pulsar).await?;
             let instance = protocol::Uuid::new_v4().to_string();
-            let cluster =
-                Cluster::start(&client, &settings.pulsar.topic, instance.clone(), |link| {
-                    Hosting {
-                        instance,
-                        store: store.clone(),
-                        bus: bus.clone(),
-                        link,
-                        board: Board::STANDARD,
-                        metrics: metrics.clone(),
-                    }
-                })
+            let world_topic = settings.pulsar.topic.clone();
+            let hosting = |link| Hosting {
+                instance: instance.clone(),
+                store: store.clone(),
+                bus: bus.clone(),
+                link,
+                board: Board::STANDARD,
+                metrics: metrics.clone(),
+                fence,
+                client: client.clone(),
+                world_topic: world_topic.clone(),
+            };
+            let cluster = Cluster::start(&client, &world_topic, instance.clone(), fenced, hosting)
                 .await
                 .context("cannot join the cluster")?;
             let room = cluster.room(game.id);

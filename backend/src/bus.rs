@@ -13,7 +13,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use protocol::{server::StatusPayload, ServerMessage};
+use protocol::{server::StatusPayload, ServerMessage, Uuid};
 use tokio::sync::broadcast;
 
 /// One serialized frame, cheap to clone: all sockets share its bytes.
@@ -42,6 +42,10 @@ pub trait Bus: Send + Sync + 'static {
     /// talks to a network queues the frame and delivers it from a task of its own, so a
     /// slow or absent broker never stalls a game.
     fn publish(&self, frame: Frame);
+    /// Publishes a take-over marker for `game`: a message for the instances, never a
+    /// frame for clients, that the new owner reads the topic up to (`cluster::tail`).
+    /// Only a bus shared by several instances has anything to mark.
+    fn publish_marker(&self, _game: Uuid, _nonce: &str) {}
     /// Delivers what is queued (within a bounded time) and releases the bus's resources.
     async fn close(&self);
 }

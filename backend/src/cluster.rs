@@ -28,6 +28,7 @@ pub mod link;
 pub mod ownership;
 pub mod partition;
 pub mod replay;
+pub mod tail;
 
 use std::collections::HashMap;
 use std::sync::atomic::AtomicU64;
@@ -105,6 +106,7 @@ impl Cluster {
         client: &Client,
         world_topic: &str,
         instance: String,
+        fenced: mpsc::UnboundedReceiver<Uuid>,
         hosting: impl FnOnce(Sender) -> Hosting,
     ) -> Result<Self, LinkError> {
         let commands = command_topic(world_topic);
@@ -140,6 +142,7 @@ impl Cluster {
         ));
         let owner = tokio::spawn(own(
             received_rx,
+            fenced,
             hosting(sender.clone()),
             partitions,
             ownership.clone(),
@@ -269,9 +272,11 @@ impl Cluster {
 }
 
 /// The owner loop: routes each received command to its game's host, starting one for
-/// a game it does not host yet, and stops the hosts of partitions it lost.
+/// a game it does not host yet, and stops the hosts of partitions it lost and of games
+/// a newer owner took over.
 async fn own(
     mut received: mpsc::Receiver<Received>,
+    mut fenced: mpsc::UnboundedReceiver<Uuid>,
     hosting: Hosting,
     partitions: u32,
     ownership: Arc<Mutex<Ownership>>,
@@ -293,6 +298,12 @@ async fn own(
                 });
                 if host.tx.send(command).await.is_err() {
                     hosts.remove(&game);
+                }
+            }
+            Some(game) = fenced.recv() => {
+                if let Some(host) = hosts.remove(&game) {
+                    host.stop.cancel();
+                    let _ = host.task.await;
                 }
             }
             _ = check.tick() => {

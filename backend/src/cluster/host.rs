@@ -16,9 +16,10 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use super::envelope::{Command, ConnRef, Direct, Kind};
+use super::fencing::Fence;
 use super::gateway::PRESENCE_EVERY;
-use super::link::Sender;
-use super::replay;
+use super::link::{Client, Sender};
+use super::{replay, tail};
 use crate::bus::Bus;
 use crate::metrics::Metrics;
 use crate::room::{self, ConnId, ConnectError, RoomHandle};
@@ -52,6 +53,12 @@ pub struct Hosting {
     pub link: Sender,
     /// The board of new games.
     pub board: Board,
+    /// Stamps this instance's frames with its epochs; learns of newer owners.
+    pub fence: Arc<Fence>,
+    /// A Pulsar client, to read the world topic's tail at a take-over.
+    pub client: Client,
+    /// The world topic.
+    pub world_topic: String,
     /// Counters.
     pub metrics: Arc<Metrics>,
 }
@@ -97,6 +104,10 @@ struct Host {
     orphans: HashSet<Uuid>,
     /// When the orphans leave.
     orphan_deadline: Instant,
+    /// Each player's move counter at the take-over: a move that does not count past it
+    /// is a command the old owner applied already, redelivered to us (the broker
+    /// redelivers what the old owner had not acknowledged), and is dropped.
+    generations: HashMap<Uuid, i32>,
 }
 
 async fn run(
@@ -105,17 +116,29 @@ async fn run(
     mut rx: mpsc::Receiver<Command>,
     stop: CancellationToken,
 ) {
-    let Some((state, fresh, epoch)) = take_over(game, &hosting, &stop).await else {
+    let started = Instant::now();
+    let Some((state, epoch, replayed)) = take_over(game, &hosting, &stop).await else {
         return;
     };
-    tracing::info!(%game, epoch, fresh, instance = %hosting.instance, "game taken over");
+    tracing::info!(
+        %game, epoch, replayed, instance = %hosting.instance,
+        took_ms = started.elapsed().as_millis() as u64, "game taken over"
+    );
     let orphans: HashSet<Uuid> = state.active_players().map(|(id, _)| id).collect();
+    let generations = state
+        .rows()
+        .into_iter()
+        .filter(|row| row.kind == crate::store::ObjectKind::Player)
+        .map(|row| (row.object_id, row.generation))
+        .collect();
     let (writer, writer_task) =
         StoreWriter::spawn(hosting.store.clone(), game, hosting.metrics.clone());
     let room_stop = CancellationToken::new();
+    // every row is written again under the new epoch: a late write of the old owner
+    // can then never win over what this owner took over
     let (room, room_task) = room::spawn(
         state,
-        fresh,
+        true,
         hosting.bus.clone(),
         writer,
         hosting.metrics.clone(),
@@ -129,6 +152,7 @@ async fn run(
         heard: HashMap::new(),
         orphans,
         orphan_deadline: Instant::now() + ORIGIN_LOST_AFTER,
+        generations,
     };
     let mut tick = tokio::time::interval(PRESENCE_EVERY);
     loop {
@@ -146,7 +170,9 @@ async fn run(
     }
     room_stop.cancel();
     let _ = room_task.await;
+    let fence = host.hosting.fence.clone();
     drop(host);
+    fence.release(game, epoch);
     if tokio::time::timeout(FLUSH_TIMEOUT, writer_task)
         .await
         .is_err()
@@ -156,35 +182,43 @@ async fn run(
     tracing::info!(%game, "game handed over");
 }
 
-/// Claims a new epoch for `game` and loads it; retries while the store fails, until
-/// `stop` fires.
+/// Takes `game` over: claims a new epoch (so every instance drops what an earlier
+/// owner publishes from the marker on), publishes the take-over marker, loads the
+/// stored game and applies the world frames published since. Retries while the store
+/// or the broker fails, until `stop` fires. Returns the game, the epoch and how many
+/// frames were replayed.
 async fn take_over(
     game: Uuid,
     hosting: &Hosting,
     stop: &CancellationToken,
-) -> Option<(crate::game::Game, bool, u64)> {
+) -> Option<(crate::game::Game, u64, usize)> {
     let mut backoff = Duration::from_millis(50);
     loop {
         let attempt = async {
-            let epoch = hosting.store.claim_epoch(game, &hosting.instance).await?;
-            let rows = hosting.store.load(game).await?;
-            Ok::<_, crate::store::StoreError>((epoch, rows))
+            let epoch = hosting
+                .store
+                .claim_epoch(game, &hosting.instance)
+                .await
+                .map_err(|e| e.to_string())?;
+            hosting.fence.own(game, epoch);
+            let nonce = Uuid::new_v4().to_string();
+            hosting.bus.publish_marker(game, &nonce);
+            let rows = hosting.store.load(game).await.map_err(|e| e.to_string())?;
+            let frames = tail::read(&hosting.client, &hosting.world_topic, game, &nonce).await?;
+            let mut state = replay::restore(game, hosting.board, &rows).unwrap_or_else(|| {
+                rules::new_game(game, hosting.board, &mut StdRng::from_entropy())
+            });
+            for frame in &frames {
+                replay::apply(&mut state, frame);
+            }
+            Ok::<_, String>((state, epoch, frames.len()))
         };
         let result = tokio::select! {
             _ = stop.cancelled() => return None,
             result = attempt => result,
         };
         match result {
-            Ok((epoch, rows)) => {
-                return Some(match replay::restore(game, hosting.board, &rows) {
-                    Some(state) => (state, false, epoch),
-                    None => (
-                        rules::new_game(game, hosting.board, &mut StdRng::from_entropy()),
-                        true,
-                        epoch,
-                    ),
-                });
-            }
+            Ok(taken) => return Some(taken),
             Err(e) => tracing::warn!(%game, error = %e, "take-over failed, retrying"),
         }
         tokio::select! {
@@ -217,6 +251,13 @@ impl Host {
                         return;
                     }
                 };
+                if let ClientMessage::Player { payload } = &message {
+                    let applied = self.generations.get(&socket.player);
+                    if applied.is_some_and(|g| payload.generation <= *g) {
+                        tracing::debug!(player = %socket.player, "a redelivered move dropped");
+                        return;
+                    }
+                }
                 if let Some(room_conn) = self.ensure(&origin, socket).await {
                     let _ = self.room.send(socket.player, room_conn, message).await;
                 }

@@ -50,6 +50,21 @@ healthy() {
     grep -q '"public/default"' && port_open "$broker_port" && port_open "$tls_port"
 }
 
+# the game servers' partitioned command topic (docs/cluster.md) for the default world
+# topic: instances sharing Pulsar and Cassandra need it and do not create it themselves
+ensure_command_topic() {
+  local url="http://127.0.0.1:$web_port/admin/v2/persistent/public/default/drapetisca-world-commands/partitions"
+  local code
+  code="$(curl -sS -o /dev/null -w '%{http_code}' --max-time 10 -X PUT \
+    -H "Authorization: Bearer $(cat "$state/admin.token")" -H 'Content-Type: application/json' \
+    -d 8 "$url")"
+  case "$code" in
+    204) say "created the command topic drapetisca-world-commands (8 partitions)" ;;
+    409) ;;
+    *) die "creating the command topic drapetisca-world-commands failed (HTTP $code)" ;;
+  esac
+}
+
 print_usage() {
   say "broker  pulsar://127.0.0.1:$broker_port"
   say "TLS     pulsar+ssl://127.0.0.1:$tls_port (CA: $state/tls/ca.cert.pem)"
@@ -186,6 +201,7 @@ fi
 if pid="$(running_pid)" && [[ -n "$pid" ]]; then
   if healthy; then
     say "already running and healthy (pid $pid)"
+    ensure_command_topic
     print_usage
     exit 0
   fi
@@ -254,4 +270,5 @@ while ! healthy; do
   sleep 1
 done
 say "up and ready in $((SECONDS - started)) s (pid $pid)"
+ensure_command_topic
 print_usage

@@ -54,7 +54,7 @@ async fn main() -> anyhow::Result<()> {
     let mut one_by_one = Vec::with_capacity(frames);
     for i in 0..frames {
         let sent = Instant::now();
-        bus.publish(move_frame(i));
+        bus.publish(protocol::Uuid::nil(), move_frame(i));
         wait_for(&mut arrivals, i).await?;
         one_by_one.push(sent.elapsed());
     }
@@ -65,7 +65,7 @@ async fn main() -> anyhow::Result<()> {
     let mut sent_at = Vec::with_capacity(frames);
     for i in 0..frames {
         sent_at.push(Instant::now());
-        bus.publish(move_frame(base + i));
+        bus.publish(protocol::Uuid::nil(), move_frame(base + i));
     }
     let mut burst = Vec::with_capacity(frames);
     for (i, sent) in sent_at.iter().enumerate() {

@@ -59,7 +59,7 @@ async fn main() -> anyhow::Result<()> {
             let mut tick = tokio::time::interval(Duration::from_millis(50));
             while !stopped.is_cancelled() {
                 tick.tick().await;
-                publishing.publish(Frame::from(format!(
+                publishing.publish(protocol::Uuid::nil(), Frame::from(format!(
                     r#"{{"messageType":"chat","playerID":"x","payload":{{"id":"{n}","name":"n","text":"t"}}}}"#
                 )));
                 n += 1;

@@ -65,9 +65,11 @@ impl Application {
         // the fence is shared by the cluster and the bus; it only stamps and filters
         // frames when several instances share the game (Pulsar and Cassandra both set)
         let (fence, fenced) = Fence::new();
+        let clustered = settings.pulsar.url.is_some() && !settings.cassandra.nodes.is_empty();
         let bus: Arc<dyn Bus> = if settings.pulsar.url.is_some() {
+            let fence = clustered.then(|| fence.clone());
             Arc::new(
-                PulsarBus::connect(&settings.pulsar, fanout.clone())
+                PulsarBus::connect_fenced(&settings.pulsar, fanout.clone(), fence)
                     .await
                     .context("cannot start the pulsar bus")?,
             )
@@ -79,9 +81,8 @@ impl Application {
             .context("cannot load the game from the store")?;
         tracing::info!(game = %game.id, fresh, "game ready");
         let shutdown = CancellationToken::new();
-        let clustered = settings.pulsar.url.is_some() && !settings.cassandra.nodes.is_empty();
         let (room, room_task, writer_task, cluster) = if clustered {
-            let client = crate::cluster::link::client(&settings.pulsar).await?;
+            let client = crate::bus::pulsar::client(&settings.pulsar).await?;
             let instance = protocol::Uuid::new_v4().to_string();
             let world_topic = settings.pulsar.topic.clone();
             let hosting = |link| Hosting {

@@ -38,10 +38,10 @@ pub enum BusError {
 /// Where world updates go.
 #[async_trait]
 pub trait Bus: Send + Sync + 'static {
-    /// Hands one world frame to the bus, in order. Never waits: an implementation that
-    /// talks to a network queues the frame and delivers it from a task of its own, so a
-    /// slow or absent broker never stalls a game.
-    fn publish(&self, frame: Frame);
+    /// Hands one world frame of `game` to the bus, in order. Never waits: an
+    /// implementation that talks to a network queues the frame and delivers it from a
+    /// task of its own, so a slow or absent broker never stalls a game.
+    fn publish(&self, game: Uuid, frame: Frame);
     /// Publishes a take-over marker for `game`: a message for the instances, never a
     /// frame for clients, that the new owner reads the topic up to (`cluster::tail`).
     /// Only a bus shared by several instances has anything to mark.

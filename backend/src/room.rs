@@ -373,7 +373,7 @@ impl Room {
     /// Hands one world frame to the bus, timed for `/metrics`.
     fn publish(&self, frame: Frame) {
         let started = std::time::Instant::now();
-        self.bus.publish(frame);
+        self.bus.publish(self.game.id, frame);
         self.metrics.observe_bus_publish(started.elapsed());
     }
 

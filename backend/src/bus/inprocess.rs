@@ -2,6 +2,7 @@
 //! single instance.
 
 use async_trait::async_trait;
+use protocol::Uuid;
 
 use super::{Bus, Fanout, Frame};
 
@@ -19,7 +20,7 @@ impl InProcessBus {
 
 #[async_trait]
 impl Bus for InProcessBus {
-    fn publish(&self, frame: Frame) {
+    fn publish(&self, _game: Uuid, frame: Frame) {
         self.fanout.deliver(frame);
     }
 

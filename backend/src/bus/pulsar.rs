@@ -66,9 +66,14 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use super::{Bus, BusError, Fanout, Frame};
+use crate::cluster::fencing::Fence;
 use crate::config::PulsarOptions;
 use consumer::ConsumerTask;
 use health::Health;
+use protocol::Uuid;
+use publisher::{Body, Outgoing};
+
+pub use setup::Client;
 
 /// How late one of our own frames may come back before clients are told updates are
 /// delayed: far above the broker's normal latency (under a millisecond locally, tens of
@@ -93,7 +98,7 @@ const SEQUENCE: &str = "drapetisca-seq";
 /// task delivering to the fan-out, and a watchdog telling clients about delays.
 pub struct PulsarBus {
     /// Frames waiting for the publisher task; `None` once closed.
-    outbox: Mutex<Option<mpsc::Sender<(u64, Frame)>>>,
+    outbox: Mutex<Option<mpsc::Sender<Outgoing>>>,
     /// Frames in flight, for the watchdog and for numbering.
     health: Arc<Health>,
     /// Stops the consumer (which then unsubscribes) and the watchdog.
@@ -102,6 +107,16 @@ pub struct PulsarBus {
     tasks: Mutex<Option<Tasks>>,
     /// Frames dropped because the outbox was full, reported once in a while.
     dropped: AtomicU64,
+    /// When instances share games: stamps frames with the owner's epoch.
+    fence: Option<Arc<Fence>>,
+}
+
+/// A client like the bus's own (retries, keep-alive, token, TLS), for the cluster's
+/// topics.
+pub async fn client(options: &PulsarOptions) -> Result<Client, BusError> {
+    let url = setup::url(options)?;
+    let token = options.resolve_token()?;
+    setup::client(&url, token.as_ref(), options).await
 }
 
 impl PulsarBus {
@@ -109,6 +124,17 @@ impl PulsarBus {
     /// wrong token, an unreachable broker or a bad topic fails here, with a message
     /// that says which.
     pub async fn connect(options: &PulsarOptions, fanout: Fanout) -> Result<Self, BusError> {
+        Self::connect_fenced(options, fanout, None).await
+    }
+
+    /// Like [`PulsarBus::connect`], for instances that share games (`cluster`): frames
+    /// are published stamped with `fence`'s epoch of their game (not at all for a game
+    /// this instance does not own), and frames of fenced-off owners are dropped.
+    pub async fn connect_fenced(
+        options: &PulsarOptions,
+        fanout: Fanout,
+        fence: Option<Arc<Fence>>,
+    ) -> Result<Self, BusError> {
         let url = setup::url(options)?;
         let token = options.resolve_token()?;
         let instance = protocol::Uuid::new_v4().to_string();
@@ -129,6 +155,7 @@ impl PulsarBus {
             fanout: fanout.clone(),
             health: health.clone(),
             stop: stop.clone(),
+            fence: fence.clone(),
         };
         let tasks = Tasks {
             publisher: tokio::spawn(publisher::publish_loop(
@@ -152,27 +179,51 @@ impl PulsarBus {
             stop,
             tasks: Mutex::new(Some(tasks)),
             dropped: AtomicU64::new(0),
+            fence,
         })
     }
-}
 
-#[async_trait]
-impl Bus for PulsarBus {
-    fn publish(&self, frame: Frame) {
+    /// Queues one message; never waits.
+    fn send(&self, game: Uuid, body: Body) {
+        let epoch = match &self.fence {
+            Some(fence) => match fence.stamp(game) {
+                Some(epoch) => Some(epoch),
+                // not (or no longer) the owner: what it would publish must not count
+                None => return,
+            },
+            None => None,
+        };
         // unwrap: the lock is never held across an await, and nothing panics under it
         let outbox = self.outbox.lock().unwrap();
         let Some(outbox) = outbox.as_ref() else {
             return; // closed: the server is stopping
         };
-        let sent = self
-            .health
-            .publish(|seq| outbox.try_send((seq, frame)).is_ok());
+        let sent = self.health.publish(|seq| {
+            let outgoing = Outgoing {
+                seq,
+                game,
+                epoch,
+                body,
+            };
+            outbox.try_send(outgoing).is_ok()
+        });
         if !sent {
             let dropped = self.dropped.fetch_add(1, Ordering::Relaxed) + 1;
             if dropped.is_power_of_two() {
                 tracing::warn!(dropped, "pulsar outbox full: world frames dropped");
             }
         }
+    }
+}
+
+#[async_trait]
+impl Bus for PulsarBus {
+    fn publish(&self, game: Uuid, frame: Frame) {
+        self.send(game, Body::Frame(frame));
+    }
+
+    fn publish_marker(&self, game: Uuid, nonce: &str) {
+        self.send(game, Body::Marker(nonce.to_string()));
     }
 
     async fn close(&self) {

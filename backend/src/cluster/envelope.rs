@@ -102,6 +102,26 @@ pub fn direct_schema() -> proto::Schema {
     )
 }
 
+/// The JSON schema of the world topic: a protocol frame (protocol.md). The payload's
+/// fields depend on `messageType`; the record lists them all as optional.
+pub fn world_schema() -> proto::Schema {
+    json_schema(
+        "WorldFrame",
+        r#"{"type":"record","name":"WorldFrame","namespace":"drapetisca","fields":[
+ {"name":"messageType","type":"string"},
+ {"name":"playerID","type":["null","string"],"default":null},
+ {"name":"foodID","type":["null","string"],"default":null},
+ {"name":"payload","type":{"type":"record","name":"WorldPayload","fields":[
+   {"name":"x","type":["null","int"],"default":null},
+   {"name":"y","type":["null","int"],"default":null},
+   {"name":"h","type":["null","boolean"],"default":null},
+   {"name":"generation","type":["null","int"],"default":null},
+   {"name":"name","type":["null","string"],"default":null},
+   {"name":"id","type":["null","string"],"default":null},
+   {"name":"text","type":["null","string"],"default":null}]}}]}"#,
+    )
+}
+
 /// A Pulsar JSON schema from its Avro record definition (whitespace removed).
 pub fn json_schema(name: &str, avro: &str) -> proto::Schema {
     let compact: String = avro.chars().filter(|c| !c.is_whitespace()).collect();
@@ -119,7 +139,7 @@ mod tests {
 
     #[test]
     fn schemas_are_valid_json() {
-        for schema in [command_schema(), direct_schema()] {
+        for schema in [command_schema(), direct_schema(), world_schema()] {
             let value: serde_json::Value = serde_json::from_slice(&schema.schema_data).unwrap();
             assert_eq!(value["type"], "record");
         }

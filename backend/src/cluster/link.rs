@@ -6,9 +6,7 @@ use std::time::Duration;
 
 use futures_util::StreamExt;
 use pulsar::consumer::InitialPosition;
-use pulsar::{
-    Consumer, ConsumerOptions, Producer, ProducerOptions, Pulsar, SubType, TokioExecutor,
-};
+use pulsar::{Consumer, ConsumerOptions, Producer, ProducerOptions, SubType, TokioExecutor};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
@@ -17,8 +15,7 @@ use super::envelope::{self, Command, Direct, Kind};
 use super::ownership::PING_EVERY;
 use super::partition::{index_of, partition_topic};
 
-/// A Pulsar client (one connection per broker).
-pub type Client = Pulsar<TokioExecutor>;
+pub use crate::bus::pulsar::Client;
 
 /// The subscription through which instances share the command partitions.
 pub const OWNERS_SUBSCRIPTION: &str = "drapetisca-owners";
@@ -367,36 +364,4 @@ pub async fn receive_directs(
         let _ = consumer.ack(&message).await;
     }
     let _ = consumer.close().await;
-}
-
-/// TEMPORARY until the bus's set-up module lands: a client like the bus's.
-pub async fn client(options: &crate::bus::pulsar::PulsarOptions) -> Result<Client, LinkError> {
-    let url = options.url.clone().unwrap_or_default();
-    let mut builder = Pulsar::builder(&url, TokioExecutor)
-        .with_connection_retry_options(pulsar::ConnectionRetryOptions {
-            min_backoff: Duration::from_millis(20),
-            max_backoff: Duration::from_secs(1),
-            max_retries: 12,
-            connection_timeout: Duration::from_secs(5),
-            keep_alive: Duration::from_secs(15),
-            ..Default::default()
-        })
-        .with_operation_retry_options(pulsar::OperationRetryOptions {
-            operation_timeout: Duration::from_secs(30),
-            retry_delay: Duration::from_millis(500),
-            max_retries: None,
-        });
-    if let Some(token) = options
-        .resolve_token()
-        .map_err(|e| pulsar_error("the token of", &url, e))?
-    {
-        builder = builder.with_auth(pulsar::Authentication {
-            name: "token".into(),
-            data: token.expose().as_bytes().to_vec(),
-        });
-    }
-    builder
-        .build()
-        .await
-        .map_err(|e| pulsar_error("a connection to", &url, e))
 }

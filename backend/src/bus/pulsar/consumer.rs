@@ -14,6 +14,7 @@ use super::health::Health;
 use super::setup::{subscribe, Client};
 use super::{CLOSE_TIMEOUT, ORIGIN, SEQUENCE};
 use crate::bus::{Fanout, Frame};
+use crate::cluster::fencing::{Fence, Verdict, EPOCH, GAME, MARKER};
 
 /// The consumer acknowledges every this many frames (cumulatively, the subscription
 /// being exclusive), not each one: acks only bound what the broker redelivers after a
@@ -38,6 +39,8 @@ pub struct ConsumerTask {
     pub health: Arc<Health>,
     /// Ends the task, after unsubscribing.
     pub stop: CancellationToken,
+    /// When instances share games: drops the frames of fenced-off owners.
+    pub fence: Option<Arc<Fence>>,
 }
 
 impl ConsumerTask {
@@ -100,6 +103,18 @@ impl ConsumerTask {
             if origin == self.instance {
                 self.health.echoed(seq);
             }
+        }
+        if let Some(fence) = &self.fence {
+            let game = property(GAME).and_then(|g| g.parse().ok());
+            let epoch = property(EPOCH).and_then(|e| e.parse().ok());
+            if let (Some(game), Some(epoch)) = (game, epoch) {
+                if fence.observe(game, epoch) == Verdict::Stale {
+                    return;
+                }
+            }
+        }
+        if property(MARKER).is_some() {
+            return; // for the instances, not for clients
         }
         match std::str::from_utf8(&payload.data) {
             Ok(text) => self.fanout.deliver(Frame::from(text)),

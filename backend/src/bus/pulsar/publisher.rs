@@ -3,12 +3,61 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
+use protocol::Uuid;
 use pulsar::producer::{Message, SendFuture};
 use pulsar::{Producer, TokioExecutor};
 use tokio::sync::mpsc;
 
 use super::{ORIGIN, SEQUENCE};
 use crate::bus::Frame;
+use crate::cluster::fencing::{EPOCH, GAME, MARKER};
+
+/// A message waiting for the publisher.
+pub struct Outgoing {
+    /// Its number among this instance's messages (for de-duplication and health).
+    pub seq: u64,
+    /// The game it belongs to: message key and property.
+    pub game: Uuid,
+    /// The epoch of the game's owner, when instances share games (see `cluster`).
+    pub epoch: Option<u64>,
+    /// A frame for clients, or a take-over marker with its nonce.
+    pub body: Body,
+}
+
+/// What a world message carries.
+pub enum Body {
+    /// A frame for the world sockets.
+    Frame(Frame),
+    /// A take-over marker (no payload); the nonce goes in a property.
+    Marker(String),
+}
+
+impl Outgoing {
+    fn message(self, instance: &str) -> Message {
+        let game = self.game.to_string();
+        let mut properties = HashMap::from([
+            (ORIGIN.to_string(), instance.to_string()),
+            (SEQUENCE.to_string(), self.seq.to_string()),
+            (GAME.to_string(), game.clone()),
+        ]);
+        if let Some(epoch) = self.epoch {
+            properties.insert(EPOCH.to_string(), epoch.to_string());
+        }
+        let payload = match self.body {
+            Body::Frame(frame) => frame.as_bytes().to_vec(),
+            Body::Marker(nonce) => {
+                properties.insert(MARKER.to_string(), nonce);
+                Vec::new()
+            }
+        };
+        Message {
+            payload,
+            properties,
+            partition_key: Some(game),
+            ..Default::default()
+        }
+    }
+}
 
 /// Sends the outbox's frames in order, handing each receipt to the receipt task. A send
 /// waits only while the crate re-creates the producer (the broker is away); frames
@@ -16,18 +65,12 @@ use crate::bus::Frame;
 pub async fn publish_loop(
     mut producer: Producer<TokioExecutor>,
     instance: String,
-    mut frames: mpsc::Receiver<(u64, Frame)>,
+    mut frames: mpsc::Receiver<Outgoing>,
     receipts: mpsc::UnboundedSender<(u64, SendFuture)>,
 ) {
-    while let Some((seq, frame)) = frames.recv().await {
-        let message = Message {
-            payload: frame.as_bytes().to_vec(),
-            properties: HashMap::from([
-                (ORIGIN.to_string(), instance.clone()),
-                (SEQUENCE.to_string(), seq.to_string()),
-            ]),
-            ..Default::default()
-        };
+    while let Some(outgoing) = frames.recv().await {
+        let seq = outgoing.seq;
+        let message = outgoing.message(&instance);
         let mut attempt = 0u32;
         loop {
             match producer.send_non_blocking(message.clone()).await {

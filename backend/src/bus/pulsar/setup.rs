@@ -72,6 +72,8 @@ pub async fn connect(
                 // a full connection queue makes the send wait (backpressure into the
                 // outbox) instead of failing the frame with SlowDown
                 block_queue_if_full: true,
+                // typed for any reader: a world frame of the protocol
+                schema: Some(crate::cluster::envelope::world_schema()),
                 ..Default::default()
             })
             .build()
@@ -104,7 +106,7 @@ pub async fn connect(
 
 /// A client with one connection to the broker, retrying fast enough that play resumes
 /// within a couple of seconds of the broker's return.
-async fn client(
+pub async fn client(
     url: &str,
     token: Option<&SecretString>,
     options: &PulsarOptions,

@@ -5,6 +5,7 @@
 //! instance is restarted in turn.
 
 mod instances;
+mod soak;
 
 use std::time::{Duration, Instant};
 
@@ -356,5 +357,113 @@ async fn a_rolling_restart_of_every_instance_loses_no_move() {
             "{}",
             player.name
         );
+    }
+}
+
+/// How long the soak plays (`DRAPETISCA_SOAK_SECS`, default 100 s: four kills).
+fn soak_duration() -> Duration {
+    let secs = std::env::var("DRAPETISCA_SOAK_SECS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(100);
+    Duration::from_secs(secs)
+}
+
+#[tokio::test]
+async fn a_soak_with_an_instance_killed_every_20_to_30_s_keeps_every_invariant() {
+    use std::sync::{Arc, Mutex};
+    use tokio_util::sync::CancellationToken;
+
+    let deployment = Deployment::new();
+    let names = ["one", "two", "three"];
+    let mut instances: Vec<Option<Instance>> =
+        names.iter().map(|n| Some(deployment.start(n))).collect();
+    let addresses: Vec<String> = instances
+        .iter()
+        .flatten()
+        .map(|i| i.address.clone())
+        .collect();
+    let live: soak::Live = Arc::new(Mutex::new(addresses.clone()));
+    let stop = CancellationToken::new();
+    let mut watchers: Vec<_> = addresses
+        .iter()
+        .map(|a| tokio::spawn(soak::watch(a.clone(), stop.clone())))
+        .collect();
+    let bots: Vec<_> = (0..6)
+        .map(|i| tokio::spawn(soak::bot(format!("bot{i}"), live.clone(), i, stop.clone())))
+        .collect();
+    let started = Instant::now();
+    let mut kills = 0;
+    loop {
+        let pause = Duration::from_millis(20_000 + rand::random::<u64>() % 10_000);
+        if started.elapsed() + pause > soak_duration() {
+            break;
+        }
+        tokio::time::sleep(pause).await;
+        let victim = kills % 3;
+        kills += 1;
+        let dead = instances[victim].take().unwrap();
+        live.lock().unwrap().retain(|a| *a != dead.address);
+        dead.kill();
+        let fresh = deployment.start(names[victim]);
+        live.lock().unwrap().push(fresh.address.clone());
+        watchers.push(tokio::spawn(soak::watch(
+            fresh.address.clone(),
+            stop.clone(),
+        )));
+        instances[victim] = Some(fresh);
+    }
+    // a moment for the last moves to reach every instance
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    stop.cancel();
+    let mut reports = Vec::new();
+    for bot in bots {
+        reports.push(bot.await.expect("a bot does not panic"));
+    }
+    let mut streams = Vec::new();
+    for watcher in watchers {
+        streams.push(watcher.await.expect("a watcher does not panic"));
+    }
+    println!("soak: {kills} kills in {:?}", started.elapsed());
+    for report in &reports {
+        println!(
+            "  {}: {} moves validated, {} re-entries",
+            report.id, report.validated, report.reentries
+        );
+        assert!(report.violations.is_empty(), "{:?}", report.violations);
+        assert!(report.validated >= 20, "every bot kept playing: {report:?}");
+    }
+    assert!(kills >= 2, "the soak killed instances");
+    for (i, stream) in streams.iter().enumerate() {
+        assert!(
+            stream.violations.is_empty(),
+            "stream {i}: {:?}",
+            stream.violations
+        );
+        // no validated move shown twice (an entry shows the player's generation again)
+        for ((player, generation), count) in soak::update_counts(&stream.frames) {
+            let entries = reports
+                .iter()
+                .filter(|r| r.id.to_string() == player)
+                .map(|r| {
+                    r.entry_generations
+                        .iter()
+                        .filter(|g| **g == generation)
+                        .count()
+                })
+                .sum::<usize>();
+            assert!(
+                count <= 1 + entries,
+                "stream {i}: update {generation} of {player} shown {count} times"
+            );
+        }
+    }
+    // one order everywhere: any two streams agree on the order of what both delivered
+    for a in 0..streams.len() {
+        for b in a + 1..streams.len() {
+            if let Err(e) = soak::same_order(&streams[a].frames, &streams[b].frames) {
+                panic!("streams {a} and {b}: {e}");
+            }
+        }
     }
 }

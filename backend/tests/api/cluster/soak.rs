@@ -1,0 +1,345 @@
+//! The soak's parts: bots that keep moving through instance deaths, and world-socket
+//! watchers that check the invariants on every stream.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use futures_util::{SinkExt, StreamExt};
+use protocol::{Cell, Uuid};
+use serde_json::{json, Value};
+use tokio_tungstenite::tungstenite::Message;
+
+use crate::helpers::{cell_of, open_at, Client, Ws};
+
+/// The addresses of the instances running now; bots reconnect to one of them.
+pub type Live = Arc<Mutex<Vec<String>>>;
+
+/// What one bot did.
+#[derive(Debug, Default)]
+pub struct BotReport {
+    /// The player.
+    pub id: Uuid,
+    /// Moves validated (own frame seen with the requested generation).
+    pub validated: u64,
+    /// Times it re-entered on another instance.
+    pub reentries: u64,
+    /// Its last validated cell.
+    pub at: Option<Cell>,
+    /// Generations of its entries: the world shows each once more (the entering frame).
+    pub entry_generations: Vec<i64>,
+    /// What went wrong, if anything: an invariant broken.
+    pub violations: Vec<String>,
+}
+
+/// Plays until `stop`: steps to free neighbours; when its instance dies, reconnects to
+/// a live one and re-enters. Checks that a refused step snaps back to its last validated
+/// cell (the owner never forgot a validated move) and that re-entering puts it back on
+/// its last cell unless someone stands there.
+pub async fn bot(
+    name: String,
+    live: Live,
+    first: usize,
+    stop: tokio_util::sync::CancellationToken,
+) -> BotReport {
+    let id = Uuid::new_v4();
+    let mut report = BotReport {
+        id,
+        ..Default::default()
+    };
+    let mut generation = 0i64;
+    let mut pick = first;
+    // steps sent since the last certain position whose answer never came: the owner
+    // may have validated any of them (the answer lost with a killed instance)
+    let mut pending: Vec<Cell> = Vec::new();
+    'session: while !stop.is_cancelled() {
+        let address = {
+            let live = live.lock().unwrap();
+            if live.is_empty() {
+                None
+            } else {
+                Some(live[pick % live.len()].clone())
+            }
+        };
+        pick += 1;
+        let Some(address) = address else {
+            tokio::time::sleep(Duration::from_millis(200)).await;
+            continue;
+        };
+        let Ok(Ok(mut client)) = tokio::time::timeout(
+            Duration::from_secs(5),
+            tokio::spawn(async move { Client::connect_at(&address, id, "bot").await }),
+        )
+        .await
+        else {
+            continue;
+        };
+        client.name = name.clone();
+        client.generation = generation;
+        let entered = tokio::time::timeout(Duration::from_secs(10), enter(&mut client)).await;
+        let Ok(Some((at, shown))) = entered else {
+            continue;
+        };
+        report.entry_generations.push(shown);
+        if let Some(last) = report.at {
+            let taken = |c: &Cell| client.view.players.values().any(|p| p == c);
+            if at != last && !pending.contains(&at) && !taken(&last) {
+                report.violations.push(format!(
+                    "{name} re-entered at {at:?}, not on its free last cell {last:?} (nor a pending step {pending:?})"
+                ));
+            }
+            report.reentries += 1;
+        }
+        client.at = Some(at);
+        report.at = Some(at);
+        pending.clear();
+        while !stop.is_cancelled() {
+            let step = step_from(&client);
+            client.generation += 1;
+            generation = client.generation;
+            let frame = json!({"messageType": "player", "payload":
+                {"x": step.x, "y": step.y, "h": false, "generation": generation, "name": name}});
+            pending.push(step);
+            if client
+                .player
+                .send(Message::text(frame.to_string()))
+                .await
+                .is_err()
+            {
+                continue 'session;
+            }
+            match own_update(&mut client, generation, Duration::from_secs(3)).await {
+                Outcome::Closed => continue 'session,
+                // the owner is away: the next step is a new move
+                Outcome::Silent => {}
+                Outcome::Update(cell) => {
+                    let known = Some(cell) == report.at || pending.contains(&cell);
+                    if cell != step && !known {
+                        report.violations.push(format!(
+                            "{name}: step to {step:?} snapped back to {cell:?}, but its last validated cell is {:?} (pending {pending:?})",
+                            report.at
+                        ));
+                    }
+                    if cell == step {
+                        report.validated += 1;
+                    }
+                    client.at = Some(cell);
+                    report.at = Some(cell);
+                    pending.clear();
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+    report
+}
+
+/// A random neighbour free of bricks and other players (food is fine: it gets
+/// caught), or the bot's own cell when it is boxed in (a move that stays put).
+fn step_from(client: &Client) -> Cell {
+    // unwrap: a bot steps only after entering
+    let at = client.at.unwrap();
+    let board = protocol::Board::STANDARD;
+    let free: Vec<Cell> = (-1..=1)
+        .flat_map(|dx| (-1..=1).map(move |dy| Cell::new(at.x + dx, at.y + dy)))
+        .filter(|c| {
+            *c != at
+                && board.contains(*c)
+                && !client.view.bricks.contains(c)
+                && !client.view.players.values().any(|p| p == c)
+        })
+        .collect();
+    if free.is_empty() {
+        return at;
+    }
+    free[rand::random::<usize>() % free.len()]
+}
+
+/// Enters; returns the cell and the generation the entry shows, or `None` if the
+/// socket closed first.
+async fn enter(client: &mut Client) -> Option<(Cell, i64)> {
+    let name = client.name.clone();
+    let entering = json!({"messageType": "entering", "payload": {"name": name}});
+    client
+        .player
+        .send(Message::text(entering.to_string()))
+        .await
+        .ok()?;
+    let id = client.id.to_string();
+    loop {
+        let frame = next(&mut client.player).await?;
+        learn(client, &frame);
+        if frame["messageType"] == "player" && frame["playerID"] == id {
+            let shown = frame["payload"]["generation"].as_i64()?;
+            client.generation = client.generation.max(shown);
+            return Some((cell_of(&frame), shown));
+        }
+    }
+}
+
+enum Outcome {
+    Update(Cell),
+    Silent,
+    Closed,
+}
+
+async fn own_update(client: &mut Client, generation: i64, wait: Duration) -> Outcome {
+    let id = client.id.to_string();
+    let deadline = tokio::time::Instant::now() + wait;
+    loop {
+        let frame = match tokio::time::timeout_at(deadline, next(&mut client.world)).await {
+            Err(_) => return Outcome::Silent,
+            Ok(None) => return Outcome::Closed,
+            Ok(Some(frame)) => frame,
+        };
+        learn(client, &frame);
+        if frame["messageType"] == "player"
+            && frame["playerID"] == id
+            && frame["payload"]["x"].is_i64()
+        {
+            if frame["payload"]["generation"] == generation {
+                return Outcome::Update(cell_of(&frame));
+            }
+            // a late answer to an earlier move: that is where the bot stands now
+            client.at = Some(cell_of(&frame));
+        }
+    }
+}
+
+/// Keeps the bot's view of others up to date (for choosing free steps).
+fn learn(client: &mut Client, frame: &Value) {
+    let id = client.id.to_string();
+    match frame["messageType"].as_str() {
+        Some("geometry") => client.view.board = Some(protocol::Board::STANDARD),
+        Some("brick") => {
+            client.view.bricks.insert(cell_of(frame));
+        }
+        Some("food") => {
+            client.view.food.insert(
+                frame["foodID"].as_str().unwrap_or_default().into(),
+                cell_of(frame),
+            );
+        }
+        Some("player") if frame["payload"]["x"].is_i64() && frame["playerID"] != id.as_str() => {
+            client.view.players.insert(
+                frame["playerID"].as_str().unwrap_or_default().into(),
+                cell_of(frame),
+            );
+        }
+        Some("leaving") => {
+            client
+                .view
+                .players
+                .remove(frame["playerID"].as_str().unwrap_or_default());
+        }
+        _ => {}
+    }
+}
+
+async fn next(ws: &mut Ws) -> Option<Value> {
+    loop {
+        match ws.next().await? {
+            Ok(Message::Text(text)) => return serde_json::from_str(&text).ok(),
+            Ok(Message::Close(_)) | Err(_) => return None,
+            Ok(_) => continue,
+        }
+    }
+}
+
+/// A world socket on one instance, recording the game's frames until it closes or
+/// `stop` fires, and checking that no two active players ever share a cell in them.
+pub async fn watch(address: String, stop: tokio_util::sync::CancellationToken) -> Watched {
+    let mut watched = Watched::default();
+    let Ok(mut ws) = tokio::time::timeout(
+        Duration::from_secs(5),
+        tokio::spawn(
+            async move { open_at(&address, &protocol::world_route(Uuid::new_v4())).await },
+        ),
+    )
+    .await
+    .map_err(drop)
+    .and_then(|r| r.map_err(drop)) else {
+        return watched;
+    };
+    let mut at: HashMap<String, Cell> = HashMap::new();
+    loop {
+        let frame = tokio::select! {
+            _ = stop.cancelled() => break,
+            frame = next(&mut ws) => match frame { Some(f) => f, None => break },
+        };
+        match frame["messageType"].as_str() {
+            Some("status") => continue,
+            Some("player") if frame["payload"]["x"].is_i64() => {
+                let id = frame["playerID"].as_str().unwrap_or_default().to_string();
+                let cell = cell_of(&frame);
+                if let Some((other, _)) = at.iter().find(|(o, c)| **c == cell && **o != id) {
+                    watched
+                        .violations
+                        .push(format!("{id} and {other} both on {cell:?}"));
+                }
+                at.insert(id, cell);
+            }
+            Some("leaving") => {
+                at.remove(frame["playerID"].as_str().unwrap_or_default());
+            }
+            _ => {}
+        }
+        watched.frames.push(frame);
+    }
+    let _ = ws.close(None).await;
+    watched
+}
+
+/// What a watcher saw.
+#[derive(Debug, Default)]
+pub struct Watched {
+    /// The game's frames, in delivery order.
+    pub frames: Vec<Value>,
+    /// Invariants broken.
+    pub violations: Vec<String>,
+}
+
+/// Each frame of a stream tagged with how many identical frames came before it, so that
+/// two streams can be compared frame by frame.
+fn tagged(frames: &[Value]) -> Vec<(String, usize)> {
+    let mut seen: HashMap<String, usize> = HashMap::new();
+    frames
+        .iter()
+        .map(|f| {
+            let text = f.to_string();
+            let n = seen.entry(text.clone()).or_default();
+            *n += 1;
+            (text, *n)
+        })
+        .collect()
+}
+
+/// Whether the frames two streams both delivered came in the same order; the first
+/// disagreement otherwise.
+pub fn same_order(a: &[Value], b: &[Value]) -> Result<usize, String> {
+    let (a, b) = (tagged(a), tagged(b));
+    let in_b: HashSet<&(String, usize)> = b.iter().collect();
+    let in_a: HashSet<&(String, usize)> = a.iter().collect();
+    let common_a: Vec<&(String, usize)> = a.iter().filter(|f| in_b.contains(f)).collect();
+    let common_b: Vec<&(String, usize)> = b.iter().filter(|f| in_a.contains(f)).collect();
+    match common_a.iter().zip(&common_b).position(|(x, y)| x != y) {
+        None => Ok(common_a.len()),
+        Some(i) => Err(format!(
+            "streams differ at common frame {i}: {:?} vs {:?}",
+            common_a[i], common_b[i]
+        )),
+    }
+}
+
+/// How often each (player, generation) update appears in a stream.
+pub fn update_counts(frames: &[Value]) -> HashMap<(String, i64), usize> {
+    let mut counts = HashMap::new();
+    for f in frames.iter().filter(|f| f["messageType"] == "player") {
+        let key = (
+            f["playerID"].as_str().unwrap_or_default().to_string(),
+            f["payload"]["generation"].as_i64().unwrap_or(-1),
+        );
+        *counts.entry(key).or_default() += 1;
+    }
+    counts
+}

@@ -131,10 +131,11 @@ impl Instance {
 
     /// SIGTERM, then waits for a clean exit.
     pub fn terminate(mut self) {
-        // unwrap: a child's id fits a pid
-        let pid = i32::try_from(self.child.id()).unwrap();
-        // SAFETY: sending a signal to our own child process
-        unsafe { libc::kill(pid, libc::SIGTERM) };
+        let sent = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .expect("kill runs");
+        assert!(sent.success(), "SIGTERM delivered to {}", self.name);
         let deadline = Instant::now() + Duration::from_secs(30);
         loop {
             if let Some(status) = self.child.try_wait().unwrap() {

@@ -299,33 +299,33 @@ pub struct Watched {
     pub violations: Vec<String>,
 }
 
-/// Each frame of a stream tagged with how many identical frames came before it, so that
-/// two streams can be compared frame by frame.
-fn tagged(frames: &[Value]) -> Vec<(String, usize)> {
-    let mut seen: HashMap<String, usize> = HashMap::new();
-    frames
+/// The frames of a stream that it delivered exactly once, as text (a frame can repeat:
+/// a re-entry shows the player's last update again), in order.
+fn singles(frames: &[Value]) -> Vec<String> {
+    let texts: Vec<String> = frames.iter().map(|f| f.to_string()).collect();
+    let mut counts: HashMap<&str, usize> = HashMap::new();
+    for text in &texts {
+        *counts.entry(text).or_default() += 1;
+    }
+    texts
         .iter()
-        .map(|f| {
-            let text = f.to_string();
-            let n = seen.entry(text.clone()).or_default();
-            *n += 1;
-            (text, *n)
-        })
+        .filter(|t| counts[t.as_str()] == 1)
+        .cloned()
         .collect()
 }
 
-/// Whether the frames two streams both delivered came in the same order; the first
-/// disagreement otherwise.
+/// Whether the frames two streams both delivered (once each) came in the same order;
+/// the first disagreement otherwise. Streams may cover different stretches of time.
 pub fn same_order(a: &[Value], b: &[Value]) -> Result<usize, String> {
-    let (a, b) = (tagged(a), tagged(b));
-    let in_b: HashSet<&(String, usize)> = b.iter().collect();
-    let in_a: HashSet<&(String, usize)> = a.iter().collect();
-    let common_a: Vec<&(String, usize)> = a.iter().filter(|f| in_b.contains(f)).collect();
-    let common_b: Vec<&(String, usize)> = b.iter().filter(|f| in_a.contains(f)).collect();
+    let (a, b) = (singles(a), singles(b));
+    let in_b: HashSet<&String> = b.iter().collect();
+    let in_a: HashSet<&String> = a.iter().collect();
+    let common_a: Vec<&String> = a.iter().filter(|f| in_b.contains(f)).collect();
+    let common_b: Vec<&String> = b.iter().filter(|f| in_a.contains(f)).collect();
     match common_a.iter().zip(&common_b).position(|(x, y)| x != y) {
         None => Ok(common_a.len()),
         Some(i) => Err(format!(
-            "streams differ at common frame {i}: {:?} vs {:?}",
+            "streams differ at common frame {i}: {} vs {}",
             common_a[i], common_b[i]
         )),
     }

@@ -459,9 +459,26 @@ async fn a_soak_with_an_instance_killed_every_20_to_30_s_keeps_every_invariant()
         }
     }
     // one order everywhere: any two streams agree on the order of what both delivered
+    let repeated: std::collections::HashSet<soak::Update> = reports
+        .iter()
+        .flat_map(|r| r.entry_generations.iter().map(|g| (r.id.to_string(), *g)))
+        .collect();
     for a in 0..streams.len() {
         for b in a + 1..streams.len() {
-            if let Err(e) = soak::same_order(&streams[a].frames, &streams[b].frames) {
+            if let Err(e) = soak::same_order(&streams[a].frames, &streams[b].frames, &repeated) {
+                for instance in instances.iter().flatten() {
+                    let log = instance.log();
+                    let takeovers: Vec<&str> = log
+                        .lines()
+                        .filter(|l| {
+                            l.contains("taken over")
+                                || l.contains("fenced")
+                                || l.contains("handed over")
+                                || l.contains("partitions lost")
+                        })
+                        .collect();
+                    println!("{}: {takeovers:#?}", instance.name);
+                }
                 panic!("streams {a} and {b}: {e}");
             }
         }

@@ -299,10 +299,27 @@ pub struct Watched {
     pub violations: Vec<String>,
 }
 
-/// The frames of a stream that it delivered exactly once, as text (a frame can repeat:
-/// a re-entry shows the player's last update again), in order.
-fn singles(frames: &[Value]) -> Vec<String> {
-    let texts: Vec<String> = frames.iter().map(|f| f.to_string()).collect();
+/// A player's update: (player id, generation).
+pub type Update = (String, i64);
+
+fn update_of(frame: &Value) -> Option<Update> {
+    (frame["messageType"] == "player").then(|| {
+        (
+            frame["playerID"].as_str().unwrap_or_default().to_string(),
+            frame["payload"]["generation"].as_i64().unwrap_or(-1),
+        )
+    })
+}
+
+/// The frames of a stream that it delivered exactly once, as text, in order, less the
+/// updates in `repeated`: a re-entry shows the player's last update again, so the same
+/// text is two events (and two streams that each saw one would seem to disagree).
+fn singles(frames: &[Value], repeated: &HashSet<Update>) -> Vec<String> {
+    let texts: Vec<String> = frames
+        .iter()
+        .filter(|f| update_of(f).is_none_or(|u| !repeated.contains(&u)))
+        .map(|f| f.to_string())
+        .collect();
     let mut counts: HashMap<&str, usize> = HashMap::new();
     for text in &texts {
         *counts.entry(text).or_default() += 1;
@@ -316,30 +333,37 @@ fn singles(frames: &[Value]) -> Vec<String> {
 
 /// Whether the frames two streams both delivered (once each) came in the same order;
 /// the first disagreement otherwise. Streams may cover different stretches of time.
-pub fn same_order(a: &[Value], b: &[Value]) -> Result<usize, String> {
-    let (a, b) = (singles(a), singles(b));
+pub fn same_order(a: &[Value], b: &[Value], repeated: &HashSet<Update>) -> Result<usize, String> {
+    let (a, b) = (singles(a, repeated), singles(b, repeated));
     let in_b: HashSet<&String> = b.iter().collect();
     let in_a: HashSet<&String> = a.iter().collect();
     let common_a: Vec<&String> = a.iter().filter(|f| in_b.contains(f)).collect();
     let common_b: Vec<&String> = b.iter().filter(|f| in_a.contains(f)).collect();
     match common_a.iter().zip(&common_b).position(|(x, y)| x != y) {
         None => Ok(common_a.len()),
-        Some(i) => Err(format!(
-            "streams differ at common frame {i}: {} vs {}",
-            common_a[i], common_b[i]
-        )),
+        Some(i) => {
+            let around = |common: &[&String], i: usize| {
+                common[i.saturating_sub(3)..(i + 4).min(common.len())]
+                    .iter()
+                    .map(|s| s.as_str())
+                    .collect::<Vec<_>>()
+                    .join("\n    ")
+            };
+            Err(format!(
+                "streams differ at common frame {i} of {}:\n  a:\n    {}\n  b:\n    {}",
+                common_a.len(),
+                around(&common_a, i),
+                around(&common_b, i)
+            ))
+        }
     }
 }
 
 /// How often each (player, generation) update appears in a stream.
-pub fn update_counts(frames: &[Value]) -> HashMap<(String, i64), usize> {
+pub fn update_counts(frames: &[Value]) -> HashMap<Update, usize> {
     let mut counts = HashMap::new();
-    for f in frames.iter().filter(|f| f["messageType"] == "player") {
-        let key = (
-            f["playerID"].as_str().unwrap_or_default().to_string(),
-            f["payload"]["generation"].as_i64().unwrap_or(-1),
-        );
-        *counts.entry(key).or_default() += 1;
+    for update in frames.iter().filter_map(update_of) {
+        *counts.entry(update).or_default() += 1;
     }
     counts
 }

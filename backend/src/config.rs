@@ -10,6 +10,7 @@ use protocol::Uuid;
 
 use crate::bus::pulsar::PulsarOptions;
 use crate::store::cassandra::CassandraOptions;
+use crate::ws::guard::GuardOptions;
 
 /// Drapetisca: a real-time multiplayer spider game. Serves the game page and its two
 /// WebSockets; runs on an embedded bus and store unless pointed at Apache Pulsar and
@@ -36,6 +37,14 @@ pub struct Settings {
     /// How many world updates a world socket may fall behind before it is dropped
     #[arg(long, env = "DRAPETISCA_WORLD_QUEUE", default_value_t = 1024)]
     pub world_queue: usize,
+
+    /// Serve /metrics on this address (host:port) instead of the main one, so that it
+    /// need not be public
+    #[arg(long, env = "DRAPETISCA_METRICS_BIND")]
+    pub metrics_bind: Option<String>,
+
+    #[command(flatten)]
+    pub guard: GuardOptions,
 
     #[command(flatten)]
     pub pulsar: PulsarOptions,

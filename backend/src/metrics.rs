@@ -13,6 +13,7 @@ use std::sync::atomic::{AtomicI64, AtomicU64, AtomicUsize, Ordering};
 use std::time::Duration;
 
 use crate::rules::Rejection;
+use crate::ws::guard::{rate::Limited, Refusal};
 
 /// Every figure the server exposes. One per process, shared by `Arc`.
 #[derive(Debug, Default)]
@@ -33,6 +34,12 @@ pub struct Metrics {
     pub moves_rejected: [AtomicU64; 3],
     /// Sockets closed because they could not keep up.
     pub socket_queue_drops: AtomicU64,
+    /// WebSocket handshakes refused, indexed like [`Refusal::LABELS`].
+    pub sockets_refused: [AtomicU64; 3],
+    /// Client frames dropped for going over a rate limit, indexed like [`Limited::ALL`].
+    pub frames_limited: [AtomicU64; 3],
+    /// Sockets closed for having too many frames dropped or refused.
+    pub sockets_flooding: AtomicU64,
     /// World frames the room handed to the bus.
     pub bus_published: AtomicU64,
     /// How long handing a world frame to the bus took (the in-process bus delivers to
@@ -145,6 +152,36 @@ impl Metrics {
             "counter",
             "Sockets closed for not keeping up.",
             get(&self.socket_queue_drops),
+        );
+        out.header(
+            "drapetisca_sockets_refused_total",
+            "counter",
+            "WebSocket handshakes refused, by the check that refused them.",
+        );
+        for (reason, count) in Refusal::LABELS.iter().zip(&self.sockets_refused) {
+            out.sample(
+                "drapetisca_sockets_refused_total",
+                &format!("reason=\"{reason}\""),
+                get(count),
+            );
+        }
+        out.header(
+            "drapetisca_frames_limited_total",
+            "counter",
+            "Client frames dropped for going over a rate limit, by kind.",
+        );
+        for (kind, count) in Limited::ALL.iter().zip(&self.frames_limited) {
+            out.sample(
+                "drapetisca_frames_limited_total",
+                &format!("kind=\"{}\"", kind.as_str()),
+                get(count),
+            );
+        }
+        out.single(
+            "drapetisca_sockets_flooding_total",
+            "counter",
+            "Sockets closed for having too many frames dropped or refused.",
+            get(&self.sockets_flooding),
         );
         out.single(
             "drapetisca_bus_published_total",

@@ -2,12 +2,15 @@
 
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
+use std::time::Instant;
 
 use actix_ws::{AggregatedMessage, AggregatedMessageStream, CloseCode, Session};
 use protocol::{server::ErrorPayload, ClientMessage, ServerMessage, Uuid};
 use tokio::sync::mpsc;
 
-use super::{close, close_for, send, Gone, Heartbeat};
+use super::guard::caps::SocketSlot;
+use super::guard::rate::{FrameLimiter, Limited, Verdict};
+use super::{close, close_for, flooding, send, Gone, Heartbeat};
 use crate::app::Shared;
 use crate::bus::frame;
 use crate::room::Direct;
@@ -21,6 +24,7 @@ pub async fn run(
     player: Uuid,
     mut session: Session,
     mut stream: AggregatedMessageStream,
+    slot: SocketSlot,
     shared: Arc<Shared>,
 ) {
     let (outbox, mut inbox) = mpsc::channel(OUTBOX);
@@ -37,6 +41,7 @@ pub async fn run(
     let metrics = &shared.metrics;
     metrics.players_connected.fetch_add(1, Ordering::Relaxed);
     let mut heartbeat = Heartbeat::new();
+    let mut limiter = FrameLimiter::new(shared.guard.rates, Instant::now());
     // one shutdown future for the socket's whole life, as on the world socket: a new one
     // per turn of the loop would take the shared token's lock twice per frame
     let shutdown = shared.shutdown.cancelled();
@@ -48,22 +53,37 @@ pub async fn run(
                 match message {
                     Some(Ok(AggregatedMessage::Text(text))) => {
                         metrics.frames_in.fetch_add(1, Ordering::Relaxed);
-                        match ClientMessage::parse(&text) {
-                            Ok(message) => {
-                                if shared.room.send(player, conn, message).await.is_err() {
-                                    break close(CloseCode::Away, "the server is shutting down");
+                        let now = Instant::now();
+                        let (verdict, reason) = match ClientMessage::parse(&text) {
+                            Ok(message) => match Limited::of(&message).map(|kind| (kind, limiter.admit(kind, now))) {
+                                None | Some((_, Verdict::Pass)) => {
+                                    if shared.room.send(player, conn, message).await.is_err() {
+                                        break close(CloseCode::Away, "the server is shutting down");
+                                    }
+                                    continue;
                                 }
-                            }
+                                Some((kind, verdict)) => {
+                                    metrics.frames_limited[kind.index()].fetch_add(1, Ordering::Relaxed);
+                                    (verdict, format!("too many {} frames: dropped", kind.as_str()))
+                                }
+                            },
                             Err(e) => {
                                 metrics.frames_refused.fetch_add(1, Ordering::Relaxed);
-                                if refuse(&mut session, format!("invalid frame: {e}"), &shared).await.is_err() {
-                                    break None;
-                                }
+                                (limiter.refused(now), format!("invalid frame: {e}"))
                             }
+                        };
+                        if verdict == Verdict::Close {
+                            break flooding(metrics);
+                        }
+                        if refuse(&mut session, reason, &shared).await.is_err() {
+                            break None;
                         }
                     }
                     Some(Ok(AggregatedMessage::Binary(_))) => {
                         metrics.frames_refused.fetch_add(1, Ordering::Relaxed);
+                        if limiter.refused(Instant::now()) == Verdict::Close {
+                            break flooding(metrics);
+                        }
                         if refuse(&mut session, "binary frames are not part of the protocol".into(), &shared).await.is_err() {
                             break None;
                         }
@@ -113,6 +133,7 @@ pub async fn run(
     shared.room.disconnect(player, conn).await;
     metrics.players_connected.fetch_sub(1, Ordering::Relaxed);
     let _ = session.close(reason).await;
+    drop(slot);
 }
 
 /// Tells the client why its frame was refused; the connection and the game go on.

@@ -154,9 +154,7 @@ async fn send(session: &mut Session, frame: Frame, metrics: &Metrics) -> Result<
 
 /// The close for a socket that had too many frames dropped or refused.
 fn flooding(metrics: &Metrics) -> Option<CloseReason> {
-    metrics
-        .sockets_flooding
-        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    metrics.socket_flooding();
     close(CloseCode::Policy, "too many frames over the limits")
 }
 

@@ -8,7 +8,6 @@ pub mod origin;
 pub mod rate;
 
 use std::net::{IpAddr, Ipv4Addr};
-use std::sync::atomic::Ordering;
 
 use actix_web::http::{header, StatusCode};
 use actix_web::{HttpRequest, HttpResponse, ResponseError};
@@ -102,7 +101,7 @@ impl Guard {
             Err(Refusal::Origin)
         };
         if let Err(refusal) = &checked {
-            metrics.sockets_refused[refusal.index()].fetch_add(1, Ordering::Relaxed);
+            metrics.socket_refused(*refusal);
             tracing::debug!(%address, origin = ?text(header::ORIGIN), %refusal, "websocket refused");
         }
         checked

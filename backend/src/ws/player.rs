@@ -1,6 +1,5 @@
 //! The player socket: the player's own commands in, direct replies out.
 
-use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -39,7 +38,7 @@ pub async fn run(
         }
     };
     let metrics = &shared.metrics;
-    metrics.players_connected.fetch_add(1, Ordering::Relaxed);
+    metrics.player_connected();
     let mut heartbeat = Heartbeat::new();
     let mut limiter = FrameLimiter::new(shared.guard.rates, Instant::now());
     // one shutdown future for the socket's whole life, as on the world socket: a new one
@@ -52,7 +51,7 @@ pub async fn run(
                 heartbeat.heard();
                 match message {
                     Some(Ok(AggregatedMessage::Text(text))) => {
-                        metrics.frames_in.fetch_add(1, Ordering::Relaxed);
+                        metrics.frame_in();
                         let now = Instant::now();
                         let (verdict, reason) = match ClientMessage::parse(&text) {
                             Ok(message) => match Limited::of(&message).map(|kind| (kind, limiter.admit(kind, now))) {
@@ -63,12 +62,12 @@ pub async fn run(
                                     continue;
                                 }
                                 Some((kind, verdict)) => {
-                                    metrics.frames_limited[kind.index()].fetch_add(1, Ordering::Relaxed);
+                                    metrics.frame_limited(kind);
                                     (verdict, format!("too many {} frames: dropped", kind.as_str()))
                                 }
                             },
                             Err(e) => {
-                                metrics.frames_refused.fetch_add(1, Ordering::Relaxed);
+                                metrics.frame_refused();
                                 (limiter.refused(now), format!("invalid frame: {e}"))
                             }
                         };
@@ -80,7 +79,7 @@ pub async fn run(
                         }
                     }
                     Some(Ok(AggregatedMessage::Binary(_))) => {
-                        metrics.frames_refused.fetch_add(1, Ordering::Relaxed);
+                        metrics.frame_refused();
                         if limiter.refused(Instant::now()) == Verdict::Close {
                             break flooding(metrics);
                         }
@@ -96,7 +95,7 @@ pub async fn run(
                     Some(Ok(AggregatedMessage::Pong(_))) => {}
                     Some(Ok(AggregatedMessage::Close(_))) | None => break None,
                     Some(Err(e)) => {
-                        metrics.frames_refused.fetch_add(1, Ordering::Relaxed);
+                        metrics.frame_refused();
                         break close_for(&e);
                     }
                 }
@@ -131,7 +130,7 @@ pub async fn run(
         }
     };
     shared.room.disconnect(player, conn).await;
-    metrics.players_connected.fetch_sub(1, Ordering::Relaxed);
+    metrics.player_disconnected();
     let _ = session.close(reason).await;
     drop(slot);
 }

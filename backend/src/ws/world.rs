@@ -1,6 +1,5 @@
 //! The world socket: every update from the bus, out to one client.
 
-use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -33,7 +32,7 @@ pub async fn run(
     shared: Arc<Shared>,
 ) {
     let metrics = &shared.metrics;
-    metrics.world_sockets.fetch_add(1, Ordering::Relaxed);
+    metrics.world_socket_opened();
     let mut heartbeat = Heartbeat::new();
     // the world socket is one-way: every frame a client writes on it is refused
     let mut limiter = FrameLimiter::new(shared.guard.rates, Instant::now());
@@ -82,7 +81,7 @@ pub async fn run(
                     // the world socket is one-way; what a client writes is ignored, and
                     // a client that keeps writing is closed
                     Some(Ok(AggregatedMessage::Text(_) | AggregatedMessage::Binary(_))) => {
-                        metrics.frames_refused.fetch_add(1, Ordering::Relaxed);
+                        metrics.frame_refused();
                         if limiter.refused(Instant::now()) == Verdict::Close {
                             break flooding(metrics);
                         }
@@ -100,14 +99,14 @@ pub async fn run(
             _ = &mut shutdown => break close(CloseCode::Away, "the server is shutting down"),
         }
     };
-    metrics.world_sockets.fetch_sub(1, Ordering::Relaxed);
+    metrics.world_socket_closed();
     let _ = session.close(reason).await;
     drop(slot);
 }
 
 /// The socket fell more than the fan-out's capacity behind: it is dropped.
 fn too_slow(player: Uuid, missed: u64, metrics: &Metrics) -> Option<actix_ws::CloseReason> {
-    metrics.socket_queue_drops.fetch_add(1, Ordering::Relaxed);
+    metrics.socket_queue_drop();
     tracing::warn!(%player, missed, "world socket too slow; dropping it");
     close(CloseCode::Policy, "too slow to keep up with the game")
 }

@@ -6,6 +6,7 @@
 mod cassandra;
 mod cluster;
 mod helpers;
+mod hostile;
 mod pulsar;
 mod scenarios;
 

@@ -98,6 +98,9 @@ const ACK_EVERY: u64 = 32;
 const ORIGIN: &str = "drapetisca-origin";
 /// Message property holding the frame's sequence number within its origin.
 const SEQUENCE: &str = "drapetisca-seq";
+/// Message property naming the game a frame belongs to (also the message key, so a
+/// key-aware reader can follow one game).
+const GAME: &str = "drapetisca-game";
 
 /// How to reach Pulsar; an unset URL means the in-process bus. Argument ids carry a
 /// `pulsar_` prefix: clap ids are shared by every flattened options struct.
@@ -187,11 +190,14 @@ impl PulsarOptions {
 
 type Client = Pulsar<TokioExecutor>;
 
+/// A frame waiting for the publisher: its sequence number, its game, the frame.
+type Outgoing = (u64, protocol::Uuid, Frame);
+
 /// The Pulsar bus of one instance: an outbox drained by a publisher task, a consumer
 /// task delivering to the fan-out, and a watchdog telling clients about delays.
 pub struct PulsarBus {
     /// Frames waiting for the publisher task; `None` once closed.
-    outbox: Mutex<Option<mpsc::Sender<(u64, Frame)>>>,
+    outbox: Mutex<Option<mpsc::Sender<Outgoing>>>,
     /// Frames in flight, for the watchdog and for numbering.
     health: Arc<Health>,
     /// Stops the consumer (which then unsubscribes) and the watchdog.
@@ -300,7 +306,7 @@ impl PulsarBus {
 
 #[async_trait]
 impl Bus for PulsarBus {
-    fn publish(&self, frame: Frame) {
+    fn publish(&self, game: protocol::Uuid, frame: Frame) {
         // unwrap: the lock is never held across an await, and nothing panics under it
         let outbox = self.outbox.lock().unwrap();
         let Some(outbox) = outbox.as_ref() else {
@@ -308,7 +314,7 @@ impl Bus for PulsarBus {
         };
         let sent = self
             .health
-            .publish(|seq| outbox.try_send((seq, frame)).is_ok());
+            .publish(|seq| outbox.try_send((seq, game, frame)).is_ok());
         if !sent {
             use std::sync::atomic::Ordering::Relaxed;
             let dropped = self.dropped.fetch_add(1, Relaxed) + 1;
@@ -439,16 +445,19 @@ fn setup_error(url: &str, what: &str, topic: &str, error: pulsar::Error) -> BusE
 async fn publish_loop(
     mut producer: Producer<TokioExecutor>,
     instance: String,
-    mut frames: mpsc::Receiver<(u64, Frame)>,
+    mut frames: mpsc::Receiver<Outgoing>,
     receipts: mpsc::UnboundedSender<(u64, pulsar::producer::SendFuture)>,
 ) {
-    while let Some((seq, frame)) = frames.recv().await {
+    while let Some((seq, game, frame)) = frames.recv().await {
+        let game = game.to_string();
         let message = pulsar::producer::Message {
             payload: frame.as_bytes().to_vec(),
             properties: HashMap::from([
                 (ORIGIN.to_string(), instance.clone()),
                 (SEQUENCE.to_string(), seq.to_string()),
+                (GAME.to_string(), game.clone()),
             ]),
+            partition_key: Some(game),
             ..Default::default()
         };
         let mut attempt = 0u32;
@@ -569,8 +578,12 @@ impl ConsumerTask {
                 self.health.echoed(seq);
             }
         }
+        let Some(game) = property(GAME).and_then(|g| g.parse().ok()) else {
+            tracing::warn!("a message on the world topic names no game: skipped");
+            return;
+        };
         match std::str::from_utf8(&payload.data) {
-            Ok(text) => self.fanout.deliver(Frame::from(text)),
+            Ok(text) => self.fanout.deliver(game, Frame::from(text)),
             Err(_) => tracing::warn!("a message on the world topic is not UTF-8: skipped"),
         }
     }

@@ -10,27 +10,27 @@ use tokio::sync::mpsc;
 use super::{close, close_for, send, Gone, Heartbeat};
 use crate::app::Shared;
 use crate::bus::frame;
-use crate::room::Direct;
+use crate::registry::JoinError;
+use crate::room::{ConnectError, Direct};
 
 /// Direct messages a player socket may have queued before it counts as too slow. A brief
 /// is one message, however many frames it holds.
 const OUTBOX: usize = 64;
 
-/// Serves one player socket until it closes.
+/// Serves one player socket of `game` until it closes.
 pub async fn run(
+    game: Uuid,
     player: Uuid,
     mut session: Session,
     mut stream: AggregatedMessageStream,
     shared: Arc<Shared>,
 ) {
     let (outbox, mut inbox) = mpsc::channel(OUTBOX);
-    let conn = match shared.room.connect(player, outbox).await {
-        Ok(conn) => conn,
+    let (room, conn) = match shared.registry.connect(game, player, outbox).await {
+        Ok(joined) => joined,
         Err(e) => {
             tracing::info!(%player, reason = %e, "player socket refused");
-            let _ = session
-                .close(close(CloseCode::Policy, &e.to_string()))
-                .await;
+            let _ = session.close(close(refusal_code(&e), &e.to_string())).await;
             return;
         }
     };
@@ -50,7 +50,7 @@ pub async fn run(
                         metrics.frames_in.fetch_add(1, Ordering::Relaxed);
                         match ClientMessage::parse(&text) {
                             Ok(message) => {
-                                if shared.room.send(player, conn, message).await.is_err() {
+                                if room.send(player, conn, message).await.is_err() {
                                     break close(CloseCode::Away, "the server is shutting down");
                                 }
                             }
@@ -110,9 +110,21 @@ pub async fn run(
             _ = &mut shutdown => break close(CloseCode::Away, "the server is shutting down"),
         }
     };
-    shared.room.disconnect(player, conn).await;
+    room.disconnect(player, conn).await;
     metrics.players_connected.fetch_sub(1, Ordering::Relaxed);
     let _ = session.close(reason).await;
+}
+
+/// The close code of a refused join: the reference's 1008 for a taken id, "try again
+/// later" where waiting helps.
+fn refusal_code(error: &JoinError) -> CloseCode {
+    match error {
+        JoinError::Connect(ConnectError::Closed) => CloseCode::Away,
+        JoinError::Full(_) | JoinError::Store(_) => CloseCode::Again,
+        JoinError::Connect(ConnectError::AlreadyConnected) | JoinError::UnknownGame => {
+            CloseCode::Policy
+        }
+    }
 }
 
 /// Tells the client why its frame was refused; the connection and the game go on.

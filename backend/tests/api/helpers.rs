@@ -147,11 +147,23 @@ impl TestApp {
     }
 
     pub async fn get(&self, path: &str) -> (u16, String) {
+        self.request("GET", path, None).await
+    }
+
+    /// `POST`s `body` as JSON.
+    pub async fn post(&self, path: &str, body: &Value) -> (u16, String) {
+        self.request("POST", path, Some(body.to_string())).await
+    }
+
+    async fn request(&self, method: &str, path: &str, body: Option<String>) -> (u16, String) {
         let mut stream = TcpStream::connect(&self.address).await.unwrap();
         use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let body = body.unwrap_or_default();
         let request = format!(
-            "GET {path} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n\r\n",
-            self.address
+            "{method} {path} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n\
+             Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+            self.address,
+            body.len()
         );
         stream.write_all(request.as_bytes()).await.unwrap();
         let mut response = String::new();
@@ -219,8 +231,33 @@ impl Client {
 
     /// Opens both sockets under `id` (world first, as the reference client does).
     pub async fn connect_as(app: &TestApp, id: Uuid, name: &str) -> Client {
-        let world = open(app, &protocol::world_route(id)).await;
-        let player = open(app, &protocol::player_route(id)).await;
+        let routes = (protocol::world_route(id), protocol::player_route(id));
+        Self::connect_on(app, routes, id, name).await
+    }
+
+    /// Opens both sockets of game `game` under a fresh id.
+    pub async fn connect_to(app: &TestApp, game: Uuid, name: &str) -> Client {
+        Self::connect_to_as(app, game, Uuid::new_v4(), name).await
+    }
+
+    /// Opens both sockets of game `game` under `id`.
+    pub async fn connect_to_as(app: &TestApp, game: Uuid, id: Uuid, name: &str) -> Client {
+        let routes = (
+            protocol::game_world_route(game, id),
+            protocol::game_player_route(game, id),
+        );
+        Self::connect_on(app, routes, id, name).await
+    }
+
+    /// Opens the world socket, then the player socket, at the given paths.
+    async fn connect_on(
+        app: &TestApp,
+        (world, player): (String, String),
+        id: Uuid,
+        name: &str,
+    ) -> Client {
+        let world = open(app, &world).await;
+        let player = open(app, &player).await;
         Client {
             id,
             name: name.into(),
@@ -292,6 +329,11 @@ impl Client {
             }
             self.world_backlog.push_back(frame);
         }
+    }
+
+    /// World frames read while waiting for others and not yet asked for, oldest first.
+    pub fn world_seen(&self) -> impl Iterator<Item = &Value> {
+        self.world_backlog.iter()
     }
 
     /// Waits for the world update about `player` with generation `generation`.

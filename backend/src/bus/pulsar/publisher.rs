@@ -8,7 +8,6 @@ use pulsar::{Producer, TokioExecutor};
 use tokio::sync::mpsc;
 
 use super::{Outgoing, GAME, ORIGIN, SEQUENCE};
-use crate::bus::Frame;
 
 /// Sends the outbox's frames in order, handing each receipt to the receipt task. A send
 /// waits only while the crate re-creates the producer (the broker is away); frames

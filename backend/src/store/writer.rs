@@ -10,7 +10,6 @@
 //! writes what is left, flushes the store and ends.
 
 use std::collections::HashMap;
-use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -59,7 +58,7 @@ impl StoreWriter {
 
     /// Queues `row` of `game` for writing; never waits.
     pub fn upsert(&self, game: Uuid, row: StoredObject) {
-        self.metrics.store_backlog.fetch_add(1, Ordering::Relaxed);
+        self.metrics.store_rows_queued(1);
         if self.tx.send(Order::Row(game, row)).is_err() {
             // only after the writer task died, which it does not do while handles exist
             tracing::error!("store writer is gone; a row was not persisted");
@@ -106,7 +105,7 @@ impl Pending {
                     .is_some()
                 {
                     // replaced a row still waiting: one less to write
-                    metrics.store_backlog.fetch_sub(1, Ordering::Relaxed);
+                    metrics.store_rows_done(1);
                 }
             }
             Order::Flushed(game, done) => {
@@ -170,13 +169,11 @@ async fn run(store: Arc<dyn Store>, mut rx: mpsc::UnboundedReceiver<Order>, metr
             Ok(()) => {
                 metrics.observe_store_write(started.elapsed());
                 pending.written(game, &batch);
-                metrics
-                    .store_backlog
-                    .fetch_sub(batch.len() as i64, Ordering::Relaxed);
+                metrics.store_rows_done(batch.len());
                 backoff = FIRST_BACKOFF;
             }
             Err(e) => {
-                metrics.store_write_failures.fetch_add(1, Ordering::Relaxed);
+                metrics.store_write_failed();
                 tracing::warn!(error = %e, rows = pending.rows(), retry_in = ?backoff, "store write failed; retrying");
                 if let Some(deadline) = shutdown_deadline {
                     if Instant::now() >= deadline {

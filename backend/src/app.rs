@@ -19,6 +19,7 @@ use crate::room::RoomDeps;
 use crate::store::{
     cassandra::CassandraStore, embedded::EmbeddedStore, writer::StoreWriter, Store,
 };
+use crate::ws::guard::Guard;
 use crate::{assets, lobby, ws};
 
 /// What every request handler shares.
@@ -31,6 +32,8 @@ pub struct Shared {
     pub metrics: Arc<Metrics>,
     /// Fires when the server shuts down; sockets then close with a reason.
     pub shutdown: CancellationToken,
+    /// What clients may do: origins, socket caps, frame rates.
+    pub guard: Guard,
 }
 
 /// A built, listening server, not yet running.
@@ -39,6 +42,8 @@ pub struct Application {
     port: u16,
     /// The HTTP server future.
     server: Server,
+    /// The server of `/metrics` alone, and its port, with `--metrics-bind`.
+    metrics_server: Option<(Server, u16)>,
     /// Cancels everything: sockets, rooms, then the writer drains.
     shutdown: CancellationToken,
     /// The games; closed after `shutdown`, once every room stopped.
@@ -103,21 +108,37 @@ impl Application {
             fanout,
             metrics,
             shutdown: shutdown.clone(),
+            guard: Guard::new(&settings.guard),
         });
-        let server = HttpServer::new(move || App::new().app_data(shared.clone()).configure(routes))
-            // frames are small and must leave at once: without this, Nagle's algorithm
-            // holds a frame back while an earlier one is unacknowledged, and the client's
-            // delayed ACK turns that into stalls of about 40 ms
-            .tcp_nodelay(true)
-            .listen(listener)?
-            // signals are ours: sockets must get close frames before the server stops
-            .disable_signals()
-            .shutdown_timeout(5)
-            .run();
+        let metrics_server = match &settings.metrics_bind {
+            Some(address) => Some(metrics_server(address, shared.clone())?),
+            None => None,
+        };
+        let public_metrics = metrics_server.is_none();
+        let server = HttpServer::new(move || {
+            App::new()
+                .app_data(shared.clone())
+                .configure(routes)
+                .configure(|cfg| {
+                    if public_metrics {
+                        cfg.route("/metrics", web::get().to(serve_metrics));
+                    }
+                })
+        })
+        // frames are small and must leave at once: without this, Nagle's algorithm
+        // holds a frame back while an earlier one is unacknowledged, and the client's
+        // delayed ACK turns that into stalls of about 40 ms
+        .tcp_nodelay(true)
+        .listen(listener)?
+        // signals are ours: sockets must get close frames before the server stops
+        .disable_signals()
+        .shutdown_timeout(5)
+        .run();
         tracing::info!(address = %settings.bind, port, "listening");
         Ok(Application {
             port,
             server,
+            metrics_server,
             shutdown,
             registry,
             writer_task,
@@ -127,6 +148,11 @@ impl Application {
 
     pub fn port(&self) -> u16 {
         self.port
+    }
+
+    /// The port of `/metrics` when it has an address of its own (`--metrics-bind`).
+    pub fn metrics_port(&self) -> Option<u16> {
+        self.metrics_server.as_ref().map(|(_, port)| *port)
     }
 
     /// A token that stops the application when cancelled.
@@ -139,6 +165,10 @@ impl Application {
     pub async fn run_until_stopped(self) -> anyhow::Result<()> {
         let handle = self.server.handle();
         let mut server = tokio::spawn(self.server);
+        let metrics_server = self.metrics_server.map(|(server, _)| {
+            let handle = server.handle();
+            (handle, tokio::spawn(server))
+        });
         tokio::select! {
             _ = self.shutdown.cancelled() => {}
             result = &mut server => {
@@ -149,6 +179,10 @@ impl Application {
         tracing::info!("shutting down");
         handle.stop(true).await;
         let _ = server.await;
+        if let Some((handle, server)) = metrics_server {
+            handle.stop(true).await;
+            let _ = server.await;
+        }
         self.registry.close().await;
         drop(self.registry);
         self.writer_task.await.context("store writer failed")?;
@@ -171,8 +205,27 @@ fn routes(cfg: &mut web::ServiceConfig) {
         )
         .configure(lobby::configure)
         .route("/healthz", web::get().to(healthz))
-        .route("/metrics", web::get().to(metrics))
         .configure(assets::configure);
+}
+
+/// A server of `/metrics` alone on `address`, and the port it bound.
+fn metrics_server(address: &str, shared: web::Data<Shared>) -> anyhow::Result<(Server, u16)> {
+    let listener = TcpListener::bind(address)
+        .with_context(|| format!("cannot listen on {address} for /metrics"))?;
+    let bound = listener.local_addr()?;
+    let server = HttpServer::new(move || {
+        App::new()
+            .app_data(shared.clone())
+            .route("/metrics", web::get().to(serve_metrics))
+    })
+    .workers(1)
+    .listen(listener)?
+    .disable_signals()
+    .shutdown_timeout(1)
+    .run();
+    // not `port=`: operators and tests read the main port from the "listening" line
+    tracing::info!(metrics_address = %bound, "serving /metrics");
+    Ok((server, bound.port()))
 }
 
 async fn healthz(shared: web::Data<Shared>) -> HttpResponse {
@@ -183,7 +236,7 @@ async fn healthz(shared: web::Data<Shared>) -> HttpResponse {
     }))
 }
 
-async fn metrics(shared: web::Data<Shared>) -> HttpResponse {
+async fn serve_metrics(shared: web::Data<Shared>) -> HttpResponse {
     HttpResponse::Ok()
         .content_type(prometheus_client::encoding::prometheus_text::CONTENT_TYPE)
         .body(shared.metrics.render())

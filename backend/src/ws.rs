@@ -7,6 +7,7 @@
 //! Both play the default game; `/ws/game/{game_id}/player/{player_id}` and
 //! `/ws/game/{game_id}/world/{player_id}` play any game the registry knows.
 
+pub mod guard;
 pub mod player;
 pub mod world;
 
@@ -19,6 +20,7 @@ use protocol::{Uuid, MAX_FRAME_BYTES};
 use crate::app::Shared;
 use crate::bus::Frame;
 use crate::metrics::Metrics;
+use guard::caps::SocketSlot;
 
 /// How often the server pings an idle client.
 const HEARTBEAT: Duration = Duration::from_secs(10);
@@ -27,22 +29,43 @@ const CLIENT_TIMEOUT: Duration = Duration::from_secs(30);
 /// How long one frame may take to go out before the client counts as stuck.
 const SEND_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// Upgrades the request to a WebSocket for the player id in its path; the id must be a
-/// UUID (the reference clients draw one per page load).
+/// An accepted WebSocket.
+struct Upgraded {
+    /// The handshake's answer.
+    response: HttpResponse,
+    /// The player id of the path.
+    player: Uuid,
+    session: Session,
+    stream: AggregatedMessageStream,
+    /// The socket's place under the caps; held until the socket ends.
+    slot: SocketSlot,
+}
+
+/// Upgrades the request to a WebSocket for the player id in its path, if the guard
+/// admits it (origin, caps); the id must be a UUID (the reference clients draw one per
+/// page load).
 fn upgrade(
     req: &HttpRequest,
     body: web::Payload,
     id: &str,
-) -> Result<(HttpResponse, Uuid, Session, AggregatedMessageStream), actix_web::Error> {
+    shared: &Shared,
+) -> Result<Upgraded, actix_web::Error> {
     let player: Uuid = id
         .parse()
         .map_err(|_| actix_web::error::ErrorBadRequest("the player id must be a UUID"))?;
+    let slot = shared.guard.admit(req, &shared.metrics)?;
     let (response, session, stream) = actix_ws::handle(req, body)?;
     let stream = stream
         .max_frame_size(MAX_FRAME_BYTES)
         .aggregate_continuations()
         .max_continuation_size(MAX_FRAME_BYTES);
-    Ok((response, player, session, stream))
+    Ok(Upgraded {
+        response,
+        player,
+        session,
+        stream,
+        slot,
+    })
 }
 
 /// `/ws/player/{player_id}`: a player socket of the default game.
@@ -53,7 +76,7 @@ pub async fn player_route(
     shared: web::Data<Shared>,
 ) -> Result<HttpResponse, actix_web::Error> {
     let game = shared.registry.default_game();
-    serve_player(req, body, game, &id, shared).await
+    serve_player(req, body, game, &id, shared)
 }
 
 /// `/ws/world/{player_id}`: a world socket of the default game.
@@ -64,7 +87,7 @@ pub async fn world_route(
     shared: web::Data<Shared>,
 ) -> Result<HttpResponse, actix_web::Error> {
     let game = shared.registry.default_game();
-    serve_world(req, body, game, &id, shared).await
+    serve_world(req, body, game, &id, shared)
 }
 
 /// `/ws/game/{game_id}/player/{player_id}`: a player socket of any game.
@@ -75,7 +98,7 @@ pub async fn game_player_route(
     shared: web::Data<Shared>,
 ) -> Result<HttpResponse, actix_web::Error> {
     let game = known_game(&path.0, &shared).await?;
-    serve_player(req, body, game, &path.1, shared).await
+    serve_player(req, body, game, &path.1, shared)
 }
 
 /// `/ws/game/{game_id}/world/{player_id}`: a world socket of any game.
@@ -86,7 +109,7 @@ pub async fn game_world_route(
     shared: web::Data<Shared>,
 ) -> Result<HttpResponse, actix_web::Error> {
     let game = known_game(&path.0, &shared).await?;
-    serve_world(req, body, game, &path.1, shared).await
+    serve_world(req, body, game, &path.1, shared)
 }
 
 /// The game named in a path, refused before the upgrade when it does not exist.
@@ -106,43 +129,45 @@ async fn known_game(id: &str, shared: &Shared) -> Result<Uuid, actix_web::Error>
     }
 }
 
-async fn serve_player(
+fn serve_player(
     req: HttpRequest,
     body: web::Payload,
     game: Uuid,
     id: &str,
     shared: web::Data<Shared>,
 ) -> Result<HttpResponse, actix_web::Error> {
-    let (response, player, session, stream) = upgrade(&req, body, id)?;
+    let socket = upgrade(&req, body, id, &shared)?;
     actix_web::rt::spawn(player::run(
         game,
-        player,
-        session,
-        stream,
+        socket.player,
+        socket.session,
+        socket.stream,
+        socket.slot,
         shared.into_inner(),
     ));
-    Ok(response)
+    Ok(socket.response)
 }
 
-async fn serve_world(
+fn serve_world(
     req: HttpRequest,
     body: web::Payload,
     game: Uuid,
     id: &str,
     shared: web::Data<Shared>,
 ) -> Result<HttpResponse, actix_web::Error> {
-    let (response, player, session, stream) = upgrade(&req, body, id)?;
+    let socket = upgrade(&req, body, id, &shared)?;
     // subscribe before answering, so that no update published after the client's
     // handshake completes can be missed
     let updates = shared.fanout.subscribe(game);
     actix_web::rt::spawn(world::run(
-        player,
-        session,
-        stream,
+        socket.player,
+        socket.session,
+        socket.stream,
+        socket.slot,
         updates,
         shared.into_inner(),
     ));
-    Ok(response)
+    Ok(socket.response)
 }
 
 /// Pings an idle client, and notices one that went silent.
@@ -192,6 +217,12 @@ async fn send(session: &mut Session, frame: Frame, metrics: &Metrics) -> Result<
         }
         _ => Err(Gone),
     }
+}
+
+/// The close for a socket that had too many frames dropped or refused.
+fn flooding(metrics: &Metrics) -> Option<CloseReason> {
+    metrics.socket_flooding();
+    close(CloseCode::Policy, "too many frames over the limits")
 }
 
 fn close(code: CloseCode, why: &str) -> Option<CloseReason> {

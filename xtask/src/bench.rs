@@ -184,6 +184,8 @@ fn loadgen(bins: &Bins, variant: &Variant, label: &str, args: &[&str]) -> Result
         .arg(&log)
         .arg("--json-out")
         .arg(bins.out.join("runs.jsonl"))
+        // every bot connects from 127.0.0.1: up to 850 players, two sockets each
+        .arg("--server-arg=--max-sockets-per-address=4000")
         .args(
             variant
                 .server_args

@@ -17,6 +17,7 @@
 //! - [`assets`]: the game page.
 //! - [`metrics`]: counters for `GET /metrics`.
 //! - [`telemetry`]: logging set-up.
+//! - [`text`]: names and chat lines from clients, cleaned for everyone to see.
 
 pub mod app;
 pub mod assets;
@@ -30,6 +31,7 @@ pub mod room;
 pub mod rules;
 pub mod store;
 pub mod telemetry;
+pub mod text;
 pub mod ws;
 
 pub use app::Application;

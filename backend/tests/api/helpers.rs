@@ -146,35 +146,30 @@ impl TestApp {
         }
     }
 
+    /// A GET of `path`: its status and body; a failed request fails the test, naming
+    /// the URL.
     pub async fn get(&self, path: &str) -> (u16, String) {
-        self.request("GET", path, None).await
+        let url = format!("http://{}{path}", self.address);
+        read(url.clone(), reqwest::get(&url).await).await
     }
 
-    /// `POST`s `body` as JSON.
+    /// A POST of `body` as JSON to `path`: its status and body.
     pub async fn post(&self, path: &str, body: &Value) -> (u16, String) {
-        self.request("POST", path, Some(body.to_string())).await
+        let url = format!("http://{}{path}", self.address);
+        let sent = reqwest::Client::new().post(&url).json(body).send().await;
+        read(url, sent).await
     }
+}
 
-    async fn request(&self, method: &str, path: &str, body: Option<String>) -> (u16, String) {
-        let mut stream = TcpStream::connect(&self.address).await.unwrap();
-        use tokio::io::{AsyncReadExt, AsyncWriteExt};
-        let body = body.unwrap_or_default();
-        let request = format!(
-            "{method} {path} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n\
-             Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
-            self.address,
-            body.len()
-        );
-        stream.write_all(request.as_bytes()).await.unwrap();
-        let mut response = String::new();
-        stream.read_to_string(&mut response).await.unwrap();
-        let status = response[9..12].parse().unwrap();
-        let body = response
-            .split_once("\r\n\r\n")
-            .map(|(_, b)| b.to_string())
-            .unwrap_or_default();
-        (status, body)
-    }
+/// The status and body of a response; a failed request fails the test, naming the URL.
+async fn read(url: String, response: reqwest::Result<reqwest::Response>) -> (u16, String) {
+    let response = response.unwrap_or_else(|e| panic!("{url}: {e}"));
+    let status = response.status().as_u16();
+    let body = response
+        .text()
+        .await
+        .unwrap_or_else(|e| panic!("{url}: {e}"));
+    (status, body)
 }
 
 struct Stopped {

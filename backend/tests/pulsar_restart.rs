@@ -15,10 +15,12 @@ use serde_json::{json, Value};
 
 use helpers::{free_neighbour, spawn_app, Client};
 
-/// How long after the broker is back play may take to resume: long enough for a loaded
-/// machine (the crate re-creates the producer within its 30 s operation timeout, then
-/// the publisher resends); how long it took is printed, a figure rather than a goal.
-const RESUME_WITHIN: Duration = Duration::from_secs(90);
+/// How long after the broker is back play may take to resume: more room than the
+/// usual patience for a loaded machine, yet under the server's 30 s heartbeat timeout
+/// (this test's client answers pings only when it next writes, so a longer silent wait
+/// ends with the server closing the socket); how long it took is printed, a figure
+/// rather than a goal.
+const RESUME_WITHIN: Duration = Duration::from_secs(25);
 
 fn script(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))

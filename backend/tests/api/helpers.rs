@@ -303,15 +303,26 @@ impl Client {
     /// The next world frame that satisfies `wanted`, updating the view with every frame
     /// read on the way; frames that do not match are kept for later calls.
     pub async fn world_until(&mut self, what: &str, wanted: impl Fn(&Value) -> bool) -> Value {
+        self.world_until_within(PATIENCE, what, wanted).await
+    }
+
+    /// Like [`Client::world_until`], waiting up to `patience` instead of [`PATIENCE`]:
+    /// for what takes a service's restart.
+    pub async fn world_until_within(
+        &mut self,
+        patience: Duration,
+        what: &str,
+        wanted: impl Fn(&Value) -> bool,
+    ) -> Value {
         if let Some(i) = self.world_backlog.iter().position(&wanted) {
             // unwrap: the index was just found
             return self.world_backlog.remove(i).unwrap();
         }
-        let deadline = tokio::time::Instant::now() + PATIENCE;
+        let deadline = tokio::time::Instant::now() + patience;
         loop {
             let frame = tokio::time::timeout_at(deadline, next_text(&mut self.world))
                 .await
-                .unwrap_or_else(|_| panic!("{}: waited {PATIENCE:?} for {what}", self.name))
+                .unwrap_or_else(|_| panic!("{}: waited {patience:?} for {what}", self.name))
                 .unwrap_or_else(|| {
                     panic!(
                         "{}: world socket closed while waiting for {what}",
@@ -333,8 +344,18 @@ impl Client {
 
     /// Waits for the world update about `player` with generation `generation`.
     pub async fn sees_move(&mut self, player: Uuid, generation: i64) -> Value {
+        self.sees_move_within(PATIENCE, player, generation).await
+    }
+
+    /// Like [`Client::sees_move`], waiting up to `patience`.
+    pub async fn sees_move_within(
+        &mut self,
+        patience: Duration,
+        player: Uuid,
+        generation: i64,
+    ) -> Value {
         let id = player.to_string();
-        self.world_until(&format!("move {generation} of {id}"), |f| {
+        self.world_until_within(patience, &format!("move {generation} of {id}"), |f| {
             f["messageType"] == "player"
                 && f["playerID"] == id
                 && f["payload"]["generation"] == generation

@@ -1,8 +1,9 @@
-//! The application: builds the store, bus and room from [`Settings`], binds the listener,
-//! serves the routes, and shuts everything down in order.
+//! The application: builds the store, bus and game registry from [`Settings`], binds the
+//! listener, serves the routes, and shuts everything down in order.
 
 use std::net::TcpListener;
 use std::sync::Arc;
+use std::time::Duration;
 
 use actix_web::{dev::Server, web, App, HttpResponse, HttpServer};
 use anyhow::Context;
@@ -14,17 +15,18 @@ use crate::bus::{inprocess::InProcessBus, pulsar::PulsarBus, Bus, Fanout};
 use crate::cluster::{fencing::Fence, host::Hosting, Cluster};
 use crate::config::Settings;
 use crate::metrics::Metrics;
-use crate::room::{self, RoomHandle};
+use crate::registry::{Limits, Registry};
+use crate::room::RoomDeps;
 use crate::store::{
     cassandra::CassandraStore, embedded::EmbeddedStore, writer::StoreWriter, Store,
 };
 use crate::ws::guard::Guard;
-use crate::{assets, ws};
+use crate::{assets, lobby, ws};
 
 /// What every request handler shares.
 pub struct Shared {
-    /// The game's room.
-    pub room: RoomHandle,
+    /// The games: where each runs, loading and unloading them.
+    pub registry: Arc<Registry>,
     /// This instance's world fan-out.
     pub fanout: Fanout,
     /// Counters for `/metrics`.
@@ -43,16 +45,15 @@ pub struct Application {
     server: Server,
     /// The server of `/metrics` alone, and its port, with `--metrics-bind`.
     metrics_server: Option<(Server, u16)>,
-    /// Cancels everything: sockets, room, then the writer drains.
+    /// Cancels everything: sockets, rooms, then the writer drains.
     shutdown: CancellationToken,
-    /// The room task; ends after `shutdown`.
-    room_task: JoinHandle<()>,
-    /// The store writer; ends once the room let go of it and its rows are written.
+    /// The games; closed after `shutdown`, once every room stopped.
+    registry: Arc<Registry>,
+    /// The store writer; ends once the rooms let go of it and its rows are written.
     writer_task: JoinHandle<()>,
     /// The bus, closed last.
     bus: Arc<dyn Bus>,
-    /// This instance's part of the cluster (Pulsar and Cassandra both set), closed
-    /// before the bus.
+    /// This instance's part of the cluster (`--cluster`), closed after the bus.
     cluster: Option<Arc<Cluster>>,
 }
 
@@ -68,9 +69,12 @@ impl Application {
         };
         let fanout = Fanout::new(settings.world_queue);
         // the fence is shared by the cluster and the bus; it only stamps and filters
-        // frames when several instances share the game (Pulsar and Cassandra both set)
+        // frames when several instances share games (docs/cluster.md)
         let (fence, fenced) = Fence::new();
-        let clustered = settings.pulsar.url.is_some() && !settings.cassandra.nodes.is_empty();
+        let clustered = settings.cluster;
+        if clustered && (settings.pulsar.url.is_none() || settings.cassandra.nodes.is_empty()) {
+            anyhow::bail!("--cluster needs --pulsar-url and --cassandra-nodes");
+        }
         let bus: Arc<dyn Bus> = if settings.pulsar.url.is_some() {
             let fence = clustered.then(|| fence.clone());
             Arc::new(
@@ -81,22 +85,26 @@ impl Application {
         } else {
             Arc::new(InProcessBus::new(fanout.clone()))
         };
-        let (game, fresh) = room::open_game(&*store, Board::STANDARD, settings.game_id)
-            .await
-            .context("cannot load the game from the store")?;
-        tracing::info!(game = %game.id, fresh, "game ready");
+        let (writer, writer_task) = StoreWriter::spawn(store.clone(), metrics.clone());
         let shutdown = CancellationToken::new();
-        let (room, room_task, writer_task, cluster) = if clustered {
+        let deps = RoomDeps {
+            bus: bus.clone(),
+            writer,
+            metrics: metrics.clone(),
+            idle: Duration::from_secs(settings.game_idle_secs),
+        };
+        // in a cluster, the cluster decides where each game runs, and the registry hands
+        // out its gateways
+        let cluster = if clustered {
             let client = crate::bus::pulsar::client(&settings.pulsar).await?;
             let instance = protocol::Uuid::new_v4().to_string();
             let world_topic = settings.pulsar.topic.clone();
             let hosting = |link| Hosting {
                 instance: instance.clone(),
                 store: store.clone(),
-                bus: bus.clone(),
+                deps: deps.clone(),
                 link,
                 board: Board::STANDARD,
-                metrics: metrics.clone(),
                 fence,
                 client: client.clone(),
                 world_topic: world_topic.clone(),
@@ -104,29 +112,34 @@ impl Application {
             let cluster = Cluster::start(&client, &world_topic, instance.clone(), fenced, hosting)
                 .await
                 .context("cannot join the cluster")?;
-            let room = cluster.room(game.id);
-            let idle = tokio::spawn(async {});
-            (room, idle, tokio::spawn(async {}), Some(Arc::new(cluster)))
+            Some(Arc::new(cluster))
         } else {
-            let epoch = store.claim_epoch(game.id, "single").await?;
-            tracing::debug!(epoch, "epoch claimed");
-            let (writer, writer_task) = StoreWriter::spawn(store, game.id, metrics.clone());
-            let (room, room_task) = room::spawn(
-                game,
-                fresh,
-                bus.clone(),
-                writer,
-                metrics.clone(),
-                shutdown.child_token(),
-            );
-            (room, room_task, writer_task, None)
+            None
         };
+        let limits = Limits {
+            idle: deps.idle,
+            max_games: settings.max_games,
+            creations_per_minute: settings.max_game_creations_per_minute,
+        };
+        let registry = Registry::open(
+            store,
+            Board::STANDARD,
+            deps,
+            limits,
+            settings.game_id,
+            cluster.clone(),
+            shutdown.clone(),
+        )
+        .await
+        .context("cannot read the games from the store")?;
+        let registry = Arc::new(registry);
+        tracing::info!(default_game = %registry.default_game(), "games ready");
 
         let listener = TcpListener::bind(&settings.bind)
             .with_context(|| format!("cannot listen on {}", settings.bind))?;
         let port = listener.local_addr()?.port();
         let shared = web::Data::new(Shared {
-            room,
+            registry: registry.clone(),
             fanout,
             metrics,
             shutdown: shutdown.clone(),
@@ -162,7 +175,7 @@ impl Application {
             server,
             metrics_server,
             shutdown,
-            room_task,
+            registry,
             writer_task,
             bus,
             cluster,
@@ -184,7 +197,7 @@ impl Application {
     }
 
     /// Serves until the shutdown token fires, then closes sockets with a reason, stops
-    /// the server, stops the room, writes out the store and closes the bus.
+    /// the server, stops the rooms, writes out the store and closes the bus.
     pub async fn run_until_stopped(self) -> anyhow::Result<()> {
         let handle = self.server.handle();
         let mut server = tokio::spawn(self.server);
@@ -206,11 +219,13 @@ impl Application {
             handle.stop(true).await;
             let _ = server.await;
         }
-        self.room_task.await.context("room task failed")?;
-        self.writer_task.await.context("store writer failed")?;
+        self.registry.close().await;
+        drop(self.registry);
         if let Some(cluster) = &self.cluster {
+            // the hosted games hand over: rooms stop, their rows are written
             cluster.stop_hosting().await;
         }
+        self.writer_task.await.context("store writer failed")?;
         self.bus.close().await;
         if let Some(cluster) = &self.cluster {
             cluster.close().await;
@@ -223,6 +238,15 @@ impl Application {
 fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/ws/player/{player_id}", web::get().to(ws::player_route))
         .route("/ws/world/{player_id}", web::get().to(ws::world_route))
+        .route(
+            "/ws/game/{game_id}/player/{player_id}",
+            web::get().to(ws::game_player_route),
+        )
+        .route(
+            "/ws/game/{game_id}/world/{player_id}",
+            web::get().to(ws::game_world_route),
+        )
+        .configure(lobby::configure)
         .route("/healthz", web::get().to(healthz))
         .configure(assets::configure);
 }
@@ -251,6 +275,7 @@ async fn healthz(shared: web::Data<Shared>) -> HttpResponse {
     HttpResponse::Ok().json(serde_json::json!({
         "status": "ok",
         "bus_ok": shared.fanout.bus_ok(),
+        "games_running": shared.registry.running(),
     }))
 }
 

@@ -20,8 +20,8 @@ impl InProcessBus {
 
 #[async_trait]
 impl Bus for InProcessBus {
-    fn publish(&self, _game: Uuid, frame: Frame) {
-        self.fanout.deliver(frame);
+    fn publish(&self, game: Uuid, frame: Frame) {
+        self.fanout.deliver(game, frame);
     }
 
     async fn close(&self) {}

@@ -93,6 +93,14 @@ const CLOSE_TIMEOUT: Duration = Duration::from_secs(5);
 const ORIGIN: &str = "drapetisca-origin";
 /// Message property holding the frame's sequence number within its origin.
 const SEQUENCE: &str = "drapetisca-seq";
+/// Message property naming the game a frame belongs to (also the message key, so a
+/// key-aware reader can follow one game).
+pub const GAME: &str = "drapetisca-game";
+/// Message property: the epoch of the owner that published the frame (`cluster`).
+pub const EPOCH: &str = "drapetisca-epoch";
+/// Message property of a take-over marker (no frame for clients): the nonce the new
+/// owner reads the topic up to (`cluster::tail`).
+pub const MARKER: &str = "drapetisca-marker";
 
 /// The Pulsar bus of one instance: an outbox drained by a publisher task, a consumer
 /// task delivering to the fan-out, and a watchdog telling clients about delays.

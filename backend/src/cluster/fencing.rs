@@ -12,14 +12,6 @@ use std::sync::{Arc, Mutex};
 use protocol::Uuid;
 use tokio::sync::mpsc;
 
-/// World message property: the game a frame belongs to.
-pub const GAME: &str = "drapetisca-game";
-/// World message property: the epoch of the owner that published the frame.
-pub const EPOCH: &str = "drapetisca-epoch";
-/// World message property of a take-over marker (no frame for clients): the nonce the
-/// new owner reads the topic up to.
-pub const MARKER: &str = "drapetisca-marker";
-
 /// One instance's fencing state, shared by the cluster (which claims and releases
 /// games) and the world bus (which stamps what it publishes and filters what it
 /// receives).

@@ -20,11 +20,10 @@ use super::fencing::Fence;
 use super::gateway::PRESENCE_EVERY;
 use super::link::{Client, Sender};
 use super::{replay, tail};
-use crate::bus::Bus;
-use crate::metrics::Metrics;
-use crate::room::{self, ConnId, ConnectError, RoomHandle};
+use crate::registry::Lease;
+use crate::room::{self, ConnId, ConnectError, RoomDeps, RoomHandle};
 use crate::rules;
-use crate::store::{writer::StoreWriter, Store};
+use crate::store::Store;
 
 /// An instance whose presence has not been heard for this long has lost its sockets
 /// (it died, or lost the broker); so has a player active at a take-over that no
@@ -45,10 +44,10 @@ const FLUSH_TIMEOUT: Duration = Duration::from_secs(10);
 pub struct Hosting {
     /// This instance's id (recorded as the owner in the store).
     pub instance: String,
-    /// Where games are loaded from and written to.
+    /// Where games are loaded from.
     pub store: Arc<dyn Store>,
-    /// Where the rooms publish world frames.
-    pub bus: Arc<dyn Bus>,
+    /// What rooms run with: the bus, the store writer, counters, the idle time.
+    pub deps: RoomDeps,
     /// Where direct replies go.
     pub link: Sender,
     /// The board of new games.
@@ -59,8 +58,6 @@ pub struct Hosting {
     pub client: Client,
     /// The world topic.
     pub world_topic: String,
-    /// Counters.
-    pub metrics: Arc<Metrics>,
 }
 
 /// A running host: its command queue and task.
@@ -131,19 +128,20 @@ async fn run(
         .filter(|row| row.kind == crate::store::ObjectKind::Player)
         .map(|row| (row.object_id, row.generation))
         .collect();
-    let (writer, writer_task) =
-        StoreWriter::spawn(hosting.store.clone(), game, hosting.metrics.clone());
     let room_stop = CancellationToken::new();
     // every row is written again under the new epoch: a late write of the old owner
-    // can then never win over what this owner took over
+    // can then never win over what this owner took over; the room unloads itself when
+    // idle, and the host ends with it
+    let writer = hosting.deps.writer.clone();
     let (room, room_task) = room::spawn(
         state,
         true,
-        hosting.bus.clone(),
-        writer,
-        hosting.metrics.clone(),
+        hosting.deps.clone(),
+        Arc::default(),
+        Lease::unlisted(game),
         room_stop.clone(),
     );
+    let mut room_task = tokio::spawn(room_task);
     let mut host = Host {
         game,
         hosting,
@@ -158,6 +156,10 @@ async fn run(
     loop {
         tokio::select! {
             _ = stop.cancelled() => break,
+            _ = &mut room_task => {
+                tracing::info!(%game, "idle game unloaded");
+                break;
+            }
             command = rx.recv() => match command {
                 Some(command) => host.handle(command).await,
                 None => break,
@@ -169,11 +171,13 @@ async fn run(
         remote.forwarder.abort();
     }
     room_stop.cancel();
-    let _ = room_task.await;
+    if !room_task.is_finished() {
+        let _ = room_task.await;
+    }
     let fence = host.hosting.fence.clone();
     drop(host);
     fence.release(game, epoch);
-    if tokio::time::timeout(FLUSH_TIMEOUT, writer_task)
+    if tokio::time::timeout(FLUSH_TIMEOUT, writer.flushed(game))
         .await
         .is_err()
     {
@@ -202,7 +206,7 @@ async fn take_over(
                 .map_err(|e| e.to_string())?;
             hosting.fence.own(game, epoch);
             let nonce = Uuid::new_v4().to_string();
-            hosting.bus.publish_marker(game, &nonce);
+            hosting.deps.bus.publish_marker(game, &nonce);
             let rows = hosting.store.load(game).await.map_err(|e| e.to_string())?;
             let frames = tail::read(&hosting.client, &hosting.world_topic, game, &nonce).await?;
             let mut state = replay::restore(game, hosting.board, &rows).unwrap_or_else(|| {

@@ -11,8 +11,9 @@ use protocol::{ServerMessage, Uuid};
 use pulsar::consumer::InitialPosition;
 use pulsar::ConsumerOptions;
 
-use super::fencing::{self, Epochs, Verdict};
+use super::fencing::{Epochs, Verdict};
 use super::link::Client;
+use crate::bus::pulsar::{EPOCH, GAME, MARKER};
 
 /// How far back a take-over reads: far more than the store writer lags behind the game
 /// while Cassandra answers (milliseconds). A store that was away for longer than this
@@ -66,16 +67,16 @@ pub async fn read(
                     .find(|kv| kv.key == key)
                     .map(|kv| kv.value.clone())
             };
-            if property(fencing::GAME).as_deref() != Some(game_text.as_str()) {
+            if property(GAME).as_deref() != Some(game_text.as_str()) {
                 continue;
             }
-            let epoch = property(fencing::EPOCH).and_then(|e| e.parse().ok());
+            let epoch = property(EPOCH).and_then(|e| e.parse().ok());
             if let Some(epoch) = epoch {
                 if epochs.observe(game, epoch) == Verdict::Stale {
                     continue;
                 }
             }
-            if let Some(marker) = property(fencing::MARKER) {
+            if let Some(marker) = property(MARKER) {
                 if marker == nonce {
                     return Ok(());
                 }

@@ -12,9 +12,9 @@ use tokio_util::sync::CancellationToken;
 use super::dedup::Dedup;
 use super::health::Health;
 use super::setup::{subscribe, Client};
-use super::{CLOSE_TIMEOUT, ORIGIN, SEQUENCE};
+use super::{CLOSE_TIMEOUT, EPOCH, GAME, MARKER, ORIGIN, SEQUENCE};
 use crate::bus::{Fanout, Frame};
-use crate::cluster::fencing::{Fence, Verdict, EPOCH, GAME, MARKER};
+use crate::cluster::fencing::{Fence, Verdict};
 
 /// The consumer acknowledges every this many frames (cumulatively, the subscription
 /// being exclusive), not each one: acks only bound what the broker redelivers after a
@@ -104,10 +104,12 @@ impl ConsumerTask {
                 self.health.echoed(seq);
             }
         }
+        let Some(game) = property(GAME).and_then(|g| g.parse().ok()) else {
+            tracing::warn!("a message on the world topic names no game: skipped");
+            return;
+        };
         if let Some(fence) = &self.fence {
-            let game = property(GAME).and_then(|g| g.parse().ok());
-            let epoch = property(EPOCH).and_then(|e| e.parse().ok());
-            if let (Some(game), Some(epoch)) = (game, epoch) {
+            if let Some(epoch) = property(EPOCH).and_then(|e| e.parse().ok()) {
                 if fence.observe(game, epoch) == Verdict::Stale {
                     return;
                 }
@@ -117,7 +119,7 @@ impl ConsumerTask {
             return; // for the instances, not for clients
         }
         match std::str::from_utf8(&payload.data) {
-            Ok(text) => self.fanout.deliver(Frame::from(text)),
+            Ok(text) => self.fanout.deliver(game, Frame::from(text)),
             Err(_) => tracing::warn!("a message on the world topic is not UTF-8: skipped"),
         }
     }

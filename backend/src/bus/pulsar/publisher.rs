@@ -8,9 +8,8 @@ use pulsar::producer::{Message, SendFuture};
 use pulsar::{Producer, TokioExecutor};
 use tokio::sync::mpsc;
 
-use super::{ORIGIN, SEQUENCE};
+use super::{EPOCH, GAME, MARKER, ORIGIN, SEQUENCE};
 use crate::bus::Frame;
-use crate::cluster::fencing::{EPOCH, GAME, MARKER};
 
 /// A message waiting for the publisher.
 pub struct Outgoing {

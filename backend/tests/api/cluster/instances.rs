@@ -47,6 +47,7 @@ impl Deployment {
             .env("DRAPETISCA_BIND", "127.0.0.1:0")
             .env("DRAPETISCA_DATA_DIR", dir.path())
             .env("DRAPETISCA_GAME_ID", self.game.to_string())
+            .env("DRAPETISCA_CLUSTER", "true")
             .env("DRAPETISCA_LOG", "info,pulsar=error")
             .env("DRAPETISCA_PULSAR_URL", PULSAR_URL)
             .env("DRAPETISCA_PULSAR_TOPIC", &self.topic)

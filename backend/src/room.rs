@@ -22,7 +22,7 @@ use crate::bus::{frame, Bus, Frame};
 use crate::game::{Game, Item};
 use crate::metrics::Metrics;
 use crate::rules::{self, MoveOutcome};
-use crate::store::{writer::StoreWriter, ObjectKind, Store, StoreError};
+use crate::store::{rows::GameRows, writer::StoreWriter, ObjectKind, Store, StoreError};
 
 /// Commands waiting for the room; senders wait when it is full, which slows only the
 /// sockets that send.

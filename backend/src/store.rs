@@ -4,9 +4,11 @@
 //! directory (the default) and [`cassandra`] in Apache Cassandra. The room never waits
 //! for a store: it hands rows to a [`writer::StoreWriter`], which writes them behind
 //! the game's back, coalesced per object and retried while the store is away.
+//! [`rows::GameRows`] turns a game into rows and back.
 
 pub mod cassandra;
 pub mod embedded;
+pub mod rows;
 pub mod writer;
 
 use async_trait::async_trait;

@@ -18,10 +18,13 @@
 use std::collections::{HashMap, VecDeque};
 
 use protocol::{
-    Board, Cell, ChatFrom, ChatLine, ClientMessage, Entering, PlayerUpdate, ServerMessage, Uuid,
+    Board, Cell, ChatFrom, ChatLine, ClientMessage, Entering, PlayerUpdate, ScorePayload,
+    ServerMessage, Uuid,
 };
 use rules::{Game, Item, Player};
 
+/// How many players the scoreboard lists.
+pub const SCOREBOARD_LINES: usize = 5;
 /// How many chat lines the page keeps.
 pub const CHAT_LINES: usize = 10;
 /// How many sent frames the outbox remembers; the sender drains it after every render,
@@ -379,12 +382,13 @@ impl GameState {
         }
         self.turn(self.me, from, to);
         own.cell = Some(to);
-        self.world.put_player(self.me, own);
         if let Some(index) = self.world.food_on(to) {
             // the server moves a caught fly to a random cell and tells everyone; until
-            // then it is ours, off the field
+            // then it is ours, off the field, and counts for our score
             self.caught.push(self.world.food.remove(index));
+            own.score += 1;
         }
+        self.world.put_player(self.me, own);
         self.send_own_move();
     }
 
@@ -410,19 +414,22 @@ impl GameState {
                 self.receive_own(socket, payload)
             }
             ServerMessage::Player { player_id, payload } => {
-                let known = self.world.player(player_id).and_then(|p| p.cell);
+                let known = self.world.player(player_id);
+                let (known_cell, score) =
+                    (known.and_then(|p| p.cell), known.map_or(0, |p| p.score));
                 // a position-less update (rule 1) leaves a spider where it was, as the
                 // server does
                 let cell = payload.x.zip(payload.y).map(|(x, y)| Cell::new(x, y));
-                if let (Some(from), Some(to)) = (known, cell) {
+                if let (Some(from), Some(to)) = (known_cell, cell) {
                     self.turn(player_id, from, to);
                 }
                 let player = Player {
-                    cell: cell.or(known),
+                    cell: cell.or(known_cell),
                     h: payload.h,
                     generation: payload.generation,
                     name: payload.name,
                     active: true,
+                    score,
                 };
                 self.world.put_player(player_id, player);
             }
@@ -458,10 +465,38 @@ impl GameState {
                 }
             }
             ServerMessage::Status { payload } => self.bus_ok = payload.bus_ok,
+            ServerMessage::Score { player_id, payload } => self.score(player_id, payload),
             // the reducer never sends what the server would reject, so there is nothing
             // for the player to act on; the frame still shows in the status bar
             ServerMessage::Error { .. } => {}
         }
+    }
+
+    /// A player's score: kept on its entry in the world, which a player we have not
+    /// seen on the field (a top scorer who left) gets without a position. Scores only
+    /// grow, so a late frame never lowers one; our own score counts our catches at once.
+    fn score(&mut self, id: Uuid, payload: ScorePayload) {
+        let player = match self.world.player(id) {
+            Some(p) if p.score >= payload.score => return,
+            Some(p) => Player {
+                score: payload.score,
+                ..p.clone()
+            },
+            None => Player {
+                name: payload.name,
+                cell: None,
+                h: false,
+                generation: 0,
+                active: false,
+                score: payload.score,
+            },
+        };
+        self.world.put_player(id, player);
+    }
+
+    /// The players with the best scores, best first (see [`rules::Game::top_scores`]).
+    pub fn top_scores(&self) -> Vec<(Uuid, &Player)> {
+        self.world.top_scores(SCOREBOARD_LINES)
     }
 
     /// An update about ourselves. Our start position (the first one after entering)
@@ -480,15 +515,16 @@ impl GameState {
             return;
         }
         let to = Cell::new(x, y);
-        let hearts = match &own {
-            Some(own) => own.h,
-            None => update.h,
+        let (hearts, mut score) = match &own {
+            Some(own) => (own.h, own.score),
+            None => (update.h, self.world.player(self.me).map_or(0, |p| p.score)),
         };
         if let Some(from) = own.and_then(|p| p.cell) {
             self.turn(self.me, from, to);
             if from != to {
                 for fly in std::mem::take(&mut self.caught) {
                     self.world.put_food(fly);
+                    score = score.saturating_sub(1);
                 }
             }
         }
@@ -498,6 +534,7 @@ impl GameState {
             generation: update.generation,
             name: self.name.clone(),
             active: true,
+            score,
         };
         self.world.put_player(self.me, player);
         // never count below what the server has seen, or our next moves would look stale
@@ -892,5 +929,51 @@ mod tests {
         assert_eq!(s, before, "a step onto a spider is not taken");
         s.apply(Action::Step { dx: -1, dy: 0 });
         assert_eq!(s.own(), Some(Cell::new(9, 10)));
+    }
+
+    fn score_frame(id: Uuid, name: &str, score: u32) -> String {
+        format!(
+            r#"{{"messageType":"score","playerID":"{id}","payload":{{"name":"{name}","score":{score}}}}}"#
+        )
+    }
+
+    #[test]
+    fn the_scoreboard_lists_the_best_first_and_counts_our_catch_at_once() {
+        let mut s = placed();
+        let gone = Uuid::from_u128(77);
+        receive(&mut s, Socket::Player, &score_frame(gone, "Gone", 3));
+        receive(&mut s, Socket::World, &player_frame(OTHER, 3, 4, 0));
+        receive(&mut s, Socket::World, &score_frame(OTHER, "n", 1));
+        receive(&mut s, Socket::Player, &food_frame(FLY, 11, 10));
+        s.apply(Action::Step { dx: 1, dy: 0 });
+        assert_eq!(s.own_player().unwrap().score, 1, "our catch counts at once");
+        // the server confirms; a late, lower frame never lowers a score
+        receive(&mut s, Socket::World, &score_frame(ME, "Argiope", 1));
+        receive(&mut s, Socket::World, &score_frame(OTHER, "n", 2));
+        receive(&mut s, Socket::World, &score_frame(OTHER, "n", 1));
+        let board: Vec<(Uuid, u32)> = s
+            .top_scores()
+            .iter()
+            .map(|(id, p)| (*id, p.score))
+            .collect();
+        assert_eq!(board, vec![(gone, 3), (OTHER, 2), (ME, 1)]);
+        assert_eq!(
+            s.others().count(),
+            1,
+            "a scorer not on the field is not drawn"
+        );
+        // OTHER moving keeps its score
+        receive(&mut s, Socket::World, &player_frame(OTHER, 3, 5, 1));
+        assert_eq!(s.world.player(OTHER).unwrap().score, 2);
+    }
+
+    #[test]
+    fn a_lost_race_takes_back_the_catch_from_our_score() {
+        let mut s = placed();
+        receive(&mut s, Socket::Player, &food_frame(FLY, 11, 10));
+        s.apply(Action::Step { dx: 1, dy: 0 });
+        assert_eq!(s.own_player().unwrap().score, 1);
+        receive(&mut s, Socket::World, &player_frame(ME, 10, 10, 1));
+        assert_eq!(s.own_player().unwrap().score, 0);
     }
 }

@@ -33,6 +33,8 @@ pub struct Player {
     pub generation: i32,
     /// Whether the player is in the game now (inactive players do not block cells).
     pub active: bool,
+    /// Food caught in this game (extension: the scoreboard).
+    pub score: u32,
 }
 
 impl Player {
@@ -90,6 +92,18 @@ impl Game {
     /// Every player ever seen in this game, active or not, in no particular order.
     pub fn players(&self) -> impl Iterator<Item = (Uuid, &Player)> {
         self.players.iter().map(|(id, p)| (*id, p))
+    }
+
+    /// Up to `n` players who caught food, best first (ties: by name, then id), active
+    /// or not: the scoreboard.
+    pub fn top_scores(&self, n: usize) -> Vec<(Uuid, &Player)> {
+        let mut scored: Vec<(Uuid, &Player)> =
+            self.players().filter(|(_, p)| p.score > 0).collect();
+        scored.sort_by(|(a_id, a), (b_id, b)| {
+            (b.score, &a.name, a_id).cmp(&(a.score, &b.name, b_id))
+        });
+        scored.truncate(n);
+        scored
     }
 
     /// Active players, in no particular order.
@@ -179,6 +193,7 @@ mod tests {
             h: false,
             generation: 0,
             active: true,
+            score: 0,
         }
     }
 

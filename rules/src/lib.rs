@@ -109,13 +109,13 @@ pub fn enter(
     rng: &mut impl Rng,
 ) -> Result<Entered, EnterError> {
     let known = game.player(id).cloned();
-    let (cell, returning, h, generation) = match known {
-        Some(p) if p.active => (p.cell, true, p.h, p.generation),
+    let (cell, returning, h, generation, score) = match known {
+        Some(p) if p.active => (p.cell, true, p.h, p.generation, p.score),
         Some(p) => match p.cell.filter(|c| is_free_for(game, id, *c)) {
-            Some(c) => (Some(c), true, p.h, p.generation),
-            None => (None, false, p.h, p.generation),
+            Some(c) => (Some(c), true, p.h, p.generation, p.score),
+            None => (None, false, p.h, p.generation, p.score),
         },
-        None => (None, false, false, 0),
+        None => (None, false, false, 0, 0),
     };
     let cell = match cell {
         Some(c) => c,
@@ -127,6 +127,7 @@ pub fn enter(
         h,
         generation,
         active: true,
+        score,
     };
     game.put_player(id, player.clone());
     Ok(Entered { player, returning })
@@ -182,7 +183,8 @@ pub enum MoveOutcome {
     NotEntered,
     /// A position-less start-up update: published as it came (rule 1).
     PassedThrough(PlayerUpdate),
-    /// The move was valid; `update` is what to publish, `caught` the food it caught.
+    /// The move was valid; `update` is what to publish, `caught` the food it caught
+    /// (which counts one more for the player's score).
     Accepted {
         update: PlayerUpdate,
         caught: Option<CaughtFood>,
@@ -231,6 +233,10 @@ pub fn apply_move(
         game.move_food(index, to);
         Some(CaughtFood { index, to })
     });
+    if caught.is_some() {
+        player.score += 1;
+        game.put_player(id, player.clone());
+    }
     MoveOutcome::Accepted {
         update: player.update(),
         caught,
@@ -306,6 +312,7 @@ mod tests {
                     h: false,
                     generation: 0,
                     active: true,
+                    score: 0,
                 },
             );
         }
@@ -397,6 +404,7 @@ mod tests {
                 h: false,
                 generation: 0,
                 active: true,
+                score: 0,
             },
         );
         let near = apply_move(&mut g, id(3), request(Some(20), Some(12)), &mut rng());
@@ -409,6 +417,7 @@ mod tests {
                 h: false,
                 generation: 0,
                 active: true,
+                score: 0,
             },
         );
         let far = apply_move(&mut g, id(4), request(Some(2), Some(2)), &mut rng());
@@ -494,6 +503,7 @@ mod tests {
                 h: false,
                 generation: 0,
                 active: true,
+                score: 0,
             },
         );
         let moved = enter(&mut g, id(1), "p1".into(), &mut rng()).unwrap();

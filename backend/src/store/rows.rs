@@ -51,6 +51,7 @@ impl GameRows for Game {
                 generation: row.generation,
                 // nobody is connected to a game that was just loaded
                 active: false,
+                score: 0,
             };
             game.put_player(row.object_id, player);
         }

@@ -17,8 +17,9 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use backend::config::CassandraOptions;
 use backend::metrics::Metrics;
-use backend::store::cassandra::{CassandraOptions, CassandraStore};
+use backend::store::cassandra::CassandraStore;
 use backend::store::writer::StoreWriter;
 use backend::store::{ObjectKind, Store, StoredObject};
 use clap::Parser;
@@ -76,7 +77,7 @@ async fn main() -> anyhow::Result<()> {
         nodes: vec![args.nodes.clone()],
         keyspace: KEYSPACE.parse().map_err(anyhow::Error::msg)?,
         username: Some(args.username.clone()),
-        password: Some(args.password.parse()?),
+        password: Some(args.password.clone().into()),
         ..CassandraOptions::default()
     };
     let store = Arc::new(CassandraStore::connect(&options).await?);

@@ -16,8 +16,9 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
-use backend::bus::pulsar::{PulsarBus, PulsarOptions};
+use backend::bus::pulsar::PulsarBus;
 use backend::bus::{Bus, Fanout, Frame};
+use backend::config::PulsarOptions;
 use tokio::sync::broadcast;
 
 #[tokio::main]

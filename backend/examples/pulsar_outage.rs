@@ -14,8 +14,9 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use anyhow::{ensure, Context};
-use backend::bus::pulsar::{PulsarBus, PulsarOptions};
+use backend::bus::pulsar::PulsarBus;
 use backend::bus::{Bus, Fanout, Frame};
+use backend::config::PulsarOptions;
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {

@@ -1,15 +1,18 @@
 //! Settings: every option is a flag and a `DRAPETISCA_*` environment variable, with a
-//! default that runs the game on one machine with nothing else installed.
+//! default that runs the game on one machine with nothing else installed. Credentials
+//! are `secrecy` strings: their `Debug` does not print them, and a driver gets one only
+//! through `expose_secret`.
 
-use std::fmt;
+mod cassandra;
+mod pulsar;
+
 use std::path::PathBuf;
-use std::str::FromStr;
 
 use clap::Parser;
 use protocol::Uuid;
 
-use crate::bus::pulsar::PulsarOptions;
-use crate::store::cassandra::CassandraOptions;
+pub use cassandra::CassandraOptions;
+pub use pulsar::{PulsarOptions, DEFAULT_TOPIC};
 
 /// Drapetisca: a real-time multiplayer spider game. Serves the game page and its two
 /// WebSockets; runs on an embedded bus and store unless pointed at Apache Pulsar and
@@ -53,35 +56,5 @@ impl Settings {
         settings.bind = "127.0.0.1:0".into();
         settings.data_dir = data_dir.into();
         settings
-    }
-}
-
-/// A credential (a token, a password) from a flag, the environment or a file: `Debug`
-/// prints `***`, and the value comes out only through [`Secret::expose`], at the one
-/// place that hands it to a driver.
-#[derive(Clone, PartialEq, Eq)]
-pub struct Secret(String);
-
-impl Secret {
-    pub fn new(value: impl Into<String>) -> Self {
-        Secret(value.into())
-    }
-
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Debug for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("Secret(***)")
-    }
-}
-
-impl FromStr for Secret {
-    type Err = std::convert::Infallible;
-
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Ok(Secret::new(s))
     }
 }

@@ -268,6 +268,9 @@ fn is_free_for(game: &Game, id: Uuid, cell: Cell) -> bool {
 }
 
 #[cfg(test)]
+mod properties;
+
+#[cfg(test)]
 mod tests {
     use super::*;
     use rand::{rngs::StdRng, SeedableRng};

@@ -32,40 +32,43 @@
 //!   producer; frames published meanwhile wait, in order, in this bus's bounded outbox.
 //!   A resend can duplicate a frame the broker had stored but not acknowledged: the
 //!   consumers' [`dedup`] drops it. The crate gives a frame up when it is unacknowledged
-//!   `OPERATION_TIMEOUT` after its first send: only a frame that was in flight when the
+//!   the operation timeout (30 s) after its first send: only a frame that was in flight when the
 //!   broker went away, and only if it stays away longer, can be lost that way.
 //! - **Telling clients.** [`health`] watches this instance's own frames come back through
 //!   the consumer; when one is late by [`DELAYED_AFTER`], or the consumer is down, the
 //!   fan-out tells the world sockets that updates are delayed, and that they flow again
 //!   once the late frames arrived. Moves are validated by the room all along.
+//!
+//! # Layout
+//!
+//! - [`setup`]: the two clients, the subscription and the producer; [`classify`] tells
+//!   a refusal of our credentials from a connection failure, [`handshake`] asks the
+//!   broker why it refused a connection.
+//! - [`publisher`], [`receipts`], [`consumer`]: the bus's tasks, with [`health`]'s
+//!   watchdog; [`dedup`] drops frames delivered twice.
 
+mod classify;
+mod consumer;
 mod dedup;
 mod handshake;
 mod health;
+mod publisher;
+mod receipts;
+mod setup;
 
-use std::collections::HashMap;
-use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use futures_util::StreamExt;
-use pulsar::consumer::InitialPosition;
-use pulsar::{
-    Authentication, ConnectionRetryOptions, Consumer, ConsumerOptions, OperationRetryOptions,
-    Producer, ProducerOptions, Pulsar, SubType, TokioExecutor,
-};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use super::{Bus, BusError, Fanout, Frame};
-use crate::config::Secret;
-use dedup::Dedup;
+use crate::config::PulsarOptions;
+use consumer::ConsumerTask;
 use health::Health;
-
-/// The topic used when none is configured.
-pub const DEFAULT_TOPIC: &str = "persistent://public/default/drapetisca-world";
 
 /// How late one of our own frames may come back before clients are told updates are
 /// delayed: far above the broker's normal latency (under a millisecond locally, tens of
@@ -77,115 +80,14 @@ pub const DELAYED_AFTER: Duration = Duration::from_secs(1);
 /// At a few hundred frames a second this rides out minutes.
 const OUTBOX_CAPACITY: usize = 65_536;
 
-/// How long start-up may take to reach the broker, subscribe and create the producer.
-const STARTUP_TIMEOUT: Duration = Duration::from_secs(20);
-
 /// How long [`Bus::close`] waits for queued frames to be acknowledged, then for the
 /// unsubscription.
 const CLOSE_TIMEOUT: Duration = Duration::from_secs(5);
-
-/// The crate's limit for any answer from the broker, and for a frame's acknowledgement
-/// (resends included); the crate's default.
-const OPERATION_TIMEOUT: Duration = Duration::from_secs(30);
-
-/// The consumer acknowledges every this many frames (cumulatively, the subscription
-/// being exclusive), not each one: acks only bound what the broker redelivers after a
-/// reconnection, which [`dedup`] drops anyway, and fewer small writes on the consumer's
-/// connection keep Nagle's algorithm from delaying the flow permits behind them.
-const ACK_EVERY: u64 = 32;
 
 /// Message property naming the instance that published a frame.
 const ORIGIN: &str = "drapetisca-origin";
 /// Message property holding the frame's sequence number within its origin.
 const SEQUENCE: &str = "drapetisca-seq";
-
-/// How to reach Pulsar; an unset URL means the in-process bus. Argument ids carry a
-/// `pulsar_` prefix: clap ids are shared by every flattened options struct.
-#[derive(Clone, Debug, clap::Args)]
-pub struct PulsarOptions {
-    /// Pulsar service URL (pulsar:// or pulsar+ssl://); setting this selects the Pulsar
-    /// bus instead of the in-process one
-    #[arg(id = "pulsar_url", long = "pulsar-url", env = "DRAPETISCA_PULSAR_URL")]
-    pub url: Option<String>,
-
-    /// Full name of the world topic (persistent://tenant/namespace/topic)
-    #[arg(
-        id = "pulsar_topic",
-        long = "pulsar-topic",
-        env = "DRAPETISCA_PULSAR_TOPIC",
-        default_value = DEFAULT_TOPIC
-    )]
-    pub topic: String,
-
-    /// Authentication token (JWT) for the broker
-    #[arg(
-        id = "pulsar_token",
-        long = "pulsar-token",
-        env = "DRAPETISCA_PULSAR_TOKEN",
-        hide_env_values = true,
-        conflicts_with = "pulsar_token_file"
-    )]
-    pub token: Option<Secret>,
-
-    /// File holding the authentication token (read at start-up; surrounding whitespace
-    /// ignored)
-    #[arg(
-        id = "pulsar_token_file",
-        long = "pulsar-token-file",
-        env = "DRAPETISCA_PULSAR_TOKEN_FILE"
-    )]
-    pub token_file: Option<PathBuf>,
-
-    /// PEM file of CA certificates to trust for pulsar+ssl://, besides the public roots
-    #[arg(
-        id = "pulsar_tls_ca_file",
-        long = "pulsar-tls-ca-file",
-        env = "DRAPETISCA_PULSAR_TLS_CA_FILE"
-    )]
-    pub tls_ca_file: Option<PathBuf>,
-}
-
-impl Default for PulsarOptions {
-    /// What the flags default to: no URL (the in-process bus), the default topic.
-    fn default() -> Self {
-        PulsarOptions {
-            url: None,
-            topic: DEFAULT_TOPIC.into(),
-            token: None,
-            token_file: None,
-            tls_ca_file: None,
-        }
-    }
-}
-
-impl PulsarOptions {
-    /// The token from `--pulsar-token` or `--pulsar-token-file`, if any.
-    pub fn resolve_token(&self) -> Result<Option<Secret>, BusError> {
-        if let Some(token) = &self.token {
-            return Ok(Some(token.clone()));
-        }
-        let Some(path) = &self.token_file else {
-            return Ok(None);
-        };
-        let text = std::fs::read_to_string(path).map_err(|e| {
-            BusError::Config(format!(
-                "cannot read the pulsar token file {}: {e}",
-                path.display()
-            ))
-        })?;
-        // a token file's trailing newline is not part of the token
-        let token = Secret::new(text.trim());
-        if token.expose().is_empty() {
-            return Err(BusError::Config(format!(
-                "the pulsar token file {} is empty",
-                path.display()
-            )));
-        }
-        Ok(Some(token))
-    }
-}
-
-type Client = Pulsar<TokioExecutor>;
 
 /// The Pulsar bus of one instance: an outbox drained by a publisher task, a consumer
 /// task delivering to the fan-out, and a watchdog telling clients about delays.
@@ -199,7 +101,7 @@ pub struct PulsarBus {
     /// The bus's tasks, awaited by `close`; `None` once closed.
     tasks: Mutex<Option<Tasks>>,
     /// Frames dropped because the outbox was full, reported once in a while.
-    dropped: std::sync::atomic::AtomicU64,
+    dropped: AtomicU64,
 }
 
 impl PulsarBus {
@@ -207,61 +109,12 @@ impl PulsarBus {
     /// wrong token, an unreachable broker or a bad topic fails here, with a message
     /// that says which.
     pub async fn connect(options: &PulsarOptions, fanout: Fanout) -> Result<Self, BusError> {
-        let url = options
-            .url
-            .clone()
-            .ok_or_else(|| BusError::Config("no pulsar url".into()))?;
-        if !(url.starts_with("pulsar://") || url.starts_with("pulsar+ssl://")) {
-            return Err(BusError::Config(format!(
-                "the pulsar url must start with pulsar:// or pulsar+ssl://, not {url}"
-            )));
-        }
+        let url = setup::url(options)?;
         let token = options.resolve_token()?;
         let instance = protocol::Uuid::new_v4().to_string();
         let subscription = format!("drapetisca-{instance}");
-
-        let started = tokio::time::timeout(STARTUP_TIMEOUT, async {
-            let consumer_client = client(&url, token.as_ref(), options).await?;
-            let consumer: Consumer<Vec<u8>, TokioExecutor> =
-                subscribe(&consumer_client, &options.topic, &subscription)
-                    .await
-                    .map_err(|e| setup_error(&url, "subscribe to", &options.topic, e))?;
-            let producer_client = client(&url, token.as_ref(), options).await?;
-            let producer = producer_client
-                .producer()
-                .with_topic(&options.topic)
-                .with_name(format!("drapetisca-{instance}"))
-                .with_options(ProducerOptions {
-                    // a full connection queue makes the send wait (backpressure into
-                    // the outbox) instead of failing the frame with SlowDown
-                    block_queue_if_full: true,
-                    ..Default::default()
-                })
-                .build()
-                .await
-                .map_err(|e| setup_error(&url, "create a producer on", &options.topic, e))?;
-            Ok::<_, BusError>((consumer_client, consumer, producer))
-        })
-        .await
-        .map_err(|_| {
-            BusError::Connect(format!(
-                "no answer from the pulsar broker at {url} within {STARTUP_TIMEOUT:?}"
-            ))
-        })?;
-        let (consumer_client, consumer, producer) = match started {
-            Ok(parts) => parts,
-            Err(BusError::Connect(reason)) => {
-                // the crate hides why the broker refused us: ask it ourselves
-                return Err(handshake::explain(
-                    &url,
-                    token.as_ref(),
-                    options.tls_ca_file.as_deref(),
-                )
-                .await
-                .unwrap_or(BusError::Connect(reason)));
-            }
-            Err(e) => return Err(e),
-        };
+        let connected =
+            setup::connect(&url, token.as_ref(), options, &instance, &subscription).await?;
         tracing::info!(%url, topic = %options.topic, %subscription, "pulsar bus connected");
 
         let health = Arc::new(Health::new());
@@ -269,7 +122,7 @@ impl PulsarBus {
         let (outbox, frames) = mpsc::channel(OUTBOX_CAPACITY);
         let (receipts_tx, receipts) = mpsc::unbounded_channel();
         let consumer_task = ConsumerTask {
-            client: consumer_client,
+            client: connected.consumer_client,
             topic: options.topic.clone(),
             subscription,
             instance: instance.clone(),
@@ -278,9 +131,14 @@ impl PulsarBus {
             stop: stop.clone(),
         };
         let tasks = Tasks {
-            publisher: tokio::spawn(publish_loop(producer, instance, frames, receipts_tx)),
-            receipts: tokio::spawn(receipt_loop(receipts, health.clone())),
-            consumer: tokio::spawn(consumer_task.run(consumer)),
+            publisher: tokio::spawn(publisher::publish_loop(
+                connected.producer,
+                instance,
+                frames,
+                receipts_tx,
+            )),
+            receipts: tokio::spawn(receipts::receipt_loop(receipts, health.clone())),
+            consumer: tokio::spawn(consumer_task.run(connected.consumer)),
             watchdog: tokio::spawn(health::watch(
                 health.clone(),
                 fanout,
@@ -293,7 +151,7 @@ impl PulsarBus {
             health,
             stop,
             tasks: Mutex::new(Some(tasks)),
-            dropped: Default::default(),
+            dropped: AtomicU64::new(0),
         })
     }
 }
@@ -310,8 +168,7 @@ impl Bus for PulsarBus {
             .health
             .publish(|seq| outbox.try_send((seq, frame)).is_ok());
         if !sent {
-            use std::sync::atomic::Ordering::Relaxed;
-            let dropped = self.dropped.fetch_add(1, Relaxed) + 1;
+            let dropped = self.dropped.fetch_add(1, Ordering::Relaxed) + 1;
             if dropped.is_power_of_two() {
                 tracing::warn!(dropped, "pulsar outbox full: world frames dropped");
             }
@@ -362,274 +219,9 @@ struct Tasks {
     watchdog: JoinHandle<()>,
 }
 
-/// A client with one connection to the broker, retrying fast enough that play resumes
-/// within a couple of seconds of the broker's return.
-async fn client(
-    url: &str,
-    token: Option<&Secret>,
-    options: &PulsarOptions,
-) -> Result<Client, BusError> {
-    let mut builder = Pulsar::builder(url, TokioExecutor)
-        .with_connection_retry_options(ConnectionRetryOptions {
-            min_backoff: Duration::from_millis(20),
-            max_backoff: Duration::from_secs(1),
-            max_retries: 12,
-            connection_timeout: Duration::from_secs(5),
-            keep_alive: Duration::from_secs(15),
-            ..Default::default()
-        })
-        .with_operation_retry_options(OperationRetryOptions {
-            operation_timeout: OPERATION_TIMEOUT,
-            retry_delay: Duration::from_millis(500),
-            max_retries: None,
-        });
-    if let Some(token) = token {
-        builder = builder.with_auth(Authentication {
-            name: "token".into(),
-            data: token.expose().as_bytes().to_vec(),
-        });
-    }
-    if let Some(ca) = &options.tls_ca_file {
-        builder = builder.with_certificate_chain_file(ca).map_err(|e| {
-            BusError::Config(format!(
-                "cannot read the pulsar CA file {}: {e}",
-                ca.display()
-            ))
-        })?;
-    }
-    builder
-        .build()
-        .await
-        .map_err(|e| BusError::Connect(format!("cannot connect to pulsar at {url}: {e}")))
-}
-
-async fn subscribe(
-    client: &Client,
-    topic: &str,
-    subscription: &str,
-) -> Result<Consumer<Vec<u8>, TokioExecutor>, pulsar::Error> {
-    client
-        .consumer()
-        .with_topic(topic)
-        .with_subscription(subscription)
-        .with_subscription_type(SubType::Exclusive)
-        .with_consumer_name(subscription)
-        .with_options(
-            ConsumerOptions::default()
-                .durable(true)
-                .with_initial_position(InitialPosition::Latest),
-        )
-        .build()
-        .await
-}
-
-fn setup_error(url: &str, what: &str, topic: &str, error: pulsar::Error) -> BusError {
-    let text = error.to_string();
-    if text.contains("AuthenticationError") || text.contains("AuthorizationError") {
-        BusError::Auth(format!(
-            "the pulsar broker at {url} refused to let us {what} {topic}: {text}"
-        ))
-    } else {
-        BusError::Connect(format!("cannot {what} {topic} at {url}: {text}"))
-    }
-}
-
-/// Sends the outbox's frames in order. A send waits only while the crate re-creates the
-/// producer (the broker is away); frames queue up in the outbox meanwhile.
-async fn publish_loop(
-    mut producer: Producer<TokioExecutor>,
-    instance: String,
-    mut frames: mpsc::Receiver<(u64, Frame)>,
-    receipts: mpsc::UnboundedSender<(u64, pulsar::producer::SendFuture)>,
-) {
-    while let Some((seq, frame)) = frames.recv().await {
-        let message = pulsar::producer::Message {
-            payload: frame.as_bytes().to_vec(),
-            properties: HashMap::from([
-                (ORIGIN.to_string(), instance.clone()),
-                (SEQUENCE.to_string(), seq.to_string()),
-            ]),
-            ..Default::default()
-        };
-        let mut attempt = 0u32;
-        loop {
-            match producer.send_non_blocking(message.clone()).await {
-                Ok(receipt) => {
-                    let _ = receipts.send((seq, receipt));
-                    break;
-                }
-                Err(e) => {
-                    // the crate already waited up to the operation timeout for the
-                    // producer to come back: keep this frame and try again
-                    attempt += 1;
-                    tracing::warn!(seq, attempt, error = %e, "pulsar send failed, retrying");
-                    tokio::time::sleep(
-                        Duration::from_millis(200).min(Duration::from_millis(20) * attempt),
-                    )
-                    .await;
-                }
-            }
-        }
-    }
-    if let Err(e) = producer.close().await {
-        tracing::debug!(error = %e, "closing the pulsar producer");
-    }
-}
-
-/// Awaits the broker's receipts in publication order; a frame the crate gave up on is
-/// logged and no longer waited for.
-async fn receipt_loop(
-    mut receipts: mpsc::UnboundedReceiver<(u64, pulsar::producer::SendFuture)>,
-    health: Arc<Health>,
-) {
-    while let Some((seq, receipt)) = receipts.recv().await {
-        if let Err(e) = receipt.await {
-            tracing::error!(seq, error = %e, "pulsar lost a world frame");
-            health.lost(seq);
-        }
-    }
-}
-
-/// The one consumer of this instance, and what it needs to come back after the crate
-/// gave up on it.
-struct ConsumerTask {
-    /// The consumer's own client (connection).
-    client: Client,
-    /// The world topic.
-    topic: String,
-    /// This instance's durable subscription, removed on stop.
-    subscription: String,
-    /// This instance's id, to recognise its own frames.
-    instance: String,
-    /// Where frames go.
-    fanout: Fanout,
-    /// Told when our own frames come back, and whether the consumer is up.
-    health: Arc<Health>,
-    /// Ends the task, after unsubscribing.
-    stop: CancellationToken,
-}
-
-impl ConsumerTask {
-    async fn run(self, mut consumer: Consumer<Vec<u8>, TokioExecutor>) {
-        let mut dedup = Dedup::default();
-        let mut received = 0u64;
-        loop {
-            let next = tokio::select! {
-                _ = self.stop.cancelled() => break,
-                next = consumer.next() => next,
-            };
-            match next {
-                Some(Ok(message)) => {
-                    self.deliver(&mut dedup, &message.payload);
-                    received += 1;
-                    if received.is_multiple_of(ACK_EVERY) {
-                        if let Err(e) = consumer.cumulative_ack(&message).await {
-                            tracing::debug!(error = %e, "pulsar ack failed");
-                        }
-                    }
-                }
-                Some(Err(e)) => tracing::warn!(error = %e, "pulsar consumer error"),
-                None => {
-                    // the crate gave up re-subscribing: do it ourselves, same
-                    // subscription, so nothing published meanwhile is missed
-                    self.health.consumer_up(false);
-                    tracing::warn!("pulsar consumer stopped: subscribing again");
-                    match self.resubscribe().await {
-                        Some(fresh) => consumer = fresh,
-                        None => return,
-                    }
-                    self.health.consumer_up(true);
-                }
-            }
-        }
-        let unsubscribed = tokio::time::timeout(CLOSE_TIMEOUT, consumer.unsubscribe()).await;
-        match unsubscribed {
-            Ok(Ok(())) => tracing::debug!(subscription = %self.subscription, "unsubscribed"),
-            Ok(Err(e)) => tracing::warn!(error = %e, "pulsar unsubscribe failed"),
-            Err(_) => tracing::warn!("pulsar unsubscribe timed out"),
-        }
-    }
-
-    fn deliver(&self, dedup: &mut Dedup, payload: &pulsar::Payload) {
-        let property = |key: &str| {
-            payload
-                .metadata
-                .properties
-                .iter()
-                .find(|kv| kv.key == key)
-                .map(|kv| kv.value.as_str())
-        };
-        let origin = property(ORIGIN);
-        let seq = property(SEQUENCE).and_then(|s| s.parse::<u64>().ok());
-        if let (Some(origin), Some(seq)) = (origin, seq) {
-            if !dedup.first_time(origin, seq) {
-                return;
-            }
-            if origin == self.instance {
-                self.health.echoed(seq);
-            }
-        }
-        match std::str::from_utf8(&payload.data) {
-            Ok(text) => self.fanout.deliver(Frame::from(text)),
-            Err(_) => tracing::warn!("a message on the world topic is not UTF-8: skipped"),
-        }
-    }
-
-    /// Subscribes again until it works or the bus stops; `None` when stopped.
-    async fn resubscribe(&self) -> Option<Consumer<Vec<u8>, TokioExecutor>> {
-        let mut backoff = Duration::from_millis(100);
-        loop {
-            let attempt = subscribe(&self.client, &self.topic, &self.subscription);
-            tokio::select! {
-                _ = self.stop.cancelled() => return None,
-                result = attempt => match result {
-                    Ok(consumer) => return Some(consumer),
-                    Err(e) => tracing::warn!(error = %e, "pulsar re-subscription failed"),
-                },
-            }
-            tokio::select! {
-                _ = self.stop.cancelled() => return None,
-                _ = tokio::time::sleep(backoff) => {}
-            }
-            backoff = (backoff * 2).min(Duration::from_secs(2));
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn the_default_topic_is_a_full_persistent_name() {
-        assert_eq!(PulsarOptions::default().topic, DEFAULT_TOPIC);
-        assert!(DEFAULT_TOPIC.starts_with("persistent://public/default/"));
-    }
-
-    #[test]
-    fn a_token_is_never_printed() {
-        let options = PulsarOptions {
-            token: Some(Secret::new("secret.jwt.value")),
-            ..Default::default()
-        };
-        assert!(!format!("{options:?}").contains("secret"));
-    }
-
-    #[test]
-    fn a_token_file_is_read_trimmed_and_an_empty_one_refused() {
-        let dir = tempfile::tempdir().unwrap();
-        let file = dir.path().join("token");
-        let options = PulsarOptions {
-            token_file: Some(file.clone()),
-            ..Default::default()
-        };
-        std::fs::write(&file, "  abc.def.ghi\n").unwrap();
-        let token = options.resolve_token().unwrap().unwrap();
-        assert_eq!(token.expose(), "abc.def.ghi");
-        std::fs::write(&file, "\n").unwrap();
-        let error = options.resolve_token().unwrap_err().to_string();
-        assert!(error.contains("is empty"), "{error}");
-    }
 
     #[tokio::test]
     async fn a_url_of_another_scheme_is_refused() {

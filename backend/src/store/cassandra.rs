@@ -30,12 +30,13 @@ use scylla::client::session::Session;
 use scylla::client::session_builder::SessionBuilder;
 use scylla::statement::batch::{Batch, BatchType};
 use scylla::value::MaybeUnset;
+use secrecy::ExposeSecret;
 
-use self::schema::{Keyspace, Statements};
+use self::schema::Statements;
 use super::{ObjectKind, Store, StoreError, StoredObject};
-use crate::config::Secret;
+use crate::config::CassandraOptions;
 
-pub use self::schema::Replication;
+pub use self::schema::{Keyspace, Replication};
 
 /// Rows per unlogged batch: about 100 bytes each, so a batch stays under Cassandra's
 /// default `batch_size_warn_threshold` of 5 KiB.
@@ -45,57 +46,6 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 /// How long one request may take before the driver gives up on it; the store writer
 /// then retries with backoff.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
-
-/// How to reach Cassandra; unset nodes mean the embedded store.
-#[derive(Clone, Debug, Default, clap::Args)]
-pub struct CassandraOptions {
-    /// Cassandra contact points, comma-separated host:port; setting this selects the
-    /// Cassandra store instead of the embedded one
-    #[arg(
-        long = "cassandra-nodes",
-        env = "DRAPETISCA_CASSANDRA_NODES",
-        value_delimiter = ','
-    )]
-    pub nodes: Vec<String>,
-
-    /// Cassandra keyspace of the game's tables (created if missing)
-    #[arg(
-        long = "cassandra-keyspace",
-        env = "DRAPETISCA_CASSANDRA_KEYSPACE",
-        default_value = "drapetisca"
-    )]
-    pub keyspace: Keyspace,
-
-    /// Replication of a keyspace created by the server: a replication factor (e.g. 3,
-    /// SimpleStrategy) or datacenter:factor pairs (e.g. dc1:3,dc2:3,
-    /// NetworkTopologyStrategy)
-    #[arg(
-        long = "cassandra-replication",
-        env = "DRAPETISCA_CASSANDRA_REPLICATION",
-        default_value = "1"
-    )]
-    pub replication: Replication,
-
-    /// Cassandra user name (password authentication)
-    #[arg(long = "cassandra-username", env = "DRAPETISCA_CASSANDRA_USERNAME")]
-    pub username: Option<String>,
-
-    /// Cassandra password
-    #[arg(
-        long = "cassandra-password",
-        env = "DRAPETISCA_CASSANDRA_PASSWORD",
-        hide_env_values = true
-    )]
-    pub password: Option<Secret>,
-
-    /// PEM file of the CA that signed the Cassandra nodes' certificates; setting it
-    /// turns TLS on (the node certificates must name the nodes' addresses)
-    #[arg(
-        long = "cassandra-tls-ca-file",
-        env = "DRAPETISCA_CASSANDRA_TLS_CA_FILE"
-    )]
-    pub tls_ca_file: Option<PathBuf>,
-}
 
 /// Why the Cassandra store could not start.
 #[derive(Debug, thiserror::Error)]
@@ -140,7 +90,7 @@ impl CassandraStore {
             .connection_timeout(CONNECT_TIMEOUT)
             .default_execution_profile_handle(profile.into_handle());
         match (&options.username, &options.password) {
-            (Some(user), Some(password)) => builder = builder.user(user, password.expose()),
+            (Some(user), Some(password)) => builder = builder.user(user, password.expose_secret()),
             (None, None) => {}
             _ => return Err(ConnectError::HalfCredentials),
         }
@@ -337,31 +287,6 @@ fn to_object(row: ObjectRow) -> Result<StoredObject, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use clap::Parser;
-
-    #[derive(Parser)]
-    struct Cli {
-        #[command(flatten)]
-        cassandra: CassandraOptions,
-    }
-
-    #[test]
-    fn the_password_never_prints() {
-        let cli = Cli::try_parse_from([
-            "x",
-            "--cassandra-nodes",
-            "a:9042,b:9042",
-            "--cassandra-username",
-            "ana",
-            "--cassandra-password",
-            "hunter2",
-        ])
-        .unwrap();
-        let shown = format!("{:?}", cli.cassandra);
-        assert!(!shown.contains("hunter2"), "{shown}");
-        assert_eq!(cli.cassandra.nodes, ["a:9042", "b:9042"]);
-        assert_eq!(cli.cassandra.password.unwrap().expose(), "hunter2");
-    }
 
     #[test]
     fn rows_read_back_become_objects_and_half_rows_are_refused() {

@@ -3,7 +3,7 @@
 //! Why this engine: the game writes small rows that replace each other (a player's last
 //! position), a few thousand live rows at most per game. An append-only log of whole
 //! rows, replayed at start-up and compacted when it grows, needs no dependency, survives
-//! a crash mid-write (a torn last line is skipped), and can be read with `cat`. Writes
+//! a crash mid-write (a torn last line is cut off at open), and can be read with `cat`. Writes
 //! reach the OS on every batch, so a killed process loses nothing; `flush` (on shutdown)
 //! also forces them to disk.
 
@@ -67,20 +67,47 @@ impl EmbeddedStore {
         let mut objects = HashMap::new();
         let mut lines = 0;
         if path.exists() {
-            let reader = BufReader::new(File::open(&path)?);
-            for (number, line) in reader.lines().enumerate() {
-                let line = line?;
-                match serde_json::from_str::<Record>(&line) {
+            let mut reader = BufReader::new(File::open(&path)?);
+            let mut line = Vec::new();
+            // bytes up to the end of the last whole line: where the next append must go
+            let mut whole = 0u64;
+            let mut torn = false;
+            for number in 1.. {
+                line.clear();
+                let read = reader.read_until(b'\n', &mut line)?;
+                if read == 0 {
+                    break;
+                }
+                let complete = line.ends_with(b"\n");
+                match serde_json::from_slice::<Record>(&line) {
                     Ok(Record::Current { current_game }) => current = Some(current_game),
                     Ok(Record::Object { game_id, object }) => {
                         objects.insert((game_id, object.kind, object.object_id), object);
                     }
-                    // a crash can tear the last line; anything else is worth a loud warning
+                    // a crash mid-write leaves a last line without its newline; it is
+                    // cut off below, so that the next record starts on a line of its own
+                    Err(_) if !complete => {
+                        tracing::warn!(line = number, bytes = read, path = %path.display(), "cutting off a torn last store line");
+                        torn = true;
+                        break;
+                    }
                     Err(e) => {
-                        tracing::warn!(line = number + 1, error = %e, path = %path.display(), "skipping unreadable store line")
+                        tracing::warn!(line = number, error = %e, path = %path.display(), "skipping unreadable store line")
                     }
                 }
+                whole += read as u64;
                 lines += 1;
+                if !complete {
+                    // a whole record that only lost its newline: give it one back
+                    OpenOptions::new()
+                        .append(true)
+                        .open(&path)?
+                        .write_all(b"\n")?;
+                    whole += 1;
+                }
+            }
+            if torn {
+                OpenOptions::new().write(true).open(&path)?.set_len(whole)?;
             }
         }
         let file = OpenOptions::new().create(true).append(true).open(&path)?;
@@ -296,5 +323,77 @@ mod tests {
         );
         let lines = fs::read_to_string(&path).unwrap().lines().count();
         assert!(lines <= 2, "compacted to the live rows, got {lines} lines");
+    }
+
+    /// Appends `bytes` to the log in `dir` as a crash mid-write would leave them.
+    fn append_raw(dir: &Path, bytes: &[u8]) {
+        let mut f = OpenOptions::new()
+            .append(true)
+            .open(dir.join(FILE_NAME))
+            .unwrap();
+        f.write_all(bytes).unwrap();
+    }
+
+    /// Opens the store in `dir`, writes `object`, closes it, and returns the game's rows
+    /// after opening it again, by id.
+    async fn write_then_reopen(dir: &Path, game: Uuid, object: StoredObject) -> Vec<StoredObject> {
+        EmbeddedStore::open(dir)
+            .unwrap()
+            .write(game, &[object])
+            .await
+            .unwrap();
+        let mut rows = EmbeddedStore::open(dir).unwrap().load(game).await.unwrap();
+        rows.sort_by_key(|r| r.object_id);
+        rows
+    }
+
+    #[tokio::test]
+    async fn a_write_after_a_torn_last_line_survives_the_next_reopen() {
+        let dir = tempfile::tempdir().unwrap();
+        let game = Uuid::from_u128(9);
+        {
+            let store = EmbeddedStore::open(dir.path()).unwrap();
+            store.set_current_game(game).await.unwrap();
+            store
+                .write(game, &[row(ObjectKind::Player, 2, 1)])
+                .await
+                .unwrap();
+        }
+        // a short log (no compaction at open) whose last line was torn by a crash
+        append_raw(
+            dir.path(),
+            br#"{"game_id":"00000000-0000-0000-0000-0000000"#,
+        );
+        let rows = write_then_reopen(dir.path(), game, row(ObjectKind::Player, 3, 7)).await;
+        assert_eq!(
+            rows,
+            vec![row(ObjectKind::Player, 2, 1), row(ObjectKind::Player, 3, 7)]
+        );
+        let text = fs::read_to_string(dir.path().join(FILE_NAME)).unwrap();
+        assert_eq!(
+            text.lines().count(),
+            3,
+            "the torn fragment is gone:\n{text}"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_whole_last_record_without_its_newline_is_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        let game = Uuid::from_u128(9);
+        {
+            let store = EmbeddedStore::open(dir.path()).unwrap();
+            store.set_current_game(game).await.unwrap();
+        }
+        let record = Record::Object {
+            game_id: game,
+            object: row(ObjectKind::Food, 4, 2),
+        };
+        append_raw(dir.path(), &serde_json::to_vec(&record).unwrap());
+        let rows = write_then_reopen(dir.path(), game, row(ObjectKind::Player, 3, 7)).await;
+        assert_eq!(
+            rows,
+            vec![row(ObjectKind::Player, 3, 7), row(ObjectKind::Food, 4, 2)]
+        );
     }
 }

@@ -9,7 +9,8 @@ crate::scenarios::game_scenarios!(crate::cassandra::support::cassandra);
 
 use std::collections::{HashMap, HashSet};
 
-use backend::store::cassandra::{CassandraOptions, CassandraStore, Replication};
+use backend::config::CassandraOptions;
+use backend::store::cassandra::{CassandraStore, Replication};
 use backend::store::{ObjectKind, Store, StoredObject};
 use protocol::{Cell, Uuid};
 
@@ -118,7 +119,7 @@ fn options(keyspace: &str) -> CassandraOptions {
         nodes: vec![NODE.into()],
         keyspace: keyspace.parse().unwrap(),
         username: Some(USER.into()),
-        password: Some(PASSWORD.parse().unwrap()),
+        password: Some(PASSWORD.into()),
         ..CassandraOptions::default()
     }
 }
@@ -235,7 +236,7 @@ fn an_unreachable_cassandra_stops_the_binary_with_a_message_naming_it() {
 #[tokio::test]
 async fn a_wrong_password_or_none_is_refused_by_the_node() {
     let mut wrong = options(&fresh_keyspace());
-    wrong.password = Some("not the password".parse().unwrap());
+    wrong.password = Some("not the password".into());
     let message = CassandraStore::connect(&wrong)
         .await
         .err()

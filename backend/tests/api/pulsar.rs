@@ -5,11 +5,11 @@
 
 use std::time::Duration;
 
-use backend::config::Secret;
 use backend::{Application, Settings};
 use futures_util::StreamExt;
 use pulsar::consumer::InitialPosition;
 use pulsar::{Authentication, Consumer, ConsumerOptions, Pulsar, SubType, TokioExecutor};
+use secrecy::SecretString;
 use serde_json::{json, Value};
 
 use crate::helpers::{
@@ -188,7 +188,7 @@ async fn a_token_given_inline_works_like_a_token_file() {
     let dir = tempfile::tempdir().unwrap();
     let mut settings = helpers::pulsar(dir.path());
     settings.pulsar.token_file = None;
-    settings.pulsar.token = Some(Secret::new(client_token()));
+    settings.pulsar.token = Some(SecretString::from(client_token()));
     let app = spawn_app_with(settings, dir).await;
     let mut ana = Client::connect(&app, "Ana").await;
     ana.enter().await;
@@ -198,7 +198,7 @@ async fn a_token_given_inline_works_like_a_token_file() {
 fn with_forged_token(dir: &std::path::Path) -> Settings {
     let mut settings = helpers::pulsar(dir);
     settings.pulsar.token_file = None;
-    settings.pulsar.token = Some(Secret::new(FORGED_TOKEN));
+    settings.pulsar.token = Some(SecretString::from(FORGED_TOKEN));
     settings
 }
 
@@ -260,7 +260,7 @@ async fn a_wrong_token_over_tls_is_refused_as_an_authentication_failure() {
     let dir = tempfile::tempdir().unwrap();
     let mut settings = helpers::pulsar_tls(dir.path());
     settings.pulsar.token_file = None;
-    settings.pulsar.token = Some(Secret::new(FORGED_TOKEN));
+    settings.pulsar.token = Some(SecretString::from(FORGED_TOKEN));
     let error = format!("{:#}", Application::build(settings).await.err().unwrap());
     assert!(error.contains("authentication failed"), "{error}");
 }

@@ -13,12 +13,12 @@ use pulsar::message::proto::{self, base_command::Type, BaseCommand, CommandConne
 use pulsar::message::{Codec, Message};
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, ServerName};
+use secrecy::{ExposeSecret, SecretString};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
 use tokio_util::codec::Framed;
 
 use crate::bus::BusError;
-use crate::config::Secret;
 
 /// How long each step of the exchange may take.
 const STEP: Duration = Duration::from_secs(5);
@@ -26,7 +26,7 @@ const STEP: Duration = Duration::from_secs(5);
 /// The reason the broker at `url` refuses a connection with `token`, if one can be found.
 pub async fn explain(
     url: &str,
-    token: Option<&Secret>,
+    token: Option<&SecretString>,
     ca_file: Option<&Path>,
 ) -> Option<BusError> {
     let (tls, rest) = match url.split_once("://")? {
@@ -86,7 +86,7 @@ fn connector(ca_file: Option<&Path>) -> Result<tokio_rustls::TlsConnector, Strin
 }
 
 /// CONNECT over `stream`; the broker's refusal, if it refuses.
-async fn exchange<S>(stream: S, url: &str, token: Option<&Secret>) -> Option<BusError>
+async fn exchange<S>(stream: S, url: &str, token: Option<&SecretString>) -> Option<BusError>
 where
     S: AsyncRead + AsyncWrite + Unpin,
 {
@@ -94,7 +94,7 @@ where
     let (auth_method_name, auth_data) = match token {
         Some(token) => (
             Some("token".into()),
-            Some(token.expose().as_bytes().to_vec()),
+            Some(token.expose_secret().as_bytes().to_vec()),
         ),
         None => (None, None),
     };

@@ -58,7 +58,7 @@ pub fn cassandra(dir: &Path) -> Settings {
     settings.cassandra.nodes = vec![NODE.to_string()];
     settings.cassandra.username = Some(USER.into());
     // unwrap: any string is a password
-    settings.cassandra.password = Some(PASSWORD.parse().unwrap());
+    settings.cassandra.password = Some(PASSWORD.into());
     // unwrap: fresh_keyspace makes valid names
     settings.cassandra.keyspace = fresh_keyspace().parse().unwrap();
     settings

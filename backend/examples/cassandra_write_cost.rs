@@ -13,7 +13,6 @@
 //!
 //! Uses (and first drops) the keyspace `drapetisca_bench`.
 
-use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -44,6 +43,9 @@ struct Args {
 }
 
 const KEYSPACE: &str = "drapetisca_bench";
+
+/// The number of successful store writes, as `/metrics` shows it.
+const WRITES: &str = "drapetisca_store_write_seconds_count";
 
 fn player(n: u128, step: i32) -> StoredObject {
     StoredObject {
@@ -138,7 +140,7 @@ async fn main() -> anyhow::Result<()> {
         handed_over.as_secs_f64() * 1000.0,
         handed_over.as_secs_f64() * 1e6 / upserts as f64,
         started.elapsed().as_secs_f64() * 1000.0,
-        metrics.store_writes.load(Ordering::Relaxed),
+        metrics.value(WRITES).unwrap_or(0.0),
     );
     let last = store.load(game).await?;
     assert_eq!(last.len(), players as usize);
@@ -162,20 +164,25 @@ async fn main() -> anyhow::Result<()> {
         for n in 0..players {
             writer.upsert(player(n, step));
         }
-        peak_backlog = peak_backlog.max(metrics.store_backlog.load(Ordering::Relaxed));
+        peak_backlog =
+            peak_backlog.max(metrics.value("drapetisca_store_backlog").unwrap_or(0.0) as i64);
     }
     let stopped_moving = Instant::now();
     drop(writer);
     task.await?;
-    let calls = metrics.store_writes.load(Ordering::Relaxed);
-    let micros = metrics.store_write_micros.load(Ordering::Relaxed);
+    let calls = metrics.value(WRITES).unwrap_or(0.0);
+    let seconds = metrics
+        .value("drapetisca_store_write_seconds_sum")
+        .unwrap_or(0.0);
     println!(
         "  {calls} store calls ({:.0}/s), {:.2} ms each on average, backlog peak {peak_backlog} rows, \
          {:.0} ms from the last move to all rows in Cassandra, failures {}",
-        calls as f64 / (ticks as f64 / 10.0),
-        micros as f64 / 1000.0 / calls.max(1) as f64,
+        calls / (ticks as f64 / 10.0),
+        seconds * 1000.0 / calls.max(1.0),
         stopped_moving.elapsed().as_secs_f64() * 1000.0,
-        metrics.store_write_failures.load(Ordering::Relaxed),
+        metrics
+            .value("drapetisca_store_write_failures_total")
+            .unwrap_or(0.0),
     );
 
     plain

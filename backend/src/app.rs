@@ -161,6 +161,6 @@ async fn healthz(shared: web::Data<Shared>) -> HttpResponse {
 
 async fn metrics(shared: web::Data<Shared>) -> HttpResponse {
     HttpResponse::Ok()
-        .content_type("text/plain; version=0.0.4")
+        .content_type(prometheus_client::encoding::prometheus_text::CONTENT_TYPE)
         .body(shared.metrics.render())
 }

@@ -393,9 +393,7 @@ impl Room {
         match conn.outbox.try_send(message) {
             Ok(()) => {}
             Err(mpsc::error::TrySendError::Full(_)) => {
-                self.metrics
-                    .socket_queue_drops
-                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                self.metrics.socket_queue_drop();
                 tracing::warn!(%player, "player socket too slow; dropping it");
                 self.conns.remove(&player);
                 self.leave(player);

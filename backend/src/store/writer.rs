@@ -8,7 +8,6 @@
 //! left, flushes the store and ends.
 
 use std::collections::HashMap;
-use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -53,7 +52,7 @@ impl StoreWriter {
 
     /// Queues `row` for writing; never waits.
     pub fn upsert(&self, row: StoredObject) {
-        self.metrics.store_backlog.fetch_add(1, Ordering::Relaxed);
+        self.metrics.store_rows_queued(1);
         if self.tx.send(row).is_err() {
             // only after the writer task died, which it does not do while handles exist
             tracing::error!("store writer is gone; a row was not persisted");
@@ -67,7 +66,7 @@ type Pending = HashMap<(ObjectKind, Uuid), StoredObject>;
 fn absorb(pending: &mut Pending, row: StoredObject, metrics: &Metrics) {
     if pending.insert(row.key(), row).is_some() {
         // replaced a row still waiting: one less to write
-        metrics.store_backlog.fetch_sub(1, Ordering::Relaxed);
+        metrics.store_rows_done(1);
     }
 }
 
@@ -99,13 +98,11 @@ async fn run(
                 for row in &batch {
                     pending.remove(&row.key());
                 }
-                metrics
-                    .store_backlog
-                    .fetch_sub(batch.len() as i64, Ordering::Relaxed);
+                metrics.store_rows_done(batch.len());
                 backoff = FIRST_BACKOFF;
             }
             Err(e) => {
-                metrics.store_write_failures.fetch_add(1, Ordering::Relaxed);
+                metrics.store_write_failed();
                 tracing::warn!(error = %e, rows = pending.len(), retry_in = ?backoff, "store write failed; retrying");
                 if let Some(deadline) = shutdown_deadline {
                     if Instant::now() >= deadline {

@@ -1,6 +1,5 @@
 //! The player socket: the player's own commands in, direct replies out.
 
-use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use actix_ws::{AggregatedMessage, AggregatedMessageStream, CloseCode, Session};
@@ -35,7 +34,7 @@ pub async fn run(
         }
     };
     let metrics = &shared.metrics;
-    metrics.players_connected.fetch_add(1, Ordering::Relaxed);
+    metrics.player_connected();
     let mut heartbeat = Heartbeat::new();
     // one shutdown future for the socket's whole life, as on the world socket: a new one
     // per turn of the loop would take the shared token's lock twice per frame
@@ -47,7 +46,7 @@ pub async fn run(
                 heartbeat.heard();
                 match message {
                     Some(Ok(AggregatedMessage::Text(text))) => {
-                        metrics.frames_in.fetch_add(1, Ordering::Relaxed);
+                        metrics.frame_in();
                         match ClientMessage::parse(&text) {
                             Ok(message) => {
                                 if shared.room.send(player, conn, message).await.is_err() {
@@ -55,7 +54,7 @@ pub async fn run(
                                 }
                             }
                             Err(e) => {
-                                metrics.frames_refused.fetch_add(1, Ordering::Relaxed);
+                                metrics.frame_refused();
                                 if refuse(&mut session, format!("invalid frame: {e}"), &shared).await.is_err() {
                                     break None;
                                 }
@@ -63,7 +62,7 @@ pub async fn run(
                         }
                     }
                     Some(Ok(AggregatedMessage::Binary(_))) => {
-                        metrics.frames_refused.fetch_add(1, Ordering::Relaxed);
+                        metrics.frame_refused();
                         if refuse(&mut session, "binary frames are not part of the protocol".into(), &shared).await.is_err() {
                             break None;
                         }
@@ -76,7 +75,7 @@ pub async fn run(
                     Some(Ok(AggregatedMessage::Pong(_))) => {}
                     Some(Ok(AggregatedMessage::Close(_))) | None => break None,
                     Some(Err(e)) => {
-                        metrics.frames_refused.fetch_add(1, Ordering::Relaxed);
+                        metrics.frame_refused();
                         break close_for(&e);
                     }
                 }
@@ -111,7 +110,7 @@ pub async fn run(
         }
     };
     shared.room.disconnect(player, conn).await;
-    metrics.players_connected.fetch_sub(1, Ordering::Relaxed);
+    metrics.player_disconnected();
     let _ = session.close(reason).await;
 }
 

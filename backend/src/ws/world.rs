@@ -1,6 +1,5 @@
 //! The world socket: every update from the bus, out to one client.
 
-use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use actix_ws::{AggregatedMessage, AggregatedMessageStream, CloseCode, Session};
@@ -29,7 +28,7 @@ pub async fn run(
     shared: Arc<Shared>,
 ) {
     let metrics = &shared.metrics;
-    metrics.world_sockets.fetch_add(1, Ordering::Relaxed);
+    metrics.world_socket_opened();
     let mut heartbeat = Heartbeat::new();
     let mut ready = Ok(());
     if !shared.fanout.bus_ok() {
@@ -87,13 +86,13 @@ pub async fn run(
             _ = &mut shutdown => break close(CloseCode::Away, "the server is shutting down"),
         }
     };
-    metrics.world_sockets.fetch_sub(1, Ordering::Relaxed);
+    metrics.world_socket_closed();
     let _ = session.close(reason).await;
 }
 
 /// The socket fell more than the fan-out's capacity behind: it is dropped.
 fn too_slow(player: Uuid, missed: u64, metrics: &Metrics) -> Option<actix_ws::CloseReason> {
-    metrics.socket_queue_drops.fetch_add(1, Ordering::Relaxed);
+    metrics.socket_queue_drop();
     tracing::warn!(%player, missed, "world socket too slow; dropping it");
     close(CloseCode::Policy, "too slow to keep up with the game")
 }

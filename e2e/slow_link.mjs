@@ -10,67 +10,16 @@
 //
 //   cargo xtask dist && (cd e2e && npm ci && node slow_link.mjs)
 //
-// Environment: DRAPETISCA_BIN (default: $CARGO_TARGET_DIR or ../target, then
-// release/drapetisca), CHROMIUM (default /usr/bin/chromium).
+// Environment: see lib/harness.mjs.
 
-import { spawn } from "node:child_process";
-import { existsSync, mkdtempSync, rmSync } from "node:fs";
-import http from "node:http";
 import net from "node:net";
-import { tmpdir } from "node:os";
-import path from "node:path";
-import { fileURLToPath } from "node:url";
-import { chromium } from "playwright-core";
+import { CELL, WAIT, enter, fail, openPage, scenario, step } from "./lib/harness.mjs";
 
-const here = path.dirname(fileURLToPath(import.meta.url));
-const root = path.resolve(here, "..");
-const targetDir = path.resolve(root, process.env.CARGO_TARGET_DIR ?? "target");
-const binary = process.env.DRAPETISCA_BIN ?? path.join(targetDir, "release", "drapetisca");
-const browserPath = process.env.CHROMIUM ?? "/usr/bin/chromium";
 /** The proxy's delay, each way. */
 const DELAY_MS = 300;
-const CELL = 20;
-const WAIT = 20_000;
 const ARROWS = { ArrowLeft: [-1, 0], ArrowRight: [1, 0], ArrowUp: [0, -1], ArrowDown: [0, 1] };
 
-function fail(message) {
-  throw new Error(message);
-}
-
-function step(message) {
-  console.log(`e2e slow link: ${message}`);
-}
-
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-
-async function freePort() {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const { port } = server.address();
-      server.close(() => resolve(port));
-    });
-  });
-}
-
-async function waitForServer(port, server) {
-  const deadline = Date.now() + WAIT;
-  while (Date.now() < deadline) {
-    if (server.exitCode !== null) fail(`drapetisca exited with ${server.exitCode}`);
-    const up = await new Promise((resolve) => {
-      http
-        .get(`http://127.0.0.1:${port}/healthz`, (res) => {
-          res.resume();
-          resolve(res.statusCode === 200);
-        })
-        .on("error", () => resolve(false));
-    });
-    if (up) return;
-    await sleep(100);
-  }
-  fail(`drapetisca did not answer on port ${port} within ${WAIT} ms`);
-}
 
 /**
  * A TCP proxy on a free port to 127.0.0.1:`upstreamPort` that holds every chunk for
@@ -104,26 +53,6 @@ async function slowProxy(upstreamPort, delayMs) {
       server.close();
     },
   };
-}
-
-/** A page that records console errors and uncaught exceptions into `errors`. */
-async function openPage(context, base, errors, label) {
-  const page = await context.newPage();
-  page.on("console", (msg) => {
-    if (msg.type() === "error") errors.push(`${label} console: ${msg.text()}`);
-  });
-  page.on("pageerror", (err) => errors.push(`${label} exception: ${err.message}`));
-  await page.goto(base);
-  await page.locator("#enter").waitFor({ timeout: WAIT });
-  return page;
-}
-
-async function enter(page, name) {
-  await page.locator("#name").fill(name);
-  await page.locator("#enter").click();
-  await page.locator("#link.open").waitFor({ timeout: WAIT });
-  await page.locator("svg.field g.player.me").waitFor({ timeout: WAIT });
-  await page.evaluate(() => document.activeElement?.blur());
 }
 
 /** The cell a `translate(Xpx, Ypx)` transform puts a group on. */
@@ -228,41 +157,16 @@ async function walk(page, presses) {
   return (await view(page)).me;
 }
 
-async function main() {
-  if (!existsSync(binary)) fail(`${binary} is missing; run \`cargo xtask dist\` first`);
-  if (!existsSync(browserPath)) fail(`${browserPath} is missing; install Debian's chromium (apt-get install chromium)`);
-  const port = await freePort();
-  const dataDir = mkdtempSync(path.join(tmpdir(), "drapetisca-e2e-slow-data-"));
-  const profile = mkdtempSync(path.join(tmpdir(), "drapetisca-e2e-slow-chromium-"));
-  step(`starting ${binary} on port ${port}`);
-  const server = spawn(binary, ["--bind", `127.0.0.1:${port}`, "--data-dir", dataDir, "--log", "warn"], {
-    stdio: ["ignore", "inherit", "inherit"],
-  });
-  let context;
-  let proxy;
+await scenario(async ({ server: startServer, browser }) => {
+  const server = await startServer();
+  const proxy = await slowProxy(server.port, DELAY_MS);
   try {
-    await waitForServer(port, server);
-    proxy = await slowProxy(port, DELAY_MS);
     step(`proxy on port ${proxy.port}: ${DELAY_MS} ms each way`);
-
-    context = await chromium.launchPersistentContext(profile, {
-      executablePath: browserPath,
-      headless: true,
-      viewport: { width: 1280, height: 760 },
-      args: [
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-quic",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-      ],
-    });
+    const context = await browser.newContext({ viewport: { width: 1280, height: 760 } });
     const errors = [];
     const slow = await openPage(context, `http://127.0.0.1:${proxy.port}/`, errors, "Slow");
     await enter(slow, "Slow");
+    await slow.evaluate(() => document.activeElement?.blur());
     step("Slow entered through the slow link");
 
     // walk next to a brick, each step drawn at the first frame after its key press
@@ -291,8 +195,9 @@ async function main() {
 
     // a true race: Fast (direct link) and Slow both press toward the same free cell;
     // Fast's move reaches the server first, Slow shows its own at once and is corrected
-    const fast = await openPage(context, `http://127.0.0.1:${port}/`, errors, "Fast");
+    const fast = await openPage(context, server.base, errors, "Fast");
     await enter(fast, "Fast");
+    await fast.evaluate(() => document.activeElement?.blur());
     world = await view(slow);
     const free = (cell) =>
       cell[0] >= 0 && cell[1] >= 0 && cell[0] < world.width && cell[1] < world.height &&
@@ -340,17 +245,7 @@ async function main() {
 
     if (errors.length) fail(`the pages logged errors:\n  ${errors.join("\n  ")}`);
     step("no console errors");
-    step("passed");
   } finally {
-    await context?.close().catch(() => {});
-    proxy?.close();
-    server.kill("SIGTERM");
-    rmSync(dataDir, { recursive: true, force: true });
-    rmSync(profile, { recursive: true, force: true });
+    proxy.close();
   }
-}
-
-main().catch((err) => {
-  console.error(`e2e slow link: FAILED: ${err.message}`);
-  process.exit(1);
 });

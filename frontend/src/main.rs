@@ -6,16 +6,18 @@
 //! - [`state`]: the one reducer holding all game state, with its unit tests (native).
 //! - [`names`]: the random spider genus that prefills the name field (native).
 //! - [`wire`]: decoding server frames into the protocol crate's types, compactly (native).
+//! - [`gesture`]: which step a swipe on the field means (native).
 //! - `browser`: what the page asks the browser for (randomness, its own address).
 //! - `net`: the two WebSockets; their callbacks only dispatch actions.
 //! - `components`: one component per file, from the root `App` down.
 //!
-//! Only `state`, `names` and `wire` compile natively, so `cargo test -p frontend` tests the
+//! Only `state`, `names`, `wire` and `gesture` compile natively, so `cargo test -p frontend` tests the
 //! reducer without a browser; the rest exists on `wasm32` only.
 
 // natively only the reducer's tests use these modules; the browser uses all of them
 #![cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
 
+mod gesture;
 mod names;
 mod state;
 mod wire;

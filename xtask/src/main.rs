@@ -18,7 +18,7 @@ mod services;
 mod system;
 mod tools;
 
-use anyhow::{bail, Result};
+use anyhow::{bail, Context, Result};
 
 const HELP: &str = "\
 cargo xtask <command>
@@ -69,7 +69,9 @@ fn test() -> Result<()> {
     suites.and(browser).and(stopped)
 }
 
-/// Two real headless Chromium pages play against the release binary (`e2e/play.mjs`).
+/// Every end-to-end test file, `e2e/*.mjs`: real headless Chromium pages play against
+/// the release binary. All of them run even when one fails, so one run shows every
+/// failure; helpers they share live below `e2e/lib/`.
 fn end_to_end() -> Result<()> {
     cmd::run(
         "npm",
@@ -77,9 +79,29 @@ fn end_to_end() -> Result<()> {
         &[],
     )?;
     let bin = dist::release_binary();
-    cmd::run(
-        "node",
-        &["e2e/play.mjs"],
-        &[("DRAPETISCA_BIN", &bin.to_string_lossy())],
-    )
+    let mut tests: Vec<String> = std::fs::read_dir(cmd::root().join("e2e"))
+        .context("could not list e2e/")?
+        .filter_map(|entry| entry.ok()?.file_name().into_string().ok())
+        .filter(|name| name.ends_with(".mjs"))
+        .collect();
+    tests.sort();
+    if tests.is_empty() {
+        bail!("no end-to-end tests found in e2e/");
+    }
+    let failed: Vec<&str> = tests
+        .iter()
+        .filter(|test| {
+            cmd::run(
+                "node",
+                &[&format!("e2e/{test}")],
+                &[("DRAPETISCA_BIN", &bin.to_string_lossy())],
+            )
+            .is_err()
+        })
+        .map(String::as_str)
+        .collect();
+    if !failed.is_empty() {
+        bail!("end-to-end tests failed: {}", failed.join(", "));
+    }
+    Ok(())
 }

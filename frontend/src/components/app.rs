@@ -115,27 +115,29 @@ pub fn App() -> Html {
     let playing = game.in_game();
     html! {
         <ContextProvider<Game> context={game}>
-            <super::sprites::Sprites />
-            <header class="top">
-                <h1 class="brand">
-                    <svg class="logo" viewBox="-12 -12 24 24" aria-hidden="true">
-                        <use href="#spider" class="spider own" x="-12" y="-12" width="24" height="24" />
-                    </svg>
-                    {"Drapetisca"}
-                </h1>
-                <PlayerForm />
-            </header>
-            <main class="play">
-                <section class="board" aria-label="game field">
-                    if playing { <Field /> } else { <Welcome /> }
-                </section>
-                <aside class="side">
-                    <Controls />
-                    <Scoreboard />
-                    <Chat />
-                </aside>
-            </main>
-            <StatusBar />
+            <div class={classes!("app", playing.then_some("playing"))}>
+                <super::sprites::Sprites />
+                <header class="top">
+                    <h1 class="brand">
+                        <svg class="logo" viewBox="-12 -12 24 24" aria-hidden="true">
+                            <use href="#spider" class="spider own" x="-12" y="-12" width="24" height="24" />
+                        </svg>
+                        {"Drapetisca"}
+                    </h1>
+                    <PlayerForm />
+                </header>
+                <main class="play">
+                    <section class="board" aria-label="game field">
+                        if playing { <Field /> } else { <Welcome /> }
+                    </section>
+                    <aside class="side">
+                        <Controls />
+                        <Scoreboard />
+                        <Chat />
+                    </aside>
+                </main>
+                <StatusBar />
+            </div>
         </ContextProvider<Game>>
     }
 }
@@ -149,7 +151,11 @@ fn Welcome() -> Html {
                 <use href="#spider" class="spider own" x="-12" y="-12" width="24" height="24" />
             </svg>
             <p>{"Pick a name and press "}<b>{"Enter"}</b>{" to drop onto the field."}</p>
-            <p class="hint">{"Arrow keys move, H shows hearts, catch the flies, mind the bricks."}</p>
+            <p class="hint">
+                <span class="on-keys">{"Arrow keys move, H shows hearts. "}</span>
+                <span class="on-touch">{"Swipe the field or tap the arrows to move. "}</span>
+                {"Catch the flies, mind the bricks."}
+            </p>
         </div>
     }
 }

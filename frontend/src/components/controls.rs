@@ -41,7 +41,10 @@ pub fn Controls() -> Html {
                 <span />
             </div>
             <p class="readout" id="position" aria-label="your position">{readout}</p>
-            <p class="keys">{"Arrow keys move · H hearts"}</p>
+            <p class="keys">
+                <span class="on-keys">{"Arrow keys move · H hearts"}</span>
+                <span class="on-touch">{"Swipe the field or tap the arrows"}</span>
+            </p>
         </section>
     }
 }

@@ -1,11 +1,14 @@
 //! The field: the board in a fixed logical viewBox (20 units a cell) that CSS scales to
-//! the window, with bricks, flies, spiders, their names and hearts.
+//! the window, with bricks, flies, spiders, their names and hearts. A swipe on it moves
+//! one's spider (phones).
 
 use protocol::Cell;
 use rules::Player;
 use yew::prelude::*;
 
 use super::use_game;
+use crate::gesture;
+use crate::state::Action;
 
 /// Logical size of one cell.
 const CELL: i32 = 20;
@@ -47,9 +50,31 @@ pub fn Field() -> Html {
     let own = game
         .own_player()
         .map(|me| spider("own".into(), me, game.heading(game.me), true, near_right));
+    // where the current stroke started; the stroke only counts when the finger lifts
+    let stroke = use_mut_ref(|| None::<(i32, i32)>);
+    let on_down = {
+        let stroke = stroke.clone();
+        Callback::from(move |e: PointerEvent| {
+            *stroke.borrow_mut() = e.is_primary().then(|| (e.client_x(), e.client_y()))
+        })
+    };
+    let on_up = {
+        let stroke = stroke.clone();
+        let dispatch = game.dispatcher();
+        Callback::from(move |e: PointerEvent| {
+            let start = stroke.borrow_mut().take();
+            if let Some((dx, dy)) =
+                start.and_then(|(x, y)| gesture::swipe(e.client_x() - x, e.client_y() - y))
+            {
+                dispatch.dispatch(Action::Step { dx, dy });
+            }
+        })
+    };
+    let on_cancel = Callback::from(move |_: PointerEvent| *stroke.borrow_mut() = None);
     html! {
         <svg class="field" viewBox={view_box} preserveAspectRatio="xMidYMid meet"
-            role="img" aria-label="the field">
+            role="img" aria-label="the field" onpointerdown={on_down} onpointerup={on_up}
+            onpointercancel={on_cancel}>
             <rect class="ground" x={(-MARGIN / 2).to_string()} y={(-MARGIN / 2).to_string()}
                 width={(w + MARGIN).to_string()} height={(h + MARGIN).to_string()} rx="10" />
             <rect width={w.to_string()} height={h.to_string()} fill="url(#grid)" />

@@ -44,7 +44,7 @@ pub fn PlayerForm() -> Html {
                 <input id="name" value={game.name.clone()} oninput={on_name} disabled={playing}
                     maxlength={protocol::MAX_NAME_CHARS.to_string()} autocomplete="off" required=true />
             </label>
-            <label>
+            <label class="server-field">
                 <span>{"Server"}</span>
                 <input id="server" value={game.server.clone()} oninput={on_server}
                     disabled={playing} spellcheck="false" />

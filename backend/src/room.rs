@@ -11,7 +11,7 @@ use std::sync::Arc;
 
 use protocol::{
     server::ErrorPayload, Board, ChatFrom, ChatLine, ClientMessage, LeavingPayload, ObjectPayload,
-    PlayerUpdate, ServerMessage, Uuid, MAX_CHAT_CHARS, MAX_NAME_CHARS,
+    PlayerUpdate, ScorePayload, ServerMessage, Uuid, MAX_CHAT_CHARS, MAX_NAME_CHARS,
 };
 use rand::{rngs::StdRng, SeedableRng};
 use tokio::sync::{mpsc, oneshot};
@@ -19,7 +19,7 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use crate::bus::{frame, Bus, Frame};
-use crate::game::{Game, Item};
+use crate::game::{Game, Item, Player};
 use crate::metrics::Metrics;
 use crate::rules::{self, MoveOutcome};
 use crate::store::{rows::GameRows, writer::StoreWriter, ObjectKind, Store, StoreError};
@@ -29,6 +29,8 @@ use crate::store::{rows::GameRows, writer::StoreWriter, ObjectKind, Store, Store
 const COMMAND_QUEUE: usize = 4096;
 /// Longest chat id kept (clients send UUIDs).
 const MAX_CHAT_ID_CHARS: usize = 64;
+/// How many top scorers a brief lists (the page shows fewer).
+const SCOREBOARD_BRIEF: usize = 10;
 
 /// Identifies one player-socket connection, so that a late disconnect of an old socket
 /// cannot unregister a newer one.
@@ -293,6 +295,13 @@ impl Room {
         }
         brief.extend(game.bricks.iter().map(brick_frame));
         brief.extend(game.food.iter().map(food_frame));
+        // the scoreboard: the best, and our own count (players who caught nothing have
+        // none); the page hears of every later catch on the world socket
+        let top = game.top_scores(SCOREBOARD_BRIEF);
+        brief.extend(top.iter().map(|(id, p)| score_frame(*id, p)));
+        if entered.player.score > 0 && !top.iter().any(|(id, _)| *id == player) {
+            brief.push(score_frame(player, &entered.player));
+        }
         let own = frame(&ServerMessage::Player {
             player_id: player,
             payload: entered.player.update(),
@@ -323,6 +332,9 @@ impl Room {
                     let food = &self.game.food[caught.index];
                     self.publish(food_frame(food));
                     self.writer.upsert(Game::item_row(ObjectKind::Food, food));
+                    if let Some(catcher) = self.game.player(player) {
+                        self.publish(score_frame(player, catcher));
+                    }
                     let line =
                         ServerMessage::server_chat(Uuid::new_v4().to_string(), "Good catch!");
                     self.direct(player, Direct::Frame(frame(&line)));
@@ -409,6 +421,17 @@ impl Room {
 fn brick_frame(brick: &Item) -> Frame {
     frame(&ServerMessage::Brick {
         payload: item_payload(brick),
+    })
+}
+
+/// A player's score (the scoreboard extension).
+fn score_frame(id: Uuid, player: &Player) -> Frame {
+    frame(&ServerMessage::Score {
+        player_id: id,
+        payload: ScorePayload {
+            name: player.name.clone(),
+            score: player.score,
+        },
     })
 }
 

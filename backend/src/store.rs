@@ -62,6 +62,11 @@ pub struct StoredObject {
     pub generation: i32,
     /// The displayed name.
     pub name: String,
+    /// Food caught in this game (players only; the scoreboard extension). Not a column
+    /// of `objects_by_game_id`, which keeps the reference's shape: the Cassandra store
+    /// keeps it in `scores_by_game_id`. Absent in older embedded files: 0.
+    #[serde(default)]
+    pub score: u32,
 }
 
 impl StoredObject {

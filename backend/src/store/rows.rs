@@ -51,7 +51,7 @@ impl GameRows for Game {
                 generation: row.generation,
                 // nobody is connected to a game that was just loaded
                 active: false,
-                score: 0,
+                score: row.score,
             };
             game.put_player(row.object_id, player);
         }
@@ -68,6 +68,7 @@ impl GameRows for Game {
             h: false,
             generation: 0,
             name: item.name.clone(),
+            score: 0,
         }
     }
 
@@ -83,6 +84,7 @@ impl GameRows for Game {
             h: p.h,
             generation: p.generation,
             name: p.name.clone(),
+            score: p.score,
         })
     }
 
@@ -112,6 +114,9 @@ mod tests {
         let mut rng = StdRng::seed_from_u64(7);
         let mut g = rules::new_game(id, board, &mut rng);
         rules::enter(&mut g, Uuid::from_u128(2), "p2".into(), &mut rng).unwrap();
+        let mut p2 = g.player(Uuid::from_u128(2)).unwrap().clone();
+        p2.score = 3;
+        g.put_player(Uuid::from_u128(2), p2);
         let rows = g.rows();
         let back = Game::restore(id, board, &rows).expect("restorable");
         assert_eq!(back.bricks, g.bricks);
@@ -119,6 +124,7 @@ mod tests {
         let p = back.player(Uuid::from_u128(2)).unwrap();
         assert_eq!(p.cell, g.player(Uuid::from_u128(2)).unwrap().cell);
         assert!(!p.active, "restored players wait to enter again");
+        assert_eq!(p.score, 3, "the scoreboard survives");
         assert!(Game::restore(id, board, &[]).is_none());
     }
 }

@@ -17,6 +17,7 @@ use crate::room::{self, RoomHandle};
 use crate::store::{
     cassandra::CassandraStore, embedded::EmbeddedStore, writer::StoreWriter, Store,
 };
+use crate::ws::guard::Guard;
 use crate::{assets, ws};
 
 /// What every request handler shares.
@@ -29,6 +30,8 @@ pub struct Shared {
     pub metrics: Arc<Metrics>,
     /// Fires when the server shuts down; sockets then close with a reason.
     pub shutdown: CancellationToken,
+    /// What clients may do: origins, socket caps, frame rates.
+    pub guard: Guard,
 }
 
 /// A built, listening server, not yet running.
@@ -37,6 +40,8 @@ pub struct Application {
     port: u16,
     /// The HTTP server future.
     server: Server,
+    /// The server of `/metrics` alone, and its port, with `--metrics-bind`.
+    metrics_server: Option<(Server, u16)>,
     /// Cancels everything: sockets, room, then the writer drains.
     shutdown: CancellationToken,
     /// The room task; ends after `shutdown`.
@@ -90,21 +95,37 @@ impl Application {
             fanout,
             metrics,
             shutdown: shutdown.clone(),
+            guard: Guard::new(&settings.guard),
         });
-        let server = HttpServer::new(move || App::new().app_data(shared.clone()).configure(routes))
-            // frames are small and must leave at once: without this, Nagle's algorithm
-            // holds a frame back while an earlier one is unacknowledged, and the client's
-            // delayed ACK turns that into stalls of about 40 ms
-            .tcp_nodelay(true)
-            .listen(listener)?
-            // signals are ours: sockets must get close frames before the server stops
-            .disable_signals()
-            .shutdown_timeout(5)
-            .run();
+        let metrics_server = match &settings.metrics_bind {
+            Some(address) => Some(metrics_server(address, shared.clone())?),
+            None => None,
+        };
+        let public_metrics = metrics_server.is_none();
+        let server = HttpServer::new(move || {
+            App::new()
+                .app_data(shared.clone())
+                .configure(routes)
+                .configure(|cfg| {
+                    if public_metrics {
+                        cfg.route("/metrics", web::get().to(serve_metrics));
+                    }
+                })
+        })
+        // frames are small and must leave at once: without this, Nagle's algorithm
+        // holds a frame back while an earlier one is unacknowledged, and the client's
+        // delayed ACK turns that into stalls of about 40 ms
+        .tcp_nodelay(true)
+        .listen(listener)?
+        // signals are ours: sockets must get close frames before the server stops
+        .disable_signals()
+        .shutdown_timeout(5)
+        .run();
         tracing::info!(address = %settings.bind, port, "listening");
         Ok(Application {
             port,
             server,
+            metrics_server,
             shutdown,
             room_task,
             writer_task,
@@ -114,6 +135,11 @@ impl Application {
 
     pub fn port(&self) -> u16 {
         self.port
+    }
+
+    /// The port of `/metrics` when it has an address of its own (`--metrics-bind`).
+    pub fn metrics_port(&self) -> Option<u16> {
+        self.metrics_server.as_ref().map(|(_, port)| *port)
     }
 
     /// A token that stops the application when cancelled.
@@ -126,6 +152,10 @@ impl Application {
     pub async fn run_until_stopped(self) -> anyhow::Result<()> {
         let handle = self.server.handle();
         let mut server = tokio::spawn(self.server);
+        let metrics_server = self.metrics_server.map(|(server, _)| {
+            let handle = server.handle();
+            (handle, tokio::spawn(server))
+        });
         tokio::select! {
             _ = self.shutdown.cancelled() => {}
             result = &mut server => {
@@ -136,6 +166,10 @@ impl Application {
         tracing::info!("shutting down");
         handle.stop(true).await;
         let _ = server.await;
+        if let Some((handle, server)) = metrics_server {
+            handle.stop(true).await;
+            let _ = server.await;
+        }
         self.room_task.await.context("room task failed")?;
         self.writer_task.await.context("store writer failed")?;
         self.bus.close().await;
@@ -148,8 +182,27 @@ fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/ws/player/{player_id}", web::get().to(ws::player_route))
         .route("/ws/world/{player_id}", web::get().to(ws::world_route))
         .route("/healthz", web::get().to(healthz))
-        .route("/metrics", web::get().to(metrics))
         .configure(assets::configure);
+}
+
+/// A server of `/metrics` alone on `address`, and the port it bound.
+fn metrics_server(address: &str, shared: web::Data<Shared>) -> anyhow::Result<(Server, u16)> {
+    let listener = TcpListener::bind(address)
+        .with_context(|| format!("cannot listen on {address} for /metrics"))?;
+    let bound = listener.local_addr()?;
+    let server = HttpServer::new(move || {
+        App::new()
+            .app_data(shared.clone())
+            .route("/metrics", web::get().to(serve_metrics))
+    })
+    .workers(1)
+    .listen(listener)?
+    .disable_signals()
+    .shutdown_timeout(1)
+    .run();
+    // not `port=`: operators and tests read the main port from the "listening" line
+    tracing::info!(metrics_address = %bound, "serving /metrics");
+    Ok((server, bound.port()))
 }
 
 async fn healthz(shared: web::Data<Shared>) -> HttpResponse {
@@ -159,7 +212,7 @@ async fn healthz(shared: web::Data<Shared>) -> HttpResponse {
     }))
 }
 
-async fn metrics(shared: web::Data<Shared>) -> HttpResponse {
+async fn serve_metrics(shared: web::Data<Shared>) -> HttpResponse {
     HttpResponse::Ok()
         .content_type(prometheus_client::encoding::prometheus_text::CONTENT_TYPE)
         .body(shared.metrics.render())

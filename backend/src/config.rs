@@ -4,6 +4,7 @@
 //! through `expose_secret`.
 
 mod cassandra;
+mod guard;
 mod pulsar;
 
 use std::path::PathBuf;
@@ -12,6 +13,7 @@ use clap::Parser;
 use protocol::Uuid;
 
 pub use cassandra::CassandraOptions;
+pub use guard::GuardOptions;
 pub use pulsar::{PulsarOptions, DEFAULT_TOPIC};
 
 /// Drapetisca: a real-time multiplayer spider game. Serves the game page and its two
@@ -39,6 +41,14 @@ pub struct Settings {
     /// How many world updates a world socket may fall behind before it is dropped
     #[arg(long, env = "DRAPETISCA_WORLD_QUEUE", default_value_t = 1024)]
     pub world_queue: usize,
+
+    /// Serve /metrics on this address (host:port) instead of the main one, so that it
+    /// need not be public
+    #[arg(long, env = "DRAPETISCA_METRICS_BIND")]
+    pub metrics_bind: Option<String>,
+
+    #[command(flatten)]
+    pub guard: GuardOptions,
 
     #[command(flatten)]
     pub pulsar: PulsarOptions,

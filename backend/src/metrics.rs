@@ -23,6 +23,7 @@ use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::{Registry, Unit};
 
 use crate::rules::Rejection;
+use crate::ws::guard::{rate::Limited, Refusal};
 use striped::Striped;
 
 /// Upper bounds of the latency histograms' buckets, in seconds: 50 us to 5 s.
@@ -36,6 +37,20 @@ const BUCKETS: [f64; 15] = [
 struct RejectionLabels {
     /// [`Rejection::as_str`].
     reason: &'static str,
+}
+
+/// Labels of `drapetisca_sockets_refused_total`.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct RefusalLabels {
+    /// One of [`Refusal::LABELS`].
+    reason: &'static str,
+}
+
+/// Labels of `drapetisca_frames_limited_total`.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct LimitedLabels {
+    /// [`Limited::as_str`].
+    kind: &'static str,
 }
 
 /// Every figure the server exposes. One per server, shared by `Arc`; handles are
@@ -60,6 +75,12 @@ pub struct Metrics {
     moves_rejected: Family<RejectionLabels, Counter>,
     /// Sockets (world or player) closed because they could not keep up.
     socket_queue_drops: Counter,
+    /// WebSocket handshakes refused (origin, caps), by the check that refused them.
+    sockets_refused: Family<RefusalLabels, Counter>,
+    /// Client frames dropped for going over a rate limit, by kind.
+    frames_limited: Family<LimitedLabels, Counter>,
+    /// Sockets closed for having too many frames dropped or refused.
+    sockets_flooding: Counter,
     /// World frames the room handed to the bus.
     bus_published: Counter,
     /// How long `Bus::publish` took: the in-process bus delivers to the local fan-out
@@ -85,6 +106,9 @@ impl Default for Metrics {
             frames_refused: Counter::default(),
             moves_rejected: Family::default(),
             socket_queue_drops: Counter::default(),
+            sockets_refused: Family::default(),
+            frames_limited: Family::default(),
+            sockets_flooding: Counter::default(),
             bus_published: Counter::default(),
             bus_publish: Histogram::new(BUCKETS),
             store_backlog: Gauge::default(),
@@ -95,6 +119,18 @@ impl Default for Metrics {
         for reason in Rejection::ALL {
             drop(metrics.moves_rejected.get_or_create(&RejectionLabels {
                 reason: reason.as_str(),
+            }));
+        }
+        for reason in Refusal::LABELS {
+            drop(
+                metrics
+                    .sockets_refused
+                    .get_or_create(&RefusalLabels { reason }),
+            );
+        }
+        for kind in Limited::ALL {
+            drop(metrics.frames_limited.get_or_create(&LimitedLabels {
+                kind: kind.as_str(),
             }));
         }
         metrics.registered()
@@ -148,6 +184,21 @@ impl Metrics {
             "socket_queue_drops",
             "Sockets closed for not keeping up",
             m.socket_queue_drops.clone(),
+        );
+        ours.register(
+            "sockets_refused",
+            "WebSocket handshakes refused, by the check that refused them",
+            m.sockets_refused.clone(),
+        );
+        ours.register(
+            "frames_limited",
+            "Client frames dropped for going over a rate limit, by kind",
+            m.frames_limited.clone(),
+        );
+        ours.register(
+            "sockets_flooding",
+            "Sockets closed for having too many frames dropped or refused",
+            m.sockets_flooding.clone(),
         );
         ours.register(
             "bus_published",
@@ -213,6 +264,28 @@ impl Metrics {
     /// A socket (world or player) closed because it could not keep up.
     pub fn socket_queue_drop(&self) {
         self.socket_queue_drops.inc();
+    }
+
+    /// A WebSocket handshake refused.
+    pub fn socket_refused(&self, refusal: Refusal) {
+        let reason = Refusal::LABELS[refusal.index()];
+        self.sockets_refused
+            .get_or_create(&RefusalLabels { reason })
+            .inc();
+    }
+
+    /// A client frame of `kind` dropped for going over its rate limit.
+    pub fn frame_limited(&self, kind: Limited) {
+        self.frames_limited
+            .get_or_create(&LimitedLabels {
+                kind: kind.as_str(),
+            })
+            .inc();
+    }
+
+    /// A socket closed for having too many frames dropped or refused.
+    pub fn socket_flooding(&self) {
+        self.sockets_flooding.inc();
     }
 
     /// A move rejected for `reason`.

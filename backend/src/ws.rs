@@ -4,6 +4,7 @@
 //! - [`player`]: `/ws/player/{player_id}`, the player's commands and direct replies.
 //! - [`world`]: `/ws/world/{player_id}`, every world update from the bus.
 
+pub mod guard;
 pub mod player;
 pub mod world;
 
@@ -16,6 +17,7 @@ use protocol::{Uuid, MAX_FRAME_BYTES};
 use crate::app::Shared;
 use crate::bus::Frame;
 use crate::metrics::Metrics;
+use guard::caps::SocketSlot;
 
 /// How often the server pings an idle client.
 const HEARTBEAT: Duration = Duration::from_secs(10);
@@ -24,22 +26,43 @@ const CLIENT_TIMEOUT: Duration = Duration::from_secs(30);
 /// How long one frame may take to go out before the client counts as stuck.
 const SEND_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// Upgrades the request to a WebSocket for the player id in its path; the id must be a
-/// UUID (the reference clients draw one per page load).
+/// An accepted WebSocket.
+struct Upgraded {
+    /// The handshake's answer.
+    response: HttpResponse,
+    /// The player id of the path.
+    player: Uuid,
+    session: Session,
+    stream: AggregatedMessageStream,
+    /// The socket's place under the caps; held until the socket ends.
+    slot: SocketSlot,
+}
+
+/// Upgrades the request to a WebSocket for the player id in its path, if the guard
+/// admits it (origin, caps); the id must be a UUID (the reference clients draw one per
+/// page load).
 fn upgrade(
     req: &HttpRequest,
     body: web::Payload,
     id: &str,
-) -> Result<(HttpResponse, Uuid, Session, AggregatedMessageStream), actix_web::Error> {
+    shared: &Shared,
+) -> Result<Upgraded, actix_web::Error> {
     let player: Uuid = id
         .parse()
         .map_err(|_| actix_web::error::ErrorBadRequest("the player id must be a UUID"))?;
+    let slot = shared.guard.admit(req, &shared.metrics)?;
     let (response, session, stream) = actix_ws::handle(req, body)?;
     let stream = stream
         .max_frame_size(MAX_FRAME_BYTES)
         .aggregate_continuations()
         .max_continuation_size(MAX_FRAME_BYTES);
-    Ok((response, player, session, stream))
+    Ok(Upgraded {
+        response,
+        player,
+        session,
+        stream,
+        slot,
+    })
 }
 
 pub async fn player_route(
@@ -48,9 +71,15 @@ pub async fn player_route(
     id: web::Path<String>,
     shared: web::Data<Shared>,
 ) -> Result<HttpResponse, actix_web::Error> {
-    let (response, player, session, stream) = upgrade(&req, body, &id)?;
-    actix_web::rt::spawn(player::run(player, session, stream, shared.into_inner()));
-    Ok(response)
+    let socket = upgrade(&req, body, &id, &shared)?;
+    actix_web::rt::spawn(player::run(
+        socket.player,
+        socket.session,
+        socket.stream,
+        socket.slot,
+        shared.into_inner(),
+    ));
+    Ok(socket.response)
 }
 
 pub async fn world_route(
@@ -59,18 +88,19 @@ pub async fn world_route(
     id: web::Path<String>,
     shared: web::Data<Shared>,
 ) -> Result<HttpResponse, actix_web::Error> {
-    let (response, player, session, stream) = upgrade(&req, body, &id)?;
+    let socket = upgrade(&req, body, &id, &shared)?;
     // subscribe before answering, so that no update published after the client's
     // handshake completes can be missed
     let updates = shared.fanout.subscribe();
     actix_web::rt::spawn(world::run(
-        player,
-        session,
-        stream,
+        socket.player,
+        socket.session,
+        socket.stream,
+        socket.slot,
         updates,
         shared.into_inner(),
     ));
-    Ok(response)
+    Ok(socket.response)
 }
 
 /// Pings an idle client, and notices one that went silent.
@@ -120,6 +150,12 @@ async fn send(session: &mut Session, frame: Frame, metrics: &Metrics) -> Result<
         }
         _ => Err(Gone),
     }
+}
+
+/// The close for a socket that had too many frames dropped or refused.
+fn flooding(metrics: &Metrics) -> Option<CloseReason> {
+    metrics.socket_flooding();
+    close(CloseCode::Policy, "too many frames over the limits")
 }
 
 fn close(code: CloseCode, why: &str) -> Option<CloseReason> {

@@ -6,7 +6,8 @@ use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use futures_util::StreamExt;
-use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::connect_async;
+use tokio_tungstenite::tungstenite::{self, client::IntoClientRequest, Message};
 
 const BIN: &str = env!("CARGO_BIN_EXE_drapetisca");
 
@@ -21,6 +22,17 @@ fn help_documents_every_option_with_its_environment_variable() {
         ("--game-id", "DRAPETISCA_GAME_ID"),
         ("--log", "DRAPETISCA_LOG"),
         ("--world-queue", "DRAPETISCA_WORLD_QUEUE"),
+        ("--metrics-bind", "DRAPETISCA_METRICS_BIND"),
+        ("--allowed-origins", "DRAPETISCA_ALLOWED_ORIGINS"),
+        ("--max-sockets", "DRAPETISCA_MAX_SOCKETS"),
+        (
+            "--max-sockets-per-address",
+            "DRAPETISCA_MAX_SOCKETS_PER_ADDRESS",
+        ),
+        ("--move-limit", "DRAPETISCA_MOVE_LIMIT"),
+        ("--chat-limit", "DRAPETISCA_CHAT_LIMIT"),
+        ("--enter-limit", "DRAPETISCA_ENTER_LIMIT"),
+        ("--drop-limit", "DRAPETISCA_DROP_LIMIT"),
         ("--pulsar-url", "DRAPETISCA_PULSAR_URL"),
         ("--cassandra-nodes", "DRAPETISCA_CASSANDRA_NODES"),
         ("--cassandra-keyspace", "DRAPETISCA_CASSANDRA_KEYSPACE"),
@@ -46,21 +58,99 @@ fn help_documents_every_option_with_its_environment_variable() {
 
 #[test]
 fn a_bad_option_is_refused_with_a_message() {
-    let out = Command::new(BIN)
-        .args(["--world-queue", "lots"])
-        .output()
+    for (flag, value, says) in [
+        ("--world-queue", "lots", "--world-queue"),
+        ("--move-limit", "fast", "expected RATE/BURST"),
+    ] {
+        let out = Command::new(BIN).args([flag, value]).output().unwrap();
+        assert!(!out.status.success());
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains(flag) && stderr.contains(says), "{stderr}");
+    }
+}
+
+#[tokio::test]
+async fn the_limits_and_the_metrics_address_come_from_the_environment() {
+    let dir = tempfile::tempdir().unwrap();
+    let metrics_port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let metrics_bind = format!("127.0.0.1:{metrics_port}");
+    let (mut child, port) = start_with(
+        dir.path(),
+        &[
+            ("DRAPETISCA_ALLOWED_ORIGINS", "https://play.example"),
+            ("DRAPETISCA_MAX_SOCKETS_PER_ADDRESS", "1"),
+            ("DRAPETISCA_METRICS_BIND", &metrics_bind),
+        ],
+    );
+    let url = |kind: &str| {
+        format!(
+            "ws://127.0.0.1:{port}/ws/{kind}/{}",
+            protocol::Uuid::new_v4()
+        )
+    };
+    let from = |origin: &str| {
+        let mut request = url("world").into_client_request().unwrap();
+        request
+            .headers_mut()
+            .insert("Origin", origin.parse().unwrap());
+        request
+    };
+    let refused = |result: Result<_, tungstenite::Error>| match result {
+        Err(tungstenite::Error::Http(response)) => response.status().as_u16(),
+        Err(e) => panic!("not an HTTP refusal: {e}"),
+        Ok(_) => 101,
+    };
+    assert_eq!(
+        refused(connect_async(from("http://127.0.0.1:8080")).await),
+        403
+    );
+    let (world, _) = connect_async(from("https://play.example")).await.unwrap();
+    assert_eq!(
+        refused(connect_async(url("player")).await),
+        429,
+        "one socket per address"
+    );
+    drop(world);
+    let metrics = http_get(metrics_port, "/metrics").await;
+    assert!(
+        metrics.contains("drapetisca_sockets_refused_total{reason=\"origin\"} 1"),
+        "{metrics}"
+    );
+    assert!(http_get(port, "/metrics").await.starts_with("HTTP/1.1 404"));
+    child.kill().unwrap();
+    child.wait().unwrap();
+}
+
+/// The whole HTTP response to `GET path` on a local port.
+async fn http_get(port: u16, path: &str) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = tokio::net::TcpStream::connect(("127.0.0.1", port))
+        .await
         .unwrap();
-    assert!(!out.status.success());
-    assert!(String::from_utf8_lossy(&out.stderr).contains("--world-queue"));
+    let request = format!("GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n");
+    stream.write_all(request.as_bytes()).await.unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).await.unwrap();
+    response
 }
 
 /// Starts the binary on a free port; returns it and the port it logged.
 fn start(data_dir: &std::path::Path) -> (Child, u16) {
+    start_with(data_dir, &[])
+}
+
+/// Like [`start`], with more environment variables.
+fn start_with(data_dir: &std::path::Path, env: &[(&str, &str)]) -> (Child, u16) {
     let mut child = Command::new(BIN)
         .args(["--bind", "127.0.0.1:0", "--log", "info"])
         .arg("--data-dir")
         .arg(data_dir)
         .env("NO_COLOR", "1")
+        .envs(env.iter().copied())
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();

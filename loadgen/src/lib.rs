@@ -27,7 +27,8 @@ pub mod field;
 pub mod frame;
 pub mod ledger;
 pub mod recorder;
-pub mod report;
+/// What a run measured, shared with `cargo xtask bench`.
+pub use loadgen_report as report;
 pub mod roster;
 pub mod server;
 

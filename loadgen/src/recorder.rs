@@ -4,7 +4,8 @@
 use std::sync::{Arc, Mutex};
 
 use hdrhistogram::Histogram;
-use serde::Serialize;
+
+use crate::report::Summary;
 
 /// How many samples a bot gathers before it takes the shared histogram's lock.
 const BATCH: usize = 256;
@@ -82,17 +83,6 @@ impl Drop for Recorder {
     fn drop(&mut self) {
         self.flush();
     }
-}
-
-/// Percentiles of one latency distribution, in milliseconds.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize)]
-pub struct Summary {
-    /// How many deliveries were measured.
-    pub count: u64,
-    pub p50_ms: f64,
-    pub p90_ms: f64,
-    pub p99_ms: f64,
-    pub max_ms: f64,
 }
 
 #[cfg(test)]

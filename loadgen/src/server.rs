@@ -7,6 +7,8 @@ use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
+use procfs::process::Process;
+use procfs::{CpuTime, CurrentSI, KernelStats};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::process::{Child, Command};
@@ -30,19 +32,22 @@ pub struct ProcSample {
 impl ProcSample {
     /// Samples process `pid` (`None`: this process).
     pub fn take(pid: Option<u32>) -> Result<Self> {
-        let dir = match pid {
-            Some(pid) => PathBuf::from(format!("/proc/{pid}")),
-            None => PathBuf::from("/proc/self"),
-        };
-        let stat = std::fs::read_to_string(dir.join("stat"))
-            .with_context(|| format!("could not read {}/stat", dir.display()))?;
-        let status = std::fs::read_to_string(dir.join("status"))
-            .with_context(|| format!("could not read {}/status", dir.display()))?;
+        let process = match pid {
+            Some(pid) => Process::new(pid as i32),
+            None => Process::myself(),
+        }
+        .with_context(|| format!("no process {pid:?} in /proc"))?;
+        let stat = process
+            .stat()
+            .context("could not read the process's /proc stat")?;
+        let status = process
+            .status()
+            .context("could not read the process's /proc status")?;
         Ok(ProcSample {
             at: Instant::now(),
-            cpu_ticks: parse_cpu_ticks(&stat).context("unexpected /proc stat format")?,
-            rss_kb: parse_status_kb(&status, "VmRSS:").unwrap_or(0),
-            hwm_kb: parse_status_kb(&status, "VmHWM:").unwrap_or(0),
+            cpu_ticks: stat.utime + stat.stime,
+            rss_kb: status.vmrss.unwrap_or(0),
+            hwm_kb: status.vmhwm.unwrap_or(0),
         })
     }
 
@@ -53,7 +58,7 @@ impl ProcSample {
             return 0.0;
         }
         let ticks = later.cpu_ticks.saturating_sub(self.cpu_ticks) as f64;
-        100.0 * ticks / clock_ticks_per_sec() / wall
+        100.0 * ticks / procfs::ticks_per_second().max(1) as f64 / wall
     }
 }
 
@@ -69,8 +74,8 @@ pub struct SystemSample {
 
 impl SystemSample {
     pub fn take() -> Result<Self> {
-        let stat = std::fs::read_to_string("/proc/stat").context("could not read /proc/stat")?;
-        parse_system(&stat).context("unexpected /proc/stat format")
+        let stats = KernelStats::current().context("could not read /proc/stat")?;
+        Ok(SystemSample::from(&stats.total))
     }
 
     /// CPU used by the whole machine between `self` and `later`, in percent of one core
@@ -85,44 +90,21 @@ impl SystemSample {
     }
 }
 
-fn parse_system(stat: &str) -> Option<SystemSample> {
-    let line = stat.lines().find(|l| l.starts_with("cpu "))?;
-    let ticks: Vec<u64> = line
-        .split_whitespace()
-        .skip(1)
-        .map(|v| v.parse().ok())
-        .collect::<Option<_>>()?;
-    let total: u64 = ticks.iter().take(8).sum();
-    let idle = ticks.get(3)? + ticks.get(4)?;
-    Some(SystemSample {
-        busy: total - idle,
-        total,
-    })
-}
-
-fn clock_ticks_per_sec() -> f64 {
-    // SAFETY: sysconf only reads a configuration value
-    let ticks = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
-    if ticks > 0 {
-        ticks as f64
-    } else {
-        100.0
+impl From<&CpuTime> for SystemSample {
+    fn from(t: &CpuTime) -> Self {
+        let idle = t.idle + t.iowait.unwrap_or(0);
+        let total = t.user
+            + t.nice
+            + t.system
+            + idle
+            + t.irq.unwrap_or(0)
+            + t.softirq.unwrap_or(0)
+            + t.steal.unwrap_or(0);
+        SystemSample {
+            busy: total - idle,
+            total,
+        }
     }
-}
-
-/// utime + stime from `/proc/<pid>/stat`: fields 14 and 15, counted after the command
-/// name, which may itself contain spaces and parentheses.
-fn parse_cpu_ticks(stat: &str) -> Option<u64> {
-    let after_name = &stat[stat.rfind(')')? + 1..];
-    let mut fields = after_name.split_whitespace().skip(11);
-    let utime: u64 = fields.next()?.parse().ok()?;
-    let stime: u64 = fields.next()?.parse().ok()?;
-    Some(utime + stime)
-}
-
-fn parse_status_kb(status: &str, key: &str) -> Option<u64> {
-    let line = status.lines().find(|l| l.starts_with(key))?;
-    line[key.len()..].split_whitespace().next()?.parse().ok()
 }
 
 /// A server this run started; killed when dropped.
@@ -238,19 +220,27 @@ mod tests {
     use super::*;
 
     #[test]
-    fn cpu_ticks_are_read_after_a_command_name_with_spaces() {
-        let stat = "1234 (my (odd) server) S 1 1234 1234 0 -1 4194560 100 0 0 0 250 75 0 0 20 0 4 0 10 1000 200";
-        assert_eq!(parse_cpu_ticks(stat), Some(325));
-    }
-
-    #[test]
-    fn machine_cpu_counts_everything_but_idle_and_iowait() {
-        let a = parse_system("cpu  100 0 50 800 50 0 0 0 0 0\ncpu0 1 2 3\n").unwrap();
-        let b = parse_system("cpu  200 0 100 850 50 0 0 0 0 0\n").unwrap();
-        assert_eq!((a.busy, a.total), (150, 1000));
+    fn machine_cpu_is_busy_ticks_over_all_ticks_times_the_cores() {
+        let a = SystemSample {
+            busy: 150,
+            total: 1000,
+        };
+        let b = SystemSample {
+            busy: 300,
+            total: 1200,
+        };
         let cores = std::thread::available_parallelism().unwrap().get() as f64;
         let expected = 100.0 * cores * 150.0 / 200.0;
         assert!((a.cpu_percent_until(&b) - expected).abs() < 1e-9);
+    }
+
+    #[test]
+    fn this_machine_can_be_sampled() {
+        let sample = SystemSample::take().unwrap();
+        assert!(
+            sample.total > 0 && sample.busy <= sample.total,
+            "{sample:?}"
+        );
     }
 
     #[test]

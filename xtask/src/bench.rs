@@ -17,7 +17,7 @@ use std::path::PathBuf;
 use std::process::Command;
 
 use anyhow::{bail, Context, Result};
-use serde_json::Value;
+use loadgen_report::Report;
 
 use crate::cmd;
 
@@ -172,8 +172,8 @@ fn build() -> Result<Bins> {
     })
 }
 
-/// One loadgen run against a fresh server of `variant`; returns its JSON report.
-fn loadgen(bins: &Bins, variant: &Variant, label: &str, args: &[&str]) -> Result<Value> {
+/// One loadgen run against a fresh server of `variant`; returns its report.
+fn loadgen(bins: &Bins, variant: &Variant, label: &str, args: &[&str]) -> Result<Report> {
     let log = bins.out.join(format!("{label}.server.log"));
     let mut command = Command::new(&bins.loadgen);
     command
@@ -184,6 +184,8 @@ fn loadgen(bins: &Bins, variant: &Variant, label: &str, args: &[&str]) -> Result
         .arg(&log)
         .arg("--json-out")
         .arg(bins.out.join("runs.jsonl"))
+        // every bot connects from 127.0.0.1: up to 850 players, two sockets each
+        .arg("--server-arg=--max-sockets-per-address=4000")
         .args(
             variant
                 .server_args
@@ -207,29 +209,36 @@ fn loadgen(bins: &Bins, variant: &Variant, label: &str, args: &[&str]) -> Result
         .rev()
         .find(|l| l.starts_with('{'))
         .with_context(|| format!("loadgen {label} printed no JSON line"))?;
-    let report: Value =
-        serde_json::from_str(line).with_context(|| format!("loadgen {label}: bad JSON"))?;
+    let report = Report::from_json(line)
+        .with_context(|| format!("loadgen {label}: not a report of this loadgen"))?;
     eprintln!("bench: {label}: {}", markdown::one_line(&report));
     Ok(report)
 }
 
+/// A run that may have been tried several times, and its last report.
+pub struct Run {
+    /// What the last try measured.
+    pub report: Report,
+    /// How many tries it took (see [`measured`]).
+    pub tries: u32,
+}
+
 /// Runs `loadgen` until it meets `goal` or the machine was quiet enough that missing it
-/// is the server's doing, at most [`TRIES`] times; the report gains a `tries` field.
+/// is the server's doing, at most [`TRIES`] times.
 fn measured(
     bins: &Bins,
     variant: &Variant,
     label: &str,
     args: &[&str],
-    goal: impl Fn(&Value) -> bool,
-) -> Result<Value> {
+    goal: impl Fn(&Report) -> bool,
+) -> Result<Run> {
     let mut tries = 0;
     loop {
         tries += 1;
-        let mut r = loadgen(bins, variant, &format!("{label}-try{tries}"), args)?;
-        let others = markdown::others_cpu(&r);
-        r["tries"] = tries.into();
-        if goal(&r) || others <= BUSY_MACHINE_PERCENT || tries >= TRIES {
-            return Ok(r);
+        let report = loadgen(bins, variant, &format!("{label}-try{tries}"), args)?;
+        let others = markdown::others_cpu(&report);
+        if goal(&report) || others <= BUSY_MACHINE_PERCENT || tries >= TRIES {
+            return Ok(Run { report, tries });
         }
         eprintln!("bench: {label}: other work took {others:.0}% of a core; trying again");
     }
@@ -239,13 +248,13 @@ fn measured(
 #[derive(Default)]
 pub struct Results {
     /// 100 players x 2 moves/s, per variant.
-    pub steady: Vec<(Variant, Value)>,
+    pub steady: Vec<(Variant, Run)>,
     /// Each ramp step, per variant.
-    pub ramp: Vec<(Variant, Vec<Value>)>,
+    pub ramp: Vec<(Variant, Vec<Run>)>,
     /// Idle players' memory, per variant.
-    pub idle: Vec<(Variant, Value)>,
+    pub idle: Vec<(Variant, Report)>,
     /// Start-up times of several spawns (embedded only).
-    pub startup: Vec<Value>,
+    pub startup: Vec<Report>,
 }
 
 pub fn run(args: &[String]) -> Result<()> {
@@ -281,11 +290,9 @@ pub fn run(args: &[String]) -> Result<()> {
             for n in ramp_steps {
                 let label = format!("ramp-{v}-{n}");
                 let n = n.to_string();
-                let within =
-                    |r: &Value| markdown::others_p99(r) <= RAMP_LIMIT_MS && markdown::lost(r) == 0;
                 let args = ["-n", n.as_str(), "-r", "1", "-t", ramp_duration];
-                let r = measured(&bins, &variant, &label, &args, within)?;
-                let over = !within(&r);
+                let r = measured(&bins, &variant, &label, &args, markdown::within_ramp_limit)?;
+                let over = !markdown::within_ramp_limit(&r.report);
                 steps.push(r);
                 if over {
                     break;

@@ -1,12 +1,15 @@
 //! The player socket: the player's own commands in, direct replies out.
 
 use std::sync::Arc;
+use std::time::Instant;
 
 use actix_ws::{AggregatedMessage, AggregatedMessageStream, CloseCode, Session};
 use protocol::{server::ErrorPayload, ClientMessage, ServerMessage, Uuid};
 use tokio::sync::mpsc;
 
-use super::{close, close_for, send, Gone, Heartbeat};
+use super::guard::caps::SocketSlot;
+use super::guard::rate::{FrameLimiter, Limited, Verdict};
+use super::{close, close_for, flooding, send, Gone, Heartbeat};
 use crate::app::Shared;
 use crate::bus::frame;
 use crate::room::Direct;
@@ -20,6 +23,7 @@ pub async fn run(
     player: Uuid,
     mut session: Session,
     mut stream: AggregatedMessageStream,
+    slot: SocketSlot,
     shared: Arc<Shared>,
 ) {
     let (outbox, mut inbox) = mpsc::channel(OUTBOX);
@@ -36,6 +40,7 @@ pub async fn run(
     let metrics = &shared.metrics;
     metrics.player_connected();
     let mut heartbeat = Heartbeat::new();
+    let mut limiter = FrameLimiter::new(shared.guard.rates, Instant::now());
     // one shutdown future for the socket's whole life, as on the world socket: a new one
     // per turn of the loop would take the shared token's lock twice per frame
     let shutdown = shared.shutdown.cancelled();
@@ -47,22 +52,37 @@ pub async fn run(
                 match message {
                     Some(Ok(AggregatedMessage::Text(text))) => {
                         metrics.frame_in();
-                        match ClientMessage::parse(&text) {
-                            Ok(message) => {
-                                if shared.room.send(player, conn, message).await.is_err() {
-                                    break close(CloseCode::Away, "the server is shutting down");
+                        let now = Instant::now();
+                        let (verdict, reason) = match ClientMessage::parse(&text) {
+                            Ok(message) => match Limited::of(&message).map(|kind| (kind, limiter.admit(kind, now))) {
+                                None | Some((_, Verdict::Pass)) => {
+                                    if shared.room.send(player, conn, message).await.is_err() {
+                                        break close(CloseCode::Away, "the server is shutting down");
+                                    }
+                                    continue;
                                 }
-                            }
+                                Some((kind, verdict)) => {
+                                    metrics.frame_limited(kind);
+                                    (verdict, format!("too many {} frames: dropped", kind.as_str()))
+                                }
+                            },
                             Err(e) => {
                                 metrics.frame_refused();
-                                if refuse(&mut session, format!("invalid frame: {e}"), &shared).await.is_err() {
-                                    break None;
-                                }
+                                (limiter.refused(now), format!("invalid frame: {e}"))
                             }
+                        };
+                        if verdict == Verdict::Close {
+                            break flooding(metrics);
+                        }
+                        if refuse(&mut session, reason, &shared).await.is_err() {
+                            break None;
                         }
                     }
                     Some(Ok(AggregatedMessage::Binary(_))) => {
                         metrics.frame_refused();
+                        if limiter.refused(Instant::now()) == Verdict::Close {
+                            break flooding(metrics);
+                        }
                         if refuse(&mut session, "binary frames are not part of the protocol".into(), &shared).await.is_err() {
                             break None;
                         }
@@ -112,6 +132,7 @@ pub async fn run(
     shared.room.disconnect(player, conn).await;
     metrics.player_disconnected();
     let _ = session.close(reason).await;
+    drop(slot);
 }
 
 /// Tells the client why its frame was refused; the connection and the game go on.

@@ -1,6 +1,7 @@
 //! The world socket: every update from the bus, out to one client.
 
 use std::sync::Arc;
+use std::time::Instant;
 
 use actix_ws::{AggregatedMessage, AggregatedMessageStream, CloseCode, Session};
 use protocol::{server::StatusPayload, ServerMessage, Uuid};
@@ -9,7 +10,9 @@ use tokio::sync::broadcast::{
     error::{RecvError, TryRecvError},
 };
 
-use super::{close, close_for, send, Heartbeat};
+use super::guard::caps::SocketSlot;
+use super::guard::rate::{FrameLimiter, Verdict};
+use super::{close, close_for, flooding, send, Heartbeat};
 use crate::app::Shared;
 use crate::bus::{frame, Frame};
 use crate::metrics::Metrics;
@@ -24,12 +27,15 @@ pub async fn run(
     player: Uuid,
     mut session: Session,
     mut stream: AggregatedMessageStream,
+    slot: SocketSlot,
     mut updates: broadcast::Receiver<Frame>,
     shared: Arc<Shared>,
 ) {
     let metrics = &shared.metrics;
     metrics.world_socket_opened();
     let mut heartbeat = Heartbeat::new();
+    // the world socket is one-way: every frame a client writes on it is refused
+    let mut limiter = FrameLimiter::new(shared.guard.rates, Instant::now());
     let mut ready = Ok(());
     if !shared.fanout.bus_ok() {
         let status = ServerMessage::Status {
@@ -72,8 +78,15 @@ pub async fn run(
                             break None;
                         }
                     }
-                    // the world socket is one-way; anything a client writes is ignored
-                    Some(Ok(AggregatedMessage::Text(_) | AggregatedMessage::Binary(_) | AggregatedMessage::Pong(_))) => {}
+                    // the world socket is one-way; what a client writes is ignored, and
+                    // a client that keeps writing is closed
+                    Some(Ok(AggregatedMessage::Text(_) | AggregatedMessage::Binary(_))) => {
+                        metrics.frame_refused();
+                        if limiter.refused(Instant::now()) == Verdict::Close {
+                            break flooding(metrics);
+                        }
+                    }
+                    Some(Ok(AggregatedMessage::Pong(_))) => {}
                     Some(Ok(AggregatedMessage::Close(_))) | None => break None,
                     Some(Err(e)) => break close_for(&e),
                 }
@@ -88,6 +101,7 @@ pub async fn run(
     };
     metrics.world_socket_closed();
     let _ = session.close(reason).await;
+    drop(slot);
 }
 
 /// The socket fell more than the fan-out's capacity behind: it is dropped.

@@ -5,6 +5,7 @@
 
 mod cassandra;
 mod helpers;
+mod hostile;
 mod pulsar;
 mod scenarios;
 

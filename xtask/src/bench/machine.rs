@@ -2,6 +2,8 @@
 
 use std::process::Command;
 
+use procfs::{CpuInfo, Current, LoadAverage, Meminfo};
+
 use crate::cmd;
 
 /// The machine and the code under test.
@@ -22,32 +24,21 @@ pub struct Machine {
 
 impl Machine {
     pub fn probe() -> Self {
-        let read = |path: &str| std::fs::read_to_string(path).unwrap_or_default();
-        let cpuinfo = read("/proc/cpuinfo");
-        let cpu = cpuinfo
-            .lines()
-            .find(|l| l.starts_with("model name"))
-            .and_then(|l| l.split(':').nth(1))
-            .unwrap_or("unknown")
-            .trim()
-            .to_string();
-        let memory_kb: f64 = read("/proc/meminfo")
-            .lines()
-            .find(|l| l.starts_with("MemTotal:"))
-            .and_then(|l| l.split_whitespace().nth(1))
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(0.0);
+        let cpu = CpuInfo::current()
+            .ok()
+            .and_then(|info| info.model_name(0).map(str::to_string))
+            .unwrap_or_else(|| "unknown".into());
+        let memory_bytes = Meminfo::current().map_or(0, |m| m.mem_total);
         Machine {
             cores: std::thread::available_parallelism().map_or(0, |n| n.get()),
             cpu,
-            memory_gib: memory_kb / 1024.0 / 1024.0,
-            kernel: read("/proc/sys/kernel/osrelease").trim().to_string(),
-            commit: commit(),
-            load: read("/proc/loadavg")
-                .split_whitespace()
-                .next()
-                .unwrap_or("?")
+            memory_gib: memory_bytes as f64 / (1u64 << 30) as f64,
+            kernel: std::fs::read_to_string("/proc/sys/kernel/osrelease")
+                .unwrap_or_default()
+                .trim()
                 .to_string(),
+            commit: commit(),
+            load: LoadAverage::current().map_or_else(|_| "?".into(), |l| format!("{:.2}", l.one)),
         }
     }
 }

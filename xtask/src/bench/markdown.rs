@@ -1,13 +1,14 @@
-//! The tables of `docs/benchmarks.md`, from the JSON lines of the load generator.
+//! The tables of `docs/benchmarks.md`, from the load generator's reports, and the
+//! summary of the goals under them: the figures the notes around the section quote.
 
 use std::fmt::Write;
 use std::path::Path;
 
 use anyhow::{Context, Result};
-use serde_json::Value;
+use loadgen_report::{Report, ServerFigures};
 
 use super::machine::Machine;
-use super::{Results, BUSY_MACHINE_PERCENT, RAMP_LIMIT_MS, TRIES};
+use super::{Results, Run, BUSY_MACHINE_PERCENT, RAMP_LIMIT_MS, TRIES};
 
 /// The generated part of the file sits between these lines; the rest is kept.
 const BEGIN: &str = "<!-- cargo xtask bench: generated section begins -->";
@@ -18,52 +19,46 @@ const IDLE_GOAL_KB: f64 = 20.0;
 /// The goal for start to first answered request, ms.
 const STARTUP_GOAL_MS: f64 = 500.0;
 /// The ramp's goal: this many players within the limit.
-const RAMP_GOAL_PLAYERS: u64 = 800;
+const RAMP_GOAL_PLAYERS: usize = 800;
 
-fn f(v: &Value, path: &[&str]) -> f64 {
-    path.iter()
-        .fold(v, |v, k| &v[*k])
-        .as_f64()
-        .unwrap_or(f64::NAN)
-}
-
-fn u(v: &Value, path: &[&str]) -> u64 {
-    path.iter().fold(v, |v, k| &v[*k]).as_u64().unwrap_or(0)
-}
-
-pub fn others_p99(r: &Value) -> f64 {
-    f(r, &["to_others", "latency", "p99_ms"])
+pub fn others_p99(r: &Report) -> f64 {
+    r.to_others.latency.p99_ms
 }
 
 /// CPU taken by work other than the server and the generator during a run, percent of
 /// one core.
-pub fn others_cpu(r: &Value) -> f64 {
-    f(r, &["machine_cpu_percent"])
-        - f(r, &["server", "cpu_percent"])
-        - f(r, &["loadgen_cpu_percent"])
+pub fn others_cpu(r: &Report) -> f64 {
+    r.machine_cpu_percent - server(r).cpu_percent - r.loadgen_cpu_percent
 }
 
-/// Deliveries lost, to the mover and to others.
-pub fn lost(r: &Value) -> u64 {
-    u(r, &["to_self", "lost"]) + u(r, &["to_others", "lost"]) + u(r, &["failed"])
+/// Deliveries lost, to the mover and to others, and bots that failed.
+pub fn lost(r: &Report) -> u64 {
+    r.to_self.lost + r.to_others.lost + r.failed as u64
+}
+
+/// The server's figures; the bench always spawns the server, so they are there unless
+/// `/proc` could not be read, and then every cell of them reads 0.
+fn server(r: &Report) -> ServerFigures {
+    r.server.unwrap_or_default()
 }
 
 /// A progress line for the terminal.
-pub fn one_line(r: &Value) -> String {
-    if r["players"].as_u64() == Some(0) {
+pub fn one_line(r: &Report) -> String {
+    let s = server(r);
+    if r.players == 0 {
         return format!(
             "answered {:.1} ms after spawn",
-            f(r, &["server", "startup_ms"])
+            s.startup_ms.unwrap_or(f64::NAN)
         );
     }
     format!(
         "{} players, {:.0} moves/s, p99 to others {:.2} ms, lost {}, server cpu {:.0}%, {:.1} KiB/player",
-        u(r, &["entered"]),
-        f(r, &["moves_per_s"]),
+        r.entered,
+        r.moves_per_s,
         others_p99(r),
         lost(r),
-        f(r, &["server", "cpu_percent"]),
-        f(r, &["server", "kb_per_player"]),
+        s.cpu_percent,
+        s.kb_per_player,
     )
 }
 
@@ -79,19 +74,99 @@ fn ms(x: f64) -> String {
     format!("{x:.2}")
 }
 
-/// The p50, p90, p99 and max cells of the latency to other players.
-fn others_latency(r: &Value) -> String {
-    let at = |p: &str| ms(f(r, &["to_others", "latency", p]));
-    format!(
-        "{} | {} | {} | {}",
-        at("p50_ms"),
-        at("p90_ms"),
-        ms(others_p99(r)),
-        at("max_ms")
-    )
+fn percent(x: f64) -> String {
+    format!("{x:.0}%")
 }
 
-/// The generated section: machine, commands and one table per scenario.
+/// A markdown table: one header, and rows of exactly as many cells.
+struct Table {
+    /// The column names.
+    header: Vec<String>,
+    /// The rows so far, each as long as `header`.
+    rows: Vec<Vec<String>>,
+}
+
+impl Table {
+    fn new(header: &[&str]) -> Self {
+        Table {
+            header: header.iter().map(|h| h.to_string()).collect(),
+            rows: Vec::new(),
+        }
+    }
+
+    fn row(&mut self, cells: Vec<String>) {
+        // a row of another width would shift every later cell under the wrong header
+        assert_eq!(
+            cells.len(),
+            self.header.len(),
+            "a row of {} cells in a table of {} columns",
+            cells.len(),
+            self.header.len()
+        );
+        self.rows.push(cells);
+    }
+
+    fn render(&self) -> String {
+        let line = |cells: &[String]| format!("| {} |\n", cells.join(" | "));
+        let mut out = line(&self.header);
+        out.push_str(&format!("|{}\n", "---|".repeat(self.header.len())));
+        for row in &self.rows {
+            out.push_str(&line(row));
+        }
+        out
+    }
+}
+
+/// The latency columns shared by the steady and ramp tables.
+const LATENCY: [&str; 4] = ["p50", "p90", "p99", "max"];
+
+/// The p50, p90, p99 and max cells of the latency to other players.
+fn others_latency(r: &Report) -> Vec<String> {
+    let l = &r.to_others.latency;
+    [l.p50_ms, l.p90_ms, l.p99_ms, l.max_ms]
+        .into_iter()
+        .map(ms)
+        .collect()
+}
+
+/// The CPU and memory cells shared by the steady and ramp tables.
+const RESOURCES: [&str; 5] = [
+    "server CPU",
+    "server RSS",
+    "loadgen CPU",
+    "others' CPU",
+    "tries",
+];
+
+fn resources(run: &Run) -> Vec<String> {
+    let r = &run.report;
+    vec![
+        percent(server(r).cpu_percent),
+        format!("{} MiB", server(r).hwm_kb / 1024),
+        percent(r.loadgen_cpu_percent),
+        percent(others_cpu(r).max(0.0)),
+        run.tries.to_string(),
+    ]
+}
+
+fn steady_met(goal_ms: f64, r: &Report) -> bool {
+    others_p99(r) <= goal_ms && lost(r) == 0
+}
+
+pub fn within_ramp_limit(r: &Report) -> bool {
+    others_p99(r) <= RAMP_LIMIT_MS && lost(r) == 0
+}
+
+/// The last ramp step within the limit, if any.
+fn best_step(steps: &[Run]) -> Option<&Report> {
+    steps
+        .iter()
+        .map(|run| &run.report)
+        .filter(|r| within_ramp_limit(r))
+        .max_by_key(|r| r.players)
+}
+
+/// The generated section: machine, commands, one table per scenario, and the summary.
 pub fn section(m: &Machine, command: &str, results: &Results) -> String {
     let mut s = String::new();
     // unwrap (every writeln! below): writing to a String cannot fail
@@ -99,18 +174,15 @@ pub fn section(m: &Machine, command: &str, results: &Results) -> String {
     writeln!(w, "{BEGIN}").unwrap();
     writeln!(w, "## Latest run\n").unwrap();
     writeln!(w, "Command: `{command}` (commit `{}`)\n", m.commit).unwrap();
-    writeln!(
-        w,
-        "| cores | CPU | memory | kernel | load average at start |"
-    )
-    .unwrap();
-    writeln!(w, "|---|---|---|---|---|").unwrap();
-    writeln!(
-        w,
-        "| {} | {} | {:.1} GiB | {} | {} |\n",
-        m.cores, m.cpu, m.memory_gib, m.kernel, m.load
-    )
-    .unwrap();
+    let mut machine = Table::new(&["cores", "CPU", "memory", "kernel", "load average at start"]);
+    machine.row(vec![
+        m.cores.to_string(),
+        m.cpu.clone(),
+        format!("{:.1} GiB", m.memory_gib),
+        m.kernel.clone(),
+        m.load.clone(),
+    ]);
+    writeln!(w, "{}", machine.render()).unwrap();
     writeln!(
         w,
         "The load generator runs on the same machine and shares its cores with the server; \
@@ -127,36 +199,41 @@ pub fn section(m: &Machine, command: &str, results: &Results) -> String {
     if !results.steady.is_empty() {
         writeln!(w, "### 100 players x 2 moves/s, one board\n").unwrap();
         writeln!(w, "Reproduce one row: `target/release/loadgen --spawn target/release/drapetisca --probe-path /healthz -n 100 -r 2 -t 20 [--server-arg=--pulsar-url --server-arg=URL]`\n").unwrap();
-        writeln!(w, "| variant | moves/s | frames/s | p50 | p90 | p99 | max | mover p99 | lost | late | rejected | server CPU | server RSS | loadgen CPU | others' CPU | tries | goal | met |").unwrap();
-        writeln!(
-            w,
-            "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
-        )
-        .unwrap();
-        for (v, r) in &results.steady {
-            let met = others_p99(r) <= v.steady_goal_ms && lost(r) == 0;
-            writeln!(
-                w,
-                "| {} | {:.0} | {:.0} | {} | {} | {} | {} | {} | {:.0}% | {} MiB | {:.0}% | {:.0}% | {} | p99 <= {} ms, 0 lost | {} |",
-                v.name,
-                f(r, &["moves_per_s"]),
-                f(r, &["frames_in_per_s"]),
-                others_latency(r),
-                ms(f(r, &["to_self", "latency", "p99_ms"])),
-                lost(r),
-                u(r, &["to_others", "late"]),
-                u(r, &["moves_rejected"]),
-                f(r, &["server", "cpu_percent"]),
-                u(r, &["server", "hwm_kb"]) / 1024,
-                f(r, &["loadgen_cpu_percent"]),
-                others_cpu(r).max(0.0),
-                u(r, &["tries"]),
-                v.steady_goal_ms,
-                yes(met),
-            )
-            .unwrap();
+        let header = [
+            &["variant", "moves/s", "frames/s"][..],
+            &LATENCY,
+            &["mover p99", "lost", "late", "rejected"],
+            &RESOURCES,
+            &["goal", "met"],
+        ]
+        .concat();
+        let mut table = Table::new(&header);
+        for (v, run) in &results.steady {
+            let r = &run.report;
+            table.row(
+                [
+                    vec![
+                        v.name.clone(),
+                        format!("{:.0}", r.moves_per_s),
+                        format!("{:.0}", r.frames_in_per_s),
+                    ],
+                    others_latency(r),
+                    vec![
+                        ms(r.to_self.latency.p99_ms),
+                        lost(r).to_string(),
+                        r.to_others.late.to_string(),
+                        r.moves_rejected.to_string(),
+                    ],
+                    resources(run),
+                    vec![
+                        format!("p99 <= {} ms, 0 lost", v.steady_goal_ms),
+                        yes(steady_met(v.steady_goal_ms, r)).into(),
+                    ],
+                ]
+                .concat(),
+            );
         }
-        writeln!(w).unwrap();
+        writeln!(w, "{}", table.render()).unwrap();
     }
 
     if !results.ramp.is_empty() {
@@ -166,42 +243,41 @@ pub fn section(m: &Machine, command: &str, results: &Results) -> String {
         )
         .unwrap();
         writeln!(w, "Reproduce one step: `target/release/loadgen --spawn target/release/drapetisca --probe-path /healthz -n 800 -r 1 -t 10`\n").unwrap();
+        let within = format!("within {RAMP_LIMIT_MS} ms");
+        let header = [
+            &["variant", "players", "moves/s", "frames/s"][..],
+            &LATENCY,
+            &["lost", "rejected"],
+            &RESOURCES,
+            &[within.as_str()],
+        ]
+        .concat();
         for (v, steps) in &results.ramp {
-            // a header per variant: the summary line between groups ends a markdown table
-            writeln!(w, "| variant | players | moves/s | frames/s | p50 | p90 | p99 | max | lost | rejected | server CPU | server RSS | loadgen CPU | others' CPU | tries | within {RAMP_LIMIT_MS} ms |").unwrap();
-            writeln!(
-                w,
-                "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
-            )
-            .unwrap();
-            let mut best = 0;
-            for r in steps {
-                let within = others_p99(r) <= RAMP_LIMIT_MS && lost(r) == 0;
-                if within {
-                    best = best.max(u(r, &["players"]));
-                }
-                writeln!(
-                    w,
-                    "| {} | {} | {:.0} | {:.0} | {} | {} | {} | {:.0}% | {} MiB | {:.0}% | {:.0}% | {} | {} |",
-                    v.name,
-                    u(r, &["players"]),
-                    f(r, &["moves_per_s"]),
-                    f(r, &["frames_in_per_s"]),
-                    others_latency(r),
-                    lost(r),
-                    u(r, &["moves_rejected"]),
-                    f(r, &["server", "cpu_percent"]),
-                    u(r, &["server", "hwm_kb"]) / 1024,
-                    f(r, &["loadgen_cpu_percent"]),
-                    others_cpu(r).max(0.0),
-                    u(r, &["tries"]),
-                    yes(within),
-                )
-                .unwrap();
+            // a table per variant: the summary line between groups ends a markdown table
+            let mut table = Table::new(&header);
+            for run in steps {
+                let r = &run.report;
+                table.row(
+                    [
+                        vec![
+                            v.name.clone(),
+                            r.players.to_string(),
+                            format!("{:.0}", r.moves_per_s),
+                            format!("{:.0}", r.frames_in_per_s),
+                        ],
+                        others_latency(r),
+                        vec![lost(r).to_string(), r.moves_rejected.to_string()],
+                        resources(run),
+                        vec![yes(within_ramp_limit(r)).into()],
+                    ]
+                    .concat(),
+                );
             }
+            let best = best_step(steps).map_or(0, |r| r.players);
             writeln!(
                 w,
-                "\n{}: largest board within {RAMP_LIMIT_MS} ms: **{best} players** (goal: about {RAMP_GOAL_PLAYERS}; {}).\n",
+                "{}\n{}: largest board within {RAMP_LIMIT_MS} ms: **{best} players** (goal: about {RAMP_GOAL_PLAYERS}; {}).\n",
+                table.render(),
                 v.name,
                 if best >= RAMP_GOAL_PLAYERS { "met" } else { "not met" }
             )
@@ -212,53 +288,121 @@ pub fn section(m: &Machine, command: &str, results: &Results) -> String {
     if !results.idle.is_empty() {
         writeln!(w, "### Players connected and idle\n").unwrap();
         writeln!(w, "Reproduce: `target/release/loadgen --spawn target/release/drapetisca --probe-path /healthz -n 800 -r 0 -t 2 --grace 0` (server RSS before any bot connects, and once every bot has entered)\n").unwrap();
-        writeln!(
-            w,
-            "| variant | players | RSS before | RSS connected | KiB per player | goal | met |"
-        )
-        .unwrap();
-        writeln!(w, "|---|---|---|---|---|---|---|").unwrap();
+        let mut table = Table::new(&[
+            "variant",
+            "players",
+            "RSS before",
+            "RSS connected",
+            "KiB per player",
+            "goal",
+            "met",
+        ]);
         for (v, r) in &results.idle {
-            let per = f(r, &["server", "kb_per_player"]);
-            writeln!(
-                w,
-                "| {} | {} | {} KiB | {} KiB | {:.1} | <= {IDLE_GOAL_KB} KiB | {} |",
-                v.name,
-                u(r, &["entered"]),
-                u(r, &["server", "rss_before_kb"]),
-                u(r, &["server", "rss_connected_kb"]),
-                per,
-                yes(per <= IDLE_GOAL_KB && u(r, &["failed"]) == 0),
-            )
-            .unwrap();
+            let s = server(r);
+            table.row(vec![
+                v.name.clone(),
+                r.entered.to_string(),
+                format!("{} KiB", s.rss_before_kb),
+                format!("{} KiB", s.rss_connected_kb),
+                format!("{:.1}", s.kb_per_player),
+                format!("<= {IDLE_GOAL_KB} KiB"),
+                yes(idle_met(r)).into(),
+            ]);
         }
-        writeln!(w).unwrap();
+        writeln!(w, "{}", table.render()).unwrap();
     }
 
-    if !results.startup.is_empty() {
-        let mut times: Vec<f64> = results
-            .startup
-            .iter()
-            .map(|r| f(r, &["server", "startup_ms"]))
-            .collect();
-        times.sort_by(f64::total_cmp);
-        let median = times[times.len() / 2];
-        // unwrap: the list is not empty (checked above)
-        let max = *times.last().unwrap();
+    if let Some((median, max)) = startup_times(results) {
         writeln!(w, "### Binary start to first answered request (embedded)\n").unwrap();
         writeln!(w, "Reproduce: `target/release/loadgen --spawn target/release/drapetisca --probe-path /healthz --startup-only` (from spawning the process to the first HTTP answer of `/healthz`, polled every millisecond, fresh data directory)\n").unwrap();
-        writeln!(w, "| runs | median | max | goal | met |").unwrap();
-        writeln!(w, "|---|---|---|---|---|").unwrap();
-        writeln!(
-            w,
-            "| {} | {median:.1} ms | {max:.1} ms | <= {STARTUP_GOAL_MS} ms | {} |\n",
-            times.len(),
-            yes(max <= STARTUP_GOAL_MS)
-        )
-        .unwrap();
+        let mut table = Table::new(&["runs", "median", "max", "goal", "met"]);
+        table.row(vec![
+            results.startup.len().to_string(),
+            format!("{median:.1} ms"),
+            format!("{max:.1} ms"),
+            format!("<= {STARTUP_GOAL_MS} ms"),
+            yes(max <= STARTUP_GOAL_MS).into(),
+        ]);
+        writeln!(w, "{}", table.render()).unwrap();
     }
+    w.push_str(&summary(results));
     write!(w, "{END}").unwrap();
     s
+}
+
+fn idle_met(r: &Report) -> bool {
+    server(r).kb_per_player <= IDLE_GOAL_KB && r.failed == 0
+}
+
+/// Median and maximum of the start-up runs, if any ran.
+fn startup_times(results: &Results) -> Option<(f64, f64)> {
+    let mut times: Vec<f64> = results
+        .startup
+        .iter()
+        .map(|r| server(r).startup_ms.unwrap_or(f64::NAN))
+        .collect();
+    times.sort_by(f64::total_cmp);
+    let max = *times.last()?;
+    Some((times[times.len() / 2], max))
+}
+
+/// One line per goal, with the figures the notes below the section quote, so that they
+/// come from the same run as the tables.
+fn summary(results: &Results) -> String {
+    let mut lines = Vec::new();
+    for (v, run) in &results.steady {
+        let r = &run.report;
+        lines.push(format!(
+            "- 100 x 2/s, {}: p99 to others {} ms (max {} ms), {} lost: goal p99 <= {} ms {}.",
+            v.name,
+            ms(others_p99(r)),
+            ms(r.to_others.latency.max_ms),
+            lost(r),
+            v.steady_goal_ms,
+            if steady_met(v.steady_goal_ms, r) {
+                "met"
+            } else {
+                "not met"
+            },
+        ));
+    }
+    for (v, steps) in &results.ramp {
+        lines.push(match best_step(steps) {
+            Some(r) => format!(
+                "- Ramp, {}: {} players within {RAMP_LIMIT_MS} ms, at p99 {} ms.",
+                v.name,
+                r.players,
+                ms(others_p99(r))
+            ),
+            None => format!("- Ramp, {}: no step within {RAMP_LIMIT_MS} ms.", v.name),
+        });
+    }
+    if !results.idle.is_empty() {
+        let per: Vec<f64> = results
+            .idle
+            .iter()
+            .map(|(_, r)| server(r).kb_per_player)
+            .collect();
+        let low = per.iter().copied().fold(f64::INFINITY, f64::min);
+        let high = per.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+        lines.push(format!(
+            "- Idle players: {low:.1}-{high:.1} KiB per player against {IDLE_GOAL_KB} KiB: {}.",
+            if results.idle.iter().all(|(_, r)| idle_met(r)) {
+                "met"
+            } else {
+                "not met"
+            }
+        ));
+    }
+    if let Some((median, max)) = startup_times(results) {
+        lines.push(format!(
+            "- Start to first answered request: median {median:.1} ms, max {max:.1} ms."
+        ));
+    }
+    if lines.is_empty() {
+        return String::new();
+    }
+    format!("### Summary\n\n{}\n\n", lines.join("\n"))
 }
 
 /// Replaces the generated section of the file at `path` (creating the file, or
@@ -283,6 +427,78 @@ pub fn write_into(path: &Path, section: &str) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::bench::Variant;
+    use loadgen_report::{Deliveries, Summary};
+
+    fn report(players: usize, p99_ms: f64, lost: u64) -> Report {
+        Report {
+            players,
+            entered: players,
+            to_others: Deliveries {
+                lost,
+                latency: Summary {
+                    p99_ms,
+                    ..Summary::default()
+                },
+                ..Deliveries::default()
+            },
+            server: Some(ServerFigures {
+                startup_ms: Some(4.0),
+                kb_per_player: 47.0,
+                ..ServerFigures::default()
+            }),
+            ..Report::default()
+        }
+    }
+
+    fn run(report: Report) -> Run {
+        Run { report, tries: 1 }
+    }
+
+    #[test]
+    fn the_summary_quotes_the_figures_of_the_tables() {
+        let embedded = Variant {
+            name: "embedded".into(),
+            server_args: vec![],
+            steady_goal_ms: 5.0,
+        };
+        let results = Results {
+            steady: vec![(embedded.clone(), run(report(100, 1.59, 0)))],
+            ramp: vec![(
+                embedded.clone(),
+                vec![
+                    run(report(800, 16.25, 0)),
+                    run(report(850, 20.13, 0)),
+                    run(report(900, 120.0, 0)),
+                ],
+            )],
+            idle: vec![(embedded, report(800, 0.0, 0))],
+            startup: vec![report(0, 0.0, 0)],
+        };
+        let machine = Machine {
+            cores: 2,
+            cpu: "cpu".into(),
+            memory_gib: 1.0,
+            kernel: "k".into(),
+            commit: "c".into(),
+            load: "0".into(),
+        };
+        let text = section(&machine, "cargo xtask bench", &results);
+        for quoted in [
+            "100 x 2/s, embedded: p99 to others 1.59 ms",
+            "goal p99 <= 5 ms met",
+            "Ramp, embedded: 850 players within 100 ms, at p99 20.13 ms",
+            "Idle players: 47.0-47.0 KiB per player against 20 KiB: not met",
+            "median 4.0 ms",
+        ] {
+            assert!(text.contains(quoted), "{quoted:?} not in\n{text}");
+        }
+        // every table row has as many cells as its header
+        for table in text.split("\n\n").filter(|t| t.starts_with('|')) {
+            let widths: Vec<usize> = table.lines().map(|l| l.matches('|').count()).collect();
+            assert!(widths.windows(2).all(|w| w[0] == w[1]), "{table}");
+        }
+    }
 
     #[test]
     fn the_generated_section_is_replaced_and_the_notes_around_it_kept() {

@@ -1,14 +1,14 @@
-//! What a run measured: one struct, printed for people and as one JSON line for
-//! `cargo xtask bench`.
+//! What a loadgen run measured: one struct, printed for people and as one JSON line
+//! that `cargo xtask bench` reads back. Both sides use these types, and reading fails on
+//! a missing field (an `Option` too: it must be there, as `null`), so a field renamed on
+//! one side cannot read as zero on the other.
 
 use std::fmt;
 
-use serde::Serialize;
-
-use crate::recorder::Summary;
+use serde::{Deserialize, Serialize};
 
 /// Everything a run measured.
-#[derive(Clone, Debug, Default, Serialize)]
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
 pub struct Report {
     /// The `--label` of the run.
     pub label: String,
@@ -19,6 +19,7 @@ pub struct Report {
     /// Bots that never entered, or stopped before the end (first error in `first_error`).
     pub failed: usize,
     /// One of the errors that stopped a bot, for diagnosis.
+    #[serde(deserialize_with = "Option::deserialize")]
     pub first_error: Option<String>,
     /// Moves per second per bot, as asked.
     pub rate: f64,
@@ -59,6 +60,7 @@ pub struct Report {
     /// Frames no bot could parse.
     pub unparsed: u64,
     /// The server process, when it is local and known.
+    #[serde(deserialize_with = "Option::deserialize")]
     pub server: Option<ServerFigures>,
     /// CPU of the load generator itself while the bots moved, percent of one core.
     pub loadgen_cpu_percent: f64,
@@ -68,7 +70,7 @@ pub struct Report {
 }
 
 /// Deliveries of validated moves to one kind of receiver, against expectations.
-#[derive(Clone, Copy, Debug, Default, Serialize)]
+#[derive(Clone, Copy, Debug, Default, Serialize, Deserialize)]
 pub struct Deliveries {
     /// Deliveries that should have happened: every move not rejected, to each receiver.
     pub expected: u64,
@@ -83,10 +85,12 @@ pub struct Deliveries {
 }
 
 /// The server's CPU and memory, from `/proc`.
-#[derive(Clone, Copy, Debug, Default, Serialize)]
+#[derive(Clone, Copy, Debug, Default, Serialize, Deserialize)]
 pub struct ServerFigures {
+    /// The server's process id.
     pub pid: u32,
     /// From spawn to its first answered request, when this run spawned it.
+    #[serde(deserialize_with = "Option::deserialize")]
     pub startup_ms: Option<f64>,
     /// CPU while the bots moved, percent of one core.
     pub cpu_percent: f64,
@@ -102,10 +106,26 @@ pub struct ServerFigures {
     pub kb_per_player: f64,
 }
 
+/// Percentiles of one latency distribution, in milliseconds.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Summary {
+    /// How many deliveries were measured.
+    pub count: u64,
+    pub p50_ms: f64,
+    pub p90_ms: f64,
+    pub p99_ms: f64,
+    pub max_ms: f64,
+}
+
 impl Report {
     pub fn to_json(&self) -> String {
         // unwrap: the report holds only numbers, strings and options of them
         serde_json::to_string(self).unwrap()
+    }
+
+    /// A report from its JSON line; every field must be there.
+    pub fn from_json(line: &str) -> Result<Self, serde_json::Error> {
+        serde_json::from_str(line)
     }
 }
 
@@ -188,5 +208,50 @@ impl fmt::Display for Report {
             "  loadgen  cpu {:.0}%; whole machine {:.0}%",
             self.loadgen_cpu_percent, self.machine_cpu_percent
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_report_reads_back_as_it_was_written() {
+        let report = Report {
+            label: "steady".into(),
+            players: 3,
+            to_others: Deliveries {
+                lost: 2,
+                latency: Summary {
+                    p99_ms: 1.5,
+                    ..Summary::default()
+                },
+                ..Deliveries::default()
+            },
+            server: Some(ServerFigures {
+                pid: 7,
+                ..ServerFigures::default()
+            }),
+            ..Report::default()
+        };
+        let back = Report::from_json(&report.to_json()).unwrap();
+        assert_eq!(back.to_others.lost, 2);
+        assert_eq!(back.to_others.latency.p99_ms, 1.5);
+        assert_eq!(back.server.map(|s| s.pid), Some(7));
+    }
+
+    #[test]
+    fn a_missing_or_renamed_field_is_an_error_not_a_zero() {
+        let json = Report::default().to_json();
+        for field in [
+            "\"lost\"",
+            "\"server\"",
+            "\"first_error\"",
+            "\"moves_per_s\"",
+        ] {
+            let renamed = json.replacen(field, "\"renamed\"", 1);
+            let error = Report::from_json(&renamed).unwrap_err().to_string();
+            assert!(error.contains("missing field"), "{field}: {error}");
+        }
     }
 }

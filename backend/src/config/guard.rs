@@ -1,0 +1,49 @@
+//! The limits on clients (`--allowed-origins`, `--max-sockets*`, `--*-limit`), checked
+//! by `ws::guard`.
+
+use crate::ws::guard::rate::Rate;
+
+/// Limits on clients; every one a flag and a `DRAPETISCA_*` variable.
+#[derive(Clone, Debug, clap::Args)]
+pub struct GuardOptions {
+    /// Origins (scheme://host[:port], comma-separated) whose pages may open the
+    /// WebSockets, besides the server's own; `*` allows any. A handshake without an
+    /// Origin header (not a browser) is always allowed
+    #[arg(
+        long,
+        env = "DRAPETISCA_ALLOWED_ORIGINS",
+        value_delimiter = ',',
+        default_value = "http://127.0.0.1:8080,http://localhost:8080"
+    )]
+    pub allowed_origins: Vec<String>,
+
+    /// Most WebSockets open at once, in all (a player uses two)
+    #[arg(long, env = "DRAPETISCA_MAX_SOCKETS", default_value_t = 10_000)]
+    pub max_sockets: usize,
+
+    /// Most WebSockets open at once from one client address (IPv6: one /64)
+    #[arg(
+        long,
+        env = "DRAPETISCA_MAX_SOCKETS_PER_ADDRESS",
+        default_value_t = 128
+    )]
+    pub max_sockets_per_address: usize,
+
+    /// Moves one player socket may send: RATE a second, bursts of up to BURST, as
+    /// RATE/BURST (or off)
+    #[arg(long, env = "DRAPETISCA_MOVE_LIMIT", default_value = "40/80")]
+    pub move_limit: Rate,
+
+    /// Chat lines one player socket may send, as RATE/BURST (or off)
+    #[arg(long, env = "DRAPETISCA_CHAT_LIMIT", default_value = "1/10")]
+    pub chat_limit: Rate,
+
+    /// `entering` frames one player socket may send, as RATE/BURST (or off)
+    #[arg(long, env = "DRAPETISCA_ENTER_LIMIT", default_value = "1/5")]
+    pub enter_limit: Rate,
+
+    /// Frames one socket may have dropped (over a limit) or refused (malformed) before
+    /// it is closed: RATE forgiven a second, at most BURST at once, as RATE/BURST (or off)
+    #[arg(long, env = "DRAPETISCA_DROP_LIMIT", default_value = "10/200")]
+    pub drop_limit: Rate,
+}

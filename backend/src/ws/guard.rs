@@ -1,0 +1,109 @@
+//! What a client may do, checked in the socket layer before anything reaches a room:
+//! whose pages may open sockets ([`origin`]), how many sockets one address and the whole
+//! server take ([`caps`]), and how fast a socket may send each kind of frame ([`rate`]).
+//! Every limit is a setting ([`GuardOptions`], in `config`).
+
+pub mod caps;
+pub mod origin;
+pub mod rate;
+
+use std::net::{IpAddr, Ipv4Addr};
+
+use actix_web::http::{header, StatusCode};
+use actix_web::{HttpRequest, HttpResponse, ResponseError};
+
+use crate::config::GuardOptions;
+use crate::metrics::Metrics;
+use caps::{CapError, SocketCaps, SocketSlot};
+use origin::OriginPolicy;
+use rate::FrameRates;
+
+/// The checks, built once from the settings and shared by every socket.
+#[derive(Clone, Debug)]
+pub struct Guard {
+    /// Whose pages may open sockets.
+    origins: OriginPolicy,
+    /// How many sockets may be open.
+    caps: SocketCaps,
+    /// Each socket's frame limits.
+    pub rates: FrameRates,
+}
+
+/// Why a WebSocket handshake was refused, answered before the upgrade.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum Refusal {
+    #[error("websockets from this origin are not allowed")]
+    Origin,
+    #[error("{0}")]
+    Capacity(CapError),
+}
+
+impl Refusal {
+    pub const LABELS: [&'static str; 3] = ["origin", "total", "address"];
+
+    /// Its index in [`Refusal::LABELS`] (the label of its metric).
+    pub fn index(self) -> usize {
+        match self {
+            Refusal::Origin => 0,
+            Refusal::Capacity(CapError::Total(_)) => 1,
+            Refusal::Capacity(CapError::Address(_)) => 2,
+        }
+    }
+}
+
+impl ResponseError for Refusal {
+    fn status_code(&self) -> StatusCode {
+        match self {
+            Refusal::Origin => StatusCode::FORBIDDEN,
+            Refusal::Capacity(CapError::Total(_)) => StatusCode::SERVICE_UNAVAILABLE,
+            Refusal::Capacity(CapError::Address(_)) => StatusCode::TOO_MANY_REQUESTS,
+        }
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        let mut response = HttpResponse::build(self.status_code());
+        if matches!(self, Refusal::Capacity(_)) {
+            response.insert_header((header::RETRY_AFTER, "10"));
+        }
+        response
+            .content_type("text/plain; charset=utf-8")
+            .body(self.to_string())
+    }
+}
+
+impl Guard {
+    pub fn new(options: &GuardOptions) -> Self {
+        Guard {
+            origins: OriginPolicy::new(&options.allowed_origins),
+            caps: SocketCaps::new(options.max_sockets, options.max_sockets_per_address),
+            rates: FrameRates {
+                moves: options.move_limit,
+                chat: options.chat_limit,
+                entering: options.enter_limit,
+                drops: options.drop_limit,
+            },
+        }
+    }
+
+    /// Checks a WebSocket handshake: its origin, then the caps. The slot it returns
+    /// must live as long as the socket.
+    pub fn admit(&self, req: &HttpRequest, metrics: &Metrics) -> Result<SocketSlot, Refusal> {
+        let address = req
+            .peer_addr()
+            .map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |a| a.ip());
+        let text = |name| req.headers().get(name).and_then(|v| v.to_str().ok());
+        let checked = if self
+            .origins
+            .allows(text(header::ORIGIN), text(header::HOST))
+        {
+            self.caps.acquire(address).map_err(Refusal::Capacity)
+        } else {
+            Err(Refusal::Origin)
+        };
+        if let Err(refusal) = &checked {
+            metrics.socket_refused(*refusal);
+            tracing::debug!(%address, origin = ?text(header::ORIGIN), %refusal, "websocket refused");
+        }
+        checked
+    }
+}

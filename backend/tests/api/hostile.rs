@@ -1,0 +1,398 @@
+//! Hostile clients against the in-process server over real sockets: pages of other
+//! origins, too many sockets, floods of moves, chat and garbage. Each limit is set low
+//! here so that a test reaches it quickly; the defaults are in `ws::guard`.
+
+use std::time::{Duration, Instant};
+
+use backend::Settings;
+use futures_util::SinkExt;
+use serde_json::{json, Value};
+use tokio::net::TcpSocket;
+use tokio_tungstenite::tungstenite::{self, client::IntoClientRequest, http::StatusCode, Message};
+
+use crate::helpers::{close_of, start, Client, TestApp, PATIENCE};
+
+type Ws =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+/// A server on the embedded bus and store whose settings `adjust` changed.
+async fn spawn_with(adjust: impl FnOnce(&mut Settings)) -> TestApp {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let mut settings = Settings::local(dir.path());
+    adjust(&mut settings);
+    start(settings, dir).await
+}
+
+/// Opens `path` from the local address `from` with an `Origin` header (if given);
+/// returns the socket, or the HTTP status of the refusal.
+async fn handshake(
+    app: &TestApp,
+    path: &str,
+    from: &str,
+    origin: Option<&str>,
+) -> Result<Ws, StatusCode> {
+    let mut request = format!("ws://{}{}", app.address, path)
+        .into_client_request()
+        .unwrap();
+    if let Some(origin) = origin {
+        request
+            .headers_mut()
+            .insert("Origin", origin.parse().unwrap());
+    }
+    let socket = TcpSocket::new_v4().unwrap();
+    socket.bind(format!("{from}:0").parse().unwrap()).unwrap();
+    let stream = socket.connect(app.address.parse().unwrap()).await.unwrap();
+    match tokio_tungstenite::client_async(request, tokio_tungstenite::MaybeTlsStream::Plain(stream))
+        .await
+    {
+        Ok((ws, _)) => Ok(ws),
+        Err(tungstenite::Error::Http(response)) => Err(response.status()),
+        Err(e) => panic!("handshake failed other than by an HTTP refusal: {e}"),
+    }
+}
+
+/// The value of one series in the server's `/metrics`.
+async fn metric(app: &TestApp, series: &str) -> f64 {
+    let (status, body) = app.get("/metrics").await;
+    assert_eq!(status, 200);
+    body.lines()
+        .find_map(|l| l.strip_prefix(series)?.strip_prefix(' '))
+        .unwrap_or_else(|| panic!("no {series} in /metrics"))
+        .parse()
+        .unwrap()
+}
+
+fn route(id: protocol::Uuid) -> String {
+    protocol::player_route(id)
+}
+
+#[tokio::test]
+async fn sockets_from_pages_of_other_origins_are_refused_with_403() {
+    let app = spawn_with(|_| {}).await;
+    let own = format!("http://{}", app.address);
+    for (origin, allowed) in [
+        (None, true),
+        (Some(own.as_str()), true),
+        (Some("http://127.0.0.1:8080"), true),
+        (Some("http://localhost:8080"), true),
+        (Some("http://evil.example"), false),
+        (Some("null"), false),
+    ] {
+        for path in [
+            protocol::player_route(protocol::Uuid::new_v4()),
+            protocol::world_route(protocol::Uuid::new_v4()),
+        ] {
+            let got = handshake(&app, &path, "127.0.0.1", origin).await;
+            match (allowed, got) {
+                (true, Ok(_)) => {}
+                (false, Err(status)) => assert_eq!(status, StatusCode::FORBIDDEN, "{origin:?}"),
+                (_, got) => panic!("{path} from {origin:?}: {:?}", got.map(|_| "opened")),
+            }
+        }
+    }
+    assert_eq!(
+        metric(&app, "drapetisca_sockets_refused_total{reason=\"origin\"}").await,
+        4.0
+    );
+    app.shutdown().await;
+
+    // the list is configurable; `*` allows any page
+    let app = spawn_with(|s| s.guard.allowed_origins = vec!["https://play.example".into()]).await;
+    let path = route(protocol::Uuid::new_v4());
+    assert!(
+        handshake(&app, &path, "127.0.0.1", Some("https://play.example"))
+            .await
+            .is_ok()
+    );
+    assert_eq!(
+        handshake(&app, &path, "127.0.0.1", Some("http://127.0.0.1:8080"))
+            .await
+            .err(),
+        Some(StatusCode::FORBIDDEN)
+    );
+    app.shutdown().await;
+    let app = spawn_with(|s| s.guard.allowed_origins = vec!["*".into()]).await;
+    let path = route(protocol::Uuid::new_v4());
+    assert!(
+        handshake(&app, &path, "127.0.0.1", Some("http://evil.example"))
+            .await
+            .is_ok()
+    );
+    app.shutdown().await;
+}
+
+/// Opens world sockets from `from` until one is refused; returns the open ones and the
+/// refusal.
+async fn open_until_refused(app: &TestApp, from: &str) -> (Vec<Ws>, StatusCode) {
+    let mut open = Vec::new();
+    loop {
+        let path = protocol::world_route(protocol::Uuid::new_v4());
+        match handshake(app, &path, from, None).await {
+            Ok(ws) => open.push(ws),
+            Err(status) => return (open, status),
+        }
+        assert!(open.len() <= 100, "no cap reached");
+    }
+}
+
+#[tokio::test]
+async fn sockets_over_the_caps_are_refused_and_a_closed_socket_frees_its_place() {
+    let app = spawn_with(|s| {
+        s.guard.max_sockets_per_address = 3;
+        s.guard.max_sockets = 5;
+    })
+    .await;
+    let (mut first, status) = open_until_refused(&app, "127.0.0.1").await;
+    assert_eq!((first.len(), status), (3, StatusCode::TOO_MANY_REQUESTS));
+    // another address has places of its own, up to the total
+    let (second, status) = open_until_refused(&app, "127.0.0.2").await;
+    assert_eq!((second.len(), status), (2, StatusCode::SERVICE_UNAVAILABLE));
+    assert_eq!(
+        metric(&app, "drapetisca_sockets_refused_total{reason=\"address\"}").await,
+        1.0
+    );
+    assert_eq!(
+        metric(&app, "drapetisca_sockets_refused_total{reason=\"total\"}").await,
+        1.0
+    );
+    // closing one gives its place back, once the server saw it go
+    first.pop().unwrap().close(None).await.unwrap();
+    let deadline = Instant::now() + PATIENCE;
+    let path = protocol::world_route(protocol::Uuid::new_v4());
+    while handshake(&app, &path, "127.0.0.1", None).await.is_err() {
+        assert!(
+            Instant::now() < deadline,
+            "the closed socket's place never came back"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    drop((first, second));
+    app.shutdown().await;
+}
+
+/// Reads `player`'s socket until it closes; returns the reasons of its error frames and
+/// the close's code and reason.
+async fn errors_until_closed(ws: &mut Ws) -> (Vec<String>, u16, String) {
+    let mut errors = Vec::new();
+    loop {
+        use futures_util::StreamExt;
+        let message = tokio::time::timeout(PATIENCE, ws.next())
+            .await
+            .expect("the flood is cut in time");
+        match message {
+            Some(Ok(Message::Text(text))) => {
+                let frame: Value = serde_json::from_str(&text).unwrap();
+                if frame["messageType"] == "error" {
+                    errors.push(frame["payload"]["reason"].as_str().unwrap().to_string());
+                }
+            }
+            Some(Ok(Message::Close(Some(close)))) => {
+                return (errors, close.code.into(), close.reason.to_string())
+            }
+            Some(Ok(_)) => {}
+            other => panic!("socket ended without a close frame: {other:?}"),
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_move_flood_reaches_others_only_up_to_the_limit_and_the_flooder_is_closed() {
+    let app = spawn_with(|s| {
+        s.guard.move_limit = "5/10".parse().unwrap();
+        s.guard.drop_limit = "1/20".parse().unwrap();
+    })
+    .await;
+    let mut honest = Client::connect(&app, "Honest").await;
+    honest.enter().await;
+    let mut flooder = Client::connect(&app, "Flooder").await;
+    flooder.enter().await;
+    let at = flooder.at.unwrap();
+    let started = Instant::now();
+    // standing still is a valid move: each one would be fanned out to everyone
+    for generation in 1..=200 {
+        let frame = json!({"messageType": "player", "payload":
+            {"x": at.x, "y": at.y, "h": false, "generation": generation, "name": "Flooder"}});
+        if flooder
+            .player
+            .send(Message::text(frame.to_string()))
+            .await
+            .is_err()
+        {
+            break; // closed by the server meanwhile
+        }
+    }
+    let (errors, code, reason) = errors_until_closed(&mut flooder.player).await;
+    let took = started.elapsed().as_secs_f64();
+    assert_eq!(code, 1008, "policy violation");
+    assert_eq!(reason, "too many frames over the limits");
+    assert!(errors.len() >= 20, "{} error frames", errors.len());
+    assert!(
+        errors.iter().all(|e| e == "too many move frames: dropped"),
+        "{errors:?}"
+    );
+
+    // the honest player saw the flooder's entering and at most the burst plus the rate
+    let flooder_id = flooder.id.to_string();
+    let mut seen = 0;
+    loop {
+        let frame = honest
+            .world_until("the flooder's moves and leaving", |f| {
+                f["playerID"] == flooder_id
+            })
+            .await;
+        if frame["messageType"] == "leaving" {
+            break;
+        }
+        seen += 1;
+    }
+    let most = 1 + 10 + (5.0 * took).ceil() as usize;
+    assert!(
+        seen <= most,
+        "{seen} updates of the flooder reached others, at most {most} may"
+    );
+    assert!(seen >= 10, "the burst goes through: {seen}");
+    assert!(metric(&app, "drapetisca_frames_limited_total{kind=\"move\"}").await >= 20.0);
+    assert_eq!(metric(&app, "drapetisca_sockets_flooding_total").await, 1.0);
+    // the honest player plays on
+    let step = crate::helpers::free_neighbour(&honest);
+    assert_eq!(honest.move_to(step.x, step.y).await, step);
+    app.shutdown().await;
+}
+
+#[tokio::test]
+async fn chat_over_the_limit_is_dropped_with_an_error_frame_and_play_goes_on() {
+    let app = spawn_with(|s| s.guard.chat_limit = "1/3".parse().unwrap()).await;
+    let mut ana = Client::connect(&app, "Ana").await;
+    ana.enter().await;
+    let mut bob = Client::connect(&app, "Bob").await;
+    bob.enter().await;
+    for n in 0..5 {
+        ana.send(json!({"messageType": "chat", "payload": {"id": format!("c{n}"), "name": "Ana", "text": format!("line {n}")}}))
+            .await;
+    }
+    for _ in 0..2 {
+        let error = ana.next_player().await;
+        assert_eq!(error["messageType"], "error");
+        assert_eq!(error["payload"]["reason"], "too many chat frames: dropped");
+    }
+    // a line once the bucket refilled goes through, after the first three
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    ana.send(
+        json!({"messageType": "chat", "payload": {"id": "late", "name": "Ana", "text": "later"}}),
+    )
+    .await;
+    let ana_id = ana.id.to_string();
+    let mut lines = Vec::new();
+    while lines.last().map(String::as_str) != Some("later") {
+        let line = bob
+            .world_until("Ana's chat", |f| {
+                f["messageType"] == "chat" && f["playerID"] == ana_id
+            })
+            .await;
+        lines.push(line["payload"]["text"].as_str().unwrap().to_string());
+    }
+    assert_eq!(lines, ["line 0", "line 1", "line 2", "later"]);
+    assert_eq!(
+        metric(&app, "drapetisca_frames_limited_total{kind=\"chat\"}").await,
+        2.0
+    );
+    app.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_client_that_keeps_sending_garbage_is_closed_on_either_socket() {
+    let app = spawn_with(|s| s.guard.drop_limit = "1/20".parse().unwrap()).await;
+    let mut client = Client::connect(&app, "Noisy").await;
+    for _ in 0..100 {
+        if client.player.send(Message::text("not json")).await.is_err() {
+            break;
+        }
+    }
+    let (errors, code, reason) = errors_until_closed(&mut client.player).await;
+    assert_eq!(
+        (code, reason.as_str()),
+        (1008, "too many frames over the limits")
+    );
+    assert!(errors.len() >= 20 && errors.iter().all(|e| e.starts_with("invalid frame")));
+    // the world socket takes no frames at all
+    for _ in 0..100 {
+        if client.world.send(Message::text("hello?")).await.is_err() {
+            break;
+        }
+    }
+    let (code, reason) = close_of(&mut client.world).await;
+    assert_eq!(
+        (code, reason.as_str()),
+        (1008, "too many frames over the limits")
+    );
+    assert_eq!(metric(&app, "drapetisca_sockets_flooding_total").await, 2.0);
+    app.shutdown().await;
+}
+
+#[tokio::test]
+async fn metrics_can_be_served_on_an_address_of_their_own() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut settings = Settings::local(dir.path());
+    settings.metrics_bind = Some("127.0.0.1:0".into());
+    let app = backend::Application::build(settings).await.unwrap();
+    let (port, metrics_port) = (app.port(), app.metrics_port().expect("a metrics port"));
+    let stop = app.shutdown_token();
+    let task = tokio::spawn(app.run_until_stopped());
+    let (status, _) = get(port, "/metrics").await;
+    assert_eq!(status, 404, "not on the public address");
+    let (status, _) = get(port, "/healthz").await;
+    assert_eq!(status, 200);
+    let (status, body) = get(metrics_port, "/metrics").await;
+    assert_eq!(status, 200);
+    assert!(body.contains("drapetisca_players_connected 0"), "{body}");
+    let (status, _) = get(metrics_port, "/").await;
+    assert_eq!(status, 404, "only /metrics there");
+    stop.cancel();
+    task.await.unwrap().unwrap();
+}
+
+/// `GET path` on a local port: status and body.
+async fn get(port: u16, path: &str) -> (u16, String) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = tokio::net::TcpStream::connect(("127.0.0.1", port))
+        .await
+        .unwrap();
+    let request =
+        format!("GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n\r\n");
+    stream.write_all(request.as_bytes()).await.unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).await.unwrap();
+    let body = response
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_string())
+        .unwrap_or_default();
+    (response[9..12].parse().unwrap(), body)
+}
+
+#[tokio::test]
+async fn a_handshake_that_never_finishes_is_cut_off() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let app = spawn_with(|_| {}).await;
+    let mut stream = tokio::net::TcpStream::connect(&app.address).await.unwrap();
+    let started = Instant::now();
+    // the request head, never finished
+    stream
+        .write_all(b"GET /ws/world/00000000-0000-0000-0000-000000000001 HTTP/1.1\r\nHost: x\r\n")
+        .await
+        .unwrap();
+    let mut answer = Vec::new();
+    tokio::time::timeout(Duration::from_secs(30), stream.read_to_end(&mut answer))
+        .await
+        .expect("the server hangs up on a slow handshake")
+        .unwrap();
+    let answer = String::from_utf8_lossy(&answer);
+    assert!(
+        answer.is_empty() || answer.starts_with("HTTP/1.1 408"),
+        "{answer}"
+    );
+    assert!(
+        started.elapsed() >= Duration::from_secs(4),
+        "cut after the request timeout"
+    );
+    app.shutdown().await;
+}

@@ -15,6 +15,7 @@
 //! - [`assets`]: the game page.
 //! - [`metrics`]: counters for `GET /metrics`.
 //! - [`telemetry`]: logging set-up.
+//! - [`text`]: names and chat lines from clients, cleaned for everyone to see.
 
 pub mod app;
 pub mod assets;
@@ -24,6 +25,7 @@ pub mod metrics;
 pub mod room;
 pub mod store;
 pub mod telemetry;
+pub mod text;
 pub mod ws;
 
 pub use ::rules;

@@ -120,6 +120,10 @@ pub struct GameState {
     pub outbox: VecDeque<(u64, String)>,
     /// Sequence number of the newest frame put in the outbox.
     pub outbox_seq: u64,
+    /// The resume token the server bound to `me` (extension, docs/protocol.md): asked
+    /// for on the first entering, presented on every later one, so that nobody else can
+    /// enter under our id and a reconnect replaces our stale socket at once.
+    pub token: Option<String>,
 }
 
 /// Everything that can happen to the state.
@@ -193,6 +197,7 @@ impl GameState {
             last_received: String::new(),
             outbox: VecDeque::new(),
             outbox_seq: 0,
+            token: None,
         }
     }
 
@@ -249,7 +254,7 @@ impl GameState {
                 if self.link == Link::Open {
                     let name = self.name.clone();
                     self.send(ClientMessage::Leaving {
-                        payload: Entering { name },
+                        payload: Entering::named(name),
                     });
                 }
                 self.link = Link::Offline;
@@ -260,9 +265,12 @@ impl GameState {
                     return;
                 }
                 if socket == Socket::Player {
-                    let name = self.name.clone();
                     self.send(ClientMessage::Entering {
-                        payload: Entering { name },
+                        payload: Entering {
+                            name: self.name.clone(),
+                            want_token: self.token.is_none(),
+                            token: self.token.clone(),
+                        },
                     });
                     self.link = Link::Open;
                 }
@@ -466,6 +474,7 @@ impl GameState {
             }
             ServerMessage::Status { payload } => self.bus_ok = payload.bus_ok,
             ServerMessage::Score { player_id, payload } => self.score(player_id, payload),
+            ServerMessage::Token { payload } => self.token = Some(payload.token),
             // the reducer never sends what the server would reject, so there is nothing
             // for the player to act on; the frame still shows in the status bar
             ServerMessage::Error { .. } => {}
@@ -619,7 +628,7 @@ mod tests {
         let s = placed();
         assert_eq!(
             sent(&s),
-            vec![r#"{"messageType":"entering","payload":{"name":"Argiope"}}"#]
+            vec![r#"{"messageType":"entering","payload":{"name":"Argiope","wantToken":true}}"#]
         );
         assert_eq!(s.own(), Some(Cell::new(10, 10)));
         assert_eq!(s.generation, 1);
@@ -795,6 +804,26 @@ mod tests {
         });
         assert_eq!(s.me, ME);
         assert!(s.last_sent.contains("entering"));
+    }
+
+    #[test]
+    fn the_resume_token_the_server_gave_is_presented_when_entering_again() {
+        let mut s = placed();
+        receive(
+            &mut s,
+            Socket::Player,
+            r#"{"messageType":"token","payload":{"token":"0f3c"}}"#,
+        );
+        s.apply(Action::Dropped { session: s.session });
+        s.apply(Action::Retry);
+        s.apply(Action::Opened {
+            session: s.session,
+            socket: Socket::Player,
+        });
+        assert_eq!(
+            s.last_sent,
+            r#"{"messageType":"entering","payload":{"name":"Argiope","token":"0f3c"}}"#
+        );
     }
 
     #[test]

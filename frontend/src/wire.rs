@@ -7,7 +7,7 @@
 //! protocol type: two passes over a frame of a hundred bytes, and a smaller page. The
 //! tests check that both decoders agree.
 
-use protocol::server::{ErrorPayload, ScorePayload, StatusPayload};
+use protocol::server::{ErrorPayload, ScorePayload, StatusPayload, TokenPayload};
 use protocol::{
     ChatFrom, ChatLine, Geometry, LeavingPayload, ObjectPayload, PlayerUpdate, ServerMessage, Uuid,
 };
@@ -76,6 +76,9 @@ pub fn parse(text: &str) -> Option<ServerMessage> {
             player_id: player()?,
             payload: payload::<ScorePayload>(text)?,
         },
+        "token" => ServerMessage::Token {
+            payload: payload::<TokenPayload>(text)?,
+        },
         _ => return None,
     })
 }
@@ -106,6 +109,7 @@ mod tests {
             r#"{"messageType":"error","payload":{"reason":"enter the game before moving"}}"#.to_string(),
             r#"{"messageType":"status","payload":{"bus_ok":false}}"#.to_string(),
             format!(r#"{{"messageType":"score","playerID":"{PLAYER}","payload":{{"name":"Ana","score":4}}}}"#),
+            r#"{"messageType":"token","payload":{"token":"0f3c"}}"#.to_string(),
         ] {
             let expected = ServerMessage::parse(&frame).expect("the protocol crate decodes it");
             assert_eq!(parse(&frame), Some(expected), "{frame}");

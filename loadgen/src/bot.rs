@@ -224,9 +224,7 @@ impl Bot {
         let mut world = connect(self.shared.addr, &protocol::world_route(self.id)).await?;
         let mut player = connect(self.shared.addr, &protocol::player_route(self.id)).await?;
         let entering = ClientMessage::Entering {
-            payload: Entering {
-                name: self.name.clone(),
-            },
+            payload: Entering::named(self.name.clone()),
         };
         player.send(Message::Text(entering.to_json())).await?;
         self.stats.frames_out += 1;

@@ -36,12 +36,35 @@ impl ClientMessage {
     }
 }
 
-/// The payload of `entering` and `leaving`: just the player's name.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+/// The payload of `entering` and `leaving`: the player's name, and on `entering` the
+/// resume-token extension (see docs/protocol.md), which old clients never send.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Entering {
     /// The name shown beside the player's spider.
     #[serde(default)]
     pub name: String,
+    /// Extension: asks the server to bind a resume token to this player id, on the id's
+    /// first entering; the server answers with a `token` frame.
+    #[serde(default, rename = "wantToken", skip_serializing_if = "is_false")]
+    pub want_token: bool,
+    /// Extension: the resume token the server gave this player id, presented when
+    /// entering again (after a reconnect).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token: Option<String>,
+}
+
+impl Entering {
+    /// A plain payload, as reference clients send it.
+    pub fn named(name: impl Into<String>) -> Self {
+        Entering {
+            name: name.into(),
+            ..Entering::default()
+        }
+    }
+}
+
+fn is_false(b: &bool) -> bool {
+    !b
 }
 
 /// A player's position and looks, as requested by a client and as published by the
@@ -97,8 +120,30 @@ mod tests {
         check(
             json!({"messageType": "entering", "payload": {"name": "Zygiella"}}),
             ClientMessage::Entering {
+                payload: Entering::named("Zygiella"),
+            },
+        );
+    }
+
+    #[test]
+    fn entering_with_the_resume_token_extension_decodes_and_reencodes() {
+        check(
+            json!({"messageType": "entering", "payload": {"name": "Ana", "wantToken": true}}),
+            ClientMessage::Entering {
                 payload: Entering {
-                    name: "Zygiella".into(),
+                    name: "Ana".into(),
+                    want_token: true,
+                    token: None,
+                },
+            },
+        );
+        check(
+            json!({"messageType": "entering", "payload": {"name": "Ana", "token": "0f3c"}}),
+            ClientMessage::Entering {
+                payload: Entering {
+                    name: "Ana".into(),
+                    want_token: false,
+                    token: Some("0f3c".into()),
                 },
             },
         );
@@ -153,7 +198,7 @@ mod tests {
         check(
             json!({"messageType": "leaving", "payload": {"name": "Ana"}}),
             ClientMessage::Leaving {
-                payload: Entering { name: "Ana".into() },
+                payload: Entering::named("Ana"),
             },
         );
     }

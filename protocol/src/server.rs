@@ -52,6 +52,11 @@ pub enum ServerMessage {
     /// Extension: why the server rejected a frame. Reference clients ignore it.
     #[serde(rename = "error")]
     Error { payload: ErrorPayload },
+    /// Extension: the resume token bound to this player id, on the player socket, in
+    /// answer to an `entering` that asked for one (`wantToken`). Reference clients never
+    /// ask.
+    #[serde(rename = "token")]
+    Token { payload: TokenPayload },
     /// Extension: the server's view of the world bus, so a client can tell its player
     /// that updates are delayed. Reference clients ignore it.
     #[serde(rename = "status")]
@@ -166,6 +171,13 @@ pub struct LeavingPayload {
 pub struct ErrorPayload {
     /// Human-readable, lower case: what was wrong with the frame.
     pub reason: String,
+}
+
+/// The payload of the `token` extension.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TokenPayload {
+    /// A secret: whoever presents it may enter under the player id it is bound to.
+    pub token: String,
 }
 
 /// The payload of the `status` extension.
@@ -293,6 +305,14 @@ mod tests {
             ServerMessage::Error {
                 payload: ErrorPayload {
                     reason: "unknown messageType".into(),
+                },
+            },
+        );
+        check(
+            json!({"messageType": "token", "payload": {"token": "0f3c"}}),
+            ServerMessage::Token {
+                payload: TokenPayload {
+                    token: "0f3c".into(),
                 },
             },
         );

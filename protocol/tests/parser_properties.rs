@@ -3,7 +3,7 @@
 //! the same message.
 
 use proptest::prelude::*;
-use protocol::server::{ErrorPayload, StatusPayload};
+use protocol::server::{ErrorPayload, StatusPayload, TokenPayload};
 use protocol::{
     Board, ChatFrom, ChatLine, ClientMessage, Entering, LeavingPayload, ObjectPayload,
     PlayerUpdate, ServerMessage, Uuid,
@@ -51,7 +51,8 @@ fn key() -> impl Strategy<Value = String> {
     prop_oneof![
         4 => prop::sample::select(vec![
             "messageType", "payload", "x", "y", "h", "generation", "name", "text", "id",
-            "playerID", "foodID", "halfSizeX", "halfSizeY", "reason", "bus_ok",
+            "playerID", "foodID", "halfSizeX", "halfSizeY", "reason", "bus_ok", "token",
+            "wantToken",
         ])
         .prop_map(String::from),
         1 => any::<String>(),
@@ -96,13 +97,19 @@ fn chat_line() -> impl Strategy<Value = ChatLine> {
 
 fn client_message() -> impl Strategy<Value = ClientMessage> {
     prop_oneof![
-        any::<String>().prop_map(|name| ClientMessage::Entering {
-            payload: Entering { name }
-        }),
+        (any::<String>(), any::<bool>(), any::<Option<String>>()).prop_map(
+            |(name, want_token, token)| ClientMessage::Entering {
+                payload: Entering {
+                    name,
+                    want_token,
+                    token
+                }
+            }
+        ),
         update().prop_map(|payload| ClientMessage::Player { payload }),
         chat_line().prop_map(|payload| ClientMessage::Chat { payload }),
         any::<String>().prop_map(|name| ClientMessage::Leaving {
-            payload: Entering { name }
+            payload: Entering::named(name)
         }),
     ]
 }
@@ -138,6 +145,9 @@ fn server_message() -> impl Strategy<Value = ServerMessage> {
         }),
         any::<String>().prop_map(|reason| ServerMessage::Error {
             payload: ErrorPayload { reason }
+        }),
+        any::<String>().prop_map(|token| ServerMessage::Token {
+            payload: TokenPayload { token }
         }),
         any::<bool>().prop_map(|bus_ok| ServerMessage::Status {
             payload: StatusPayload { bus_ok }

@@ -5,6 +5,9 @@
 //! - [`config`]: settings from flags and `DRAPETISCA_*` environment variables.
 //! - [`app`]: builds everything from the settings, serves, shuts down in order.
 //! - [`ws`]: the two WebSocket routes; thin, they only parse, forward and write.
+//! - [`registry`]: the games of this instance: which exist, which run here, loading and
+//!   unloading them.
+//! - [`lobby`]: the JSON API that lists and creates games.
 //! - [`room`]: the one task that owns a game and applies commands in order.
 //! - [`game`] and [`rules`]: the game's state as plain data and the rules of
 //!   protocol.md as pure functions over it, from the `rules` crate (the page checks its
@@ -21,7 +24,9 @@ pub mod app;
 pub mod assets;
 pub mod bus;
 pub mod config;
+pub mod lobby;
 pub mod metrics;
+pub mod registry;
 pub mod room;
 pub mod store;
 pub mod telemetry;

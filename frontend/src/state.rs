@@ -160,6 +160,9 @@ pub enum Action {
     },
     /// The backoff delay ran out: open the sockets again.
     Retry,
+    /// The backoff delay ran out, but the server does not answer yet: wait longer
+    /// without opening sockets (a refused socket logs an error in the console).
+    Unreachable,
     /// Move one king's step (arrow keys or buttons).
     Step {
         /// -1, 0 or 1.
@@ -292,17 +295,18 @@ impl GameState {
                 if session != self.session || !self.in_game() {
                     return;
                 }
-                let delay_ms = RETRY_BASE_MS
-                    .saturating_mul(1 << self.attempts.min(5))
-                    .min(RETRY_MAX_MS);
-                self.attempts += 1;
-                self.link = Link::Retrying { delay_ms };
+                self.back_off();
                 // a new session makes the socket effect close both old sockets
                 self.session += 1;
             }
             Action::Retry => {
                 if matches!(self.link, Link::Retrying { .. }) {
                     self.connect();
+                }
+            }
+            Action::Unreachable => {
+                if matches!(self.link, Link::Retrying { .. }) {
+                    self.back_off();
                 }
             }
             Action::Step { dx, dy } => self.step(dx, dy),
@@ -336,6 +340,15 @@ impl GameState {
         self.link = Link::Connecting;
         self.bus_ok = true;
         self.clear_world();
+    }
+
+    /// Counts a failed attempt and waits longer before the next one.
+    fn back_off(&mut self) {
+        let delay_ms = RETRY_BASE_MS
+            .saturating_mul(1 << self.attempts.min(5))
+            .min(RETRY_MAX_MS);
+        self.attempts += 1;
+        self.link = Link::Retrying { delay_ms };
     }
 
     fn clear_world(&mut self) {
@@ -824,6 +837,21 @@ mod tests {
             s.last_sent,
             r#"{"messageType":"entering","payload":{"name":"Argiope","token":"0f3c"}}"#
         );
+    }
+
+    #[test]
+    fn an_unreachable_server_backs_off_without_opening_sockets() {
+        let mut s = placed();
+        s.apply(Action::Dropped { session: s.session });
+        let session = s.session;
+        s.apply(Action::Unreachable);
+        s.apply(Action::Unreachable);
+        assert_eq!(s.link, Link::Retrying { delay_ms: 2000 });
+        assert_eq!((s.session, s.attempts), (session, 3));
+        s.apply(Action::Retry);
+        assert_eq!(s.link, Link::Connecting);
+        s.apply(Action::Unreachable);
+        assert_eq!(s.link, Link::Connecting, "only a waiting page backs off");
     }
 
     #[test]

@@ -158,7 +158,7 @@ pub struct RoomDeps {
     pub bus: Arc<dyn Bus>,
     /// Where changed rows go.
     pub writer: StoreWriter,
-    /// Counters.
+    /// Where the room counts rejections and times its publishes, for `/metrics`.
     pub metrics: Arc<Metrics>,
     /// How long a room stays loaded with no player socket.
     pub idle: Duration,
@@ -186,7 +186,7 @@ struct Room {
     bus: Arc<dyn Bus>,
     /// Where changed rows go.
     writer: StoreWriter,
-    /// Counters.
+    /// Where the room counts rejections and times its publishes, for `/metrics`.
     metrics: Arc<Metrics>,
     /// Active players now, read by the lobby.
     players: Arc<AtomicUsize>,

@@ -83,7 +83,6 @@ impl Application {
             idle: Duration::from_secs(settings.game_idle_secs),
         };
         let limits = Limits {
-            idle: deps.idle,
             max_games: settings.max_games,
             creations_per_minute: settings.max_game_creations_per_minute,
         };

@@ -33,11 +33,10 @@ pub const MAX_LISTED: usize = 200;
 /// How often a player socket tries again when the room it joined was just letting go.
 const JOIN_ATTEMPTS: usize = 3;
 
-/// The limits of the registry, from the settings.
+/// The limits of the registry, from the settings (the idle time is the rooms' own, in
+/// [`RoomDeps`]).
 #[derive(Clone, Debug)]
 pub struct Limits {
-    /// How long a game stays loaded with no player socket.
-    pub idle: Duration,
     /// Most games running on this instance at once.
     pub max_games: usize,
     /// Most games one client address may create per minute.

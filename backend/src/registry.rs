@@ -31,14 +31,16 @@ pub const DEFAULT_GAME_NAME: &str = "Default game";
 pub const MAX_RAW_GAME_NAME_CHARS: usize = 256;
 /// Most games the lobby lists (the most played first).
 pub const MAX_LISTED: usize = 200;
+/// The owner recorded with the epochs this registry claims (outside a cluster).
+const STANDALONE_OWNER: &str = "standalone";
+
 /// How often a player socket tries again when the room it joined was just letting go.
 const JOIN_ATTEMPTS: usize = 3;
 
-/// The limits of the registry, from the settings.
+/// The limits of the registry, from the settings (the idle time is the rooms' own, in
+/// [`RoomDeps`]).
 #[derive(Clone, Debug)]
 pub struct Limits {
-    /// How long a game stays loaded with no player socket.
-    pub idle: Duration,
     /// Most games running on this instance at once.
     pub max_games: usize,
     /// Most games one client address may create per minute.
@@ -50,7 +52,7 @@ pub struct Limits {
 pub struct GameSummary {
     /// The game's id.
     pub id: Uuid,
-    /// Its name.
+    /// The name its creator gave, shown in the lobby.
     pub name: String,
     /// Players in the game now (0 when it is not loaded).
     pub players: usize,
@@ -93,7 +95,7 @@ pub enum CreateError {
 /// A running game.
 #[derive(Clone)]
 struct Loaded {
-    /// Its room.
+    /// Its room: where its player sockets send their commands.
     handle: RoomHandle,
     /// Its active players, kept by the room.
     players: Arc<AtomicUsize>,
@@ -145,11 +147,11 @@ pub struct Registry {
     board: Board,
     /// What rooms are started with; `None` once closed, so no room starts after.
     deps: Mutex<Option<RoomDeps>>,
-    /// The limits.
+    /// Idle time and caps, from the settings.
     limits: Limits,
     /// The game of the reference routes.
     default_game: Uuid,
-    /// The running games.
+    /// The running games: the one map that says which games run here.
     directory: Arc<Directory>,
     /// Held while a game loads, so one game never gets two rooms.
     loading: tokio::sync::Mutex<()>,
@@ -349,6 +351,9 @@ impl Registry {
             });
         }
         let started = Instant::now();
+        // a new epoch for every load, as a cluster's take-over does: the rows this room
+        // writes then win over any an earlier process wrote, whatever the clocks say
+        self.store.claim_epoch(game, STANDALONE_OWNER).await?;
         let (state, fresh) = room::load_game(&*self.store, self.board, game).await?;
         // unwrap: the lock is never held across an await, and nothing panics under it
         let deps = self.deps.lock().unwrap().clone();

@@ -118,7 +118,8 @@ pub fn world_schema() -> proto::Schema {
    {"name":"generation","type":["null","int"],"default":null},
    {"name":"name","type":["null","string"],"default":null},
    {"name":"id","type":["null","string"],"default":null},
-   {"name":"text","type":["null","string"],"default":null}]}}]}"#,
+   {"name":"text","type":["null","string"],"default":null},
+   {"name":"score","type":["null","long"],"default":null}]}}]}"#,
     )
 }
 

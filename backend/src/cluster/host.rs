@@ -123,10 +123,8 @@ async fn run(
     );
     let orphans: HashSet<Uuid> = state.active_players().map(|(id, _)| id).collect();
     let generations = state
-        .rows()
-        .into_iter()
-        .filter(|row| row.kind == crate::store::ObjectKind::Player)
-        .map(|row| (row.object_id, row.generation))
+        .players()
+        .map(|(id, player)| (id, player.generation))
         .collect();
     let room_stop = CancellationToken::new();
     // every row is written again under the new epoch: a late write of the old owner

@@ -10,6 +10,7 @@
 use protocol::{Board, Cell, ServerMessage, Uuid};
 
 use crate::game::{Game, Player};
+use crate::store::rows::GameRows;
 use crate::store::{ObjectKind, StoredObject};
 
 /// The game in `rows`, with the players the rows mark active still active: at a
@@ -31,6 +32,7 @@ pub fn restore(id: Uuid, board: Board, rows: &[StoredObject]) -> Option<Game> {
 }
 
 /// Applies one world frame to `game`; frames that change no state (chat) are ignored.
+/// A score frame always follows the catch's player frame, so its player is known.
 pub fn apply(game: &mut Game, message: &ServerMessage) {
     match message {
         ServerMessage::Player { player_id, payload } => {
@@ -45,6 +47,7 @@ pub fn apply(game: &mut Game, message: &ServerMessage) {
                     deactivate(game, other);
                 }
             }
+            let score = previous.as_ref().map_or(0, |p| p.score);
             game.put_player(
                 *player_id,
                 Player {
@@ -53,8 +56,16 @@ pub fn apply(game: &mut Game, message: &ServerMessage) {
                     h: payload.h,
                     generation: payload.generation,
                     active: true,
+                    score,
                 },
             );
+        }
+        // scores only grow: a frame older than the stored row changes nothing
+        ServerMessage::Score { player_id, payload } => {
+            if let Some(mut player) = game.player(*player_id).cloned() {
+                player.score = player.score.max(payload.score);
+                game.put_player(*player_id, player);
+            }
         }
         ServerMessage::Leaving { player_id, .. } => deactivate(game, *player_id),
         ServerMessage::Food { food_id, payload } => {
@@ -77,7 +88,7 @@ fn deactivate(game: &mut Game, player: Uuid) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use protocol::{LeavingPayload, ObjectPayload, PlayerUpdate};
+    use protocol::{LeavingPayload, ObjectPayload, PlayerUpdate, ScorePayload};
     use rand::{rngs::StdRng, SeedableRng};
 
     fn player_frame(id: Uuid, x: i32, y: i32, generation: i32) -> ServerMessage {
@@ -117,10 +128,12 @@ mod tests {
                 h: false,
                 generation: 4,
                 name: "p".into(),
+                score: 3,
             });
         }
         let restored = restore(game.id, Board::STANDARD, &rows).unwrap();
         assert!(restored.player(a).unwrap().active);
+        assert_eq!(restored.player(a).unwrap().score, 3);
         assert_eq!(restored.player_on(free[0]), Some(a));
         assert!(!restored.player(b).unwrap().active);
         assert_eq!(restored.player_on(free[1]), None);
@@ -149,6 +162,13 @@ mod tests {
                     name: "food_0000".into(),
                 },
             },
+            ServerMessage::Score {
+                player_id: a,
+                payload: ScorePayload {
+                    name: "p".into(),
+                    score: 1,
+                },
+            },
             player_frame(a, cell.x + 1, cell.y, 2),
         ];
         for _ in 0..2 {
@@ -158,8 +178,8 @@ mod tests {
         }
         let p = game.player(a).unwrap();
         assert_eq!(
-            (p.cell, p.generation, p.active),
-            (Some(Cell::new(cell.x + 1, cell.y)), 2, true)
+            (p.cell, p.generation, p.active, p.score),
+            (Some(Cell::new(cell.x + 1, cell.y)), 2, true, 1)
         );
         assert_eq!(game.player_on(Cell::new(cell.x + 1, cell.y)), Some(a));
         assert_eq!(game.player_on(cell), None);

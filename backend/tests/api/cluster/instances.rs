@@ -1,11 +1,13 @@
 //! Instances of the `drapetisca` binary as separate processes sharing one world topic
 //! (hence one command topic) and one keyspace: what an operator runs behind a load
-//! balancer. The binary is the one cargo builds for these tests
-//! (`CARGO_BIN_EXE_drapetisca`), so `cargo test` needs no other build step.
+//! balancer. The binary is the release build, as deployed: the first instance of a
+//! test run has cargo build it (`cargo build --release -p backend`, a no-op when
+//! `cargo xtask test` built it already), so `cargo test` needs no other build step.
 
 use std::io::{BufRead, BufReader};
+use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use protocol::Uuid;
@@ -13,7 +15,35 @@ use protocol::Uuid;
 use crate::cassandra::support::{fresh_keyspace, require_cassandra, NODE, PASSWORD, USER};
 use crate::helpers::{create_command_topic, pulsar_token_file, unique_topic, PULSAR_URL};
 
-const BIN: &str = env!("CARGO_BIN_EXE_drapetisca");
+/// The release binary, built once per test run.
+pub fn release_binary() -> &'static PathBuf {
+    static BINARY: OnceLock<PathBuf> = OnceLock::new();
+    BINARY.get_or_init(|| {
+        let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+        let out = Command::new(cargo)
+            .args([
+                "build",
+                "--release",
+                "-p",
+                "backend",
+                "--bin",
+                "drapetisca",
+                "--message-format=json-render-diagnostics",
+            ])
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .stderr(Stdio::inherit())
+            .output()
+            .expect("cargo runs");
+        assert!(out.status.success(), "cargo build --release failed");
+        // the last artifact line names the executable, wherever the target dir is
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
+            .filter_map(|v| v["executable"].as_str().map(PathBuf::from))
+            .last()
+            .expect("cargo names the drapetisca executable")
+    })
+}
 
 /// What the instances of one test share.
 #[derive(Clone, Debug)]
@@ -42,7 +72,7 @@ impl Deployment {
     /// Starts one instance on a free port; returns once it listens.
     pub fn start(&self, name: &str) -> Instance {
         let dir = tempfile::tempdir().expect("temporary directory");
-        let mut child = Command::new(BIN)
+        let mut child = Command::new(release_binary())
             .env("NO_COLOR", "1")
             .env("DRAPETISCA_BIND", "127.0.0.1:0")
             .env("DRAPETISCA_DATA_DIR", dir.path())

@@ -12,7 +12,7 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use crate::bus::{inprocess::InProcessBus, pulsar::PulsarBus, Bus, Fanout};
-use crate::cluster::{fencing::Fence, host::Hosting, Cluster};
+use crate::cluster::{self, fencing::Fence, host::Hosting, Cluster};
 use crate::config::Settings;
 use crate::metrics::Metrics;
 use crate::registry::{Limits, Registry};
@@ -68,17 +68,21 @@ impl Application {
             })?)
         };
         let fanout = Fanout::new(settings.world_queue);
-        // the fence is shared by the cluster and the bus; it only stamps and filters
-        // frames when several instances share games (docs/cluster.md)
+        // the fence and the census are shared by the cluster and the bus; they only
+        // stamp, filter and count when several instances share games (docs/cluster.md)
         let (fence, fenced) = Fence::new();
+        let shared = cluster::Shared {
+            fence,
+            census: Arc::default(),
+        };
         let clustered = settings.cluster;
         if clustered && (settings.pulsar.url.is_none() || settings.cassandra.nodes.is_empty()) {
             anyhow::bail!("--cluster needs --pulsar-url and --cassandra-nodes");
         }
         let bus: Arc<dyn Bus> = if settings.pulsar.url.is_some() {
-            let fence = clustered.then(|| fence.clone());
+            let shared = clustered.then(|| shared.clone());
             Arc::new(
-                PulsarBus::connect_fenced(&settings.pulsar, fanout.clone(), fence)
+                PulsarBus::connect_shared(&settings.pulsar, fanout.clone(), shared)
                     .await
                     .context("cannot start the pulsar bus")?,
             )
@@ -105,13 +109,20 @@ impl Application {
                 deps: deps.clone(),
                 link,
                 board: Board::STANDARD,
-                fence,
+                fence: shared.fence.clone(),
                 client: client.clone(),
                 world_topic: world_topic.clone(),
             };
-            let cluster = Cluster::start(&client, &world_topic, instance.clone(), fenced, hosting)
-                .await
-                .context("cannot join the cluster")?;
+            let cluster = Cluster::start(
+                &client,
+                &world_topic,
+                instance.clone(),
+                fenced,
+                shared.census.clone(),
+                hosting,
+            )
+            .await
+            .context("cannot join the cluster")?;
             Some(Arc::new(cluster))
         } else {
             None
@@ -212,6 +223,11 @@ impl Application {
             }
         }
         tracing::info!("shutting down");
+        if let Some(cluster) = &self.cluster {
+            // first of all, take no more commands (the broker keeps them for the next
+            // owner) and hand the hosted games over: rooms stop, their rows are written
+            cluster.stop_hosting().await;
+        }
         handle.stop(true).await;
         let _ = server.await;
         if let Some((handle, server)) = metrics_server {
@@ -220,10 +236,6 @@ impl Application {
         }
         self.registry.close().await;
         drop(self.registry);
-        if let Some(cluster) = &self.cluster {
-            // the hosted games hand over: rooms stop, their rows are written
-            cluster.stop_hosting().await;
-        }
         self.writer_task.await.context("store writer failed")?;
         self.bus.close().await;
         if let Some(cluster) = &self.cluster {

@@ -47,6 +47,15 @@ pub trait Bus: Send + Sync + 'static {
     /// frame for clients, that the new owner reads the topic up to (`cluster::tail`).
     /// Only a bus shared by several instances has anything to mark.
     fn publish_marker(&self, _game: Uuid, _nonce: &str) {}
+    /// Hands a frame caused by the cluster command `cause` to the bus: a bus shared by
+    /// several instances records the cause with it, so that a new owner of the game
+    /// knows the command was applied (`cluster::host`); any other bus publishes it.
+    fn publish_caused(&self, game: Uuid, frame: Frame, _cause: Uuid) {
+        self.publish(game, frame);
+    }
+    /// Publishes the owner's count of `game`'s players for every instance's lobby
+    /// (`cluster::census`). Only a bus shared by several instances has lobbies to tell.
+    fn publish_census(&self, _game: Uuid, _players: usize) {}
     /// Delivers what is queued (within a bounded time) and releases the bus's resources.
     async fn close(&self);
 }

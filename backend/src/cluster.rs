@@ -20,6 +20,7 @@
 //!
 //! Topics and their schemas: [`envelope`]. Pulsar plumbing: [`link`].
 
+pub mod census;
 pub mod envelope;
 pub mod fencing;
 pub mod gateway;
@@ -33,7 +34,7 @@ pub mod tail;
 use std::collections::HashMap;
 use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, Mutex};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use protocol::Uuid;
 use pulsar::{Consumer, TokioExecutor};
@@ -41,12 +42,24 @@ use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
+use self::census::Census;
+use self::fencing::Fence;
 use self::gateway::Sockets;
 use self::host::{HostHandle, Hosting};
 use self::link::{Client, LinkError, Publishers, Received, Sender};
 use self::ownership::{Ownership, PING_EVERY};
 use self::partition::partition_of;
+use crate::registry::Lease;
 use crate::room::RoomHandle;
+
+/// What the world bus of an instance in a cluster shares with the cluster.
+#[derive(Clone)]
+pub struct Shared {
+    /// Stamps this instance's frames with its epochs, drops fenced-off owners' frames.
+    pub fence: Arc<Fence>,
+    /// Every game's players, from the owners' census, for the lobby.
+    pub census: Arc<Census>,
+}
 
 /// The command topic that goes with a world topic.
 pub fn command_topic(world_topic: &str) -> String {
@@ -72,9 +85,8 @@ pub struct Cluster {
     sockets: Arc<Sockets>,
     /// Connection numbers, unique on this instance.
     next_conn: Arc<AtomicU64>,
-    /// The gateways of the games with sockets here. A `std` mutex: held for a map
-    /// operation only.
-    gateways: Mutex<HashMap<Uuid, RoomHandle>>,
+    /// Every game's players, as their owners last told.
+    census: Arc<Census>,
     /// Which partitions this instance owns; shared with the owner loop.
     ownership: Arc<Mutex<Ownership>>,
     /// Stops the gateways, the pinger and the consumers.
@@ -107,6 +119,7 @@ impl Cluster {
         world_topic: &str,
         instance: String,
         fenced: mpsc::UnboundedReceiver<Uuid>,
+        census: Arc<Census>,
         hosting: impl FnOnce(Sender) -> Hosting,
     ) -> Result<Self, LinkError> {
         let commands = command_topic(world_topic);
@@ -142,6 +155,7 @@ impl Cluster {
         ));
         let owner = tokio::spawn(own(
             received_rx,
+            stop_owning.clone(),
             fenced,
             hosting(sender.clone()),
             partitions,
@@ -155,7 +169,7 @@ impl Cluster {
             consumer: Mutex::new(None),
             sockets,
             next_conn: Arc::new(AtomicU64::new(1)),
-            gateways: Mutex::new(HashMap::new()),
+            census,
             ownership,
             stop,
             stop_owning,
@@ -168,30 +182,34 @@ impl Cluster {
         })
     }
 
-    /// The room handle the sockets of `game` use here: the game's gateway.
-    pub fn room(&self, game: Uuid) -> RoomHandle {
+    /// Starts the gateway of `game`: the room handle its sockets here use. The
+    /// registry lists it like a room; it lets go of `lease` after `idle` with no socket.
+    pub fn gateway(&self, game: Uuid, lease: Lease, idle: Duration) -> RoomHandle {
         // unwrap: the lock is never held across an await, and nothing panics under it
         let link = self.link.lock().unwrap().clone();
-        // unwrap: as above
-        let mut gateways = self.gateways.lock().unwrap();
         let Some(link) = link else {
             // closed: a handle whose room is gone refuses every socket
             return RoomHandle::new(mpsc::channel(1).0);
         };
-        gateways
-            .entry(game)
-            .or_insert_with(|| {
-                gateway::spawn(
-                    game,
-                    self.instance.clone(),
-                    self.partitions,
-                    link,
-                    self.sockets.clone(),
-                    self.next_conn.clone(),
-                    self.stop.child_token(),
-                )
-            })
-            .clone()
+        gateway::spawn(
+            gateway::Place {
+                game,
+                instance: self.instance.clone(),
+                partition: partition_of(game, self.partitions),
+            },
+            link,
+            self.sockets.clone(),
+            self.next_conn.clone(),
+            lease,
+            idle,
+            self.stop.child_token(),
+        )
+    }
+
+    /// The players of `game` across the cluster, as its owner last told (0 when it is
+    /// played nowhere).
+    pub fn players(&self, game: Uuid) -> usize {
+        self.census.players(game, Instant::now())
     }
 
     /// Whether this instance owns `game` now.
@@ -216,10 +234,12 @@ impl Cluster {
     }
 
     /// Stops owning games, first of the two steps of leaving: stops taking commands
-    /// (those not yet taken stay unacknowledged, for the next owner), stops the rooms
-    /// and writes their rows. Call it after the sockets closed (their departures are
-    /// commands too), then close the world bus (so that every frame the rooms published
-    /// is out), then [`Cluster::close`].
+    /// (those not yet taken stay unacknowledged, for the next owner), applies those
+    /// taken, stops the rooms and writes their rows. Call it first when the instance
+    /// stops: a command taken while draining would start a take-over here that fences
+    /// the game's next owner off for nothing (the departures of this instance's own
+    /// sockets then reach the next owner). Then close the world bus (so that every
+    /// frame the rooms published is out), then [`Cluster::close`].
     pub async fn stop_hosting(&self) {
         // unwrap: the lock is never held across an await, and nothing panics under it
         let (receiver, owner) = {
@@ -251,7 +271,6 @@ impl Cluster {
         }
         self.stop.cancel();
         // unwrap: as above
-        self.gateways.lock().unwrap().clear();
         drop(self.link.lock().unwrap().take());
         // unwrap: as above
         let Some(tasks) = self.tasks.lock().unwrap().take() else {
@@ -276,6 +295,7 @@ impl Cluster {
 /// a newer owner took over.
 async fn own(
     mut received: mpsc::Receiver<Received>,
+    stop: CancellationToken,
     mut fenced: mpsc::UnboundedReceiver<Uuid>,
     hosting: Hosting,
     partitions: u32,
@@ -285,11 +305,15 @@ async fn own(
     let mut check = tokio::time::interval(PING_EVERY);
     loop {
         tokio::select! {
+            biased;
+            // stopping: what is still queued stays unacknowledged, for the next owner
+            _ = stop.cancelled() => break,
             next = received.recv() => {
-                let Some(Received { partition, command }) = next else { break };
+                let Some(Received { partition, command, taken }) = next else { break };
                 // unwrap: the lock is never held across an await
                 ownership.lock().unwrap().heard(partition, Instant::now());
                 if command.kind == envelope::Kind::Ping {
+                    let _ = taken.send(());
                     continue;
                 }
                 let game = command.game;
@@ -298,6 +322,8 @@ async fn own(
                 });
                 if host.tx.send(command).await.is_err() {
                     hosts.remove(&game);
+                } else {
+                    let _ = taken.send(());
                 }
             }
             Some(game) = fenced.recv() => {

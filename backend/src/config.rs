@@ -49,6 +49,7 @@ pub struct Settings {
     pub game_idle_secs: u64,
 
     /// Most games this instance runs at once; creating or loading one more is refused
+    /// (with --cluster: games with player sockets on this instance)
     #[arg(long, env = "DRAPETISCA_MAX_GAMES", default_value_t = 1000)]
     pub max_games: usize,
 

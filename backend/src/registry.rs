@@ -41,7 +41,8 @@ const JOIN_ATTEMPTS: usize = 3;
 /// [`RoomDeps`]).
 #[derive(Clone, Debug)]
 pub struct Limits {
-    /// Most games running on this instance at once.
+    /// Most games running on this instance at once (in a cluster: games with player
+    /// sockets here, each a gateway to its owner).
     pub max_games: usize,
     /// Most games one client address may create per minute.
     pub creations_per_minute: usize,
@@ -212,7 +213,7 @@ impl Registry {
         self.default_game
     }
 
-    /// How many games run here now.
+    /// How many games run here now (in a cluster: have player sockets here).
     pub fn running(&self) -> usize {
         // unwrap: the lock is never held across an await, and nothing panics under it
         self.directory.lock().unwrap().len()
@@ -307,9 +308,12 @@ impl Registry {
     }
 
     fn summarize(&self, info: GameInfo) -> GameSummary {
-        let players = self
-            .loaded(info.id)
-            .map_or(0, |l| l.players.load(Ordering::Relaxed));
+        let players = match &self.cluster {
+            Some(cluster) => cluster.players(info.id),
+            None => self
+                .loaded(info.id)
+                .map_or(0, |l| l.players.load(Ordering::Relaxed)),
+        };
         GameSummary {
             path: format!("/game/{}", info.id),
             default: info.id == self.default_game,
@@ -343,26 +347,31 @@ impl Registry {
         if !self.exists(game).await? {
             return Err(JoinError::UnknownGame);
         }
+        // unwrap: the lock is never held across an await, and nothing panics under it
+        let deps = self.deps.lock().unwrap().clone();
+        let deps = deps.ok_or(ConnectError::Closed)?;
+        let lease = Lease {
+            game,
+            directory: Arc::downgrade(&self.directory),
+        };
         if let Some(cluster) = &self.cluster {
-            // the lobby's count of players is the owner's; this instance does not have it
-            return Ok(Loaded {
-                handle: cluster.room(game),
+            // the game runs at its owner, maybe here; its sockets here use its gateway,
+            // listed like a room and unloaded like one (the lobby's count of players
+            // is the owner's census)
+            let loaded = Loaded {
+                handle: cluster.gateway(game, lease, deps.idle),
                 players: Arc::default(),
-            });
+            };
+            // unwrap: as above
+            self.directory.lock().unwrap().insert(game, loaded.clone());
+            return Ok(loaded);
         }
         let started = Instant::now();
         // a new epoch for every load, as a cluster's take-over does: the rows this room
         // writes then win over any an earlier process wrote, whatever the clocks say
         self.store.claim_epoch(game, STANDALONE_OWNER).await?;
         let (state, fresh) = room::load_game(&*self.store, self.board, game).await?;
-        // unwrap: the lock is never held across an await, and nothing panics under it
-        let deps = self.deps.lock().unwrap().clone();
-        let deps = deps.ok_or(ConnectError::Closed)?;
         let players = Arc::new(AtomicUsize::new(0));
-        let lease = Lease {
-            game,
-            directory: Arc::downgrade(&self.directory),
-        };
         let (handle, task) = room::spawn(
             state,
             fresh,

@@ -70,6 +70,9 @@ pub enum Command {
         player: Uuid,
         conn: ConnId,
         message: ClientMessage,
+        /// The id of the cluster command that carried it, stamped on the world frames
+        /// it causes (`cluster::host`); `None` for a socket of this instance's own.
+        cause: Option<Uuid>,
     },
 }
 
@@ -122,10 +125,22 @@ impl RoomHandle {
         conn: ConnId,
         message: ClientMessage,
     ) -> Result<(), ConnectError> {
+        self.send_caused(player, conn, message, None).await
+    }
+
+    /// Hands a frame that came as the cluster command `cause` to the room.
+    pub async fn send_caused(
+        &self,
+        player: Uuid,
+        conn: ConnId,
+        message: ClientMessage,
+        cause: Option<Uuid>,
+    ) -> Result<(), ConnectError> {
         let command = Command::Message {
             player,
             conn,
             message,
+            cause,
         };
         self.tx
             .send(command)
@@ -196,6 +211,8 @@ struct Room {
     metrics: Arc<Metrics>,
     /// Active players now, read by the lobby.
     players: Arc<AtomicUsize>,
+    /// The cluster command being handled, if any: its frames carry its id.
+    cause: Option<Uuid>,
 }
 
 /// Starts the room for `game`. When `fresh`, every row of the game is persisted first.
@@ -232,6 +249,7 @@ pub fn spawn(
         writer,
         metrics,
         players,
+        cause: None,
     };
     let task = async move {
         // armed whenever the last player socket is gone; a turn of the loop re-arms it
@@ -297,10 +315,13 @@ impl Room {
                 player,
                 conn,
                 message,
+                cause,
             } => {
                 // a frame from a socket that was dropped meanwhile is stale
                 if self.conns.get(&player).is_some_and(|c| c.id == conn) {
+                    self.cause = cause;
                     self.message(player, message);
+                    self.cause = None;
                 }
             }
         }
@@ -449,7 +470,10 @@ impl Room {
     /// Hands one world frame to the bus, timed for `/metrics`.
     fn publish(&self, frame: Frame) {
         let started = std::time::Instant::now();
-        self.bus.publish(self.game.id, frame);
+        match self.cause {
+            Some(cause) => self.bus.publish_caused(self.game.id, frame, cause),
+            None => self.bus.publish(self.game.id, frame),
+        }
         self.metrics.observe_bus_publish(started.elapsed());
     }
 

@@ -44,8 +44,8 @@ pub struct Schedule {
 
 /// What every bot shares: read-only, or written through atomics only.
 pub struct Shared {
-    /// Where the server listens.
-    pub addr: SocketAddr,
+    /// Where the servers listen: bot i connects to the i-th, round-robin.
+    pub addrs: Vec<SocketAddr>,
     /// Moves per second per bot.
     pub rate: f64,
     /// Seconds between chat lines, 0 for none.
@@ -221,8 +221,9 @@ impl Bot {
         ready: &Ready,
     ) -> Result<()> {
         // the world socket first, so nothing published after the brief is missed
-        let mut world = connect(self.shared.addr, &protocol::world_route(self.id)).await?;
-        let mut player = connect(self.shared.addr, &protocol::player_route(self.id)).await?;
+        let addr = self.shared.addrs[self.me % self.shared.addrs.len()];
+        let mut world = connect(addr, &protocol::world_route(self.id)).await?;
+        let mut player = connect(addr, &protocol::player_route(self.id)).await?;
         let entering = ClientMessage::Entering {
             payload: Entering::named(self.name.clone()),
         };

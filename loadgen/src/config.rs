@@ -16,6 +16,10 @@ pub struct Config {
     /// Server address (loopback only); ignored with --spawn, which picks a free port.
     #[arg(long, default_value = "127.0.0.1:8000")]
     pub addr: SocketAddr,
+    /// More servers of one cluster (loopback only; repeat for several): bot i connects
+    /// to the i-th of `--addr` and these, round-robin, so players spread over instances.
+    #[arg(long = "also-addr")]
+    pub also_addrs: Vec<SocketAddr>,
     /// How many bot players, each with a player and a world socket.
     #[arg(long, short = 'n', default_value_t = 100)]
     pub players: usize,
@@ -87,8 +91,10 @@ impl Config {
     }
 
     pub fn validate(&self) -> Result<(), ConfigError> {
-        if !self.addr.ip().is_loopback() {
-            return Err(ConfigError::NotLoopback(self.addr.ip()));
+        for addr in std::iter::once(&self.addr).chain(&self.also_addrs) {
+            if !addr.ip().is_loopback() {
+                return Err(ConfigError::NotLoopback(addr.ip()));
+            }
         }
         if self.startup_only && self.spawn.is_none() {
             return Err(ConfigError::StartupNeedsSpawn);

@@ -103,8 +103,11 @@ async fn drive(
 ) -> Result<Report> {
     let sample_server = || pid.map(|pid| ProcSample::take(Some(pid))).transpose();
     let before = sample_server()?;
+    let addrs = std::iter::once(addr)
+        .chain(config.also_addrs.iter().copied())
+        .collect();
     let shared = Arc::new(Shared {
-        addr,
+        addrs,
         rate: config.rate,
         chat_every: config.chat_every,
         late_us: (config.late_ms * 1000.0) as u64,

@@ -66,7 +66,7 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use super::{Bus, BusError, Fanout, Frame};
-use crate::cluster::fencing::Fence;
+use crate::cluster::Shared;
 use crate::config::PulsarOptions;
 use consumer::ConsumerTask;
 use health::Health;
@@ -101,6 +101,11 @@ pub const EPOCH: &str = "drapetisca-epoch";
 /// Message property of a take-over marker (no frame for clients): the nonce the new
 /// owner reads the topic up to (`cluster::tail`).
 pub const MARKER: &str = "drapetisca-marker";
+/// Message property: the id of the cluster command a frame answers (`cluster::host`).
+pub const CAUSE: &str = "drapetisca-cause";
+/// Message property of an owner's census (no frame for clients): the game's players
+/// (`cluster::census`).
+pub const CENSUS: &str = "drapetisca-census";
 
 /// The Pulsar bus of one instance: an outbox drained by a publisher task, a consumer
 /// task delivering to the fan-out, and a watchdog telling clients about delays.
@@ -116,7 +121,7 @@ pub struct PulsarBus {
     /// Frames dropped because the outbox was full, reported once in a while.
     dropped: AtomicU64,
     /// When instances share games: stamps frames with the owner's epoch.
-    fence: Option<Arc<Fence>>,
+    cluster: Option<Shared>,
 }
 
 /// A client like the bus's own (retries, keep-alive, token, TLS), for the cluster's
@@ -132,16 +137,17 @@ impl PulsarBus {
     /// wrong token, an unreachable broker or a bad topic fails here, with a message
     /// that says which.
     pub async fn connect(options: &PulsarOptions, fanout: Fanout) -> Result<Self, BusError> {
-        Self::connect_fenced(options, fanout, None).await
+        Self::connect_shared(options, fanout, None).await
     }
 
     /// Like [`PulsarBus::connect`], for instances that share games (`cluster`): frames
-    /// are published stamped with `fence`'s epoch of their game (not at all for a game
-    /// this instance does not own), and frames of fenced-off owners are dropped.
-    pub async fn connect_fenced(
+    /// are published stamped with the fence's epoch of their game (not at all for a
+    /// game this instance does not own), frames of fenced-off owners are dropped, and
+    /// the owners' census messages are counted.
+    pub async fn connect_shared(
         options: &PulsarOptions,
         fanout: Fanout,
-        fence: Option<Arc<Fence>>,
+        cluster: Option<Shared>,
     ) -> Result<Self, BusError> {
         let url = setup::url(options)?;
         let token = options.resolve_token()?;
@@ -163,7 +169,7 @@ impl PulsarBus {
             fanout: fanout.clone(),
             health: health.clone(),
             stop: stop.clone(),
-            fence: fence.clone(),
+            cluster: cluster.clone(),
         };
         let tasks = Tasks {
             publisher: tokio::spawn(publisher::publish_loop(
@@ -187,14 +193,14 @@ impl PulsarBus {
             stop,
             tasks: Mutex::new(Some(tasks)),
             dropped: AtomicU64::new(0),
-            fence,
+            cluster,
         })
     }
 
     /// Queues one message; never waits.
     fn send(&self, game: Uuid, body: Body) {
-        let epoch = match &self.fence {
-            Some(fence) => match fence.stamp(game) {
+        let epoch = match &self.cluster {
+            Some(cluster) => match cluster.fence.stamp(game) {
                 Some(epoch) => Some(epoch),
                 // not (or no longer) the owner: what it would publish must not count
                 None => return,
@@ -230,8 +236,16 @@ impl Bus for PulsarBus {
         self.send(game, Body::Frame(frame));
     }
 
+    fn publish_caused(&self, game: Uuid, frame: Frame, cause: Uuid) {
+        self.send(game, Body::Caused(frame, cause));
+    }
+
     fn publish_marker(&self, game: Uuid, nonce: &str) {
         self.send(game, Body::Marker(nonce.to_string()));
+    }
+
+    fn publish_census(&self, game: Uuid, players: usize) {
+        self.send(game, Body::Census(players));
     }
 
     async fn close(&self) {

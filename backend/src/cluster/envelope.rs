@@ -59,6 +59,11 @@ pub struct Command {
     /// Every socket of the game on the origin (presence).
     #[serde(default)]
     pub conns: Option<Vec<ConnRef>>,
+    /// A unique id (connect, message, disconnect): the owner stamps the world frames a
+    /// command causes with it, so that a new owner recognises a command the old one
+    /// applied when the broker delivers it again.
+    #[serde(default)]
+    pub id: Option<Uuid>,
 }
 
 /// A message on the direct topic: frames for one player socket.
@@ -85,7 +90,8 @@ pub fn command_schema() -> proto::Schema {
  {"name":"socket","type":["null",{"type":"record","name":"ConnRef","fields":[
    {"name":"player","type":"string"},{"name":"conn","type":"long"}]}],"default":null},
  {"name":"frame","type":["null","string"],"default":null},
- {"name":"conns","type":["null",{"type":"array","items":"ConnRef"}],"default":null}]}"#,
+ {"name":"conns","type":["null",{"type":"array","items":"ConnRef"}],"default":null},
+ {"name":"id","type":["null","string"],"default":null}]}"#,
     )
 }
 
@@ -158,6 +164,7 @@ mod tests {
             }),
             frame: Some(r#"{"messageType":"leaving","payload":{"name":"x"}}"#.into()),
             conns: None,
+            id: Some(Uuid::from_u128(4)),
         };
         let json = serde_json::to_value(&command).unwrap();
         assert_eq!(json["kind"], "message");

@@ -2,7 +2,8 @@
 //! looks like the game's room to the sockets ([`RoomHandle`]) and forwards every
 //! command to the game's owner through the command topic; and the delivery of the
 //! owner's direct replies to the right socket. The sockets never learn where the game
-//! runs, and the same path is taken when it runs here.
+//! runs, and the same path is taken when it runs here. Like a room, a gateway with no
+//! socket for the idle time lets go of its place in the registry and ends.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -15,8 +16,8 @@ use tokio_util::sync::CancellationToken;
 
 use super::envelope::{Command, ConnRef, Direct, Kind};
 use super::link::Sender;
-use super::partition::partition_of;
 use crate::bus::Frame;
+use crate::registry::Lease;
 use crate::room::{self, ConnectError, RoomHandle};
 
 /// How often each game's sockets here are announced to its owner.
@@ -77,28 +78,39 @@ impl Sockets {
     }
 }
 
-/// Starts the gateway of `game`: a room handle for the sockets here. The task ends
-/// when `stop` fires or every handle is dropped.
+/// Which game a gateway serves, and from where.
+pub struct Place {
+    /// The game.
+    pub game: Uuid,
+    /// This instance's id, the origin of every command.
+    pub instance: String,
+    /// The game's command partition.
+    pub partition: u32,
+}
+
+/// Starts the gateway of a game: a room handle for the sockets here. The task ends
+/// when `stop` fires, every handle is dropped, or it had no socket for `idle` and
+/// `lease` let it go.
 pub fn spawn(
-    game: Uuid,
-    instance: String,
-    partitions: u32,
+    place: Place,
     link: Sender,
     sockets: Arc<Sockets>,
     next_conn: Arc<AtomicU64>,
+    lease: Lease,
+    idle: Duration,
     stop: CancellationToken,
 ) -> RoomHandle {
     let (tx, rx) = mpsc::channel(QUEUE);
     let gateway = Gateway {
-        game,
-        instance,
-        partition: partition_of(game, partitions),
+        game: place.game,
+        instance: place.instance,
+        partition: place.partition,
         link,
         sockets,
         next_conn,
         conns: HashMap::new(),
     };
-    tokio::spawn(gateway.run(rx, stop));
+    tokio::spawn(gateway.run(rx, lease, idle, stop));
     RoomHandle::new(tx)
 }
 
@@ -122,8 +134,18 @@ struct Gateway {
 }
 
 impl Gateway {
-    async fn run(mut self, mut rx: mpsc::Receiver<room::Command>, stop: CancellationToken) {
+    async fn run(
+        mut self,
+        mut rx: mpsc::Receiver<room::Command>,
+        lease: Lease,
+        idle: Duration,
+        stop: CancellationToken,
+    ) {
         let mut presence = tokio::time::interval(PRESENCE_EVERY);
+        // armed whenever the last socket is gone, as a room's
+        let idle_timer = tokio::time::sleep(idle);
+        tokio::pin!(idle_timer);
+        let mut was_idle = true;
         loop {
             tokio::select! {
                 _ = stop.cancelled() => break,
@@ -132,7 +154,21 @@ impl Gateway {
                     None => break,
                 },
                 _ = presence.tick() => self.announce(),
+                _ = &mut idle_timer, if was_idle => {
+                    if self.conns.is_empty() && lease.release_if(|| rx.is_empty()) {
+                        tracing::debug!(game = %self.game, "idle gateway unloaded");
+                        break;
+                    }
+                    idle_timer.as_mut().reset(tokio::time::Instant::now() + idle);
+                }
             }
+            let idle_now = self.conns.is_empty();
+            if idle_now && !was_idle {
+                idle_timer
+                    .as_mut()
+                    .reset(tokio::time::Instant::now() + idle);
+            }
+            was_idle = idle_now;
         }
         for (player, conn) in std::mem::take(&mut self.conns) {
             self.sockets.remove(self.game, ConnRef { player, conn });
@@ -168,6 +204,7 @@ impl Gateway {
                 player,
                 conn,
                 message,
+                ..
             } => {
                 if self.conns.get(&player).is_some_and(|c| *c == conn) {
                     let socket = ConnRef { player, conn };
@@ -206,6 +243,7 @@ impl Gateway {
             socket: None,
             frame: None,
             conns: Some(conns),
+            id: None,
         };
         self.link.command(self.partition, command);
     }
@@ -218,6 +256,7 @@ impl Gateway {
             socket,
             frame,
             conns: None,
+            id: Some(Uuid::new_v4()),
         };
         self.link.command(self.partition, command);
     }

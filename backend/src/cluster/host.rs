@@ -3,9 +3,18 @@
 //! sockets of every instance: each remote socket gets an outbox here whose direct
 //! frames are sent back to the socket's instance. Who is connected where is kept alive
 //! by the instances' presence announcements: the sockets of an instance that falls
-//! silent (killed) are disconnected, so its players do not stay on the board.
+//! silent (killed) are disconnected, so its players do not stay on the board. Every
+//! second the host tells every instance's lobby how many players the game has
+//! ([`super::census`]).
+//!
+//! A command the old owner applied but had not acknowledged when it died is delivered
+//! again to the new owner: the world frames it caused carry its id, so the new owner,
+//! which read them in the tail, drops it (an `entering` must not brief twice, a chat
+//! line must not show twice); a move is also recognised by its move counter, which
+//! holds beyond the tail's window.
 
 use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -105,6 +114,11 @@ struct Host {
     /// is a command the old owner applied already, redelivered to us (the broker
     /// redelivers what the old owner had not acknowledged), and is dropped.
     generations: HashMap<Uuid, i32>,
+    /// The ids of the commands the old owners applied, from the world topic's tail:
+    /// when the broker delivers one again it is dropped.
+    applied: HashSet<Uuid>,
+    /// The game's active players, kept by the room, for the census.
+    players: Arc<AtomicUsize>,
 }
 
 async fn run(
@@ -114,9 +128,10 @@ async fn run(
     stop: CancellationToken,
 ) {
     let started = Instant::now();
-    let Some((state, epoch, replayed)) = take_over(game, &hosting, &stop).await else {
+    let Some((state, epoch, tail)) = take_over(game, &hosting, &stop).await else {
         return;
     };
+    let replayed = tail.frames.len();
     tracing::info!(
         %game, epoch, replayed, instance = %hosting.instance,
         took_ms = started.elapsed().as_millis() as u64, "game taken over"
@@ -131,11 +146,12 @@ async fn run(
     // can then never win over what this owner took over; the room unloads itself when
     // idle, and the host ends with it
     let writer = hosting.deps.writer.clone();
+    let players = Arc::new(AtomicUsize::new(0));
     let (room, room_task) = room::spawn(
         state,
         true,
         hosting.deps.clone(),
-        Arc::default(),
+        players.clone(),
         Lease::unlisted(game),
         room_stop.clone(),
     );
@@ -149,6 +165,8 @@ async fn run(
         orphans,
         orphan_deadline: Instant::now() + ORIGIN_LOST_AFTER,
         generations,
+        applied: tail.causes,
+        players,
     };
     let mut tick = tokio::time::interval(PRESENCE_EVERY);
     loop {
@@ -162,7 +180,19 @@ async fn run(
                 Some(command) => host.handle(command).await,
                 None => break,
             },
-            _ = tick.tick() => host.expire().await,
+            _ = tick.tick() => {
+                host.expire().await;
+                let players = host.players.load(Ordering::Relaxed);
+                host.hosting.deps.bus.publish_census(game, players);
+            }
+        }
+    }
+    // handing over (not fenced off): the commands already taken (and acknowledged) are
+    // applied first, so that none is lost
+    if stop.is_cancelled() && host.hosting.fence.stamp(game).is_some() {
+        rx.close();
+        while let Some(command) = rx.recv().await {
+            host.handle(command).await;
         }
     }
     for (_, remote) in host.remotes.drain() {
@@ -172,6 +202,8 @@ async fn run(
     if !room_task.is_finished() {
         let _ = room_task.await;
     }
+    // the last census, while the fence still stamps it: nobody plays here any more
+    host.hosting.deps.bus.publish_census(game, 0);
     let fence = host.hosting.fence.clone();
     drop(host);
     fence.release(game, epoch);
@@ -193,7 +225,7 @@ async fn take_over(
     game: Uuid,
     hosting: &Hosting,
     stop: &CancellationToken,
-) -> Option<(crate::game::Game, u64, usize)> {
+) -> Option<(crate::game::Game, u64, tail::Tail)> {
     let mut backoff = Duration::from_millis(50);
     loop {
         let attempt = async {
@@ -206,14 +238,14 @@ async fn take_over(
             let nonce = Uuid::new_v4().to_string();
             hosting.deps.bus.publish_marker(game, &nonce);
             let rows = hosting.store.load(game).await.map_err(|e| e.to_string())?;
-            let frames = tail::read(&hosting.client, &hosting.world_topic, game, &nonce).await?;
+            let tail = tail::read(&hosting.client, &hosting.world_topic, game, &nonce).await?;
             let mut state = replay::restore(game, hosting.board, &rows).unwrap_or_else(|| {
                 rules::new_game(game, hosting.board, &mut StdRng::from_entropy())
             });
-            for frame in &frames {
+            for frame in &tail.frames {
                 replay::apply(&mut state, frame);
             }
-            Ok::<_, String>((state, epoch, frames.len()))
+            Ok::<_, String>((state, epoch, tail))
         };
         let result = tokio::select! {
             _ = stop.cancelled() => return None,
@@ -253,6 +285,10 @@ impl Host {
                         return;
                     }
                 };
+                if command.id.is_some_and(|id| self.applied.contains(&id)) {
+                    tracing::debug!(player = %socket.player, "a redelivered command dropped");
+                    return;
+                }
                 if let ClientMessage::Player { payload } = &message {
                     let applied = self.generations.get(&socket.player);
                     if applied.is_some_and(|g| payload.generation <= *g) {
@@ -261,7 +297,10 @@ impl Host {
                     }
                 }
                 if let Some(room_conn) = self.ensure(&origin, socket).await {
-                    let _ = self.room.send(socket.player, room_conn, message).await;
+                    let _ = self
+                        .room
+                        .send_caused(socket.player, room_conn, message, command.id)
+                        .await;
                 }
             }
             Kind::Disconnect => {

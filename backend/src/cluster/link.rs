@@ -7,7 +7,7 @@ use std::time::Duration;
 use futures_util::StreamExt;
 use pulsar::consumer::InitialPosition;
 use pulsar::{Consumer, ConsumerOptions, Producer, ProducerOptions, SubType, TokioExecutor};
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
@@ -146,6 +146,7 @@ fn ping(origin: &str) -> Command {
         socket: None,
         frame: None,
         conns: None,
+        id: None,
     }
 }
 
@@ -285,10 +286,14 @@ pub struct Received {
     pub partition: u32,
     /// The command.
     pub command: Command,
+    /// Told once the command is in its game's host queue: only then is it
+    /// acknowledged. Dropped unanswered when this instance stops owning: the command
+    /// stays unacknowledged, and the broker gives it to the next owner.
+    pub taken: oneshot::Sender<()>,
 }
 
 /// Hands every command of the partitions this instance owns to `out`, acknowledging
-/// each once handed over; malformed messages are acknowledged and skipped. Returns the
+/// each once taken; malformed messages are acknowledged and skipped. Returns the
 /// consumer when stopped, still subscribed: closing it is what hands the partitions
 /// over, which must wait until the games' rows are written.
 pub async fn receive_commands(
@@ -316,7 +321,14 @@ pub async fn receive_commands(
         let command = serde_json::from_slice::<Command>(&message.payload.data);
         match (partition, command) {
             (Some(partition), Ok(command)) => {
-                if out.send(Received { partition, command }).await.is_err() {
+                let (taken, answer) = oneshot::channel();
+                let received = Received {
+                    partition,
+                    command,
+                    taken,
+                };
+                if out.send(received).await.is_err() || answer.await.is_err() {
+                    // stopping: not acknowledged, so the next owner gets it
                     return Some(consumer);
                 }
             }

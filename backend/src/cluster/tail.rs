@@ -2,8 +2,11 @@
 //! since a moment before the store's rows could lag, up to the new owner's own marker.
 //! Everything the old owner published before the marker is in the tail; everything it
 //! publishes after is dropped by every instance (its epoch is older), so the tail is
-//! exactly what clients saw.
+//! exactly what clients saw. The frames' causes (the ids of the commands the old owner
+//! applied) come along, so the new owner drops those commands when the broker delivers
+//! them again.
 
+use std::collections::HashSet;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use futures_util::StreamExt;
@@ -13,7 +16,16 @@ use pulsar::ConsumerOptions;
 
 use super::fencing::{Epochs, Verdict};
 use super::link::Client;
-use crate::bus::pulsar::{EPOCH, GAME, MARKER};
+use crate::bus::pulsar::{CAUSE, CENSUS, EPOCH, GAME, MARKER};
+
+/// What a take-over reads from the world topic.
+#[derive(Debug, Default)]
+pub struct Tail {
+    /// The game's frames that count, in topic order.
+    pub frames: Vec<ServerMessage>,
+    /// The ids of the commands those frames answer.
+    pub causes: HashSet<Uuid>,
+}
 
 /// How far back a take-over reads: far more than the store writer lags behind the game
 /// while Cassandra answers (milliseconds). A store that was away for longer than this
@@ -24,13 +36,13 @@ pub const REPLAY_WINDOW: Duration = Duration::from_secs(15);
 const READ_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// The frames of `game` that count, from `REPLAY_WINDOW` ago up to the marker `nonce`,
-/// in topic order.
+/// in topic order, and their causes.
 pub async fn read(
     client: &Client,
     world_topic: &str,
     game: Uuid,
     nonce: &str,
-) -> Result<Vec<ServerMessage>, String> {
+) -> Result<Tail, String> {
     let since = SystemTime::now()
         .checked_sub(REPLAY_WINDOW)
         .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
@@ -53,7 +65,7 @@ pub async fn read(
         .await
         .map_err(|e| format!("cannot seek the world topic: {e}"))?;
     let mut epochs = Epochs::default();
-    let mut frames = Vec::new();
+    let mut tail = Tail::default();
     let game_text = game.to_string();
     let read = async {
         while let Some(message) = reader.next().await {
@@ -82,8 +94,14 @@ pub async fn read(
                 }
                 continue;
             }
+            if property(CENSUS).is_some() {
+                continue;
+            }
+            if let Some(cause) = property(CAUSE).and_then(|c| c.parse().ok()) {
+                tail.causes.insert(cause);
+            }
             match std::str::from_utf8(&message.payload.data).map(ServerMessage::parse) {
-                Ok(Ok(frame)) => frames.push(frame),
+                Ok(Ok(frame)) => tail.frames.push(frame),
                 _ => tracing::warn!(%game, "an unreadable world frame skipped in the replay"),
             }
         }
@@ -94,5 +112,5 @@ pub async fn read(
         .map_err(|_| format!("the take-over marker did not come back within {READ_TIMEOUT:?}"))?;
     // the reader's subscription is not durable: it goes away with the reader
     drop(reader);
-    outcome.map(|()| frames)
+    outcome.map(|()| tail)
 }

@@ -13,7 +13,7 @@ use protocol::{Cell, Uuid};
 use serde_json::{json, Value};
 
 use self::instances::{owner_after, Deployment, Instance};
-use crate::helpers::{cell_of, free_neighbour, next_text, open_at, Client, PATIENCE};
+use crate::helpers::{cell_of, close_of, free_neighbour, next_text, open_at, Client, Ws, PATIENCE};
 
 /// A world socket that records every frame, to compare what instances deliver.
 struct Watcher {
@@ -118,11 +118,18 @@ async fn three_instances_play_one_game() {
         "the catcher is congratulated: {line}"
     );
     let mut cleo = Client::connect_at(&instances[2].address, Uuid::new_v4(), "Cleo").await;
-    cleo.enter().await;
+    let brief = cleo.enter().await;
     assert_eq!(
         cleo.view.food.get(&food_id),
         Some(&moved_to),
         "Cleo on instance three"
+    );
+    let ana_id = ana.id.to_string();
+    assert!(
+        brief.iter().any(|f| f["messageType"] == "score"
+            && f["playerID"] == ana_id.as_str()
+            && f["payload"]["score"] == 1),
+        "Cleo's scoreboard shows Ana's catch: {brief:?}"
     );
     assert_eq!(
         cleo.view.players.get(&ana.id.to_string()),
@@ -153,6 +160,127 @@ async fn three_instances_play_one_game() {
         1,
         "one owner, once: {owners:?}"
     );
+}
+
+/// The players `instance`'s lobby lists for `game`.
+async fn lobby_count(instance: &Instance, game: Uuid) -> u64 {
+    let url = format!("http://{}/api/games", instance.address);
+    let games: Value = reqwest::get(&url)
+        .await
+        .expect("the lobby answers")
+        .json()
+        .await
+        .expect("the lobby answers JSON");
+    let listed = games["games"].as_array().expect("a list of games");
+    let entry = listed.iter().find(|g| g["id"] == game.to_string());
+    entry.map_or(0, |g| g["players"].as_u64().expect("a count of players"))
+}
+
+/// Creates a game named `name` through the lobby of the instance at `address`.
+async fn create_game(address: &str, name: &str) -> Uuid {
+    let url = format!("http://{address}/api/games");
+    let created: Value = reqwest::Client::new()
+        .post(&url)
+        .json(&json!({ "name": name }))
+        .send()
+        .await
+        .expect("the lobby answers")
+        .json()
+        .await
+        .expect("the lobby answers JSON");
+    // unwrap: a created game has a UUID id (the lobby's contract, tested elsewhere)
+    created["id"].as_str().unwrap().parse().unwrap()
+}
+
+/// Waits until every lobby in `instances` lists `players` in `game`.
+async fn lobbies_agree(instances: &[&Instance], game: Uuid, players: u64) {
+    let deadline = Instant::now() + PATIENCE;
+    for instance in instances {
+        loop {
+            let count = lobby_count(instance, game).await;
+            if count == players {
+                break;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{}'s lobby lists {count} players in the game, not {players}",
+                instance.name
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+}
+
+/// Opens a player socket of `game` on `instance` and enters; the socket's first answer.
+async fn join(instance: &Instance, game: Uuid) -> (Ws, Value) {
+    let route = protocol::game_player_route(game, Uuid::new_v4());
+    let mut player = open_at(&instance.address, &route).await;
+    use futures_util::SinkExt;
+    let entering = json!({"messageType": "entering", "payload": {"name": "Late"}});
+    let _ = player
+        .send(tokio_tungstenite::tungstenite::Message::text(
+            entering.to_string(),
+        ))
+        .await;
+    let first = tokio::time::timeout(PATIENCE, next_text(&mut player))
+        .await
+        .expect("an answer within the patience")
+        .unwrap_or(Value::Null);
+    (player, first)
+}
+
+#[tokio::test]
+async fn every_lobby_counts_every_instance_s_players_and_caps_the_games_with_sockets_here() {
+    let deployment = Deployment::new();
+    let game = deployment.game;
+    // `one` may serve sockets of one game at a time, and lets an idle one go at once
+    let one = deployment.start_with(
+        "one",
+        &[
+            ("DRAPETISCA_MAX_GAMES", "1"),
+            ("DRAPETISCA_GAME_IDLE_SECS", "1"),
+        ],
+    );
+    let two = deployment.start("two");
+    let all = [&one, &two];
+    let mut ana = Client::connect_at(&one.address, Uuid::new_v4(), "Ana").await;
+    ana.enter().await;
+    let mut bob = Client::connect_at(&two.address, Uuid::new_v4(), "Bob").await;
+    bob.enter().await;
+    // whoever owns the game, both lobbies count both players
+    lobbies_agree(&all, game, 2).await;
+
+    // a second game is listed everywhere, but `one` serves sockets of one game already
+    let second = create_game(&two.address, "Second").await;
+    let route = protocol::game_player_route(second, Uuid::new_v4());
+    let mut refused = open_at(&one.address, &route).await;
+    let (code, reason) = close_of(&mut refused).await;
+    assert_eq!(code, 1013, "try again later: {reason}");
+    assert!(reason.contains("most games"), "{reason}");
+    let (_elsewhere, brief) = join(&two, second).await;
+    assert_eq!(brief["messageType"], "geometry", "two has room: {brief}");
+    lobbies_agree(&all, second, 1).await;
+
+    // Ana leaves: every lobby counts one player, and `one`'s idle gateway lets go, so
+    // it may serve the second game
+    ana.send(json!({"messageType": "leaving", "payload": {"name": "Ana"}}))
+        .await;
+    drop(ana);
+    lobbies_agree(&all, game, 1).await;
+    let deadline = Instant::now() + PATIENCE;
+    let _joined = loop {
+        let (socket, first) = join(&one, second).await;
+        if first["messageType"] == "geometry" {
+            break socket;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "one still refuses the second game: {first}"
+        );
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    };
+    lobbies_agree(&all, second, 2).await;
+    drop(bob);
 }
 
 /// The eight cells around `cell`.
@@ -383,14 +511,26 @@ async fn a_soak_with_an_instance_killed_every_20_to_30_s_keeps_every_invariant()
         .flatten()
         .map(|i| i.address.clone())
         .collect();
+    // two games: the default one and one created in the lobby
+    let games = [deployment.game, create_game(&addresses[0], "Soak").await];
     let live: soak::Live = Arc::new(Mutex::new(addresses.clone()));
     let stop = CancellationToken::new();
     let mut watchers: Vec<_> = addresses
         .iter()
-        .map(|a| tokio::spawn(soak::watch(a.clone(), stop.clone())))
+        .flat_map(|a| games.iter().map(move |g| (a.clone(), *g)))
+        .map(|(a, g)| tokio::spawn(soak::watch(a, g, stop.clone())))
         .collect();
     let bots: Vec<_> = (0..6)
-        .map(|i| tokio::spawn(soak::bot(format!("bot{i}"), live.clone(), i, stop.clone())))
+        .map(|i| {
+            let game = games[i % games.len()];
+            tokio::spawn(soak::bot(
+                format!("bot{i}"),
+                game,
+                live.clone(),
+                i,
+                stop.clone(),
+            ))
+        })
         .collect();
     let started = Instant::now();
     let mut kills = 0;
@@ -407,10 +547,13 @@ async fn a_soak_with_an_instance_killed_every_20_to_30_s_keeps_every_invariant()
         dead.kill();
         let fresh = deployment.start(names[victim]);
         live.lock().unwrap().push(fresh.address.clone());
-        watchers.push(tokio::spawn(soak::watch(
-            fresh.address.clone(),
-            stop.clone(),
-        )));
+        for game in games {
+            watchers.push(tokio::spawn(soak::watch(
+                fresh.address.clone(),
+                game,
+                stop.clone(),
+            )));
+        }
         instances[victim] = Some(fresh);
     }
     // a moment for the last moves to reach every instance
@@ -464,7 +607,7 @@ async fn a_soak_with_an_instance_killed_every_20_to_30_s_keeps_every_invariant()
         .flat_map(|r| r.entry_generations.iter().map(|g| (r.id.to_string(), *g)))
         .collect();
     for a in 0..streams.len() {
-        for b in a + 1..streams.len() {
+        for b in (a + 1..streams.len()).filter(|b| streams[*b].game == streams[a].game) {
             if let Err(e) = soak::same_order(&streams[a].frames, &streams[b].frames, &repeated) {
                 for instance in instances.iter().flatten() {
                     let log = instance.log();

@@ -300,6 +300,13 @@ impl Client {
     }
 
     /// A client on two open sockets.
+    /// Opens both sockets of game `game` under `id` on the server at `address`.
+    pub async fn connect_to_at(address: &str, game: Uuid, id: Uuid, name: &str) -> Client {
+        let world = open_at(address, &protocol::game_world_route(game, id)).await;
+        let player = open_at(address, &protocol::game_player_route(game, id)).await;
+        Client::with_sockets(id, name, world, player)
+    }
+
     fn with_sockets(id: Uuid, name: &str, world: Ws, player: Ws) -> Client {
         Client {
             id,

@@ -12,9 +12,10 @@ use tokio_util::sync::CancellationToken;
 use super::dedup::Dedup;
 use super::health::Health;
 use super::setup::{subscribe, Client};
-use super::{CLOSE_TIMEOUT, EPOCH, GAME, MARKER, ORIGIN, SEQUENCE};
+use super::{CENSUS, CLOSE_TIMEOUT, EPOCH, GAME, MARKER, ORIGIN, SEQUENCE};
 use crate::bus::{Fanout, Frame};
-use crate::cluster::fencing::{Fence, Verdict};
+use crate::cluster::fencing::Verdict;
+use crate::cluster::Shared;
 
 /// The consumer acknowledges every this many frames (cumulatively, the subscription
 /// being exclusive), not each one: acks only bound what the broker redelivers after a
@@ -39,8 +40,9 @@ pub struct ConsumerTask {
     pub health: Arc<Health>,
     /// Ends the task, after unsubscribing.
     pub stop: CancellationToken,
-    /// When instances share games: drops the frames of fenced-off owners.
-    pub fence: Option<Arc<Fence>>,
+    /// When instances share games: drops the frames of fenced-off owners, counts the
+    /// owners' census.
+    pub cluster: Option<Shared>,
 }
 
 impl ConsumerTask {
@@ -108,14 +110,19 @@ impl ConsumerTask {
             tracing::warn!("a message on the world topic names no game: skipped");
             return;
         };
-        if let Some(fence) = &self.fence {
+        if let Some(cluster) = &self.cluster {
             if let Some(epoch) = property(EPOCH).and_then(|e| e.parse().ok()) {
-                if fence.observe(game, epoch) == Verdict::Stale {
+                if cluster.fence.observe(game, epoch) == Verdict::Stale {
                     return;
                 }
             }
+            if let Some(players) = property(CENSUS).and_then(|p| p.parse().ok()) {
+                cluster
+                    .census
+                    .record(game, players, std::time::Instant::now());
+            }
         }
-        if property(MARKER).is_some() {
+        if property(MARKER).is_some() || property(CENSUS).is_some() {
             return; // for the instances, not for clients
         }
         match std::str::from_utf8(&payload.data) {

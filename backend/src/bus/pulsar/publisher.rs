@@ -8,7 +8,7 @@ use pulsar::producer::{Message, SendFuture};
 use pulsar::{Producer, TokioExecutor};
 use tokio::sync::mpsc;
 
-use super::{EPOCH, GAME, MARKER, ORIGIN, SEQUENCE};
+use super::{CAUSE, CENSUS, EPOCH, GAME, MARKER, ORIGIN, SEQUENCE};
 use crate::bus::Frame;
 
 /// A message waiting for the publisher.
@@ -19,7 +19,7 @@ pub struct Outgoing {
     pub game: Uuid,
     /// The epoch of the game's owner, when instances share games (see `cluster`).
     pub epoch: Option<u64>,
-    /// A frame for clients, or a take-over marker with its nonce.
+    /// A frame for clients, or a message for the instances.
     pub body: Body,
 }
 
@@ -27,8 +27,13 @@ pub struct Outgoing {
 pub enum Body {
     /// A frame for the world sockets.
     Frame(Frame),
+    /// A frame for the world sockets, with the id of the cluster command that caused it
+    /// (in a property), so that a new owner knows the command was applied.
+    Caused(Frame, Uuid),
     /// A take-over marker (no payload); the nonce goes in a property.
     Marker(String),
+    /// The owner's count of the game's players (no payload), for every lobby.
+    Census(usize),
 }
 
 impl Outgoing {
@@ -44,8 +49,16 @@ impl Outgoing {
         }
         let payload = match self.body {
             Body::Frame(frame) => frame.as_bytes().to_vec(),
+            Body::Caused(frame, cause) => {
+                properties.insert(CAUSE.to_string(), cause.to_string());
+                frame.as_bytes().to_vec()
+            }
             Body::Marker(nonce) => {
                 properties.insert(MARKER.to_string(), nonce);
+                Vec::new()
+            }
+            Body::Census(players) => {
+                properties.insert(CENSUS.to_string(), players.to_string());
                 Vec::new()
             }
         };

@@ -71,6 +71,11 @@ impl Deployment {
 
     /// Starts one instance on a free port; returns once it listens.
     pub fn start(&self, name: &str) -> Instance {
+        self.start_with(name, &[])
+    }
+
+    /// Like [`Deployment::start`], with more settings (`DRAPETISCA_*` variables).
+    pub fn start_with(&self, name: &str, settings: &[(&str, &str)]) -> Instance {
         let dir = tempfile::tempdir().expect("temporary directory");
         let mut child = Command::new(release_binary())
             .env("NO_COLOR", "1")
@@ -86,6 +91,7 @@ impl Deployment {
             .env("DRAPETISCA_CASSANDRA_KEYSPACE", &self.keyspace)
             .env("DRAPETISCA_CASSANDRA_USERNAME", USER)
             .env("DRAPETISCA_CASSANDRA_PASSWORD", PASSWORD)
+            .envs(settings.iter().copied())
             .stderr(Stdio::piped())
             .stdout(Stdio::null())
             .spawn()

@@ -1,5 +1,5 @@
-//! The soak's parts: bots that keep moving through instance deaths, and world-socket
-//! watchers that check the invariants on every stream.
+//! The soak's parts: bots that keep moving and chatting through instance deaths, and
+//! world-socket watchers that check the invariants on every stream.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
@@ -38,6 +38,7 @@ pub struct BotReport {
 /// its last cell unless someone stands there.
 pub async fn bot(
     name: String,
+    game: Uuid,
     live: Live,
     first: usize,
     stop: tokio_util::sync::CancellationToken,
@@ -68,7 +69,7 @@ pub async fn bot(
         };
         let Ok(Ok(mut client)) = tokio::time::timeout(
             Duration::from_secs(5),
-            tokio::spawn(async move { Client::connect_at(&address, id, "bot").await }),
+            tokio::spawn(async move { Client::connect_to_at(&address, game, id, "bot").await }),
         )
         .await
         else {
@@ -93,7 +94,30 @@ pub async fn bot(
         client.at = Some(at);
         report.at = Some(at);
         pending.clear();
+        let mut steps = 0u64;
         while !stop.is_cancelled() {
+            steps += 1;
+            // now and then a chat line with an id of its own: every stream must show it
+            // at most once, also when the broker delivered it again to a new owner
+            if steps.is_multiple_of(8) {
+                let chat = json!({"messageType": "chat", "payload":
+                    {"id": format!("{name}-{}", Uuid::new_v4()), "name": name, "text": "hi"}});
+                if client
+                    .player
+                    .send(Message::text(chat.to_string()))
+                    .await
+                    .is_err()
+                {
+                    continue 'session;
+                }
+            }
+            // one brief per entering: a command delivered again must not brief twice
+            let briefs = extra_briefs(&mut client).await;
+            if briefs > 0 {
+                report
+                    .violations
+                    .push(format!("{name} got {briefs} more brief(s) than it entered"));
+            }
             let step = step_from(&client);
             client.generation += 1;
             generation = client.generation;
@@ -132,6 +156,20 @@ pub async fn bot(
         }
     }
     report
+}
+
+/// Reads what the player socket holds now (without waiting) and counts the briefs in
+/// it (a brief starts with the geometry).
+async fn extra_briefs(client: &mut Client) -> usize {
+    let mut briefs = 0;
+    // a zero timeout still polls once: it takes what has arrived, never waits
+    while let Ok(Some(frame)) = tokio::time::timeout(Duration::ZERO, next(&mut client.player)).await
+    {
+        if frame["messageType"] == "geometry" {
+            briefs += 1;
+        }
+    }
+    briefs
 }
 
 /// A random neighbour free of bricks and other players (food is fine: it gets
@@ -246,15 +284,23 @@ async fn next(ws: &mut Ws) -> Option<Value> {
     }
 }
 
-/// A world socket on one instance, recording the game's frames until it closes or
-/// `stop` fires, and checking that no two active players ever share a cell in them.
-pub async fn watch(address: String, stop: tokio_util::sync::CancellationToken) -> Watched {
-    let mut watched = Watched::default();
+/// A world socket of `game` on one instance, recording the game's frames until it
+/// closes or `stop` fires, and checking that no two active players ever share a cell
+/// in them and no chat line shows twice.
+pub async fn watch(
+    address: String,
+    game: Uuid,
+    stop: tokio_util::sync::CancellationToken,
+) -> Watched {
+    let mut watched = Watched {
+        game,
+        ..Watched::default()
+    };
     let Ok(mut ws) = tokio::time::timeout(
         Duration::from_secs(5),
-        tokio::spawn(
-            async move { open_at(&address, &protocol::world_route(Uuid::new_v4())).await },
-        ),
+        tokio::spawn(async move {
+            open_at(&address, &protocol::game_world_route(game, Uuid::new_v4())).await
+        }),
     )
     .await
     .map_err(drop)
@@ -262,6 +308,7 @@ pub async fn watch(address: String, stop: tokio_util::sync::CancellationToken) -
         return watched;
     };
     let mut at: HashMap<String, Cell> = HashMap::new();
+    let mut chats: HashSet<String> = HashSet::new();
     loop {
         let frame = tokio::select! {
             _ = stop.cancelled() => break,
@@ -282,6 +329,14 @@ pub async fn watch(address: String, stop: tokio_util::sync::CancellationToken) -
             Some("leaving") => {
                 at.remove(frame["playerID"].as_str().unwrap_or_default());
             }
+            Some("chat") => {
+                let id = frame["payload"]["id"].as_str().unwrap_or_default();
+                if !chats.insert(id.to_string()) {
+                    watched
+                        .violations
+                        .push(format!("chat line {id} shown twice"));
+                }
+            }
             _ => {}
         }
         watched.frames.push(frame);
@@ -293,6 +348,8 @@ pub async fn watch(address: String, stop: tokio_util::sync::CancellationToken) -
 /// What a watcher saw.
 #[derive(Debug, Default)]
 pub struct Watched {
+    /// The game it watched.
+    pub game: Uuid,
     /// The game's frames, in delivery order.
     pub frames: Vec<Value>,
     /// Invariants broken.

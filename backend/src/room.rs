@@ -389,10 +389,11 @@ impl Room {
             payload: entered.player.update(),
         });
         brief.push(own.clone());
+        // counted first: whoever sees the entry finds the lobby agreeing
+        self.count_players();
         self.direct(player, Direct::Batch(brief));
         self.publish(own);
         self.persist_player(player);
-        self.count_players();
         tracing::debug!(%player, returning = entered.returning, "player entered");
     }
 
@@ -445,12 +446,13 @@ impl Room {
     /// Marks the player inactive and tells everyone, if it was in the game.
     fn leave(&mut self, player: Uuid) {
         if let Some(name) = rules::leave(&mut self.game, player) {
+            // counted first: whoever sees the departure finds the lobby agreeing
+            self.count_players();
             self.publish(frame(&ServerMessage::Leaving {
                 player_id: player,
                 payload: LeavingPayload { name },
             }));
             self.persist_player(player);
-            self.count_players();
         }
     }
 

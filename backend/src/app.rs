@@ -84,6 +84,7 @@ impl Application {
             bus.clone(),
             writer,
             metrics.clone(),
+            settings.guard.max_players_per_game,
             shutdown.child_token(),
         );
 

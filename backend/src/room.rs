@@ -10,7 +10,8 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use protocol::{
-    server::ErrorPayload, Board, ChatFrom, ChatLine, ClientMessage, LeavingPayload, ObjectPayload,
+    server::{ErrorPayload, TokenPayload},
+    Board, ChatFrom, ChatLine, ClientMessage, Entering, LeavingPayload, ObjectPayload,
     PlayerUpdate, ServerMessage, Uuid, MAX_CHAT_CHARS, MAX_NAME_CHARS,
 };
 use rand::{rngs::StdRng, SeedableRng};
@@ -23,6 +24,8 @@ use crate::game::{Game, Item};
 use crate::metrics::Metrics;
 use crate::rules::{self, MoveOutcome};
 use crate::store::{writer::StoreWriter, ObjectKind, Store, StoreError};
+use crate::text::clean;
+use crate::tokens::{Check, Tokens};
 
 /// Commands waiting for the room; senders wait when it is full, which slows only the
 /// sockets that send.
@@ -41,6 +44,9 @@ pub enum Direct {
     Frame(Frame),
     /// Several frames in order (a brief), counted as one outbox slot.
     Batch(Vec<Frame>),
+    /// Close the socket with this reason (policy violation): its id was taken over by a
+    /// token holder, or it failed to present the id's token.
+    Close(&'static str),
 }
 
 /// A message for the room.
@@ -151,7 +157,17 @@ struct Conn {
     id: ConnId,
     /// Its direct frames.
     outbox: mpsc::Sender<Direct>,
+    /// Whether it entered the game: a repeated `entering` then sends no new brief.
+    entered: bool,
+    /// Whether it may speak for its id: always for ids without a token, else once it
+    /// entered with the token.
+    proven: bool,
 }
+
+/// Why a socket that failed to present its id's token is closed.
+const NEEDS_TOKEN: &str = "this player id needs its token";
+/// Why a socket replaced by a token holder's newer one is closed.
+const REPLACED: &str = "replaced by a newer connection";
 
 /// The room task's state.
 struct Room {
@@ -161,6 +177,13 @@ struct Room {
     rng: StdRng,
     /// Connected player sockets by player id.
     conns: HashMap<Uuid, Conn>,
+    /// Sockets on trial, by player id: opened for a token-bound id while another socket
+    /// of it is connected; the first to enter with the token replaces that one.
+    pending: HashMap<Uuid, Conn>,
+    /// Resume tokens of this game's player ids.
+    tokens: Tokens,
+    /// Most active players.
+    max_players: usize,
     /// The next [`ConnId`].
     next_conn: ConnId,
     /// Where world frames go.
@@ -179,6 +202,7 @@ pub fn spawn(
     bus: Arc<dyn Bus>,
     writer: StoreWriter,
     metrics: Arc<Metrics>,
+    max_players: usize,
     shutdown: CancellationToken,
 ) -> (RoomHandle, JoinHandle<()>) {
     if fresh {
@@ -191,6 +215,9 @@ pub fn spawn(
         game,
         rng: StdRng::from_entropy(),
         conns: HashMap::new(),
+        pending: HashMap::new(),
+        tokens: Tokens::default(),
+        max_players,
         next_conn: 1,
         bus,
         writer,
@@ -228,6 +255,8 @@ impl Room {
                 if self.conns.get(&player).is_some_and(|c| c.id == conn) {
                     self.conns.remove(&player);
                     self.leave(player);
+                } else if self.pending.get(&player).is_some_and(|c| c.id == conn) {
+                    self.pending.remove(&player);
                 }
             }
             Command::Message {
@@ -236,8 +265,19 @@ impl Room {
                 message,
             } => {
                 // a frame from a socket that was dropped meanwhile is stale
-                if self.conns.get(&player).is_some_and(|c| c.id == conn) {
-                    self.message(player, message);
+                if self.pending.get(&player).is_some_and(|c| c.id == conn) {
+                    self.on_trial(player, message);
+                } else if let Some(current) = self.conns.get(&player).filter(|c| c.id == conn) {
+                    if current.proven || self.proves(player, &message) {
+                        self.message(player, message);
+                    } else {
+                        // the id is bound and this socket cannot show its token; a
+                        // player it left active (a dead socket) leaves now
+                        if let Some(conn) = self.conns.remove(&player) {
+                            let _ = conn.outbox.try_send(Direct::Close(NEEDS_TOKEN));
+                        }
+                        self.leave(player);
+                    }
                 }
             }
         }
@@ -248,24 +288,62 @@ impl Room {
         player: Uuid,
         outbox: mpsc::Sender<Direct>,
     ) -> Result<ConnId, ConnectError> {
-        if self
+        let connected = self
             .conns
             .get(&player)
-            .is_some_and(|c| !c.outbox.is_closed())
-        {
+            .is_some_and(|c| !c.outbox.is_closed());
+        let bound = self.tokens.is_bound(player);
+        if connected && !bound {
             return Err(ConnectError::AlreadyConnected);
         }
         let id = self.next_conn;
         self.next_conn += 1;
-        self.conns.insert(player, Conn { id, outbox });
+        let conn = Conn {
+            id,
+            outbox,
+            entered: false,
+            proven: !bound,
+        };
+        if connected {
+            // on trial until it shows the token; a newer trial replaces an older one
+            if let Some(older) = self.pending.insert(player, conn) {
+                let _ = older.outbox.try_send(Direct::Close(NEEDS_TOKEN));
+            }
+        } else {
+            self.conns.insert(player, conn);
+        }
         Ok(id)
+    }
+
+    /// Whether `message` is an `entering` with `player`'s token.
+    fn proves(&self, player: Uuid, message: &ClientMessage) -> bool {
+        let ClientMessage::Entering { payload } = message else {
+            return false;
+        };
+        self.tokens.check(player, payload.token.as_deref()) == Check::Valid
+    }
+
+    /// A frame from a socket on trial: an `entering` with the token replaces the
+    /// connected socket at once (the player stays in the game); anything else closes
+    /// the socket on trial.
+    fn on_trial(&mut self, player: Uuid, message: ClientMessage) {
+        // unwrap: the caller found it
+        let mut conn = self.pending.remove(&player).unwrap();
+        if !self.proves(player, &message) {
+            let _ = conn.outbox.try_send(Direct::Close(NEEDS_TOKEN));
+            return;
+        }
+        conn.proven = true;
+        if let Some(old) = self.conns.insert(player, conn) {
+            let _ = old.outbox.try_send(Direct::Close(REPLACED));
+        }
+        tracing::debug!(%player, "a token holder replaced its stale socket");
+        self.message(player, message);
     }
 
     fn message(&mut self, player: Uuid, message: ClientMessage) {
         match message {
-            ClientMessage::Entering { payload } => {
-                self.enter(player, clean(&payload.name, MAX_NAME_CHARS))
-            }
+            ClientMessage::Entering { payload } => self.enter(player, payload),
             ClientMessage::Player { mut payload } => {
                 payload.name = clean(&payload.name, MAX_NAME_CHARS);
                 self.move_player(player, payload);
@@ -275,13 +353,45 @@ impl Room {
         }
     }
 
-    fn enter(&mut self, player: Uuid, name: String) {
+    fn enter(&mut self, player: Uuid, request: Entering) {
+        let name = clean(&request.name, MAX_NAME_CHARS);
+        let known = self.game.player(player);
+        let active = known.is_some_and(|p| p.active);
+        if !active && self.game.active_players().count() >= self.max_players {
+            return self.error(player, "the game is full".into());
+        }
+        // asked on the id's first entering only: an id first used without a token
+        // cannot be bound later by someone else
+        let token = (request.want_token && known.is_none() && !self.tokens.is_bound(player))
+            .then(|| self.tokens.bind(player, &mut self.rng));
         let entered = match rules::enter(&mut self.game, player, name, &mut self.rng) {
             Ok(entered) => entered,
             Err(e) => return self.error(player, e.to_string()),
         };
+        let own = frame(&ServerMessage::Player {
+            player_id: player,
+            payload: entered.player.update(),
+        });
+        // entering again while in the game, on a socket that had its brief
+        let again = self.conns.get_mut(&player).is_some_and(|c| {
+            let again = c.entered && active;
+            c.entered = true;
+            again
+        });
+        if again {
+            // this socket has its brief: only the (renamed) own position
+            self.direct(player, Direct::Frame(own.clone()));
+            self.publish(own);
+            self.persist_player(player);
+            return;
+        }
         let game = &self.game;
         let mut brief = Vec::with_capacity(game.bricks.len() + game.food.len() + 16);
+        if let Some(token) = token {
+            brief.push(frame(&ServerMessage::Token {
+                payload: TokenPayload { token },
+            }));
+        }
         brief.push(frame(&ServerMessage::Geometry {
             payload: game.board.into(),
         }));
@@ -293,10 +403,6 @@ impl Room {
         }
         brief.extend(game.bricks.iter().map(brick_frame));
         brief.extend(game.food.iter().map(food_frame));
-        let own = frame(&ServerMessage::Player {
-            player_id: player,
-            payload: entered.player.update(),
-        });
         brief.push(own.clone());
         self.direct(player, Direct::Batch(brief));
         self.publish(own);
@@ -332,6 +438,15 @@ impl Room {
     }
 
     fn chat(&mut self, player: Uuid, line: ChatLine) {
+        // the speaker's name is the one it entered under, never the frame's
+        let Some(name) = self
+            .game
+            .player(player)
+            .filter(|p| p.active)
+            .map(|p| p.name.clone())
+        else {
+            return self.error(player, "enter the game before chatting".into());
+        };
         let text = clean(&line.text, MAX_CHAT_CHARS);
         if text.is_empty() {
             return self.error(player, "empty chat line".into());
@@ -340,7 +455,7 @@ impl Room {
             player_id: ChatFrom::Player(player),
             payload: ChatLine {
                 id: clean(&line.id, MAX_CHAT_ID_CHARS),
-                name: clean(&line.name, MAX_NAME_CHARS),
+                name,
                 text,
             },
         }));
@@ -424,27 +539,5 @@ fn item_payload(item: &Item) -> ObjectPayload {
         x: item.cell.x,
         y: item.cell.y,
         name: item.name.clone(),
-    }
-}
-
-/// Trims `text`, drops control characters and cuts it to `max` characters: names and
-/// chat lines from clients are shown to everyone.
-fn clean(text: &str, max: usize) -> String {
-    text.trim()
-        .chars()
-        .filter(|c| !c.is_control())
-        .take(max)
-        .collect()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::clean;
-
-    #[test]
-    fn client_text_is_trimmed_stripped_of_controls_and_cut() {
-        assert_eq!(clean("  Ana\u{7}\n ", 32), "Ana");
-        assert_eq!(clean(&"x".repeat(100), 32).chars().count(), 32);
-        assert_eq!(clean("ÅÅÅ", 2), "ÅÅ");
     }
 }

@@ -29,6 +29,11 @@ pub struct GuardOptions {
     )]
     pub max_sockets_per_address: usize,
 
+    /// Most players in one game at once; an `entering` beyond it is refused (the
+    /// standard board has about 870 free cells)
+    #[arg(long, env = "DRAPETISCA_MAX_PLAYERS_PER_GAME", default_value_t = 850)]
+    pub max_players_per_game: usize,
+
     /// Moves one player socket may send: RATE a second, bursts of up to BURST, as
     /// RATE/BURST (or off)
     #[arg(long, env = "DRAPETISCA_MOVE_LIMIT", default_value = "40/80")]

@@ -6,7 +6,10 @@
 //! to clients that accept it. A binary built without a bundle serves a page saying how
 //! to build one.
 
-use actix_web::http::header::{self, HeaderValue};
+use actix_web::http::header::{
+    self, AcceptEncoding, Encoding, EntityTag, Header, HeaderValue, IfNoneMatch, Preference,
+    Quality,
+};
 use actix_web::{guard, web, HttpRequest, HttpResponse};
 
 /// One embedded file.
@@ -89,28 +92,32 @@ async fn serve(asset: &'static Asset, req: HttpRequest) -> HttpResponse {
     }
 }
 
+/// Whether the client's `If-None-Match` names `etag` (or is `*`): then it has this
+/// version. Compared weakly, as RFC 9110 asks for `If-None-Match`.
 fn etag_matches(req: &HttpRequest, etag: &str) -> bool {
-    req.headers()
-        .get(header::IF_NONE_MATCH)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| {
-            v.split(',')
-                .any(|tag| tag.trim() == etag || tag.trim() == "*")
-        })
+    let Ok(ours) = etag.parse::<EntityTag>() else {
+        return false;
+    };
+    match IfNoneMatch::parse(req) {
+        Ok(IfNoneMatch::Any) => true,
+        Ok(IfNoneMatch::Items(tags)) => tags.iter().any(|tag| tag.weak_eq(&ours)),
+        Err(_) => false,
+    }
 }
 
+/// Whether the client's `Accept-Encoding` takes gzip, by name or as `*`, with a
+/// quality above zero.
 fn accepts_gzip(req: &HttpRequest) -> bool {
-    req.headers()
-        .get_all(header::ACCEPT_ENCODING)
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .any(|coding| {
-            let mut parts = coding.split(';');
-            let name = parts.next().unwrap_or_default().trim();
-            // "gzip;q=0" means the opposite
-            let refused = parts.any(|p| matches!(p.trim(), "q=0" | "q=0.0" | "q=0.00" | "q=0.000"));
-            (name.eq_ignore_ascii_case("gzip") || name == "*") && !refused
-        })
+    let Ok(AcceptEncoding(codings)) = AcceptEncoding::parse(req) else {
+        return false;
+    };
+    codings.iter().any(|coding| {
+        let gzip = match &coding.item {
+            Preference::Any => true,
+            Preference::Specific(encoding) => *encoding == Encoding::gzip(),
+        };
+        gzip && coding.quality > Quality::ZERO
+    })
 }
 
 #[cfg(test)]
@@ -125,7 +132,10 @@ mod tests {
             ("br;q=1.0, gzip;q=0.8", true),
             ("*", true),
             ("gzip;q=0", false),
+            ("gzip;q=0.000", false),
+            ("GZIP", true),
             ("identity", false),
+            ("not a header;;q=x", false),
         ] {
             let req = TestRequest::default()
                 .insert_header((header::ACCEPT_ENCODING, header))
@@ -142,5 +152,23 @@ mod tests {
             .to_http_request();
         assert!(etag_matches(&req, "\"b\""));
         assert!(!etag_matches(&req, "\"c\""));
+        let any = TestRequest::default()
+            .insert_header((header::IF_NONE_MATCH, "*"))
+            .to_http_request();
+        assert!(etag_matches(&any, "\"c\""));
+        assert!(!etag_matches(
+            &TestRequest::default().to_http_request(),
+            "\"c\""
+        ));
+    }
+
+    #[actix_web::test]
+    async fn a_binary_without_the_bundle_says_how_to_build_it() {
+        let response = not_built().await;
+        let body = actix_web::body::to_bytes(response.into_body())
+            .await
+            .unwrap();
+        let page = String::from_utf8(body.to_vec()).unwrap();
+        assert!(page.contains("cargo xtask dist"), "{page}");
     }
 }

@@ -30,20 +30,17 @@ async fn run_against_a_fresh_server(mut config: Config) -> (Report, String) {
     (report, metrics)
 }
 
-/// The body of a plain HTTP/1.1 GET.
+/// The body of a GET that must answer 200.
 async fn get(addr: std::net::SocketAddr, path: &str) -> String {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let mut stream = tokio::net::TcpStream::connect(addr).await.expect("connect");
-    let request = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
-    stream.write_all(request.as_bytes()).await.expect("request");
-    let mut response = String::new();
-    stream
-        .read_to_string(&mut response)
+    let url = format!("http://{addr}{path}");
+    let response = reqwest::get(&url)
         .await
-        .expect("response");
-    let (head, body) = response.split_once("\r\n\r\n").expect("an HTTP response");
-    assert!(head.starts_with("HTTP/1.1 200"), "{head}");
-    body.to_string()
+        .unwrap_or_else(|e| panic!("GET {url}: {e}"));
+    assert_eq!(response.status(), 200, "GET {url}");
+    response
+        .text()
+        .await
+        .unwrap_or_else(|e| panic!("GET {url}: {e}"))
 }
 
 /// The value of an unlabelled series (or the sum of a labelled one) in an exposition.

@@ -146,21 +146,18 @@ impl TestApp {
         }
     }
 
+    /// A GET of `path`: its status and body; a failed request fails the test, naming
+    /// the URL.
     pub async fn get(&self, path: &str) -> (u16, String) {
-        let mut stream = TcpStream::connect(&self.address).await.unwrap();
-        use tokio::io::{AsyncReadExt, AsyncWriteExt};
-        let request = format!(
-            "GET {path} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n\r\n",
-            self.address
-        );
-        stream.write_all(request.as_bytes()).await.unwrap();
-        let mut response = String::new();
-        stream.read_to_string(&mut response).await.unwrap();
-        let status = response[9..12].parse().unwrap();
+        let url = format!("http://{}{path}", self.address);
+        let response = reqwest::get(&url)
+            .await
+            .unwrap_or_else(|e| panic!("GET {url}: {e}"));
+        let status = response.status().as_u16();
         let body = response
-            .split_once("\r\n\r\n")
-            .map(|(_, b)| b.to_string())
-            .unwrap_or_default();
+            .text()
+            .await
+            .unwrap_or_else(|e| panic!("GET {url}: {e}"));
         (status, body)
     }
 }

@@ -104,7 +104,11 @@ await scenario(async ({ server: startServer, browser }) => {
   await server.kill();
   await alpha.locator("#link.retrying").waitFor({ timeout: WAIT });
   await beta.locator("#link.retrying").waitFor({ timeout: WAIT });
-  step("both pages show the lost connection and retry");
+  // a later delay than the first (0.5 s) means an attempt found the server down
+  const later = /retrying in [1-9]/;
+  await alpha.locator("#link", { hasText: later }).waitFor({ timeout: WAIT });
+  await beta.locator("#link", { hasText: later }).waitFor({ timeout: WAIT });
+  step("both pages show the lost connection, and tried again while the server was down");
   await server.start();
   await alpha.locator("#link.open").waitFor({ timeout: WAIT });
   await beta.locator("#link.open").waitFor({ timeout: WAIT });

@@ -123,11 +123,11 @@ async fn main() -> anyhow::Result<()> {
     println!();
     println!("StoreWriter, burst: {players} players x {moves} moves handed over at once");
     let metrics = Arc::new(Metrics::default());
-    let (writer, task) = StoreWriter::spawn(store.clone(), game, metrics.clone());
+    let (writer, task) = StoreWriter::spawn(store.clone(), metrics.clone());
     let started = Instant::now();
     for step in 0..moves {
         for n in 0..players {
-            writer.upsert(player(n, step));
+            writer.upsert(game, player(n, step));
         }
     }
     let handed_over = started.elapsed();
@@ -156,13 +156,13 @@ async fn main() -> anyhow::Result<()> {
         ticks / 10
     );
     let metrics = Arc::new(Metrics::default());
-    let (writer, task) = StoreWriter::spawn(store.clone(), game, metrics.clone());
+    let (writer, task) = StoreWriter::spawn(store.clone(), metrics.clone());
     let mut peak_backlog = 0;
     let mut tick = tokio::time::interval(Duration::from_millis(100));
     for step in 0..ticks {
         tick.tick().await;
         for n in 0..players {
-            writer.upsert(player(n, step));
+            writer.upsert(game, player(n, step));
         }
         peak_backlog =
             peak_backlog.max(metrics.value("drapetisca_store_backlog").unwrap_or(0.0) as i64);

@@ -43,7 +43,9 @@ async fn main() -> anyhow::Result<()> {
         ..Default::default()
     };
     let fanout = Fanout::new(frames + 16);
-    let mut arrivals = fanout.subscribe();
+    // one game: the bus's frames are per game
+    let game = protocol::Uuid::new_v4();
+    let mut arrivals = fanout.subscribe(game);
     let bus = PulsarBus::connect(&options, fanout.clone())
         .await
         .context("cannot start the pulsar bus (is the broker up? bash services/pulsar/up.sh)")?;
@@ -54,7 +56,7 @@ async fn main() -> anyhow::Result<()> {
     let mut one_by_one = Vec::with_capacity(frames);
     for i in 0..frames {
         let sent = Instant::now();
-        bus.publish(move_frame(i));
+        bus.publish(game, move_frame(i));
         wait_for(&mut arrivals, i).await?;
         one_by_one.push(sent.elapsed());
     }
@@ -65,7 +67,7 @@ async fn main() -> anyhow::Result<()> {
     let mut sent_at = Vec::with_capacity(frames);
     for i in 0..frames {
         sent_at.push(Instant::now());
-        bus.publish(move_frame(base + i));
+        bus.publish(game, move_frame(base + i));
     }
     let mut burst = Vec::with_capacity(frames);
     for (i, sent) in sent_at.iter().enumerate() {

@@ -36,7 +36,9 @@ async fn main() -> anyhow::Result<()> {
         ..Default::default()
     };
     let fanout = Fanout::new(1 << 16);
-    let mut arrivals = fanout.subscribe();
+    // one game: the bus's frames are per game
+    let game = protocol::Uuid::new_v4();
+    let mut arrivals = fanout.subscribe(game);
     let bus = PulsarBus::connect(&options, fanout.clone()).await?;
 
     let service = |name: &str| {
@@ -59,7 +61,7 @@ async fn main() -> anyhow::Result<()> {
             let mut tick = tokio::time::interval(Duration::from_millis(50));
             while !stopped.is_cancelled() {
                 tick.tick().await;
-                publishing.publish(Frame::from(format!(
+                publishing.publish(game, Frame::from(format!(
                     r#"{{"messageType":"chat","playerID":"x","payload":{{"id":"{n}","name":"n","text":"t"}}}}"#
                 )));
                 n += 1;

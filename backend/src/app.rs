@@ -1,8 +1,9 @@
-//! The application: builds the store, bus and room from [`Settings`], binds the listener,
-//! serves the routes, and shuts everything down in order.
+//! The application: builds the store, bus and game registry from [`Settings`], binds the
+//! listener, serves the routes, and shuts everything down in order.
 
 use std::net::TcpListener;
 use std::sync::Arc;
+use std::time::Duration;
 
 use actix_web::{dev::Server, web, App, HttpResponse, HttpServer};
 use anyhow::Context;
@@ -13,17 +14,18 @@ use tokio_util::sync::CancellationToken;
 use crate::bus::{inprocess::InProcessBus, pulsar::PulsarBus, Bus, Fanout};
 use crate::config::Settings;
 use crate::metrics::Metrics;
-use crate::room::{self, RoomHandle};
+use crate::registry::{Limits, Registry};
+use crate::room::RoomDeps;
 use crate::store::{
     cassandra::CassandraStore, embedded::EmbeddedStore, writer::StoreWriter, Store,
 };
 use crate::ws::guard::Guard;
-use crate::{assets, ws};
+use crate::{assets, lobby, ws};
 
 /// What every request handler shares.
 pub struct Shared {
-    /// The game's room.
-    pub room: RoomHandle,
+    /// The games: where each runs, loading and unloading them.
+    pub registry: Arc<Registry>,
     /// This instance's world fan-out.
     pub fanout: Fanout,
     /// Counters for `/metrics`.
@@ -42,11 +44,11 @@ pub struct Application {
     server: Server,
     /// The server of `/metrics` alone, and its port, with `--metrics-bind`.
     metrics_server: Option<(Server, u16)>,
-    /// Cancels everything: sockets, room, then the writer drains.
+    /// Cancels everything: sockets, rooms, then the writer drains.
     shutdown: CancellationToken,
-    /// The room task; ends after `shutdown`.
-    room_task: JoinHandle<()>,
-    /// The store writer; ends once the room let go of it and its rows are written.
+    /// The games; closed after `shutdown`, once every room stopped.
+    registry: Arc<Registry>,
+    /// The store writer; ends once the rooms let go of it and its rows are written.
     writer_task: JoinHandle<()>,
     /// The bus, closed last.
     bus: Arc<dyn Bus>,
@@ -72,27 +74,38 @@ impl Application {
         } else {
             Arc::new(InProcessBus::new(fanout.clone()))
         };
-        let (game, fresh) = room::open_game(&*store, Board::STANDARD, settings.game_id)
-            .await
-            .context("cannot load the game from the store")?;
-        tracing::info!(game = %game.id, fresh, "game ready");
-        let (writer, writer_task) = StoreWriter::spawn(store, game.id, metrics.clone());
+        let (writer, writer_task) = StoreWriter::spawn(store.clone(), metrics.clone());
         let shutdown = CancellationToken::new();
-        let (room, room_task) = room::spawn(
-            game,
-            fresh,
-            bus.clone(),
+        let deps = RoomDeps {
+            bus: bus.clone(),
             writer,
-            metrics.clone(),
-            settings.guard.max_players_per_game,
-            shutdown.child_token(),
-        );
+            metrics: metrics.clone(),
+            idle: Duration::from_secs(settings.game_idle_secs),
+            max_players: settings.guard.max_players_per_game,
+        };
+        let limits = Limits {
+            idle: deps.idle,
+            max_games: settings.max_games,
+            creations_per_minute: settings.max_game_creations_per_minute,
+        };
+        let registry = Registry::open(
+            store,
+            Board::STANDARD,
+            deps,
+            limits,
+            settings.game_id,
+            shutdown.clone(),
+        )
+        .await
+        .context("cannot read the games from the store")?;
+        let registry = Arc::new(registry);
+        tracing::info!(default_game = %registry.default_game(), "games ready");
 
         let listener = TcpListener::bind(&settings.bind)
             .with_context(|| format!("cannot listen on {}", settings.bind))?;
         let port = listener.local_addr()?.port();
         let shared = web::Data::new(Shared {
-            room,
+            registry: registry.clone(),
             fanout,
             metrics,
             shutdown: shutdown.clone(),
@@ -128,7 +141,7 @@ impl Application {
             server,
             metrics_server,
             shutdown,
-            room_task,
+            registry,
             writer_task,
             bus,
         })
@@ -149,7 +162,7 @@ impl Application {
     }
 
     /// Serves until the shutdown token fires, then closes sockets with a reason, stops
-    /// the server, stops the room, writes out the store and closes the bus.
+    /// the server, stops the rooms, writes out the store and closes the bus.
     pub async fn run_until_stopped(self) -> anyhow::Result<()> {
         let handle = self.server.handle();
         let mut server = tokio::spawn(self.server);
@@ -171,7 +184,8 @@ impl Application {
             handle.stop(true).await;
             let _ = server.await;
         }
-        self.room_task.await.context("room task failed")?;
+        self.registry.close().await;
+        drop(self.registry);
         self.writer_task.await.context("store writer failed")?;
         self.bus.close().await;
         tracing::info!("stopped");
@@ -182,6 +196,15 @@ impl Application {
 fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/ws/player/{player_id}", web::get().to(ws::player_route))
         .route("/ws/world/{player_id}", web::get().to(ws::world_route))
+        .route(
+            "/ws/game/{game_id}/player/{player_id}",
+            web::get().to(ws::game_player_route),
+        )
+        .route(
+            "/ws/game/{game_id}/world/{player_id}",
+            web::get().to(ws::game_world_route),
+        )
+        .configure(lobby::configure)
         .route("/healthz", web::get().to(healthz))
         .configure(assets::configure);
 }
@@ -210,6 +233,7 @@ async fn healthz(shared: web::Data<Shared>) -> HttpResponse {
     HttpResponse::Ok().json(serde_json::json!({
         "status": "ok",
         "bus_ok": shared.fanout.bus_ok(),
+        "games_running": shared.registry.running(),
     }))
 }
 

@@ -57,6 +57,15 @@ fn get_or_head() -> actix_web::Route {
     web::route().guard(guard::Any(guard::Get()).or(guard::Head()))
 }
 
+/// `index.html` served at one of the page's own addresses (`/game/{id}`), so a shared
+/// link opens the page, which then reads the address.
+pub async fn index(req: HttpRequest) -> HttpResponse {
+    match ASSETS.iter().find(|asset| asset.route == "/") {
+        Some(asset) => serve(asset, req).await,
+        None => not_built().await,
+    }
+}
+
 async fn not_built() -> HttpResponse {
     HttpResponse::Ok()
         .content_type("text/html; charset=utf-8")

@@ -9,11 +9,12 @@
 pub mod inprocess;
 pub mod pulsar;
 
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
-use protocol::{server::StatusPayload, ServerMessage};
+use protocol::{server::StatusPayload, ServerMessage, Uuid};
 use tokio::sync::broadcast;
 
 /// One serialized frame, cheap to clone: all sockets share its bytes.
@@ -38,24 +39,28 @@ pub enum BusError {
 /// Where world updates go.
 #[async_trait]
 pub trait Bus: Send + Sync + 'static {
-    /// Hands one world frame to the bus, in order. Never waits: an implementation that
+    /// Hands one world frame of `game` to the bus, in order. Never waits: an implementation that
     /// talks to a network queues the frame and delivers it from a task of its own, so a
     /// slow or absent broker never stalls a game.
-    fn publish(&self, frame: Frame);
+    fn publish(&self, game: Uuid, frame: Frame);
     /// Delivers what is queued (within a bounded time) and releases the bus's resources.
     async fn close(&self);
 }
 
-/// This instance's local fan-out of world frames to its world sockets.
+/// This instance's local fan-out of world frames to its world sockets, per game.
 ///
-/// A tokio broadcast channel: one ring buffer shared by every receiver, so a frame is
-/// stored once however many sockets read it. A receiver that falls more than the
-/// capacity behind gets `Lagged`, and its socket is closed: a slow reader is dropped
-/// rather than allowed to hold frames for everyone.
+/// One tokio broadcast channel per game that has world sockets here: one ring buffer
+/// shared by every receiver of the game, so a frame is stored once however many sockets
+/// read it. A receiver that falls more than the capacity behind gets `Lagged`, and its
+/// socket is closed: a slow reader is dropped rather than allowed to hold frames for
+/// everyone. A game's channel goes away with its last socket.
 #[derive(Clone)]
 pub struct Fanout {
-    /// The sending side; world sockets subscribe to it.
-    tx: broadcast::Sender<Frame>,
+    /// The sending side of each game's channel; world sockets subscribe to it. A `std`
+    /// mutex: held for a map lookup, never across an `.await`.
+    games: Arc<Mutex<HashMap<Uuid, broadcast::Sender<Frame>>>>,
+    /// How far each socket may fall behind.
+    capacity: usize,
     /// Whether the bus delivers now; a change is announced to every world socket.
     bus_ok: Arc<AtomicBool>,
 }
@@ -63,28 +68,48 @@ pub struct Fanout {
 impl Fanout {
     /// A fan-out in which each socket may fall `capacity` frames behind.
     pub fn new(capacity: usize) -> Self {
-        let (tx, _) = broadcast::channel(capacity.max(1));
         Fanout {
-            tx,
+            games: Arc::default(),
+            capacity: capacity.max(1),
             bus_ok: Arc::new(AtomicBool::new(true)),
         }
     }
 
-    /// Hands `frame` to every local world socket.
-    pub fn deliver(&self, frame: Frame) {
-        // an error only means no socket is listening right now
-        let _ = self.tx.send(frame);
+    /// Hands `frame` to every local world socket of `game`.
+    pub fn deliver(&self, game: Uuid, frame: Frame) {
+        // unwrap: the lock is never held across an await, and nothing panics under it
+        let mut games = self.games.lock().unwrap();
+        if let Some(tx) = games.get(&game) {
+            if tx.send(frame).is_err() {
+                // its last socket is gone: forget the channel
+                games.remove(&game);
+            }
+        }
     }
 
-    pub fn subscribe(&self) -> broadcast::Receiver<Frame> {
-        self.tx.subscribe()
+    /// Hands `frame` to every local world socket of every game.
+    pub fn deliver_all(&self, frame: Frame) {
+        // unwrap: as in `deliver`
+        let mut games = self.games.lock().unwrap();
+        games.retain(|_, tx| tx.send(frame.clone()).is_ok());
+    }
+
+    /// A receiver of `game`'s frames, from now on.
+    pub fn subscribe(&self, game: Uuid) -> broadcast::Receiver<Frame> {
+        // unwrap: as in `deliver`
+        let mut games = self.games.lock().unwrap();
+        let capacity = self.capacity;
+        games
+            .entry(game)
+            .or_insert_with(|| broadcast::channel(capacity).0)
+            .subscribe()
     }
 
     /// Records whether the bus delivers now, and tells every world socket when that
     /// changes, so clients can show that updates are delayed.
     pub fn set_bus_ok(&self, ok: bool) {
         if self.bus_ok.swap(ok, Ordering::Relaxed) != ok {
-            self.deliver(frame(&ServerMessage::Status {
+            self.deliver_all(frame(&ServerMessage::Status {
                 payload: StatusPayload { bus_ok: ok },
             }));
         }
@@ -92,5 +117,37 @@ impl Fanout {
 
     pub fn bus_ok(&self) -> bool {
         self.bus_ok.load(Ordering::Relaxed)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_game_s_frames_reach_only_its_own_sockets() {
+        let fanout = Fanout::new(8);
+        let (a, b) = (Uuid::from_u128(1), Uuid::from_u128(2));
+        let mut on_a = fanout.subscribe(a);
+        let mut on_b = fanout.subscribe(b);
+        fanout.deliver(a, Frame::from("for a"));
+        fanout.deliver_all(Frame::from("for all"));
+        assert_eq!(on_a.try_recv().unwrap(), "for a");
+        assert_eq!(on_a.try_recv().unwrap(), "for all");
+        assert_eq!(on_b.try_recv().unwrap(), "for all");
+        assert!(on_b.try_recv().is_err());
+    }
+
+    #[test]
+    fn a_game_without_sockets_keeps_no_channel() {
+        let fanout = Fanout::new(8);
+        let game = Uuid::from_u128(1);
+        drop(fanout.subscribe(game));
+        fanout.deliver(game, Frame::from("nobody listens"));
+        assert!(fanout.games.lock().unwrap().is_empty());
+        // a socket that comes later gets a fresh channel
+        let mut later = fanout.subscribe(game);
+        fanout.deliver(game, Frame::from("now"));
+        assert_eq!(later.try_recv().unwrap(), "now");
     }
 }

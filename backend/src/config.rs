@@ -30,7 +30,8 @@ pub struct Settings {
     #[arg(long, env = "DRAPETISCA_DATA_DIR", default_value = "data")]
     pub data_dir: PathBuf,
 
-    /// Play this game id instead of the store's current game (created if unknown)
+    /// The default game (the one the reference routes play), instead of the store's
+    /// current game (created if unknown)
     #[arg(long, env = "DRAPETISCA_GAME_ID")]
     pub game_id: Option<Uuid>,
 
@@ -41,6 +42,23 @@ pub struct Settings {
     /// How many world updates a world socket may fall behind before it is dropped
     #[arg(long, env = "DRAPETISCA_WORLD_QUEUE", default_value_t = 1024)]
     pub world_queue: usize,
+
+    /// Seconds a game stays loaded with no player connected before it is unloaded
+    /// (it stays in the store and loads again when someone joins)
+    #[arg(long, env = "DRAPETISCA_GAME_IDLE_SECS", default_value_t = 600)]
+    pub game_idle_secs: u64,
+
+    /// Most games this instance runs at once; creating or loading one more is refused
+    #[arg(long, env = "DRAPETISCA_MAX_GAMES", default_value_t = 1000)]
+    pub max_games: usize,
+
+    /// Most games one client address may create per minute
+    #[arg(
+        long,
+        env = "DRAPETISCA_MAX_GAME_CREATIONS_PER_MINUTE",
+        default_value_t = 10
+    )]
+    pub max_game_creations_per_minute: usize,
 
     /// Serve /metrics on this address (host:port) instead of the main one, so that it
     /// need not be public

@@ -5,6 +5,9 @@
 //! - [`config`]: settings from flags and `DRAPETISCA_*` environment variables.
 //! - [`app`]: builds everything from the settings, serves, shuts down in order.
 //! - [`ws`]: the two WebSocket routes; thin, they only parse, forward and write.
+//! - [`registry`]: the games of this instance: which exist, which run here, loading and
+//!   unloading them.
+//! - [`lobby`]: the JSON API that lists and creates games.
 //! - [`room`]: the one task that owns a game and applies commands in order.
 //! - [`game`]: the game's state as plain data.
 //! - [`rules`]: the rules of protocol.md as pure functions over [`game::Game`].
@@ -22,7 +25,9 @@ pub mod assets;
 pub mod bus;
 pub mod config;
 pub mod game;
+pub mod lobby;
 pub mod metrics;
+pub mod registry;
 pub mod room;
 pub mod rules;
 pub mod store;

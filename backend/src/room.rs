@@ -1,5 +1,10 @@
 //! The room: one task that owns a game's state and applies commands one at a time.
 //!
+//! The [`crate::registry`] starts a room when a game is first joined and lets it go when
+//! the room has had no player socket for the idle time: the room then waits until the
+//! store writer has written all its rows, and leaves the registry's directory only if no
+//! command arrived meanwhile, so a game is never running twice nor loaded back stale.
+//!
 //! Sockets send [`Command`]s through a cloneable [`RoomHandle`]; the room applies each
 //! with the pure [`rules`], then publishes world frames on the bus, sends direct frames
 //! to the one player they concern, and hands changed rows to the store writer. Nothing
@@ -7,8 +12,13 @@
 //! per-socket outbox with `try_send`, and a socket whose outbox is full is dropped.
 
 use std::collections::HashMap;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
+use std::time::Duration;
 
+use futures_util::future::OptionFuture;
 use protocol::{
     server::{ErrorPayload, TokenPayload},
     Board, ChatFrom, ChatLine, ClientMessage, Entering, LeavingPayload, ObjectPayload,
@@ -16,12 +26,12 @@ use protocol::{
 };
 use rand::{rngs::StdRng, SeedableRng};
 use tokio::sync::{mpsc, oneshot};
-use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use crate::bus::{frame, Bus, Frame};
 use crate::game::{Game, Item};
 use crate::metrics::Metrics;
+use crate::registry::Lease;
 use crate::rules::{self, MoveOutcome};
 use crate::store::{writer::StoreWriter, ObjectKind, Store, StoreError};
 use crate::text::clean;
@@ -127,28 +137,37 @@ impl RoomHandle {
     }
 }
 
-/// Loads the game to play from `store`: the one named by `wanted`, else the store's
-/// current game, else a new one. Returns the game and whether it is new (and so has
-/// nothing in the store yet).
-pub async fn open_game(
+/// Loads game `id` from `store`, or lays a new board for it when the store holds none
+/// (a game just created). Returns the game and whether it is new (and so has nothing in
+/// the store yet).
+pub async fn load_game(
     store: &dyn Store,
     board: Board,
-    wanted: Option<Uuid>,
+    id: Uuid,
 ) -> Result<(Game, bool), StoreError> {
-    let id = match wanted {
-        Some(id) => id,
-        None => store.current_game().await?.unwrap_or_else(Uuid::new_v4),
-    };
     let rows = store.load(id).await?;
-    let (game, fresh) = match Game::restore(id, board, &rows) {
+    Ok(match Game::restore(id, board, &rows) {
         Some(game) => (game, false),
         None => (
             rules::new_game(id, board, &mut StdRng::from_entropy()),
             true,
         ),
-    };
-    store.set_current_game(id).await?;
-    Ok((game, fresh))
+    })
+}
+
+/// What a room works with besides its game, the same for every room of the instance.
+#[derive(Clone)]
+pub struct RoomDeps {
+    /// Where world frames go.
+    pub bus: Arc<dyn Bus>,
+    /// Where changed rows go.
+    pub writer: StoreWriter,
+    /// Counters.
+    pub metrics: Arc<Metrics>,
+    /// How long a room stays loaded with no player socket.
+    pub idle: Duration,
+    /// Most active players in one game.
+    pub max_players: usize,
 }
 
 /// A connected player socket.
@@ -192,25 +211,36 @@ struct Room {
     writer: StoreWriter,
     /// Counters.
     metrics: Arc<Metrics>,
+    /// Active players now, read by the lobby.
+    players: Arc<AtomicUsize>,
 }
 
 /// Starts the room for `game`. When `fresh`, every row of the game is persisted first.
-/// The room stops when `shutdown` fires; its handle then refuses commands.
+/// `players` is kept equal to the number of active players. The room stops when
+/// `shutdown` fires (its handle then refuses commands), or when it has been idle for
+/// `deps.idle` and `lease` lets it go.
 pub fn spawn(
     game: Game,
     fresh: bool,
-    bus: Arc<dyn Bus>,
-    writer: StoreWriter,
-    metrics: Arc<Metrics>,
-    max_players: usize,
+    deps: RoomDeps,
+    players: Arc<AtomicUsize>,
+    lease: Lease,
     shutdown: CancellationToken,
-) -> (RoomHandle, JoinHandle<()>) {
+) -> (RoomHandle, impl Future<Output = ()>) {
+    let id = game.id;
     if fresh {
         for row in game.rows() {
-            writer.upsert(row);
+            deps.writer.upsert(id, row);
         }
     }
     let (tx, mut rx) = mpsc::channel(COMMAND_QUEUE);
+    let RoomDeps {
+        bus,
+        writer,
+        metrics,
+        idle,
+        max_players,
+    } = deps;
     let mut room = Room {
         game,
         rng: StdRng::from_entropy(),
@@ -222,20 +252,47 @@ pub fn spawn(
         bus,
         writer,
         metrics,
+        players,
     };
-    let task = tokio::spawn(async move {
-        loop {
+    let task = async move {
+        // armed whenever the last player socket is gone; a turn of the loop re-arms it
+        // only on that change, so a busy room never touches the timer
+        let idle_timer = tokio::time::sleep(idle);
+        tokio::pin!(idle_timer);
+        let mut was_idle = true;
+        // once idle: waits until the store writer wrote every row of the game, so that a
+        // game loaded back is never stale; commands keep flowing meanwhile
+        let mut flushing: Option<Pin<Box<dyn Future<Output = ()> + Send>>> = None;
+        let unloaded = loop {
             tokio::select! {
                 biased;
-                _ = shutdown.cancelled() => break,
+                _ = shutdown.cancelled() => break false,
                 command = rx.recv() => match command {
                     Some(command) => room.handle(command),
-                    None => break,
+                    None => break false,
                 },
+                _ = &mut idle_timer, if was_idle && flushing.is_none() => {
+                    let writer = room.writer.clone();
+                    flushing = Some(Box::pin(async move { writer.flushed(id).await }));
+                }
+                Some(()) = OptionFuture::from(flushing.as_mut()), if flushing.is_some() => {
+                    flushing = None;
+                    if room.conns.is_empty() && lease.release_if(|| rx.is_empty()) {
+                        break true;
+                    }
+                    idle_timer.as_mut().reset(tokio::time::Instant::now() + idle);
+                }
             }
-        }
-        tracing::info!(game = %room.game.id, "room stopped");
-    });
+            let idle_now = room.conns.is_empty();
+            if idle_now && !was_idle {
+                idle_timer
+                    .as_mut()
+                    .reset(tokio::time::Instant::now() + idle);
+            }
+            was_idle = idle_now;
+        };
+        tracing::info!(game = %room.game.id, unloaded, "room stopped");
+    };
     (RoomHandle { tx }, task)
 }
 
@@ -407,6 +464,7 @@ impl Room {
         self.direct(player, Direct::Batch(brief));
         self.publish(own);
         self.persist_player(player);
+        self.count_players();
         tracing::debug!(%player, returning = entered.returning, "player entered");
     }
 
@@ -428,7 +486,8 @@ impl Room {
                 if let Some(caught) = caught {
                     let food = &self.game.food[caught.index];
                     self.publish(food_frame(food));
-                    self.writer.upsert(Game::item_row(ObjectKind::Food, food));
+                    let row = Game::item_row(ObjectKind::Food, food);
+                    self.writer.upsert(self.game.id, row);
                     let line =
                         ServerMessage::server_chat(Uuid::new_v4().to_string(), "Good catch!");
                     self.direct(player, Direct::Frame(frame(&line)));
@@ -469,7 +528,14 @@ impl Room {
                 payload: LeavingPayload { name },
             }));
             self.persist_player(player);
+            self.count_players();
         }
+    }
+
+    /// Tells the lobby how many players are in the game now.
+    fn count_players(&self) {
+        let active = self.game.active_players().count();
+        self.players.store(active, Ordering::Relaxed);
     }
 
     fn publish_player(&self, player: Uuid, update: PlayerUpdate) {
@@ -482,13 +548,13 @@ impl Room {
     /// Hands one world frame to the bus, timed for `/metrics`.
     fn publish(&self, frame: Frame) {
         let started = std::time::Instant::now();
-        self.bus.publish(frame);
+        self.bus.publish(self.game.id, frame);
         self.metrics.observe_bus_publish(started.elapsed());
     }
 
     fn persist_player(&self, player: Uuid) {
         if let Some(row) = self.game.player_row(player) {
-            self.writer.upsert(row);
+            self.writer.upsert(self.game.id, row);
         }
     }
 

@@ -69,6 +69,18 @@ impl StoredObject {
     }
 }
 
+/// What the lobby knows of a game, apart from its board: kept by the store beside the
+/// game's objects, so every instance (and a restarted one) lists the same games.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GameInfo {
+    /// The game's id: the partition key of its objects.
+    pub id: Uuid,
+    /// The name its creator gave it, cleaned like a player name.
+    pub name: String,
+    /// When it was created, in milliseconds since the Unix epoch.
+    pub created_ms: i64,
+}
+
 /// Why a store call failed.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -90,6 +102,12 @@ pub trait Store: Send + Sync + 'static {
     async fn current_game(&self) -> Result<Option<Uuid>, StoreError>;
     /// Records `game` as the game to resume after a restart.
     async fn set_current_game(&self, game: Uuid) -> Result<(), StoreError>;
+    /// Records a new game (or replaces the record of one with the same id).
+    async fn create_game(&self, game: &GameInfo) -> Result<(), StoreError>;
+    /// Every game recorded, in no particular order.
+    async fn games(&self) -> Result<Vec<GameInfo>, StoreError>;
+    /// The record of one game, if there is one.
+    async fn game(&self, id: Uuid) -> Result<Option<GameInfo>, StoreError>;
     /// Every object of `game`.
     async fn load(&self, game: Uuid) -> Result<Vec<StoredObject>, StoreError>;
     /// Upserts `batch`; each object's row is replaced whole.

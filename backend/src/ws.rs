@@ -2,7 +2,10 @@
 //! hand commands to the room, and write what the room and the bus send them.
 //!
 //! - [`player`]: `/ws/player/{player_id}`, the player's commands and direct replies.
-//! - [`world`]: `/ws/world/{player_id}`, every world update from the bus.
+//! - [`world`]: `/ws/world/{player_id}`, every world update of the game from the bus.
+//!
+//! Both play the default game; `/ws/game/{game_id}/player/{player_id}` and
+//! `/ws/game/{game_id}/world/{player_id}` play any game the registry knows.
 
 pub mod guard;
 pub mod player;
@@ -65,14 +68,77 @@ fn upgrade(
     })
 }
 
+/// `/ws/player/{player_id}`: a player socket of the default game.
 pub async fn player_route(
     req: HttpRequest,
     body: web::Payload,
     id: web::Path<String>,
     shared: web::Data<Shared>,
 ) -> Result<HttpResponse, actix_web::Error> {
-    let socket = upgrade(&req, body, &id, &shared)?;
+    let game = shared.registry.default_game();
+    serve_player(req, body, game, &id, shared)
+}
+
+/// `/ws/world/{player_id}`: a world socket of the default game.
+pub async fn world_route(
+    req: HttpRequest,
+    body: web::Payload,
+    id: web::Path<String>,
+    shared: web::Data<Shared>,
+) -> Result<HttpResponse, actix_web::Error> {
+    let game = shared.registry.default_game();
+    serve_world(req, body, game, &id, shared)
+}
+
+/// `/ws/game/{game_id}/player/{player_id}`: a player socket of any game.
+pub async fn game_player_route(
+    req: HttpRequest,
+    body: web::Payload,
+    path: web::Path<(String, String)>,
+    shared: web::Data<Shared>,
+) -> Result<HttpResponse, actix_web::Error> {
+    let game = known_game(&path.0, &shared).await?;
+    serve_player(req, body, game, &path.1, shared)
+}
+
+/// `/ws/game/{game_id}/world/{player_id}`: a world socket of any game.
+pub async fn game_world_route(
+    req: HttpRequest,
+    body: web::Payload,
+    path: web::Path<(String, String)>,
+    shared: web::Data<Shared>,
+) -> Result<HttpResponse, actix_web::Error> {
+    let game = known_game(&path.0, &shared).await?;
+    serve_world(req, body, game, &path.1, shared)
+}
+
+/// The game named in a path, refused before the upgrade when it does not exist.
+async fn known_game(id: &str, shared: &Shared) -> Result<Uuid, actix_web::Error> {
+    let game: Uuid = id
+        .parse()
+        .map_err(|_| actix_web::error::ErrorBadRequest("the game id must be a UUID"))?;
+    match shared.registry.exists(game).await {
+        Ok(true) => Ok(game),
+        Ok(false) => Err(actix_web::error::ErrorNotFound("no such game")),
+        Err(e) => {
+            tracing::warn!(%game, error = %e, "cannot look the game up");
+            Err(actix_web::error::ErrorServiceUnavailable(
+                "the game cannot be looked up now",
+            ))
+        }
+    }
+}
+
+fn serve_player(
+    req: HttpRequest,
+    body: web::Payload,
+    game: Uuid,
+    id: &str,
+    shared: web::Data<Shared>,
+) -> Result<HttpResponse, actix_web::Error> {
+    let socket = upgrade(&req, body, id, &shared)?;
     actix_web::rt::spawn(player::run(
+        game,
         socket.player,
         socket.session,
         socket.stream,
@@ -82,16 +148,17 @@ pub async fn player_route(
     Ok(socket.response)
 }
 
-pub async fn world_route(
+fn serve_world(
     req: HttpRequest,
     body: web::Payload,
-    id: web::Path<String>,
+    game: Uuid,
+    id: &str,
     shared: web::Data<Shared>,
 ) -> Result<HttpResponse, actix_web::Error> {
-    let socket = upgrade(&req, body, &id, &shared)?;
+    let socket = upgrade(&req, body, id, &shared)?;
     // subscribe before answering, so that no update published after the client's
     // handshake completes can be missed
-    let updates = shared.fanout.subscribe();
+    let updates = shared.fanout.subscribe(game);
     actix_web::rt::spawn(world::run(
         socket.player,
         socket.session,

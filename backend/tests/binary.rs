@@ -5,7 +5,7 @@ use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use futures_util::StreamExt;
+use futures_util::{SinkExt, StreamExt};
 use tokio_tungstenite::connect_async;
 use tokio_tungstenite::tungstenite::{self, client::IntoClientRequest, Message};
 
@@ -182,6 +182,24 @@ async fn sigterm_closes_sockets_with_a_reason_and_exits_zero() {
         protocol::Uuid::new_v4()
     );
     let (mut world, _) = tokio_tungstenite::connect_async(&url).await.unwrap();
+    // a player enters, so the default game is laid and has rows to write out
+    let id = protocol::Uuid::new_v4();
+    let url = format!("ws://127.0.0.1:{port}/ws/player/{id}");
+    let (mut player, _) = tokio_tungstenite::connect_async(&url).await.unwrap();
+    let entering = r#"{"messageType": "entering", "payload": {"name": "Ana"}}"#;
+    player.send(Message::text(entering)).await.unwrap();
+    let first = tokio::time::timeout(Duration::from_secs(10), async {
+        loop {
+            match player.next().await {
+                Some(Ok(Message::Text(text))) => return text,
+                Some(Ok(_)) => continue, // pings
+                other => panic!("expected the brief, got {other:?}"),
+            }
+        }
+    })
+    .await
+    .expect("the brief in time");
+    assert!(first.contains("geometry"), "{first}");
 
     Command::new("kill")
         .args(["-TERM", &child.id().to_string()])
@@ -201,7 +219,7 @@ async fn sigterm_closes_sockets_with_a_reason_and_exits_zero() {
     .expect("the close frame has a reason");
     assert_eq!(u16::from(close.code), 1001, "going away");
     assert!(close.reason.contains("shutting down"), "{}", close.reason);
-    drop(world);
+    drop((world, player));
 
     let status = tokio::task::spawn_blocking(move || child.wait())
         .await

@@ -166,7 +166,7 @@ export async function openPage(context, url, errors, label) {
     ws.on("framereceived", ({ payload }) => frames.push({ url: ws.url(), text: String(payload) }));
   });
   await page.goto(url);
-  await page.locator("#enter").waitFor({ timeout: WAIT });
+  await page.locator(".app").waitFor({ timeout: WAIT });
   return page;
 }
 

@@ -1,6 +1,8 @@
-//! What the page asks of the browser: randomness and its own address.
+//! What the page asks of the browser: randomness, its own address, and whether its
+//! server answers.
 
 use protocol::Uuid;
+use wasm_bindgen::JsCast;
 
 /// A fresh random (version 4) UUID, from the browser's cryptographic generator.
 pub fn random_uuid() -> Uuid {
@@ -34,4 +36,48 @@ pub fn own_server() -> String {
     };
     let host = location.host().unwrap_or_else(|_| "127.0.0.1:8000".into());
     format!("{scheme}://{host}")
+}
+
+/// Whether the server the page came from answers, asked so that a refusal leaves no
+/// error in the console: Chrome logs every refused socket, fetch, image or script, but
+/// not a frame that fails to load. So a hidden frame loads `/healthz`; it shows a
+/// document of our own origin only if the server answered. `server` is the socket
+/// location in use: for another server than the page's own this cannot tell, and says
+/// yes (the sockets will find out).
+pub async fn reachable(server: &str) -> bool {
+    if server != own_server() {
+        return true;
+    }
+    let Some(document) = web_sys::window().and_then(|w| w.document()) else {
+        return true;
+    };
+    let Some(frame) = document
+        .create_element("iframe")
+        .ok()
+        .and_then(|e| e.dyn_into::<web_sys::HtmlIFrameElement>().ok())
+    else {
+        return true;
+    };
+    let _ = frame.set_attribute("hidden", "");
+    let _ = frame.set_attribute("aria-hidden", "true");
+    let _ = frame.set_attribute("tabindex", "-1");
+    frame.set_src("/healthz");
+    // loaded, or given up after 5 s (then the sockets find out)
+    let settled = js_sys::Promise::new(&mut |resolve, _| {
+        frame.set_onload(Some(&resolve));
+        if let Some(window) = web_sys::window() {
+            let _ = window.set_timeout_with_callback_and_timeout_and_arguments_0(&resolve, 5_000);
+        }
+    });
+    let Some(body) = document.body() else {
+        return true;
+    };
+    if body.append_child(&frame).is_err() {
+        return true;
+    }
+    let _ = wasm_bindgen_futures::JsFuture::from(settled).await;
+    // an error page is of another origin: no document for us
+    let answered = frame.content_document().is_some();
+    frame.remove();
+    answered
 }

@@ -101,10 +101,20 @@ impl Drop for Channel {
     fn drop(&mut self) {
         // detach first: the callbacks are freed with this struct, and a close we asked
         // for is not a drop to retry
-        self.ws.set_onopen(None);
         self.ws.set_onmessage(None);
         self.ws.set_onclose(None);
         self.ws.set_onerror(None);
-        let _ = self.ws.close();
+        if self.ws.ready_state() == WebSocket::CONNECTING {
+            // closing a socket still connecting logs an error in the console: close
+            // it once it opens instead (the closure frees itself when called)
+            let ws = self.ws.clone();
+            let close = Closure::once_into_js(move || {
+                let _ = ws.close();
+            });
+            self.ws.set_onopen(Some(close.unchecked_ref()));
+        } else {
+            self.ws.set_onopen(None);
+            let _ = self.ws.close();
+        }
     }
 }

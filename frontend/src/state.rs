@@ -59,7 +59,9 @@ pub struct Spider {
     pub hearts: bool,
     /// The name drawn beside it.
     pub name: String,
-    /// Which way it faces, in degrees clockwise from up: the way it last moved.
+    /// Which way it faces, in degrees clockwise from up: the way it last moved. Not
+    /// reduced to 0..360: each turn adds the shortest rotation, so that the drawn
+    /// spider turns the short way (west to north is +90, not -270).
     pub heading: i32,
 }
 
@@ -166,6 +168,9 @@ pub enum Action {
     },
     /// The backoff delay ran out: open the sockets again.
     Retry,
+    /// The backoff delay ran out, but the server does not answer yet: wait longer
+    /// without opening sockets (a refused socket logs an error in the console).
+    Unreachable,
     /// Move one king's step (arrow keys or buttons).
     Step {
         /// -1, 0 or 1.
@@ -274,17 +279,18 @@ impl GameState {
                 if session != self.session || !self.in_game() {
                     return;
                 }
-                let delay_ms = RETRY_BASE_MS
-                    .saturating_mul(1 << self.attempts.min(5))
-                    .min(RETRY_MAX_MS);
-                self.attempts += 1;
-                self.link = Link::Retrying { delay_ms };
+                self.back_off();
                 // a new session makes the socket effect close both old sockets
                 self.session += 1;
             }
             Action::Retry => {
                 if matches!(self.link, Link::Retrying { .. }) {
                     self.connect();
+                }
+            }
+            Action::Unreachable => {
+                if matches!(self.link, Link::Retrying { .. }) {
+                    self.back_off();
                 }
             }
             Action::Step { dx, dy } => self.step(dx, dy),
@@ -317,6 +323,15 @@ impl GameState {
         self.link = Link::Connecting;
         self.bus_ok = true;
         self.clear_world();
+    }
+
+    /// Counts a failed attempt and waits longer before the next one.
+    fn back_off(&mut self) {
+        let delay_ms = RETRY_BASE_MS
+            .saturating_mul(1 << self.attempts.min(5))
+            .min(RETRY_MAX_MS);
+        self.attempts += 1;
+        self.link = Link::Retrying { delay_ms };
     }
 
     fn clear_world(&mut self) {
@@ -460,11 +475,11 @@ impl GameState {
     }
 }
 
-/// The way from `from` to `to`, in degrees clockwise from up; `old` when they are the
-/// same cell.
+/// The heading after a step from `from` to `to`: `old` turned the short way round to
+/// face the step (degrees clockwise from up), or `old` when they are the same cell.
 fn heading(from: Cell, to: Cell, old: i32) -> i32 {
-    match ((to.x - from.x).signum(), (to.y - from.y).signum()) {
-        (0, 0) => old,
+    let toward = match ((to.x - from.x).signum(), (to.y - from.y).signum()) {
+        (0, 0) => return old,
         (0, -1) => 0,
         (1, -1) => 45,
         (1, 0) => 90,
@@ -473,7 +488,10 @@ fn heading(from: Cell, to: Cell, old: i32) -> i32 {
         (-1, 1) => 225,
         (-1, 0) => 270,
         _ => 315,
-    }
+    };
+    // the turn in -180..180: a half turn goes clockwise
+    let turn = (toward - old).rem_euclid(360);
+    old + if turn > 180 { turn - 360 } else { turn }
 }
 
 /// Replaces the value under `key`, or appends it.
@@ -632,7 +650,28 @@ mod tests {
         assert_eq!(s.heading, 180, "standing still keeps the heading");
         receive(&mut s, Socket::World, &player_frame(OTHER, 3, 4, 0));
         receive(&mut s, Socket::World, &player_frame(OTHER, 2, 4, 1));
-        assert_eq!(s.players[0].1.heading, 270);
+        assert_eq!(
+            s.players[0].1.heading, -90,
+            "a quarter turn anticlockwise from up"
+        );
+    }
+
+    #[test]
+    fn spiders_turn_the_short_way_round() {
+        let (c, up, right) = (Cell::new(5, 5), Cell::new(5, 4), Cell::new(6, 5));
+        let (left, down) = (Cell::new(4, 5), Cell::new(5, 6));
+        // west to north: a quarter turn clockwise, not three quarters back
+        assert_eq!(heading(c, up, 270), 360);
+        assert_eq!(heading(c, left, 0), -90);
+        assert_eq!(heading(c, down, 0), 180, "a half turn goes clockwise");
+        // many turns the same way keep adding up; each step is at most a half turn
+        let mut h = 0;
+        for to in [right, down, left, up, right] {
+            let next = heading(c, to, h);
+            assert!((next - h).abs() <= 180 && (next - heading(c, to, 0)).rem_euclid(360) == 0);
+            h = next;
+        }
+        assert_eq!(h, 450);
     }
 
     #[test]
@@ -732,6 +771,21 @@ mod tests {
             s.last_sent,
             r#"{"messageType":"entering","payload":{"name":"Argiope","token":"0f3c"}}"#
         );
+    }
+
+    #[test]
+    fn an_unreachable_server_backs_off_without_opening_sockets() {
+        let mut s = placed();
+        s.apply(Action::Dropped { session: s.session });
+        let session = s.session;
+        s.apply(Action::Unreachable);
+        s.apply(Action::Unreachable);
+        assert_eq!(s.link, Link::Retrying { delay_ms: 2000 });
+        assert_eq!((s.session, s.attempts), (session, 3));
+        s.apply(Action::Retry);
+        assert_eq!(s.link, Link::Connecting);
+        s.apply(Action::Unreachable);
+        assert_eq!(s.link, Link::Connecting, "only a waiting page backs off");
     }
 
     #[test]

@@ -41,3 +41,14 @@ pub fn player_route(player_id: Uuid) -> String {
 pub fn world_route(player_id: Uuid) -> String {
     format!("/ws/world/{player_id}")
 }
+
+/// The player socket's path for `player_id` in game `game_id` (an extension: the
+/// reference routes above play the server's default game).
+pub fn game_player_route(game_id: Uuid, player_id: Uuid) -> String {
+    format!("/ws/game/{game_id}/player/{player_id}")
+}
+
+/// The world socket's path for `player_id` in game `game_id` (an extension).
+pub fn game_world_route(game_id: Uuid, player_id: Uuid) -> String {
+    format!("/ws/game/{game_id}/world/{player_id}")
+}

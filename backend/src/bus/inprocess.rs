@@ -2,6 +2,7 @@
 //! single instance.
 
 use async_trait::async_trait;
+use protocol::Uuid;
 
 use super::{Bus, Fanout, Frame};
 
@@ -19,8 +20,8 @@ impl InProcessBus {
 
 #[async_trait]
 impl Bus for InProcessBus {
-    fn publish(&self, frame: Frame) {
-        self.fanout.deliver(frame);
+    fn publish(&self, game: Uuid, frame: Frame) {
+        self.fanout.deliver(game, frame);
     }
 
     async fn close(&self) {}

@@ -88,12 +88,18 @@ const CLOSE_TIMEOUT: Duration = Duration::from_secs(5);
 const ORIGIN: &str = "drapetisca-origin";
 /// Message property holding the frame's sequence number within its origin.
 const SEQUENCE: &str = "drapetisca-seq";
+/// Message property naming the game a frame belongs to (also the message key, so a
+/// key-aware reader can follow one game).
+const GAME: &str = "drapetisca-game";
+
+/// A frame waiting for the publisher: its sequence number, its game, the frame.
+type Outgoing = (u64, protocol::Uuid, Frame);
 
 /// The Pulsar bus of one instance: an outbox drained by a publisher task, a consumer
 /// task delivering to the fan-out, and a watchdog telling clients about delays.
 pub struct PulsarBus {
     /// Frames waiting for the publisher task; `None` once closed.
-    outbox: Mutex<Option<mpsc::Sender<(u64, Frame)>>>,
+    outbox: Mutex<Option<mpsc::Sender<Outgoing>>>,
     /// Frames in flight, for the watchdog and for numbering.
     health: Arc<Health>,
     /// Stops the consumer (which then unsubscribes) and the watchdog.
@@ -158,7 +164,7 @@ impl PulsarBus {
 
 #[async_trait]
 impl Bus for PulsarBus {
-    fn publish(&self, frame: Frame) {
+    fn publish(&self, game: protocol::Uuid, frame: Frame) {
         // unwrap: the lock is never held across an await, and nothing panics under it
         let outbox = self.outbox.lock().unwrap();
         let Some(outbox) = outbox.as_ref() else {
@@ -166,7 +172,7 @@ impl Bus for PulsarBus {
         };
         let sent = self
             .health
-            .publish(|seq| outbox.try_send((seq, frame)).is_ok());
+            .publish(|seq| outbox.try_send((seq, game, frame)).is_ok());
         if !sent {
             let dropped = self.dropped.fetch_add(1, Ordering::Relaxed) + 1;
             if dropped.is_power_of_two() {

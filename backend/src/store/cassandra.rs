@@ -33,7 +33,7 @@ use scylla::value::MaybeUnset;
 use secrecy::ExposeSecret;
 
 use self::schema::Statements;
-use super::{ObjectKind, Store, StoreError, StoredObject};
+use super::{GameInfo, ObjectKind, Store, StoreError, StoredObject};
 use crate::config::CassandraOptions;
 
 pub use self::schema::{Keyspace, Replication};
@@ -162,6 +162,18 @@ type ObjectRow = (
     Option<String>,
 );
 
+/// One `games_by_deployment` row as read back; name and time may be unset when another
+/// client wrote the row.
+type GameRow = (Uuid, Option<String>, Option<scylla::value::CqlTimestamp>);
+
+fn to_game((id, name, created): GameRow) -> GameInfo {
+    GameInfo {
+        id,
+        name: name.unwrap_or_default(),
+        created_ms: created.map_or(0, |t| t.0),
+    }
+}
+
 fn backend(what: &str, e: impl fmt::Display) -> StoreError {
     StoreError::Backend(format!("cassandra {what} failed: {e}"))
 }
@@ -192,6 +204,51 @@ impl Store for CassandraStore {
             .await
             .map_err(|e| backend("recording the current game", e))?;
         Ok(())
+    }
+
+    async fn create_game(&self, game: &GameInfo) -> Result<(), StoreError> {
+        let created = scylla::value::CqlTimestamp(game.created_ms);
+        self.session
+            .execute_unpaged(
+                &self.statements.insert_game,
+                (schema::CURRENT_KEY, game.id, game.name.as_str(), created),
+            )
+            .await
+            .map_err(|e| backend("recording a game", e))?;
+        Ok(())
+    }
+
+    async fn games(&self) -> Result<Vec<GameInfo>, StoreError> {
+        let mut rows = self
+            .session
+            .execute_iter(self.statements.select_games.clone(), (schema::CURRENT_KEY,))
+            .await
+            .map_err(|e| backend("listing the games", e))?
+            .rows_stream::<GameRow>()
+            .map_err(|e| backend("listing the games", e))?;
+        let mut games = Vec::new();
+        while let Some(row) = rows
+            .try_next()
+            .await
+            .map_err(|e| backend("listing the games", e))?
+        {
+            games.push(to_game(row));
+        }
+        Ok(games)
+    }
+
+    async fn game(&self, id: Uuid) -> Result<Option<GameInfo>, StoreError> {
+        let result = self
+            .session
+            .execute_unpaged(&self.statements.select_game_info, (schema::CURRENT_KEY, id))
+            .await
+            .map_err(|e| backend("reading a game", e))?;
+        let row = result
+            .into_rows_result()
+            .map_err(|e| backend("reading a game", e))?
+            .maybe_first_row::<GameRow>()
+            .map_err(|e| backend("reading a game", e))?;
+        Ok(row.map(to_game))
     }
 
     async fn load(&self, game: Uuid) -> Result<Vec<StoredObject>, StoreError> {

@@ -17,7 +17,7 @@ use async_trait::async_trait;
 use protocol::Uuid;
 use serde::{Deserialize, Serialize};
 
-use super::{ObjectKind, Store, StoreError, StoredObject};
+use super::{GameInfo, ObjectKind, Store, StoreError, StoredObject};
 
 /// The log's file name inside the data directory.
 const FILE_NAME: &str = "drapetisca.jsonl";
@@ -28,6 +28,8 @@ const FILE_NAME: &str = "drapetisca.jsonl";
 enum Record {
     /// The game to resume after a restart.
     Current { current_game: Uuid },
+    /// A game's lobby record.
+    Game { game: GameInfo },
     /// The latest state of one object of one game.
     Object {
         game_id: Uuid,
@@ -42,6 +44,8 @@ struct Inner {
     file: BufWriter<File>,
     /// The game to resume.
     current: Option<Uuid>,
+    /// Every game's lobby record, by id.
+    games: HashMap<Uuid, GameInfo>,
     /// Latest row of every object, by game and key.
     objects: HashMap<(Uuid, ObjectKind, Uuid), StoredObject>,
     /// Lines in the log, live or replaced; compaction runs when this outgrows the live rows.
@@ -64,6 +68,7 @@ impl EmbeddedStore {
         fs::create_dir_all(data_dir)?;
         let path = data_dir.join(FILE_NAME);
         let mut current = None;
+        let mut games = HashMap::new();
         let mut objects = HashMap::new();
         let mut lines = 0;
         if path.exists() {
@@ -81,6 +86,9 @@ impl EmbeddedStore {
                 let complete = line.ends_with(b"\n");
                 match serde_json::from_slice::<Record>(&line) {
                     Ok(Record::Current { current_game }) => current = Some(current_game),
+                    Ok(Record::Game { game }) => {
+                        games.insert(game.id, game);
+                    }
                     Ok(Record::Object { game_id, object }) => {
                         objects.insert((game_id, object.kind, object.object_id), object);
                     }
@@ -114,6 +122,7 @@ impl EmbeddedStore {
         let mut inner = Inner {
             file: BufWriter::new(file),
             current,
+            games,
             objects,
             lines,
         };
@@ -144,7 +153,7 @@ impl EmbeddedStore {
 
 impl Inner {
     fn live(&self) -> usize {
-        self.objects.len() + 1
+        self.objects.len() + self.games.len() + 1
     }
 
     fn append(&mut self, record: &Record) -> Result<(), StoreError> {
@@ -164,6 +173,12 @@ fn compact(path: &Path, inner: &mut Inner) -> Result<(), StoreError> {
     let mut lines = 0;
     if let Some(current_game) = inner.current {
         serde_json::to_writer(&mut out, &Record::Current { current_game })
+            .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        out.write_all(b"\n")?;
+        lines += 1;
+    }
+    for game in inner.games.values() {
+        serde_json::to_writer(&mut out, &Record::Game { game: game.clone() })
             .map_err(|e| StoreError::Corrupt(e.to_string()))?;
         out.write_all(b"\n")?;
         lines += 1;
@@ -200,6 +215,27 @@ impl Store for EmbeddedStore {
             Ok(())
         })
         .await
+    }
+
+    async fn create_game(&self, game: &GameInfo) -> Result<(), StoreError> {
+        let game = game.clone();
+        self.with(move |_, inner| {
+            inner.append(&Record::Game { game: game.clone() })?;
+            inner.file.flush()?;
+            inner.games.insert(game.id, game);
+            Ok(())
+        })
+        .await
+    }
+
+    async fn games(&self) -> Result<Vec<GameInfo>, StoreError> {
+        self.with(|_, inner| Ok(inner.games.values().cloned().collect()))
+            .await
+    }
+
+    async fn game(&self, id: Uuid) -> Result<Option<GameInfo>, StoreError> {
+        self.with(move |_, inner| Ok(inner.games.get(&id).cloned()))
+            .await
     }
 
     async fn load(&self, game: Uuid) -> Result<Vec<StoredObject>, StoreError> {
@@ -295,6 +331,34 @@ mod tests {
             rows,
             vec![row(ObjectKind::Brick, 1, 3), row(ObjectKind::Player, 2, 5)]
         );
+    }
+
+    #[tokio::test]
+    async fn game_records_survive_reopening_and_compaction() {
+        let dir = tempfile::tempdir().unwrap();
+        let info = |n: u128| GameInfo {
+            id: Uuid::from_u128(n),
+            name: format!("game {n}"),
+            created_ms: 1_700_000_000_000 + n as i64,
+        };
+        {
+            let store = EmbeddedStore::open(dir.path()).unwrap();
+            store.create_game(&info(1)).await.unwrap();
+            store.create_game(&info(2)).await.unwrap();
+            for x in 0..300 {
+                store
+                    .write(info(1).id, &[row(ObjectKind::Player, 2, x)])
+                    .await
+                    .unwrap();
+            }
+        }
+        // the reopening compacts the 300 replaced rows away; the games must stay
+        let store = EmbeddedStore::open(dir.path()).unwrap();
+        let mut games = store.games().await.unwrap();
+        games.sort_by_key(|g| g.id);
+        assert_eq!(games, vec![info(1), info(2)]);
+        assert_eq!(store.game(info(2).id).await.unwrap(), Some(info(2)));
+        assert_eq!(store.game(Uuid::from_u128(3)).await.unwrap(), None);
     }
 
     #[tokio::test]

@@ -12,14 +12,16 @@ use super::guard::rate::{FrameLimiter, Limited, Verdict};
 use super::{close, close_for, flooding, send, Gone, Heartbeat};
 use crate::app::Shared;
 use crate::bus::frame;
-use crate::room::Direct;
+use crate::registry::JoinError;
+use crate::room::{ConnectError, Direct};
 
 /// Direct messages a player socket may have queued before it counts as too slow. A brief
 /// is one message, however many frames it holds.
 const OUTBOX: usize = 64;
 
-/// Serves one player socket until it closes.
+/// Serves one player socket of `game` until it closes.
 pub async fn run(
+    game: Uuid,
     player: Uuid,
     mut session: Session,
     mut stream: AggregatedMessageStream,
@@ -27,13 +29,11 @@ pub async fn run(
     shared: Arc<Shared>,
 ) {
     let (outbox, mut inbox) = mpsc::channel(OUTBOX);
-    let conn = match shared.room.connect(player, outbox).await {
-        Ok(conn) => conn,
+    let (room, conn) = match shared.registry.connect(game, player, outbox).await {
+        Ok(joined) => joined,
         Err(e) => {
             tracing::info!(%player, reason = %e, "player socket refused");
-            let _ = session
-                .close(close(CloseCode::Policy, &e.to_string()))
-                .await;
+            let _ = session.close(close(refusal_code(&e), &e.to_string())).await;
             return;
         }
     };
@@ -56,7 +56,7 @@ pub async fn run(
                         let (verdict, reason) = match ClientMessage::parse(&text) {
                             Ok(message) => match Limited::of(&message).map(|kind| (kind, limiter.admit(kind, now))) {
                                 None | Some((_, Verdict::Pass)) => {
-                                    if shared.room.send(player, conn, message).await.is_err() {
+                                    if room.send(player, conn, message).await.is_err() {
                                         break close(CloseCode::Away, "the server is shutting down");
                                     }
                                     continue;
@@ -130,10 +130,22 @@ pub async fn run(
             _ = &mut shutdown => break close(CloseCode::Away, "the server is shutting down"),
         }
     };
-    shared.room.disconnect(player, conn).await;
+    room.disconnect(player, conn).await;
     metrics.player_disconnected();
     let _ = session.close(reason).await;
     drop(slot);
+}
+
+/// The close code of a refused join: the reference's 1008 for a taken id, "try again
+/// later" where waiting helps.
+fn refusal_code(error: &JoinError) -> CloseCode {
+    match error {
+        JoinError::Connect(ConnectError::Closed) => CloseCode::Away,
+        JoinError::Full(_) | JoinError::Store(_) => CloseCode::Again,
+        JoinError::Connect(ConnectError::AlreadyConnected) | JoinError::UnknownGame => {
+            CloseCode::Policy
+        }
+    }
 }
 
 /// Tells the client why its frame was refused; the connection and the game go on.

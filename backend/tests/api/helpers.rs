@@ -150,16 +150,26 @@ impl TestApp {
     /// the URL.
     pub async fn get(&self, path: &str) -> (u16, String) {
         let url = format!("http://{}{path}", self.address);
-        let response = reqwest::get(&url)
-            .await
-            .unwrap_or_else(|e| panic!("GET {url}: {e}"));
-        let status = response.status().as_u16();
-        let body = response
-            .text()
-            .await
-            .unwrap_or_else(|e| panic!("GET {url}: {e}"));
-        (status, body)
+        read(url.clone(), reqwest::get(&url).await).await
     }
+
+    /// A POST of `body` as JSON to `path`: its status and body.
+    pub async fn post(&self, path: &str, body: &Value) -> (u16, String) {
+        let url = format!("http://{}{path}", self.address);
+        let sent = reqwest::Client::new().post(&url).json(body).send().await;
+        read(url, sent).await
+    }
+}
+
+/// The status and body of a response; a failed request fails the test, naming the URL.
+async fn read(url: String, response: reqwest::Result<reqwest::Response>) -> (u16, String) {
+    let response = response.unwrap_or_else(|e| panic!("{url}: {e}"));
+    let status = response.status().as_u16();
+    let body = response
+        .text()
+        .await
+        .unwrap_or_else(|e| panic!("{url}: {e}"));
+    (status, body)
 }
 
 struct Stopped {
@@ -216,8 +226,33 @@ impl Client {
 
     /// Opens both sockets under `id` (world first, as the reference client does).
     pub async fn connect_as(app: &TestApp, id: Uuid, name: &str) -> Client {
-        let world = open(app, &protocol::world_route(id)).await;
-        let player = open(app, &protocol::player_route(id)).await;
+        let routes = (protocol::world_route(id), protocol::player_route(id));
+        Self::connect_on(app, routes, id, name).await
+    }
+
+    /// Opens both sockets of game `game` under a fresh id.
+    pub async fn connect_to(app: &TestApp, game: Uuid, name: &str) -> Client {
+        Self::connect_to_as(app, game, Uuid::new_v4(), name).await
+    }
+
+    /// Opens both sockets of game `game` under `id`.
+    pub async fn connect_to_as(app: &TestApp, game: Uuid, id: Uuid, name: &str) -> Client {
+        let routes = (
+            protocol::game_world_route(game, id),
+            protocol::game_player_route(game, id),
+        );
+        Self::connect_on(app, routes, id, name).await
+    }
+
+    /// Opens the world socket, then the player socket, at the given paths.
+    async fn connect_on(
+        app: &TestApp,
+        (world, player): (String, String),
+        id: Uuid,
+        name: &str,
+    ) -> Client {
+        let world = open(app, &world).await;
+        let player = open(app, &player).await;
         Client {
             id,
             name: name.into(),
@@ -268,15 +303,26 @@ impl Client {
     /// The next world frame that satisfies `wanted`, updating the view with every frame
     /// read on the way; frames that do not match are kept for later calls.
     pub async fn world_until(&mut self, what: &str, wanted: impl Fn(&Value) -> bool) -> Value {
+        self.world_until_within(PATIENCE, what, wanted).await
+    }
+
+    /// Like [`Client::world_until`], waiting up to `patience` instead of [`PATIENCE`]:
+    /// for what takes a service's restart.
+    pub async fn world_until_within(
+        &mut self,
+        patience: Duration,
+        what: &str,
+        wanted: impl Fn(&Value) -> bool,
+    ) -> Value {
         if let Some(i) = self.world_backlog.iter().position(&wanted) {
             // unwrap: the index was just found
             return self.world_backlog.remove(i).unwrap();
         }
-        let deadline = tokio::time::Instant::now() + PATIENCE;
+        let deadline = tokio::time::Instant::now() + patience;
         loop {
             let frame = tokio::time::timeout_at(deadline, next_text(&mut self.world))
                 .await
-                .unwrap_or_else(|_| panic!("{}: waited {PATIENCE:?} for {what}", self.name))
+                .unwrap_or_else(|_| panic!("{}: waited {patience:?} for {what}", self.name))
                 .unwrap_or_else(|| {
                     panic!(
                         "{}: world socket closed while waiting for {what}",
@@ -291,10 +337,25 @@ impl Client {
         }
     }
 
+    /// World frames read while waiting for others and not yet asked for, oldest first.
+    pub fn world_seen(&self) -> impl Iterator<Item = &Value> {
+        self.world_backlog.iter()
+    }
+
     /// Waits for the world update about `player` with generation `generation`.
     pub async fn sees_move(&mut self, player: Uuid, generation: i64) -> Value {
+        self.sees_move_within(PATIENCE, player, generation).await
+    }
+
+    /// Like [`Client::sees_move`], waiting up to `patience`.
+    pub async fn sees_move_within(
+        &mut self,
+        patience: Duration,
+        player: Uuid,
+        generation: i64,
+    ) -> Value {
         let id = player.to_string();
-        self.world_until(&format!("move {generation} of {id}"), |f| {
+        self.world_until_within(patience, &format!("move {generation} of {id}"), |f| {
             f["messageType"] == "player"
                 && f["playerID"] == id
                 && f["payload"]["generation"] == generation

@@ -122,9 +122,12 @@ async fn a_plain_pulsar_consumer_sees_the_players_moves_and_chat() {
 #[tokio::test]
 async fn two_instances_on_one_topic_each_fan_out_the_others_frames() {
     let (dir_a, dir_b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
-    let settings_a = helpers::pulsar(dir_a.path());
+    let mut settings_a = helpers::pulsar(dir_a.path());
     let mut settings_b = helpers::pulsar(dir_b.path());
     settings_b.pulsar.topic = settings_a.pulsar.topic.clone();
+    // world frames are per game: both instances serve the same default game
+    settings_a.game_id = Some(protocol::Uuid::new_v4());
+    settings_b.game_id = settings_a.game_id;
     let a = spawn_app_with(settings_a, dir_a).await;
     let b = spawn_app_with(settings_b, dir_b).await;
 

@@ -5,6 +5,9 @@ use protocol::{Cell, Uuid};
 use serde_json::json;
 use tokio_tungstenite::tungstenite::Message;
 
+mod games;
+pub use games::*;
+
 use crate::helpers::{close_of, free_neighbour, open, spawn_app, Client, MakeSettings, TestApp};
 use futures_util::SinkExt;
 
@@ -23,6 +26,11 @@ macro_rules! game_scenarios {
             garbage_and_oversized_frames_are_refused_and_play_goes_on,
             leaving_and_closing_the_socket_tell_everyone,
             a_restart_resumes_the_same_game,
+            two_games_in_parallel_never_see_each_other,
+            an_unloaded_game_loads_back_exactly,
+            a_created_game_is_listed_and_playable_after_a_restart,
+            the_lobby_counts_the_players_of_each_game,
+            game_caps_and_bad_names_are_refused_and_change_nothing,
         );
     };
     (@each $make:expr; $($name:ident),* $(,)?) => {

@@ -68,13 +68,23 @@ pub fn App() -> Html {
         });
     }
 
-    // After a drop, wait out the backoff, then retry.
+    // After a drop, wait out the backoff, then retry if the server answers (a refused
+    // socket would log an error in the console), else wait longer. Keyed on the
+    // attempts too: waiting the longest delay twice in a row is a new wait.
     {
         let dispatch = game.dispatcher();
-        use_effect_with(game.link, move |link| {
+        let server = game.server.clone();
+        use_effect_with((game.link, game.attempts), move |(link, _)| {
             let timer = match *link {
                 Link::Retrying { delay_ms } => Some(Timeout::new(delay_ms, move || {
-                    dispatch.dispatch(Action::Retry)
+                    yew::platform::spawn_local(async move {
+                        let up = browser::reachable(&server).await;
+                        dispatch.dispatch(if up {
+                            Action::Retry
+                        } else {
+                            Action::Unreachable
+                        })
+                    })
                 })),
                 _ => None,
             };

@@ -45,7 +45,10 @@ pub fn Chat() -> Html {
     html! {
         <section class="chat" aria-label="chat">
             <h2>{"Chat"}</h2>
-            <ul class="lines" id="chat-lines">{ for lines }</ul>
+            // a live region: screen readers read new lines out as they arrive
+            <ul class="lines" id="chat-lines" aria-live="polite" aria-relevant="additions">
+                { for lines }
+            </ul>
             <form onsubmit={on_submit}>
                 <input id="chat-input" ref={input} placeholder="say something…" autocomplete="off"
                     maxlength={protocol::MAX_CHAT_CHARS.to_string()} disabled={!connected}

@@ -40,7 +40,7 @@ pub fn Controls() -> Html {
                 { button("move down", "▼", Action::Step { dx: 0, dy: 1 }) }
                 <span />
             </div>
-            <p class="readout" id="position" aria-label="your position">{readout}</p>
+            <p class="readout"><span class="sr-only">{"Your position: "}</span><span id="position">{readout}</span></p>
             <p class="keys">
                 <span class="on-keys">{"Arrow keys move · H hearts"}</span>
                 <span class="on-touch">{"Swipe the field or tap the arrows"}</span>

@@ -78,7 +78,7 @@ pub fn Field() -> Html {
     let on_cancel = Callback::from(move |_: PointerEvent| *stroke.borrow_mut() = None);
     html! {
         <svg class="field" viewBox={view_box} preserveAspectRatio="xMidYMid meet"
-            role="img" aria-label="the field" onpointerdown={on_down} onpointerup={on_up}
+            role="img" aria-label="the field: swipe on it to move" onpointerdown={on_down} onpointerup={on_up}
             onpointercancel={on_cancel}>
             <rect class="ground" x={(-MARGIN / 2).to_string()} y={(-MARGIN / 2).to_string()}
                 width={(w + MARGIN).to_string()} height={(h + MARGIN).to_string()} rx="10" />

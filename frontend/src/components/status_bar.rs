@@ -26,7 +26,8 @@ pub fn StatusBar() -> Html {
     };
     html! {
         <footer class="status" aria-label="status">
-            <span id="link" class={classes!("link", class)}>{text}</span>
+            // a live region: screen readers announce the link's changes as they happen
+            <span id="link" class={classes!("link", class)} role="status">{text}</span>
             <span class="frame"><b>{"Last sent"}</b><code id="last-sent">{&game.last_sent}</code></span>
             <span class="frame"><b>{"Last received"}</b><code id="last-received">{&game.last_received}</code></span>
         </footer>

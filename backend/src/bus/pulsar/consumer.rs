@@ -12,7 +12,7 @@ use tokio_util::sync::CancellationToken;
 use super::dedup::Dedup;
 use super::health::Health;
 use super::setup::{subscribe, Client};
-use super::{CLOSE_TIMEOUT, ORIGIN, SEQUENCE};
+use super::{CLOSE_TIMEOUT, GAME, ORIGIN, SEQUENCE};
 use crate::bus::{Fanout, Frame};
 
 /// The consumer acknowledges every this many frames (cumulatively, the subscription
@@ -101,8 +101,12 @@ impl ConsumerTask {
                 self.health.echoed(seq);
             }
         }
+        let Some(game) = property(GAME).and_then(|g| g.parse().ok()) else {
+            tracing::warn!("a message on the world topic names no game: skipped");
+            return;
+        };
         match std::str::from_utf8(&payload.data) {
-            Ok(text) => self.fanout.deliver(Frame::from(text)),
+            Ok(text) => self.fanout.deliver(game, Frame::from(text)),
             Err(_) => tracing::warn!("a message on the world topic is not UTF-8: skipped"),
         }
     }

@@ -7,8 +7,7 @@ use pulsar::producer::{Message, SendFuture};
 use pulsar::{Producer, TokioExecutor};
 use tokio::sync::mpsc;
 
-use super::{ORIGIN, SEQUENCE};
-use crate::bus::Frame;
+use super::{Outgoing, GAME, ORIGIN, SEQUENCE};
 
 /// Sends the outbox's frames in order, handing each receipt to the receipt task. A send
 /// waits only while the crate re-creates the producer (the broker is away); frames
@@ -16,16 +15,19 @@ use crate::bus::Frame;
 pub async fn publish_loop(
     mut producer: Producer<TokioExecutor>,
     instance: String,
-    mut frames: mpsc::Receiver<(u64, Frame)>,
+    mut frames: mpsc::Receiver<Outgoing>,
     receipts: mpsc::UnboundedSender<(u64, SendFuture)>,
 ) {
-    while let Some((seq, frame)) = frames.recv().await {
+    while let Some((seq, game, frame)) = frames.recv().await {
+        let game = game.to_string();
         let message = Message {
             payload: frame.as_bytes().to_vec(),
             properties: HashMap::from([
                 (ORIGIN.to_string(), instance.clone()),
                 (SEQUENCE.to_string(), seq.to_string()),
+                (GAME.to_string(), game.clone()),
             ]),
+            partition_key: Some(game),
             ..Default::default()
         };
         let mut attempt = 0u32;

@@ -9,7 +9,7 @@ use std::str::FromStr;
 use scylla::client::session::Session;
 use scylla::statement::prepared::PreparedStatement;
 
-/// The key of the one row of `current_game`.
+/// The key of the one row of `current_game`, and the partition of `games_by_deployment`.
 pub const CURRENT_KEY: &str = "current";
 
 /// A keyspace name: what CQL accepts unquoted (letters, digits, underscores, at most
@@ -122,6 +122,12 @@ pub struct Statements {
     pub select_current: PreparedStatement,
     /// Records the game to resume, with a client-side timestamp.
     pub upsert_current: PreparedStatement,
+    /// Records a game for the lobby.
+    pub insert_game: PreparedStatement,
+    /// Every game of the deployment.
+    pub select_games: PreparedStatement,
+    /// One game of the deployment.
+    pub select_game_info: PreparedStatement,
 }
 
 /// Creates what is missing (keyspace, tables) and prepares the statements.
@@ -177,6 +183,18 @@ pub async fn set_up(
     )
     .await?;
 
+    // Ours: the lobby's games, one partition per deployment so that listing them is one
+    // partition read (a few thousand rows at most), never a scan of the cluster.
+    run(
+        session,
+        &format!(
+            "CREATE TABLE IF NOT EXISTS {keyspace}.games_by_deployment (
+                deployment text, game_id uuid, name text, created timestamp,
+                PRIMARY KEY ((deployment), game_id))"
+        ),
+    )
+    .await?;
+
     let prepare = |cql: String| async move {
         let mut statement = session.prepare(cql).await.map_err(|e| e.to_string())?;
         // every statement reads or upserts whole rows: safe to retry
@@ -202,6 +220,21 @@ pub async fn set_up(
         upsert_current: prepare(format!(
             "INSERT INTO {keyspace}.current_game (deployment, game_id) VALUES (?, ?)
              USING TIMESTAMP ?"
+        ))
+        .await?,
+        insert_game: prepare(format!(
+            "INSERT INTO {keyspace}.games_by_deployment (deployment, game_id, name, created)
+             VALUES (?, ?, ?, ?)"
+        ))
+        .await?,
+        select_games: prepare(format!(
+            "SELECT game_id, name, created FROM {keyspace}.games_by_deployment
+             WHERE deployment = ?"
+        ))
+        .await?,
+        select_game_info: prepare(format!(
+            "SELECT game_id, name, created FROM {keyspace}.games_by_deployment
+             WHERE deployment = ? AND game_id = ?"
         ))
         .await?,
     })

@@ -1,0 +1,110 @@
+//! The lobby's JSON API: list games, look one up, create one.
+//!
+//! - `GET /api/games`: `{"games": [GameSummary, ...]}`, the default game first.
+//! - `GET /api/games/{id}`: one [`GameSummary`], or 404.
+//! - `POST /api/games` with `{"name": "..."}`: 201 and the new game's [`GameSummary`].
+//!
+//! Every refusal is a status code and `{"error": "<why>"}`; nothing changes on a refusal.
+//! `/game/{id}` serves the page itself, which opens that game.
+
+use actix_web::http::{header, StatusCode};
+use actix_web::{web, HttpRequest, HttpResponse};
+use protocol::Uuid;
+use serde::Deserialize;
+
+use crate::app::Shared;
+use crate::assets;
+use crate::registry::{CreateError, GameSummary};
+use crate::store::StoreError;
+
+/// Largest request body accepted by `POST /api/games`.
+const MAX_BODY_BYTES: usize = 4096;
+
+/// The body of `POST /api/games`.
+#[derive(Deserialize)]
+struct NewGame {
+    /// The name to give the game.
+    name: String,
+}
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(
+        web::resource("/api/games")
+            .app_data(
+                web::JsonConfig::default()
+                    .limit(MAX_BODY_BYTES)
+                    .error_handler(|e, _| {
+                        let response =
+                            refusal(StatusCode::BAD_REQUEST, &format!("invalid body: {e}"));
+                        actix_web::error::InternalError::from_response(e, response).into()
+                    }),
+            )
+            .route(web::get().to(list))
+            .route(web::post().to(create)),
+    )
+    .route("/api/games/{id}", web::get().to(one))
+    .route("/game/{id}", web::get().to(assets::index));
+}
+
+async fn list(shared: web::Data<Shared>) -> HttpResponse {
+    match shared.registry.list().await {
+        Ok(games) => HttpResponse::Ok().json(serde_json::json!({ "games": games })),
+        Err(e) => store_failed(e),
+    }
+}
+
+async fn one(id: web::Path<String>, shared: web::Data<Shared>) -> HttpResponse {
+    let Ok(game) = id.parse::<Uuid>() else {
+        return refusal(StatusCode::BAD_REQUEST, "the game id must be a UUID");
+    };
+    match shared.registry.summary(game).await {
+        Ok(Some(summary)) => HttpResponse::Ok().json(summary),
+        Ok(None) => refusal(StatusCode::NOT_FOUND, "no such game"),
+        Err(e) => store_failed(e),
+    }
+}
+
+async fn create(
+    req: HttpRequest,
+    body: web::Json<NewGame>,
+    shared: web::Data<Shared>,
+) -> HttpResponse {
+    // the peer's address: behind a proxy, every client shares the proxy's quota
+    let Some(from) = req.peer_addr().map(|a| a.ip()) else {
+        return refusal(StatusCode::BAD_REQUEST, "no client address");
+    };
+    match shared.registry.create(&body.name, from).await {
+        Ok(summary) => created(summary),
+        Err(e) => {
+            let status = match &e {
+                CreateError::EmptyName | CreateError::NameTooLong => StatusCode::BAD_REQUEST,
+                CreateError::TooMany => StatusCode::TOO_MANY_REQUESTS,
+                CreateError::Full(_) | CreateError::Store(_) => StatusCode::SERVICE_UNAVAILABLE,
+            };
+            let mut response = refusal(status, &e.to_string());
+            if status != StatusCode::BAD_REQUEST {
+                let wait = header::HeaderValue::from_static("60");
+                response.headers_mut().insert(header::RETRY_AFTER, wait);
+            }
+            response
+        }
+    }
+}
+
+fn created(summary: GameSummary) -> HttpResponse {
+    HttpResponse::Created()
+        .insert_header((header::LOCATION, format!("/api/games/{}", summary.id)))
+        .json(summary)
+}
+
+fn store_failed(e: StoreError) -> HttpResponse {
+    tracing::warn!(error = %e, "lobby cannot read the store");
+    refusal(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "the games cannot be read now",
+    )
+}
+
+fn refusal(status: StatusCode, why: &str) -> HttpResponse {
+    HttpResponse::build(status).json(serde_json::json!({ "error": why }))
+}

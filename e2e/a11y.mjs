@@ -1,0 +1,91 @@
+// End to end, accessibility: axe-core (the accessibility engine browsers' dev tools use)
+// finds no WCAG 2 A/AA violation on a game before entering, in play on a desktop and on
+// a phone: every control labelled, enough contrast, valid ARIA. Keyboard
+// focus is visible on every control Tab reaches, and the link status and the chat are
+// live regions that screen readers announce.
+//
+//   cargo xtask dist && (cd e2e && npm ci && node a11y.mjs)
+//
+// Environment: see lib/harness.mjs.
+
+import { createRequire } from "node:module";
+import { readFileSync } from "node:fs";
+import { enter, fail, openPage, scenario, step, WAIT } from "./lib/harness.mjs";
+
+const axeSource = readFileSync(createRequire(import.meta.url).resolve("axe-core/axe.min.js"), "utf8");
+
+/** Fails with axe's findings if `page` violates a WCAG 2 A or AA rule. */
+async function audit(page, what) {
+  await page.evaluate(axeSource);
+  const violations = await page.evaluate(async () => {
+    const result = await window.axe.run(document, {
+      runOnly: { type: "tag", values: ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"] },
+    });
+    return result.violations.map((v) => ({
+      id: v.id,
+      help: v.help,
+      nodes: v.nodes.slice(0, 3).map((n) => `${n.target.join(" ")}: ${n.failureSummary.replace(/\s+/g, " ")}`),
+    }));
+  });
+  if (violations.length) {
+    const lines = violations.map((v) => `${v.id} (${v.help}):\n      ${v.nodes.join("\n      ")}`);
+    fail(`${what}: ${violations.length} accessibility violations:\n    ${lines.join("\n    ")}`);
+  }
+  step(`${what}: no WCAG 2 A/AA violations`);
+}
+
+/** Tabs through `page` and fails unless every control that takes focus shows an outline. */
+async function focusIsVisible(page, what) {
+  await page.evaluate(() => document.activeElement?.blur());
+  const seen = new Set();
+  for (let i = 0; i < 40; i++) {
+    await page.keyboard.press("Tab");
+    const focused = await page.evaluate(() => {
+      const el = document.activeElement;
+      if (!el || el === document.body) return null;
+      const style = getComputedStyle(el);
+      return {
+        id: el.id || el.getAttribute("aria-label") || el.textContent.trim().slice(0, 20),
+        outline: style.outlineStyle !== "none" && parseFloat(style.outlineWidth) >= 2,
+      };
+    });
+    if (!focused || seen.has(focused.id)) break;
+    seen.add(focused.id);
+    if (!focused.outline) fail(`${what}: keyboard focus on ${focused.id} shows no outline`);
+  }
+  if (seen.size < 3) fail(`${what}: Tab reached only ${[...seen].join(", ")}`);
+  step(`${what}: keyboard focus is visible on ${seen.size} controls`);
+}
+
+await scenario(async ({ server: startServer, browser }) => {
+  const server = await startServer();
+  const errors = [];
+  const desk = await browser.newContext({ viewport: { width: 1280, height: 760 } });
+
+  const game = server.base;
+  const page = await openPage(desk, game, errors, "Desk");
+  await audit(page, "a game before entering");
+  await focusIsVisible(page, "a game before entering");
+  await enter(page, "Reader");
+  const line = "can you hear me";
+  await page.locator("#chat-input").fill(line);
+  await page.locator("#chat-input").press("Enter");
+  await page.locator("#chat-lines li", { hasText: line }).waitFor({ timeout: WAIT });
+  await audit(page, "a game in play");
+
+  const live = await page.evaluate(() => ({
+    link: document.querySelector("#link")?.getAttribute("role"),
+    chat: document.querySelector("#chat-lines")?.getAttribute("aria-live"),
+  }));
+  if (live.link !== "status") fail(`the link status is not a live region (role ${live.link})`);
+  if (live.chat !== "polite") fail(`the chat is not a live region (aria-live ${live.chat})`);
+  step("the link status and the chat are live regions");
+
+  const phone = await browser.newContext({ viewport: { width: 360, height: 640 }, isMobile: true, hasTouch: true });
+  const small = await openPage(phone, game, errors, "Phone");
+  await enter(small, "Thumb", (button) => button.tap());
+  await audit(small, "a game in play on a phone");
+
+  if (errors.length) fail(`the pages logged errors:\n  ${errors.join("\n  ")}`);
+  step("no console errors");
+});

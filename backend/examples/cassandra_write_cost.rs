@@ -57,6 +57,7 @@ fn player(n: u128, step: i32) -> StoredObject {
         h: step % 2 == 0,
         generation: step,
         name: format!("player_{n:05}"),
+        score: 0,
     }
 }
 

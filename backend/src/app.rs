@@ -40,7 +40,7 @@ pub struct Shared {
 pub struct Application {
     /// The port actually bound (useful with port 0).
     port: u16,
-    /// The HTTP server future.
+    /// The HTTP server, run by `run_until_stopped`.
     server: Server,
     /// The server of `/metrics` alone, and its port, with `--metrics-bind`.
     metrics_server: Option<(Server, u16)>,
@@ -84,7 +84,6 @@ impl Application {
             max_players: settings.guard.max_players_per_game,
         };
         let limits = Limits {
-            idle: deps.idle,
             max_games: settings.max_games,
             creations_per_minute: settings.max_game_creations_per_minute,
         };

@@ -9,8 +9,9 @@
 //!   unloading them.
 //! - [`lobby`]: the JSON API that lists and creates games.
 //! - [`room`]: the one task that owns a game and applies commands in order.
-//! - [`game`]: the game's state as plain data.
-//! - [`rules`]: the rules of protocol.md as pure functions over [`game::Game`].
+//! - [`game`] and [`rules`]: the game's state as plain data and the rules of
+//!   protocol.md as pure functions over it, from the `rules` crate (the page checks its
+//!   own moves with the same code); [`store::rows`] converts a game to store rows.
 //! - [`bus`]: the world bus (in-process or Apache Pulsar) and the local fan-out.
 //! - [`store`]: where games are kept (embedded file or Apache Cassandra), and the
 //!   write-behind writer.
@@ -24,17 +25,17 @@ pub mod app;
 pub mod assets;
 pub mod bus;
 pub mod config;
-pub mod game;
 pub mod lobby;
 pub mod metrics;
 pub mod registry;
 pub mod room;
-pub mod rules;
 pub mod store;
 pub mod telemetry;
 pub mod text;
 pub mod tokens;
 pub mod ws;
 
+pub use ::rules;
+pub use ::rules::game;
 pub use app::Application;
 pub use config::Settings;

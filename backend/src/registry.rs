@@ -34,11 +34,10 @@ pub const MAX_LISTED: usize = 200;
 /// How often a player socket tries again when the room it joined was just letting go.
 const JOIN_ATTEMPTS: usize = 3;
 
-/// The limits of the registry, from the settings.
+/// The limits of the registry, from the settings (the idle time is the rooms' own, in
+/// [`RoomDeps`]).
 #[derive(Clone, Debug)]
 pub struct Limits {
-    /// How long a game stays loaded with no player socket.
-    pub idle: Duration,
     /// Most games running on this instance at once.
     pub max_games: usize,
     /// Most games one client address may create per minute.
@@ -50,7 +49,7 @@ pub struct Limits {
 pub struct GameSummary {
     /// The game's id.
     pub id: Uuid,
-    /// Its name.
+    /// The name its creator gave, shown in the lobby.
     pub name: String,
     /// Players in the game now (0 when it is not loaded).
     pub players: usize,
@@ -93,7 +92,7 @@ pub enum CreateError {
 /// A running game.
 #[derive(Clone)]
 struct Loaded {
-    /// Its room.
+    /// Its room: where its player sockets send their commands.
     handle: RoomHandle,
     /// Its active players, kept by the room.
     players: Arc<AtomicUsize>,
@@ -136,11 +135,11 @@ pub struct Registry {
     board: Board,
     /// What rooms are started with; `None` once closed, so no room starts after.
     deps: Mutex<Option<RoomDeps>>,
-    /// The limits.
+    /// Idle time and caps, from the settings.
     limits: Limits,
     /// The game of the reference routes.
     default_game: Uuid,
-    /// The running games.
+    /// The running games: the one map that says which games run here.
     directory: Arc<Directory>,
     /// Held while a game loads, so one game never gets two rooms.
     loading: tokio::sync::Mutex<()>,

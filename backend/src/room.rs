@@ -22,18 +22,18 @@ use futures_util::future::OptionFuture;
 use protocol::{
     server::{ErrorPayload, TokenPayload},
     Board, ChatFrom, ChatLine, ClientMessage, Entering, LeavingPayload, ObjectPayload,
-    PlayerUpdate, ServerMessage, Uuid, MAX_CHAT_CHARS, MAX_NAME_CHARS,
+    PlayerUpdate, ScorePayload, ServerMessage, Uuid, MAX_CHAT_CHARS, MAX_NAME_CHARS,
 };
 use rand::{rngs::StdRng, SeedableRng};
 use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 
 use crate::bus::{frame, Bus, Frame};
-use crate::game::{Game, Item};
+use crate::game::{Game, Item, Player};
 use crate::metrics::Metrics;
 use crate::registry::Lease;
 use crate::rules::{self, MoveOutcome};
-use crate::store::{writer::StoreWriter, ObjectKind, Store, StoreError};
+use crate::store::{rows::GameRows, writer::StoreWriter, ObjectKind, Store, StoreError};
 use crate::text::clean;
 use crate::tokens::{Check, Tokens};
 
@@ -42,6 +42,8 @@ use crate::tokens::{Check, Tokens};
 const COMMAND_QUEUE: usize = 4096;
 /// Longest chat id kept (clients send UUIDs).
 const MAX_CHAT_ID_CHARS: usize = 64;
+/// How many top scorers a brief lists (the page shows fewer).
+const SCOREBOARD_BRIEF: usize = 10;
 
 /// Identifies one player-socket connection, so that a late disconnect of an old socket
 /// cannot unregister a newer one.
@@ -162,7 +164,7 @@ pub struct RoomDeps {
     pub bus: Arc<dyn Bus>,
     /// Where changed rows go.
     pub writer: StoreWriter,
-    /// Counters.
+    /// Where the room counts rejections and times its publishes, for `/metrics`.
     pub metrics: Arc<Metrics>,
     /// How long a room stays loaded with no player socket.
     pub idle: Duration,
@@ -209,7 +211,7 @@ struct Room {
     bus: Arc<dyn Bus>,
     /// Where changed rows go.
     writer: StoreWriter,
-    /// Counters.
+    /// Where the room counts rejections and times its publishes, for `/metrics`.
     metrics: Arc<Metrics>,
     /// Active players now, read by the lobby.
     players: Arc<AtomicUsize>,
@@ -460,6 +462,13 @@ impl Room {
         }
         brief.extend(game.bricks.iter().map(brick_frame));
         brief.extend(game.food.iter().map(food_frame));
+        // the scoreboard: the best, and our own count (players who caught nothing have
+        // none); the page hears of every later catch on the world socket
+        let top = game.top_scores(SCOREBOARD_BRIEF);
+        brief.extend(top.iter().map(|(id, p)| score_frame(*id, p)));
+        if entered.player.score > 0 && !top.iter().any(|(id, _)| *id == player) {
+            brief.push(score_frame(player, &entered.player));
+        }
         brief.push(own.clone());
         self.direct(player, Direct::Batch(brief));
         self.publish(own);
@@ -488,6 +497,9 @@ impl Room {
                     self.publish(food_frame(food));
                     let row = Game::item_row(ObjectKind::Food, food);
                     self.writer.upsert(self.game.id, row);
+                    if let Some(catcher) = self.game.player(player) {
+                        self.publish(score_frame(player, catcher));
+                    }
                     let line =
                         ServerMessage::server_chat(Uuid::new_v4().to_string(), "Good catch!");
                     self.direct(player, Direct::Frame(frame(&line)));
@@ -590,6 +602,17 @@ impl Room {
 fn brick_frame(brick: &Item) -> Frame {
     frame(&ServerMessage::Brick {
         payload: item_payload(brick),
+    })
+}
+
+/// A player's score (the scoreboard extension).
+fn score_frame(id: Uuid, player: &Player) -> Frame {
+    frame(&ServerMessage::Score {
+        player_id: id,
+        payload: ScorePayload {
+            name: player.name.clone(),
+            score: player.score,
+        },
     })
 }
 

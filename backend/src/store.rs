@@ -4,9 +4,11 @@
 //! directory (the default) and [`cassandra`] in Apache Cassandra. The room never waits
 //! for a store: it hands rows to a [`writer::StoreWriter`], which writes them behind
 //! the game's back, coalesced per object and retried while the store is away.
+//! [`rows::GameRows`] turns a game into rows and back.
 
 pub mod cassandra;
 pub mod embedded;
+pub mod rows;
 pub mod writer;
 
 use async_trait::async_trait;
@@ -60,6 +62,11 @@ pub struct StoredObject {
     pub generation: i32,
     /// The displayed name.
     pub name: String,
+    /// Food caught in this game (players only; the scoreboard extension). Not a column
+    /// of `objects_by_game_id`, which keeps the reference's shape: the Cassandra store
+    /// keeps it in `scores_by_game_id`. Absent in older embedded files: 0.
+    #[serde(default)]
+    pub score: u32,
 }
 
 impl StoredObject {

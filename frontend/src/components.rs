@@ -7,6 +7,7 @@ pub mod chat;
 pub mod controls;
 pub mod field;
 pub mod player_form;
+pub mod scoreboard;
 pub mod sprites;
 pub mod status_bar;
 

@@ -7,14 +7,24 @@
 //! stale after the first move). Frames to send are not sent from here either: they are
 //! queued in [`GameState::outbox`] and the app's sending effect writes them to the socket.
 //!
+//! Our own moves are speculative: the page judges each with the server's own rules (the
+//! `rules` crate) against the world as it knows it, shows it at once if they allow it,
+//! and sends it; a move into a brick, off the board or onto a spider it knows about is
+//! never shown. Only a true race (someone got there first) brings a correction from the
+//! server, which the field glides to like any move.
+//!
 //! This module compiles natively too, so `cargo test -p frontend` runs its tests.
 
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 
 use protocol::{
-    Board, Cell, ChatFrom, ChatLine, ClientMessage, Entering, PlayerUpdate, ServerMessage, Uuid,
+    Board, Cell, ChatFrom, ChatLine, ClientMessage, Entering, PlayerUpdate, ScorePayload,
+    ServerMessage, Uuid,
 };
+use rules::{Game, Item, Player};
 
+/// How many players the scoreboard lists.
+pub const SCOREBOARD_LINES: usize = 5;
 /// How many chat lines the page keeps.
 pub const CHAT_LINES: usize = 10;
 /// How many sent frames the outbox remembers; the sender drains it after every render,
@@ -48,21 +58,6 @@ pub enum Link {
         /// How long the page waits before the next attempt.
         delay_ms: u32,
     },
-}
-
-/// Another player, as last reported by the server.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Spider {
-    /// Where it stands; `None` while that player is still starting up.
-    pub cell: Option<Cell>,
-    /// Whether it shows hearts.
-    pub hearts: bool,
-    /// The name drawn beside it.
-    pub name: String,
-    /// Which way it faces, in degrees clockwise from up: the way it last moved. Not
-    /// reduced to 0..360: each turn adds the shortest rotation, so that the drawn
-    /// spider turns the short way (west to north is +90, not -270).
-    pub heading: i32,
 }
 
 /// One line of the chat box.
@@ -100,21 +95,18 @@ pub struct GameState {
     /// Bumped whenever sockets must be (re)opened; the app's socket effect keys on it,
     /// and events from an older session's sockets are ignored.
     pub session: u32,
-    /// The board's size, from the server's `geometry`.
-    pub board: Board,
-    /// Every other player on the field, by id, in order of arrival. A vector, not a
-    /// map: there are a few dozen at most, and each map type costs kilobytes of wasm.
-    pub players: Vec<(Uuid, Spider)>,
-    /// Cells holding a brick; bricks never move.
-    pub bricks: Vec<Cell>,
-    /// Food items by id.
-    pub food: Vec<(Uuid, Cell)>,
-    /// Where our spider stands: `None` until the server placed it.
-    pub own: Option<Cell>,
-    /// Whether our spider shows hearts.
-    pub hearts: bool,
-    /// Which way our spider faces (see [`Spider::heading`]).
-    pub heading: i32,
+    /// The world as the server last described it (board, bricks, flies, every active
+    /// spider by id, so that one board of 800+ players costs O(1) per update), with our
+    /// own spider where our latest move put it. Bricks carry no id on the wire: theirs
+    /// is nil.
+    pub world: Game,
+    /// Which way each spider faces (ours too), by player id: degrees clockwise from up,
+    /// the way it last moved. Not wrapped to 0..360, so that a turn always animates the
+    /// short way round.
+    pub headings: HashMap<Uuid, i32>,
+    /// Flies our moves caught that the server has not placed anew yet: hidden from the
+    /// field at once, put back if the server corrects our position instead.
+    pub caught: Vec<Item>,
     /// Our move counter: sent with every `player` frame, then incremented. An update
     /// about us older than `generation - 1` is stale.
     pub generation: i32,
@@ -199,13 +191,9 @@ impl GameState {
             bus_ok: true,
             attempts: 0,
             session: 0,
-            board: Board::STANDARD,
-            players: Vec::new(),
-            bricks: Vec::new(),
-            food: Vec::new(),
-            own: None,
-            hearts: false,
-            heading: 0,
+            world: empty_world(Board::STANDARD),
+            headings: HashMap::new(),
+            caught: Vec::new(),
             generation: 0,
             chat: VecDeque::new(),
             last_sent: String::new(),
@@ -219,6 +207,34 @@ impl GameState {
     /// Whether the player is in a game (connected or trying to be).
     pub fn in_game(&self) -> bool {
         self.link != Link::Offline
+    }
+
+    /// The board's size, from the server's `geometry`.
+    pub fn board(&self) -> Board {
+        self.world.board
+    }
+
+    /// Our spider, once the server placed it.
+    pub fn own_player(&self) -> Option<&Player> {
+        self.world.player(self.me).filter(|p| p.cell.is_some())
+    }
+
+    /// Where our spider stands: `None` until the server placed it.
+    pub fn own(&self) -> Option<Cell> {
+        self.own_player().and_then(|p| p.cell)
+    }
+
+    /// Which way spider `id` faces, in degrees (see [`GameState::headings`]).
+    pub fn heading(&self, id: Uuid) -> i32 {
+        self.headings.get(&id).copied().unwrap_or(0)
+    }
+
+    /// Every other spider with a position, in no particular order.
+    pub fn others(&self) -> impl Iterator<Item = (Uuid, &Player)> {
+        let me = self.me;
+        self.world
+            .active_players()
+            .filter(move |(id, p)| *id != me && p.cell.is_some())
     }
 
     /// Applies one action.
@@ -295,9 +311,10 @@ impl GameState {
             }
             Action::Step { dx, dy } => self.step(dx, dy),
             Action::ToggleHearts => {
-                if let Some(cell) = self.own {
-                    self.hearts = !self.hearts;
-                    self.send_move(cell);
+                if let Some(mut own) = self.own_player().cloned() {
+                    own.h = !own.h;
+                    self.world.put_player(self.me, own);
+                    self.send_own_move();
                 }
             }
             Action::Chat { id, text } => {
@@ -335,10 +352,9 @@ impl GameState {
     }
 
     fn clear_world(&mut self) {
-        self.players.clear();
-        self.bricks.clear();
-        self.food.clear();
-        self.own = None;
+        self.world = empty_world(self.world.board);
+        self.headings.clear();
+        self.caught.clear();
     }
 
     /// Queues a frame for the player socket.
@@ -354,44 +370,64 @@ impl GameState {
         self.last_sent = text;
     }
 
-    /// Moves our spider at once (optimistic), tells the server, and counts the move.
-    fn send_move(&mut self, cell: Cell) {
-        if let Some(from) = self.own {
-            self.heading = heading(from, cell, self.heading);
-        }
-        self.own = Some(cell);
+    /// Tells the server where our spider now stands (in [`GameState::world`]), and
+    /// counts the move.
+    fn send_own_move(&mut self) {
+        let Some(own) = self.own_player() else { return };
         let payload = PlayerUpdate {
-            x: Some(cell.x),
-            y: Some(cell.y),
-            h: self.hearts,
             generation: self.generation,
             name: self.name.clone(),
+            ..own.update()
         };
         self.send(ClientMessage::Player { payload });
         self.generation += 1;
     }
 
-    /// One king's step, unless it would leave the board or bump into a brick or another
-    /// spider we know of (the server would refuse it anyway; not sending it spares a
-    /// snap-back).
+    /// One king's step, judged by the server's rules on what we know: a step into a brick
+    /// or onto a spider is refused, one off the board is clamped back onto our own cell;
+    /// either way nothing shows and nothing is sent (the server would refuse or ignore
+    /// it). An allowed step shows at once, with the fly it catches, and is sent.
     fn step(&mut self, dx: i32, dy: i32) {
-        let Some(from) = self.own else { return };
-        if self.link != Link::Open {
+        let Some(mut own) = self.own_player().cloned() else {
+            return;
+        };
+        let (Some(from), Link::Open) = (own.cell, self.link) else {
+            return;
+        };
+        let requested = Cell::new(from.x + dx.signum(), from.y + dy.signum());
+        let Ok(to) = rules::judge_move(&self.world, self.me, from, requested) else {
+            return;
+        };
+        if to == from {
             return;
         }
-        let to = Cell::new(from.x + dx.signum(), from.y + dy.signum());
-        let taken =
-            self.bricks.contains(&to) || self.players.iter().any(|(_, p)| p.cell == Some(to));
-        if to == from || !self.board.contains(to) || taken {
-            return;
+        self.turn(self.me, from, to);
+        own.cell = Some(to);
+        if let Some(index) = self.world.food_on(to) {
+            // the server moves a caught fly to a random cell and tells everyone; until
+            // then it is ours, off the field, and counts for our score
+            self.caught.push(self.world.food.remove(index));
+            own.score += 1;
         }
-        self.send_move(to);
+        self.world.put_player(self.me, own);
+        self.send_own_move();
+    }
+
+    /// Turns spider `id` the way it goes from `from` to `to`, the short way round;
+    /// standing still keeps its heading.
+    fn turn(&mut self, id: Uuid, from: Cell, to: Cell) {
+        let old = self.heading(id);
+        self.headings.insert(id, turn(old, from, to));
     }
 
     fn receive(&mut self, socket: Socket, message: ServerMessage) {
         match message {
             ServerMessage::Geometry { payload } => {
-                self.board = payload.into();
+                let board = Board::from(payload);
+                if board != self.world.board {
+                    // the brief that follows describes the whole world on the new board
+                    self.world = empty_world(board);
+                }
                 // a brief is arriving: the connection works, so the backoff starts over
                 self.attempts = 0;
             }
@@ -399,36 +435,44 @@ impl GameState {
                 self.receive_own(socket, payload)
             }
             ServerMessage::Player { player_id, payload } => {
+                let known = self.world.player(player_id);
+                let (known_cell, score) =
+                    (known.and_then(|p| p.cell), known.map_or(0, |p| p.score));
+                // a position-less update (rule 1) leaves a spider where it was, as the
+                // server does
                 let cell = payload.x.zip(payload.y).map(|(x, y)| Cell::new(x, y));
-                let known = self.players.iter().find(|(id, _)| *id == player_id);
-                let heading = match (known, cell) {
-                    (Some((_, old)), Some(to)) => match old.cell {
-                        Some(from) => heading(from, to, old.heading),
-                        None => old.heading,
-                    },
-                    (Some((_, old)), None) => old.heading,
-                    (None, _) => 0,
-                };
-                let spider = Spider {
-                    cell,
-                    hearts: payload.h,
-                    name: payload.name,
-                    heading,
-                };
-                upsert(&mut self.players, player_id, spider);
-            }
-            ServerMessage::Brick { payload } => {
-                let cell = Cell::new(payload.x, payload.y);
-                if !self.bricks.contains(&cell) {
-                    self.bricks.push(cell);
+                if let (Some(from), Some(to)) = (known_cell, cell) {
+                    self.turn(player_id, from, to);
                 }
+                let player = Player {
+                    cell: cell.or(known_cell),
+                    h: payload.h,
+                    generation: payload.generation,
+                    name: payload.name,
+                    active: true,
+                    score,
+                };
+                self.world.put_player(player_id, player);
             }
+            ServerMessage::Brick { payload } => self.world.put_brick(Item {
+                id: Uuid::nil(),
+                cell: Cell::new(payload.x, payload.y),
+                name: payload.name,
+            }),
             ServerMessage::Food { food_id, payload } => {
-                upsert(&mut self.food, food_id, Cell::new(payload.x, payload.y));
+                self.caught.retain(|f| f.id != food_id);
+                self.world.put_food(Item {
+                    id: food_id,
+                    cell: Cell::new(payload.x, payload.y),
+                    name: payload.name,
+                });
             }
-            ServerMessage::Leaving { player_id, .. } => {
-                self.players.retain(|(id, _)| *id != player_id);
+            ServerMessage::Leaving { player_id, .. } if player_id != self.me => {
+                rules::leave(&mut self.world, player_id);
+                self.headings.remove(&player_id);
             }
+            // only a stale echo of our own leaving: we are still here
+            ServerMessage::Leaving { .. } => {}
             ServerMessage::Chat { player_id, payload } => {
                 self.chat.push_back(ChatEntry {
                     own: player_id == ChatFrom::Player(self.me),
@@ -442,6 +486,7 @@ impl GameState {
                 }
             }
             ServerMessage::Status { payload } => self.bus_ok = payload.bus_ok,
+            ServerMessage::Score { player_id, payload } => self.score(player_id, payload),
             ServerMessage::Token { payload } => self.token = Some(payload.token),
             // the reducer never sends what the server would reject, so there is nothing
             // for the player to act on; the frame still shows in the status bar
@@ -449,36 +494,85 @@ impl GameState {
         }
     }
 
+    /// A player's score: kept on its entry in the world, which a player we have not
+    /// seen on the field (a top scorer who left) gets without a position. Scores only
+    /// grow, so a late frame never lowers one; our own score counts our catches at once.
+    fn score(&mut self, id: Uuid, payload: ScorePayload) {
+        let player = match self.world.player(id) {
+            Some(p) if p.score >= payload.score => return,
+            Some(p) => Player {
+                score: payload.score,
+                ..p.clone()
+            },
+            None => Player {
+                name: payload.name,
+                cell: None,
+                h: false,
+                generation: 0,
+                active: false,
+                score: payload.score,
+            },
+        };
+        self.world.put_player(id, player);
+    }
+
+    /// The players with the best scores, best first (see [`rules::Game::top_scores`]).
+    pub fn top_scores(&self) -> Vec<(Uuid, &Player)> {
+        self.world.top_scores(SCOREBOARD_LINES)
+    }
+
     /// An update about ourselves. Our start position (the first one after entering)
     /// always applies. After that, an update on the world socket older than
     /// `generation - 1` is the echo of a move we have already overtaken: applying it
     /// would make our spider jump back. The player socket only carries direct answers
-    /// (the start position, snap-backs of refused moves), which always apply.
+    /// (the start position), which always apply. An update that puts us elsewhere than
+    /// we thought is the server's correction after a race: the flies we thought caught
+    /// go back until the server says otherwise.
     fn receive_own(&mut self, socket: Socket, update: PlayerUpdate) {
         let Some((x, y)) = update.x.zip(update.y) else {
             return;
         };
-        let placed = self.own.is_some();
-        if placed && socket == Socket::World && update.generation < self.generation - 1 {
+        let own = self.own_player().cloned();
+        if own.is_some() && socket == Socket::World && update.generation < self.generation - 1 {
             return;
         }
         let to = Cell::new(x, y);
-        if let Some(from) = self.own {
-            self.heading = heading(from, to, self.heading);
+        let (hearts, mut score) = match &own {
+            Some(own) => (own.h, own.score),
+            None => (update.h, self.world.player(self.me).map_or(0, |p| p.score)),
+        };
+        if let Some(from) = own.and_then(|p| p.cell) {
+            self.turn(self.me, from, to);
+            if from != to {
+                for fly in std::mem::take(&mut self.caught) {
+                    self.world.put_food(fly);
+                    score = score.saturating_sub(1);
+                }
+            }
         }
-        self.own = Some(to);
-        if !placed {
-            self.hearts = update.h;
-        }
+        let player = Player {
+            cell: Some(to),
+            h: hearts,
+            generation: update.generation,
+            name: self.name.clone(),
+            active: true,
+            score,
+        };
+        self.world.put_player(self.me, player);
         // never count below what the server has seen, or our next moves would look stale
         self.generation = self.generation.max(update.generation + 1);
     }
 }
 
-/// The heading after a step from `from` to `to`: `old` turned the short way round to
-/// face the step (degrees clockwise from up), or `old` when they are the same cell.
-fn heading(from: Cell, to: Cell, old: i32) -> i32 {
-    let toward = match ((to.x - from.x).signum(), (to.y - from.y).signum()) {
+/// A world with nothing on `board` yet.
+fn empty_world(board: Board) -> Game {
+    Game::new(Uuid::nil(), board, Vec::new(), Vec::new())
+}
+
+/// The heading after going from `from` to `to`, turning the short way round from `old`
+/// (degrees clockwise from up, not wrapped); `old` when they are the same cell.
+fn turn(old: i32, from: Cell, to: Cell) -> i32 {
+    let towards = match ((to.x - from.x).signum(), (to.y - from.y).signum()) {
         (0, 0) => return old,
         (0, -1) => 0,
         (1, -1) => 45,
@@ -489,17 +583,9 @@ fn heading(from: Cell, to: Cell, old: i32) -> i32 {
         (-1, 0) => 270,
         _ => 315,
     };
-    // the turn in -180..180: a half turn goes clockwise
-    let turn = (toward - old).rem_euclid(360);
-    old + if turn > 180 { turn - 360 } else { turn }
-}
-
-/// Replaces the value under `key`, or appends it.
-fn upsert<K: PartialEq, V>(entries: &mut Vec<(K, V)>, key: K, value: V) {
-    match entries.iter_mut().find(|(k, _)| *k == key) {
-        Some(entry) => entry.1 = value,
-        None => entries.push((key, value)),
-    }
+    // the signed difference in -180..180 (a half turn goes clockwise)
+    let delta = (towards - old).rem_euclid(360);
+    old + if delta > 180 { delta - 360 } else { delta }
 }
 
 #[cfg(target_arch = "wasm32")]
@@ -557,7 +643,7 @@ mod tests {
             sent(&s),
             vec![r#"{"messageType":"entering","payload":{"name":"Argiope","wantToken":true}}"#]
         );
-        assert_eq!(s.own, Some(Cell::new(10, 10)));
+        assert_eq!(s.own(), Some(Cell::new(10, 10)));
         assert_eq!(s.generation, 1);
     }
 
@@ -565,7 +651,7 @@ mod tests {
     fn a_step_moves_at_once_and_sends_the_current_generation() {
         let mut s = placed();
         s.apply(Action::Step { dx: 1, dy: 0 });
-        assert_eq!(s.own, Some(Cell::new(11, 10)));
+        assert_eq!(s.own(), Some(Cell::new(11, 10)));
         assert_eq!(
             s.last_sent,
             r#"{"messageType":"player","payload":{"x":11,"y":10,"h":false,"generation":1,"name":"Argiope"}}"#
@@ -580,12 +666,12 @@ mod tests {
             s.apply(Action::Step { dx: 1, dy: 0 });
         }
         // we sent generations 1, 2, 3 and stand at (13, 10); generation is now 4
-        assert_eq!((s.own, s.generation), (Some(Cell::new(13, 10)), 4));
+        assert_eq!((s.own(), s.generation), (Some(Cell::new(13, 10)), 4));
         // the echo of generation 1 arrives late: older than generation - 1 = 3
         receive(&mut s, Socket::World, &player_frame(ME, 11, 10, 1));
-        assert_eq!(s.own, Some(Cell::new(13, 10)));
+        assert_eq!(s.own(), Some(Cell::new(13, 10)));
         receive(&mut s, Socket::World, &player_frame(ME, 12, 10, 2));
-        assert_eq!(s.own, Some(Cell::new(13, 10)));
+        assert_eq!(s.own(), Some(Cell::new(13, 10)));
     }
 
     #[test]
@@ -595,7 +681,7 @@ mod tests {
         s.apply(Action::Step { dx: 1, dy: 0 });
         // generation is 3; the server moved us somewhere else for generation 2
         receive(&mut s, Socket::World, &player_frame(ME, 11, 11, 2));
-        assert_eq!(s.own, Some(Cell::new(11, 11)));
+        assert_eq!(s.own(), Some(Cell::new(11, 11)));
     }
 
     #[test]
@@ -605,7 +691,7 @@ mod tests {
         s.apply(Action::Step { dx: 0, dy: 1 });
         s.apply(Action::Step { dx: 0, dy: 1 });
         receive(&mut s, Socket::Player, &player_frame(ME, 10, 10, 1));
-        assert_eq!(s.own, Some(Cell::new(10, 10)));
+        assert_eq!(s.own(), Some(Cell::new(10, 10)));
     }
 
     #[test]
@@ -616,9 +702,9 @@ mod tests {
         }
         receive(&mut s, Socket::World, &player_frame(OTHER, 3, 4, 9));
         receive(&mut s, Socket::World, &player_frame(OTHER, 2, 4, 0));
-        assert_eq!(s.players.len(), 1);
-        assert_eq!(s.players[0].1.cell, Some(Cell::new(2, 4)));
-        assert_eq!(s.own, Some(Cell::new(5, 10)));
+        assert_eq!(s.others().count(), 1);
+        assert_eq!(s.world.player(OTHER).unwrap().cell, Some(Cell::new(2, 4)));
+        assert_eq!(s.own(), Some(Cell::new(5, 10)));
     }
 
     #[test]
@@ -645,40 +731,19 @@ mod tests {
     fn spiders_face_the_way_they_last_moved() {
         let mut s = placed();
         s.apply(Action::Step { dx: 0, dy: 1 });
-        assert_eq!(s.heading, 180);
+        assert_eq!(s.heading(ME), 180);
         s.apply(Action::ToggleHearts);
-        assert_eq!(s.heading, 180, "standing still keeps the heading");
+        assert_eq!(s.heading(ME), 180, "standing still keeps the heading");
         receive(&mut s, Socket::World, &player_frame(OTHER, 3, 4, 0));
         receive(&mut s, Socket::World, &player_frame(OTHER, 2, 4, 1));
-        assert_eq!(
-            s.players[0].1.heading, -90,
-            "a quarter turn anticlockwise from up"
-        );
-    }
-
-    #[test]
-    fn spiders_turn_the_short_way_round() {
-        let (c, up, right) = (Cell::new(5, 5), Cell::new(5, 4), Cell::new(6, 5));
-        let (left, down) = (Cell::new(4, 5), Cell::new(5, 6));
-        // west to north: a quarter turn clockwise, not three quarters back
-        assert_eq!(heading(c, up, 270), 360);
-        assert_eq!(heading(c, left, 0), -90);
-        assert_eq!(heading(c, down, 0), 180, "a half turn goes clockwise");
-        // many turns the same way keep adding up; each step is at most a half turn
-        let mut h = 0;
-        for to in [right, down, left, up, right] {
-            let next = heading(c, to, h);
-            assert!((next - h).abs() <= 180 && (next - heading(c, to, 0)).rem_euclid(360) == 0);
-            h = next;
-        }
-        assert_eq!(h, 450);
+        assert_eq!(s.heading(OTHER).rem_euclid(360), 270);
     }
 
     #[test]
     fn hearts_toggle_is_a_player_frame_that_counts_as_a_move() {
         let mut s = placed();
         s.apply(Action::ToggleHearts);
-        assert!(s.hearts);
+        assert!(s.own_player().unwrap().h);
         assert!(s.last_sent.contains(r#""h":true,"generation":1"#));
         assert_eq!(s.generation, 2);
     }
@@ -727,8 +792,9 @@ mod tests {
                 r#"{{"messageType":"leaving","playerID":"{OTHER}","payload":{{"name":"n"}}}}"#
             ),
         );
-        assert!(s.players.is_empty());
-        assert_eq!(s.food, vec![(food.parse().unwrap(), Cell::new(1, 2))]);
+        assert_eq!(s.others().count(), 0);
+        let flies: Vec<(Uuid, Cell)> = s.world.food.iter().map(|f| (f.id, f.cell)).collect();
+        assert_eq!(flies, vec![(food.parse().unwrap(), Cell::new(1, 2))]);
     }
 
     #[test]
@@ -801,7 +867,7 @@ mod tests {
             socket: Socket::World,
             text: player_frame(OTHER, 1, 1, 0),
         });
-        assert!(s.players.is_empty());
+        assert_eq!(s.others().count(), 0);
     }
 
     #[test]
@@ -830,6 +896,141 @@ mod tests {
             r#"{"messageType":"leaving","payload":{"name":"Argiope"}}"#
         );
         assert_eq!(s.link, Link::Offline);
-        assert_eq!(s.own, None);
+        assert_eq!(s.own(), None);
+    }
+
+    fn food_frame(id: Uuid, x: i32, y: i32) -> String {
+        format!(
+            r#"{{"messageType":"food","foodID":"{id}","payload":{{"x":{x},"y":{y},"name":"food_0000"}}}}"#
+        )
+    }
+
+    const FLY: Uuid = Uuid::from_u128(0x6f1a4a5e_0000_4000_8000_0000000000f0);
+
+    #[test]
+    fn a_step_onto_a_fly_catches_it_at_once_until_the_server_places_it_anew() {
+        let mut s = placed();
+        receive(&mut s, Socket::Player, &food_frame(FLY, 11, 10));
+        s.apply(Action::Step { dx: 1, dy: 0 });
+        assert_eq!(s.own(), Some(Cell::new(11, 10)));
+        assert!(s.world.food.is_empty(), "the caught fly is off the field");
+        assert_eq!(s.caught.len(), 1);
+        // the echo of our move, then the fly's new place, as the server publishes them
+        receive(&mut s, Socket::World, &player_frame(ME, 11, 10, 1));
+        receive(&mut s, Socket::World, &food_frame(FLY, 30, 3));
+        assert!(s.caught.is_empty());
+        assert_eq!(s.world.food_on(Cell::new(30, 3)), Some(0));
+        assert_eq!(s.own(), Some(Cell::new(11, 10)));
+    }
+
+    #[test]
+    fn a_lost_race_is_corrected_by_the_server_and_puts_the_fly_back() {
+        let mut s = placed();
+        receive(&mut s, Socket::Player, &food_frame(FLY, 11, 10));
+        s.apply(Action::Step { dx: 1, dy: 0 });
+        // someone we had not heard of yet got to (11, 10) first: the server refuses our
+        // move (generation 1) and says where we still stand
+        receive(&mut s, Socket::World, &player_frame(OTHER, 11, 10, 0));
+        receive(&mut s, Socket::World, &player_frame(ME, 10, 10, 1));
+        assert_eq!(s.own(), Some(Cell::new(10, 10)));
+        assert_eq!(
+            s.world.food_on(Cell::new(11, 10)),
+            Some(0),
+            "the fly is back"
+        );
+        assert!(s.caught.is_empty());
+        assert_eq!(s.world.player_on(Cell::new(11, 10)), Some(OTHER));
+        assert_eq!(s.world.player_on(Cell::new(10, 10)), Some(ME));
+    }
+
+    #[test]
+    fn turns_take_the_short_way_round() {
+        let mut s = placed();
+        let mut headings = vec![];
+        for (dx, dy) in [(-1, 0), (0, -1), (1, 0), (0, 1), (-1, 0), (-1, -1)] {
+            s.apply(Action::Step { dx, dy });
+            headings.push(s.heading(ME));
+        }
+        // west, north, east, south, west, north-west: never more than half a turn at once
+        assert_eq!(headings, vec![-90, 0, 90, 180, 270, 315]);
+    }
+
+    #[test]
+    fn a_board_of_850_spiders_is_kept_by_id_and_judged_against() {
+        let mut s = placed();
+        let mut n = 0u128;
+        'fill: for y in 0..s.board().height() {
+            for x in 0..s.board().width() {
+                if n == 850 {
+                    break 'fill;
+                }
+                if (x - 10).abs() <= 1 && (y - 10).abs() <= 1 {
+                    continue;
+                }
+                n += 1;
+                receive(
+                    &mut s,
+                    Socket::World,
+                    &player_frame(Uuid::from_u128(n), x, y, 0),
+                );
+            }
+        }
+        receive(
+            &mut s,
+            Socket::World,
+            &player_frame(Uuid::from_u128(850), 11, 10, 1),
+        );
+        assert_eq!(s.others().count(), 850);
+        let before = s.clone();
+        s.apply(Action::Step { dx: 1, dy: 0 });
+        assert_eq!(s, before, "a step onto a spider is not taken");
+        s.apply(Action::Step { dx: -1, dy: 0 });
+        assert_eq!(s.own(), Some(Cell::new(9, 10)));
+    }
+
+    fn score_frame(id: Uuid, name: &str, score: u32) -> String {
+        format!(
+            r#"{{"messageType":"score","playerID":"{id}","payload":{{"name":"{name}","score":{score}}}}}"#
+        )
+    }
+
+    #[test]
+    fn the_scoreboard_lists_the_best_first_and_counts_our_catch_at_once() {
+        let mut s = placed();
+        let gone = Uuid::from_u128(77);
+        receive(&mut s, Socket::Player, &score_frame(gone, "Gone", 3));
+        receive(&mut s, Socket::World, &player_frame(OTHER, 3, 4, 0));
+        receive(&mut s, Socket::World, &score_frame(OTHER, "n", 1));
+        receive(&mut s, Socket::Player, &food_frame(FLY, 11, 10));
+        s.apply(Action::Step { dx: 1, dy: 0 });
+        assert_eq!(s.own_player().unwrap().score, 1, "our catch counts at once");
+        // the server confirms; a late, lower frame never lowers a score
+        receive(&mut s, Socket::World, &score_frame(ME, "Argiope", 1));
+        receive(&mut s, Socket::World, &score_frame(OTHER, "n", 2));
+        receive(&mut s, Socket::World, &score_frame(OTHER, "n", 1));
+        let board: Vec<(Uuid, u32)> = s
+            .top_scores()
+            .iter()
+            .map(|(id, p)| (*id, p.score))
+            .collect();
+        assert_eq!(board, vec![(gone, 3), (OTHER, 2), (ME, 1)]);
+        assert_eq!(
+            s.others().count(),
+            1,
+            "a scorer not on the field is not drawn"
+        );
+        // OTHER moving keeps its score
+        receive(&mut s, Socket::World, &player_frame(OTHER, 3, 5, 1));
+        assert_eq!(s.world.player(OTHER).unwrap().score, 2);
+    }
+
+    #[test]
+    fn a_lost_race_takes_back_the_catch_from_our_score() {
+        let mut s = placed();
+        receive(&mut s, Socket::Player, &food_frame(FLY, 11, 10));
+        s.apply(Action::Step { dx: 1, dy: 0 });
+        assert_eq!(s.own_player().unwrap().score, 1);
+        receive(&mut s, Socket::World, &player_frame(ME, 10, 10, 1));
+        assert_eq!(s.own_player().unwrap().score, 0);
     }
 }

@@ -7,7 +7,7 @@
 //! protocol type: two passes over a frame of a hundred bytes, and a smaller page. The
 //! tests check that both decoders agree.
 
-use protocol::server::{ErrorPayload, StatusPayload, TokenPayload};
+use protocol::server::{ErrorPayload, ScorePayload, StatusPayload, TokenPayload};
 use protocol::{
     ChatFrom, ChatLine, Geometry, LeavingPayload, ObjectPayload, PlayerUpdate, ServerMessage, Uuid,
 };
@@ -72,6 +72,10 @@ pub fn parse(text: &str) -> Option<ServerMessage> {
         "status" => ServerMessage::Status {
             payload: payload::<StatusPayload>(text)?,
         },
+        "score" => ServerMessage::Score {
+            player_id: player()?,
+            payload: payload::<ScorePayload>(text)?,
+        },
         "token" => ServerMessage::Token {
             payload: payload::<TokenPayload>(text)?,
         },
@@ -104,6 +108,7 @@ mod tests {
             r#"{"messageType":"chat","playerID":"_api_server_","payload":{"id":"s","name":"** API **","text":"Good catch!"}}"#.to_string(),
             r#"{"messageType":"error","payload":{"reason":"enter the game before moving"}}"#.to_string(),
             r#"{"messageType":"status","payload":{"bus_ok":false}}"#.to_string(),
+            format!(r#"{{"messageType":"score","playerID":"{PLAYER}","payload":{{"name":"Ana","score":4}}}}"#),
             r#"{"messageType":"token","payload":{"token":"0f3c"}}"#.to_string(),
         ] {
             let expected = ServerMessage::parse(&frame).expect("the protocol crate decodes it");

@@ -20,7 +20,7 @@ pub mod server;
 pub use board::{Board, Cell};
 pub use client::{ChatLine, ClientMessage, Entering, PlayerUpdate};
 pub use server::{
-    ChatFrom, Geometry, LeavingPayload, ObjectPayload, ServerMessage, SERVER_CHAT_ID,
+    ChatFrom, Geometry, LeavingPayload, ObjectPayload, ScorePayload, ServerMessage, SERVER_CHAT_ID,
     SERVER_CHAT_NAME,
 };
 pub use uuid::Uuid;

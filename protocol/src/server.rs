@@ -61,6 +61,15 @@ pub enum ServerMessage {
     /// that updates are delayed. Reference clients ignore it.
     #[serde(rename = "status")]
     Status { payload: StatusPayload },
+    /// Extension: how much food a player has caught in this game, on every catch (world
+    /// socket) and for the top scorers in a brief (player socket). Reference clients
+    /// ignore it.
+    #[serde(rename = "score")]
+    Score {
+        #[serde(rename = "playerID")]
+        player_id: Uuid,
+        payload: ScorePayload,
+    },
 }
 
 impl ServerMessage {
@@ -177,6 +186,15 @@ pub struct StatusPayload {
     /// False while world updates cannot be delivered (for instance the broker is away);
     /// moves are still validated meanwhile.
     pub bus_ok: bool,
+}
+
+/// The payload of the `score` extension.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ScorePayload {
+    /// The player's name when it last caught food.
+    pub name: String,
+    /// Food caught in this game so far.
+    pub score: u32,
 }
 
 #[cfg(test)]
@@ -302,6 +320,17 @@ mod tests {
             json!({"messageType": "status", "payload": {"bus_ok": false}}),
             ServerMessage::Status {
                 payload: StatusPayload { bus_ok: false },
+            },
+        );
+        check(
+            json!({"messageType": "score", "playerID": PLAYER,
+                   "payload": {"name": "Ana", "score": 4}}),
+            ServerMessage::Score {
+                player_id: PLAYER.parse().unwrap(),
+                payload: ScorePayload {
+                    name: "Ana".into(),
+                    score: 4,
+                },
             },
         );
     }

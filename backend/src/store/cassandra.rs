@@ -1,7 +1,8 @@
 //! Apache Cassandra as the store (the `scylla` driver).
 //!
 //! The game's rows live in `objects_by_game_id`, the table of protocol.md, unchanged in
-//! shape; the game to resume lives in a one-row table of our own, `current_game`. Every
+//! shape; the game to resume lives in a one-row table of our own, `current_game`, and
+//! the players' scores (the scoreboard extension) in `scores_by_game_id`. Every
 //! statement that touches data is prepared once at connect ([`schema::Statements`]);
 //! only the schema set-up (keyspace and tables, created if missing) is plain CQL.
 //!
@@ -16,6 +17,7 @@
 mod schema;
 mod tls;
 
+use std::collections::HashMap;
 use std::fmt;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicI64, Ordering};
@@ -272,6 +274,12 @@ impl Store for CassandraStore {
                 Err(reason) => tracing::warn!(%game, reason, "skipping an unusable row"),
             }
         }
+        let scores = self.scores(game).await?;
+        for object in objects.iter_mut() {
+            if object.kind == ObjectKind::Player {
+                object.score = scores.get(&object.object_id).copied().unwrap_or(0);
+            }
+        }
         Ok(objects)
     }
 
@@ -280,7 +288,25 @@ impl Store for CassandraStore {
             return Ok(());
         }
         let timestamp = self.next_timestamp();
-        try_join_all(batch.chunks(ROWS_PER_BATCH).map(|chunk| {
+        // a player who caught nothing has no score row (scores only grow)
+        let scored: Vec<&StoredObject> = batch
+            .iter()
+            .filter(|o| o.kind == ObjectKind::Player && o.score > 0)
+            .collect();
+        let scores = scored.chunks(ROWS_PER_BATCH).map(|chunk| {
+            let mut statement = Batch::new(BatchType::Unlogged);
+            statement.set_is_idempotent(true);
+            let values: Vec<(Uuid, Uuid, i32, i64)> = chunk
+                .iter()
+                .map(|object| {
+                    statement.append_statement(self.statements.upsert_score.clone());
+                    let score = i32::try_from(object.score).unwrap_or(i32::MAX);
+                    (game, object.object_id, score, timestamp)
+                })
+                .collect();
+            async move { self.session.batch(&statement, values).await }
+        });
+        let objects = batch.chunks(ROWS_PER_BATCH).map(|chunk| {
             let mut statement = Batch::new(BatchType::Unlogged);
             // idempotent: the rows carry their timestamp, so the driver may retry them
             statement.set_is_idempotent(true);
@@ -292,10 +318,33 @@ impl Store for CassandraStore {
                 })
                 .collect();
             async move { self.session.batch(&statement, values).await }
-        }))
-        .await
-        .map_err(|e| backend("writing", e))?;
+        });
+        let (objects, scores) = futures_util::join!(try_join_all(objects), try_join_all(scores));
+        objects.map_err(|e| backend("writing", e))?;
+        scores.map_err(|e| backend("writing scores", e))?;
         Ok(())
+    }
+}
+
+impl CassandraStore {
+    /// Every player's score in `game`, by player id.
+    async fn scores(&self, game: Uuid) -> Result<HashMap<Uuid, u32>, StoreError> {
+        let mut rows = self
+            .session
+            .execute_iter(self.statements.select_scores.clone(), (game,))
+            .await
+            .map_err(|e| backend("loading the scores", e))?
+            .rows_stream::<(Uuid, Option<i32>)>()
+            .map_err(|e| backend("loading the scores", e))?;
+        let mut scores = HashMap::new();
+        while let Some((player, score)) = rows
+            .try_next()
+            .await
+            .map_err(|e| backend("loading the scores", e))?
+        {
+            scores.insert(player, score.unwrap_or(0).max(0) as u32);
+        }
+        Ok(scores)
     }
 }
 
@@ -338,6 +387,8 @@ fn to_object(row: ObjectRow) -> Result<StoredObject, String> {
         h: h.unwrap_or(false),
         generation: generation.unwrap_or(0),
         name: name.unwrap_or_default(),
+        // from scores_by_game_id, joined in by `load`
+        score: 0,
     })
 }
 
@@ -369,6 +420,7 @@ mod tests {
                 h: false,
                 generation: 0,
                 name: "brick_0000".into(),
+                score: 0,
             })
         );
         let mut no_position = brick.clone();

@@ -295,6 +295,7 @@ mod tests {
             y: 1,
             h: false,
             generation: 0,
+            score: 0,
             name: format!("o{n}"),
         }
     }

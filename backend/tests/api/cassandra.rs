@@ -134,6 +134,7 @@ fn player(n: u128, x: i32, generation: i32) -> StoredObject {
         h: true,
         generation,
         name: format!("p{n}"),
+        score: 0,
     }
 }
 

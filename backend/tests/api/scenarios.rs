@@ -26,6 +26,7 @@ macro_rules! game_scenarios {
             garbage_and_oversized_frames_are_refused_and_play_goes_on,
             leaving_and_closing_the_socket_tell_everyone,
             a_restart_resumes_the_same_game,
+            the_scoreboard_counts_catches_and_survives_a_restart,
             two_games_in_parallel_never_see_each_other,
             an_unloaded_game_loads_back_exactly,
             a_created_game_is_listed_and_playable_after_a_restart,
@@ -389,5 +390,71 @@ pub async fn a_restart_resumes_the_same_game(make: MakeSettings) {
     let mut bob = Client::connect(&app, "Bob").await;
     bob.enter().await;
     assert_eq!(bob.view.bricks, before.bricks);
+    app.shutdown().await;
+}
+
+/// Walks `client` onto the food item nearest to it; returns the `score` frame about it
+/// that its world socket then carries.
+async fn catch_nearest_food(client: &mut Client) -> serde_json::Value {
+    let food_at = client
+        .view
+        .food
+        .values()
+        .copied()
+        .min_by_key(|c| client.path_to(*c).map_or(usize::MAX, |p| p.len()))
+        .unwrap();
+    client.walk_to(food_at).await;
+    let id = client.id.to_string();
+    client
+        .world_until("the catcher's score", |f| {
+            f["messageType"] == "score" && f["playerID"] == id
+        })
+        .await
+}
+
+pub async fn the_scoreboard_counts_catches_and_survives_a_restart(make: MakeSettings) {
+    let app = spawn_app(make).await;
+    let (mut ana, mut bob) = ana_and_bob(&app).await;
+    let score = catch_nearest_food(&mut ana).await;
+    assert_eq!(score["payload"]["score"], 1);
+    assert_eq!(score["payload"]["name"], "Ana");
+    let id = ana.id.to_string();
+    let seen = bob
+        .world_until("Ana's score", |f| {
+            f["messageType"] == "score" && f["playerID"] == id
+        })
+        .await;
+    assert_eq!(seen["payload"]["score"], 1, "everyone hears of a catch");
+    let score = catch_nearest_food(&mut ana).await;
+    assert_eq!(score["payload"]["score"], 2, "catches add up");
+    let ana_id = ana.id;
+    drop((ana, bob));
+
+    let app = app.restart().await;
+    let mut cleo = Client::connect(&app, "Cleo").await;
+    let brief = cleo.enter().await;
+    let scores: Vec<_> = brief
+        .iter()
+        .filter(|f| f["messageType"] == "score")
+        .collect();
+    assert_eq!(scores.len(), 1, "only Ana caught anything: {scores:?}");
+    assert_eq!(scores[0]["playerID"], ana_id.to_string());
+    assert_eq!(
+        scores[0]["payload"]["score"], 2,
+        "the restart kept the score"
+    );
+    let mut ana = Client::connect_as(&app, ana_id, "Ana").await;
+    let brief = ana.enter().await;
+    assert!(
+        brief
+            .iter()
+            .any(|f| f["messageType"] == "score" && f["payload"]["score"] == 2),
+        "Ana's brief tells her own score"
+    );
+    let score = catch_nearest_food(&mut ana).await;
+    assert_eq!(
+        score["payload"]["score"], 3,
+        "counting goes on after the restart"
+    );
     app.shutdown().await;
 }

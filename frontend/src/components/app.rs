@@ -15,6 +15,7 @@ use super::chat::Chat;
 use super::controls::Controls;
 use super::field::Field;
 use super::player_form::PlayerForm;
+use super::scoreboard::Scoreboard;
 use super::status_bar::StatusBar;
 use super::Game;
 use crate::net::Sockets;
@@ -141,6 +142,7 @@ pub fn App() -> Html {
                     </section>
                     <aside class="side">
                         <Controls />
+                        <Scoreboard />
                         <Chat />
                     </aside>
                 </main>

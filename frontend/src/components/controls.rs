@@ -13,11 +13,11 @@ pub fn Controls() -> Html {
         let onclick = Callback::from(move |_: MouseEvent| dispatch.dispatch(action.clone()));
         html! {
             <button class="pad" type="button" aria-label={label} title={label} {onclick}
-                disabled={game.own.is_none()}>{glyph}</button>
+                disabled={game.own().is_none()}>{glyph}</button>
         }
     };
-    let (max_x, max_y) = (game.board.width() - 1, game.board.height() - 1);
-    let readout = match game.own {
+    let (max_x, max_y) = (game.board().width() - 1, game.board().height() - 1);
+    let readout = match game.own() {
         Some(c) => format!("({}, {}) / ({max_x}, {max_y})", c.x, c.y),
         None => format!("(-, -) / ({max_x}, {max_y})"),
     };

@@ -3,11 +3,12 @@
 //! one's spider (phones).
 
 use protocol::Cell;
+use rules::Player;
 use yew::prelude::*;
 
 use super::use_game;
 use crate::gesture;
-use crate::state::{Action, Spider};
+use crate::state::Action;
 
 /// Logical size of one cell.
 const CELL: i32 = 20;
@@ -22,7 +23,8 @@ fn centre(cell: Cell) -> (i32, i32) {
 #[function_component]
 pub fn Field() -> Html {
     let game = use_game();
-    let (w, h) = (game.board.width() * CELL, game.board.height() * CELL);
+    let board = game.board();
+    let (w, h) = (board.width() * CELL, board.height() * CELL);
     let view_box = format!(
         "{} {} {} {}",
         -MARGIN,
@@ -30,31 +32,24 @@ pub fn Field() -> Html {
         w + 2 * MARGIN,
         h + 2 * MARGIN
     );
-    let near_right = game.board.width() - 5;
-    let bricks = game.bricks.iter().map(|&cell| {
-        let (x, y) = (cell.x * CELL, cell.y * CELL);
+    let near_right = board.width() - 5;
+    let bricks = game.world.bricks.iter().map(|brick| {
+        let (x, y) = (brick.cell.x * CELL, brick.cell.y * CELL);
         html! { <use key={format!("b{x}.{y}")} href="#brick" x={x.to_string()} y={y.to_string()} width="20" height="20" /> }
     });
-    let food = game.food.iter().map(|&(id, cell)| {
+    let food = game.world.food.iter().map(|fly| {
         html! {
-            <g key={id.to_string()} class="fly-cell" style={place(cell)}>
+            <g key={fly.id.to_string()} class="fly-cell" style={place(fly.cell)}>
                 <use href="#fly" class="fly" x="-10" y="-10" width="20" height="20" />
             </g>
         }
     });
     let others = game
-        .players
-        .iter()
-        .map(|(id, p)| spider(id.to_string(), p, false, near_right));
-    let own = game.own.map(|cell| {
-        let me = Spider {
-            cell: Some(cell),
-            hearts: game.hearts,
-            name: game.name.clone(),
-            heading: game.heading,
-        };
-        spider("own".into(), &me, true, near_right)
-    });
+        .others()
+        .map(|(id, p)| spider(id.to_string(), p, game.heading(id), false, near_right));
+    let own = game
+        .own_player()
+        .map(|me| spider("own".into(), me, game.heading(game.me), true, near_right));
     // where the current stroke started; the stroke only counts when the finger lifts
     let stroke = use_mut_ref(|| None::<(i32, i32)>);
     let on_down = {
@@ -98,9 +93,10 @@ fn place(cell: Cell) -> String {
     format!("transform:translate({x}px,{y}px)")
 }
 
-/// One spider with its name and hearts; `own` draws ours, distinct from the others.
-/// Names go left of the spider near the right edge (column `near_right` or beyond).
-fn spider(key: String, p: &Spider, own: bool, near_right: i32) -> Html {
+/// One spider with its name and hearts, facing `heading` degrees; `own` draws ours,
+/// distinct from the others. Names go left of the spider near the right edge (column
+/// `near_right` or beyond).
+fn spider(key: String, p: &Player, heading: i32, own: bool, near_right: i32) -> Html {
     let Some(cell) = p.cell else {
         return Html::default();
     };
@@ -110,12 +106,12 @@ fn spider(key: String, p: &Spider, own: bool, near_right: i32) -> Html {
     } else {
         ("start", "12")
     };
-    let facing = format!("transform:rotate({}deg)", p.heading);
+    let facing = format!("transform:rotate({heading}deg)");
     html! {
         <g key={key} class={classes!("player", own.then_some("me"))} style={place(cell)}>
             if own { <circle class="halo" r="10.5" /> }
             <use href="#spider" class={class} style={facing} x="-12" y="-12" width="24" height="24" />
-            if p.hearts {
+            if p.h {
                 <g class="hearts">
                     <use href="#heart" class="heart h1" x="-10" y="-23" width="9" height="9" />
                     <use href="#heart" class="heart h2" x="1" y="-26" width="10" height="10" />

@@ -26,7 +26,7 @@ const ACK_EVERY: u64 = 32;
 pub struct ConsumerTask {
     /// The consumer's own client (connection).
     pub client: Client,
-    /// The world topic.
+    /// The world topic, to subscribe to again after the crate gave up.
     pub topic: String,
     /// This instance's durable subscription, removed on stop.
     pub subscription: String,

@@ -118,6 +118,10 @@ pub struct Statements {
     pub upsert_object: PreparedStatement,
     /// Every object row of one game.
     pub select_game: PreparedStatement,
+    /// Upserts one player's score, with a client-side timestamp.
+    pub upsert_score: PreparedStatement,
+    /// Every score of one game.
+    pub select_scores: PreparedStatement,
     /// The game to resume.
     pub select_current: PreparedStatement,
     /// Records the game to resume, with a client-side timestamp.
@@ -173,6 +177,17 @@ pub async fn set_up(
         ),
     )
     .await?;
+    // Ours: the scoreboard (food caught per player and game), beside the objects since
+    // objects_by_game_id keeps the reference's shape.
+    run(
+        session,
+        &format!(
+            "CREATE TABLE IF NOT EXISTS {keyspace}.scores_by_game_id (
+                game_id uuid, player_id uuid, score int,
+                PRIMARY KEY ((game_id), player_id))"
+        ),
+    )
+    .await?;
     // Ours: the game a restart resumes (one row per deployment).
     run(
         session,
@@ -211,6 +226,15 @@ pub async fn set_up(
         select_game: prepare(format!(
             "SELECT kind, object_id, active, x, y, h, generation, name
              FROM {keyspace}.objects_by_game_id WHERE game_id = ?"
+        ))
+        .await?,
+        upsert_score: prepare(format!(
+            "INSERT INTO {keyspace}.scores_by_game_id (game_id, player_id, score)
+             VALUES (?, ?, ?) USING TIMESTAMP ?"
+        ))
+        .await?,
+        select_scores: prepare(format!(
+            "SELECT player_id, score FROM {keyspace}.scores_by_game_id WHERE game_id = ?"
         ))
         .await?,
         select_current: prepare(format!(

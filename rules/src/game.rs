@@ -1,14 +1,13 @@
 //! The state of one game, as plain data: the board, bricks, food and players.
 //!
-//! Nothing here does IO or draws random numbers; [`crate::rules`] changes this state,
-//! the room task owns it. Conversions to and from the store's rows live here too, since
-//! they must know the state's invariants.
+//! Nothing here does IO or draws random numbers; the rules in the crate root change
+//! this state. On the server one room task owns each game (the backend converts it to
+//! and from the store's rows); in the page it is the world as the server last
+//! described it, plus one's own speculative moves.
 
 use std::collections::{HashMap, HashSet};
 
 use protocol::{Board, Cell, PlayerUpdate, Uuid};
-
-use crate::store::{ObjectKind, StoredObject};
 
 /// A brick or a food item: something with a fixed name that sits on one cell.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -34,6 +33,8 @@ pub struct Player {
     pub generation: i32,
     /// Whether the player is in the game now (inactive players do not block cells).
     pub active: bool,
+    /// Food caught in this game (extension: the scoreboard).
+    pub score: u32,
 }
 
 impl Player {
@@ -51,7 +52,7 @@ impl Player {
 
 /// One game. Invariant: `player_at` maps exactly the cells of active players with a
 /// position, and `brick_cells` exactly the cells of `bricks`.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct Game {
     /// The game's id, the partition key in the store.
     pub id: Uuid,
@@ -88,6 +89,23 @@ impl Game {
         self.players.get(&id)
     }
 
+    /// Every player ever seen in this game, active or not, in no particular order.
+    pub fn players(&self) -> impl Iterator<Item = (Uuid, &Player)> {
+        self.players.iter().map(|(id, p)| (*id, p))
+    }
+
+    /// Up to `n` players who caught food, best first (ties: by name, then id), active
+    /// or not: the scoreboard.
+    pub fn top_scores(&self, n: usize) -> Vec<(Uuid, &Player)> {
+        let mut scored: Vec<(Uuid, &Player)> =
+            self.players().filter(|(_, p)| p.score > 0).collect();
+        scored.sort_by(|(a_id, a), (b_id, b)| {
+            (b.score, &a.name, a_id).cmp(&(a.score, &b.name, b_id))
+        });
+        scored.truncate(n);
+        scored
+    }
+
     /// Active players, in no particular order.
     pub fn active_players(&self) -> impl Iterator<Item = (Uuid, &Player)> {
         self.players
@@ -121,8 +139,12 @@ impl Game {
     /// Inserts or replaces a player, keeping the cell index right.
     pub fn put_player(&mut self, id: Uuid, player: Player) {
         if let Some(old) = self.players.get(&id) {
+            // only if the cell is still ours: the page hears of moves out of order, and
+            // may have put someone else there already
             if let (true, Some(cell)) = (old.active, old.cell) {
-                self.player_at.remove(&cell);
+                if self.player_at.get(&cell) == Some(&id) {
+                    self.player_at.remove(&cell);
+                }
             }
         }
         if let (true, Some(cell)) = (player.active, player.cell) {
@@ -136,82 +158,93 @@ impl Game {
         self.food[index].cell = cell;
     }
 
-    /// Rebuilds a game from the store's rows. Returns `None` when the rows do not hold a
-    /// playable game (no food: it was never laid, or the rows are not ours).
-    pub fn restore(id: Uuid, board: Board, rows: &[StoredObject]) -> Option<Self> {
-        let items = |kind| {
-            let mut items: Vec<Item> = rows
-                .iter()
-                .filter(|r| r.kind == kind)
-                .map(|r| Item {
-                    id: r.object_id,
-                    name: r.name.clone(),
-                    cell: board.clamp(Cell::new(r.x, r.y)),
-                })
-                .collect();
-            items.sort_by(|a, b| a.name.cmp(&b.name));
-            items
-        };
-        let food = items(ObjectKind::Food);
-        if food.is_empty() {
-            return None;
+    /// Adds a brick, unless one is on its cell already (bricks never move; the page
+    /// learns them one frame at a time).
+    pub fn put_brick(&mut self, brick: Item) {
+        if self.brick_cells.insert(brick.cell) {
+            self.bricks.push(brick);
         }
-        let mut game = Game::new(id, board, items(ObjectKind::Brick), food);
-        for row in rows.iter().filter(|r| r.kind == ObjectKind::Player) {
-            let player = Player {
-                name: row.name.clone(),
-                cell: Some(board.clamp(Cell::new(row.x, row.y))),
-                h: row.h,
-                generation: row.generation,
-                // nobody is connected to a game that was just loaded
-                active: false,
-            };
-            game.put_player(row.object_id, player);
-        }
-        Some(game)
     }
 
-    /// The store row of a brick or food item.
-    pub fn item_row(kind: ObjectKind, item: &Item) -> StoredObject {
-        StoredObject {
-            kind,
-            object_id: item.id,
-            active: true,
-            x: item.cell.x,
-            y: item.cell.y,
+    /// Places a food item: moves the one with the same id, or adds it.
+    pub fn put_food(&mut self, item: Item) {
+        match self.food.iter_mut().find(|f| f.id == item.id) {
+            Some(food) => *food = item,
+            None => self.food.push(item),
+        }
+    }
+
+    /// Takes food item `id` off the board, returning it (the page hides a fly it has just
+    /// caught until the server says where the fly went).
+    pub fn take_food(&mut self, id: Uuid) -> Option<Item> {
+        let index = self.food.iter().position(|f| f.id == id)?;
+        Some(self.food.remove(index))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn player(x: i32, y: i32) -> Player {
+        Player {
+            name: "p".into(),
+            cell: Some(Cell::new(x, y)),
             h: false,
             generation: 0,
-            name: item.name.clone(),
+            active: true,
+            score: 0,
         }
     }
 
-    /// The store row of a player; `None` for a player that never had a position.
-    pub fn player_row(&self, id: Uuid) -> Option<StoredObject> {
-        let p = self.players.get(&id)?;
-        let cell = p.cell?;
-        Some(StoredObject {
-            kind: ObjectKind::Player,
-            object_id: id,
-            active: p.active,
-            x: cell.x,
-            y: cell.y,
-            h: p.h,
-            generation: p.generation,
-            name: p.name.clone(),
-        })
+    fn item(n: u128, x: i32, y: i32) -> Item {
+        Item {
+            id: Uuid::from_u128(n),
+            name: format!("food_{n:04}"),
+            cell: Cell::new(x, y),
+        }
     }
 
-    /// Every row that describes this game now.
-    pub fn rows(&self) -> Vec<StoredObject> {
-        let bricks = self
-            .bricks
-            .iter()
-            .map(|b| Self::item_row(ObjectKind::Brick, b));
-        let food = self
-            .food
-            .iter()
-            .map(|f| Self::item_row(ObjectKind::Food, f));
-        let players = self.players.keys().filter_map(|id| self.player_row(*id));
-        bricks.chain(food).chain(players).collect()
+    #[test]
+    fn moves_heard_out_of_order_keep_the_cell_index_right() {
+        let (a, b) = (Uuid::from_u128(1), Uuid::from_u128(2));
+        let mut g = Game::new(Uuid::nil(), Board::STANDARD, Vec::new(), Vec::new());
+        g.put_player(a, player(3, 3));
+        // b moved onto (3,3) after a left it, but b's update arrives first
+        g.put_player(b, player(3, 3));
+        g.put_player(a, player(4, 3));
+        assert_eq!(g.player_on(Cell::new(3, 3)), Some(b));
+        assert_eq!(g.player_on(Cell::new(4, 3)), Some(a));
+        g.put_player(
+            a,
+            Player {
+                active: false,
+                ..player(4, 3)
+            },
+        );
+        assert_eq!(
+            g.player_on(Cell::new(4, 3)),
+            None,
+            "inactive players block nothing"
+        );
+        assert_eq!(g.active_players().count(), 1);
+        assert_eq!(g.players().count(), 2);
+    }
+
+    #[test]
+    fn bricks_and_food_arrive_one_at_a_time() {
+        let mut g = Game::new(Uuid::nil(), Board::STANDARD, Vec::new(), Vec::new());
+        g.put_brick(item(9, 5, 5));
+        g.put_brick(item(9, 5, 5));
+        assert_eq!(g.bricks.len(), 1);
+        assert!(g.is_brick(Cell::new(5, 5)));
+        g.put_food(item(1, 1, 1));
+        g.put_food(item(2, 2, 2));
+        g.put_food(item(1, 7, 7));
+        assert_eq!(g.food, vec![item(1, 7, 7), item(2, 2, 2)]);
+        assert_eq!(g.food_on(Cell::new(1, 1)), None);
+        assert_eq!(g.take_food(Uuid::from_u128(2)), Some(item(2, 2, 2)));
+        assert_eq!(g.take_food(Uuid::from_u128(2)), None);
+        assert_eq!(g.food_on(Cell::new(2, 2)), None);
     }
 }

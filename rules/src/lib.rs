@@ -1,11 +1,22 @@
 //! The rules of protocol.md as pure functions over [`Game`]: laying a new game, entering,
-//! validating a move (rules 1-6), leaving. Randomness comes in as an argument so tests can
-//! fix it; nothing here does IO.
+//! judging and applying a move (rules 1-6), leaving. Randomness comes in as an argument
+//! so tests can fix it; nothing here does IO.
+//!
+//! The server applies every command with these functions; the page judges its own moves
+//! with the same [`judge_move`] before showing them, so a move the server would refuse
+//! for what the page already knows (a brick, the edge, a spider) never shows at all.
+//!
+//! # Layout
+//!
+//! - [`game`]: the state of one game as plain data, with indexes for O(1) validation.
+//! - this file: the rules that change it.
+
+pub mod game;
+
+pub use game::{Game, Item, Player};
 
 use protocol::{Board, Cell, PlayerUpdate, Uuid};
 use rand::Rng;
-
-use crate::game::{Game, Item, Player};
 
 /// Share of the cells covered by bricks.
 const BRICK_SHARE: f64 = 0.025;
@@ -98,13 +109,13 @@ pub fn enter(
     rng: &mut impl Rng,
 ) -> Result<Entered, EnterError> {
     let known = game.player(id).cloned();
-    let (cell, returning, h, generation) = match known {
-        Some(p) if p.active => (p.cell, true, p.h, p.generation),
+    let (cell, returning, h, generation, score) = match known {
+        Some(p) if p.active => (p.cell, true, p.h, p.generation, p.score),
         Some(p) => match p.cell.filter(|c| is_free_for(game, id, *c)) {
-            Some(c) => (Some(c), true, p.h, p.generation),
-            None => (None, false, p.h, p.generation),
+            Some(c) => (Some(c), true, p.h, p.generation, p.score),
+            None => (None, false, p.h, p.generation, p.score),
         },
-        None => (None, false, false, 0),
+        None => (None, false, false, 0, 0),
     };
     let cell = match cell {
         Some(c) => c,
@@ -116,6 +127,7 @@ pub fn enter(
         h,
         generation,
         active: true,
+        score,
     };
     game.put_player(id, player.clone());
     Ok(Entered { player, returning })
@@ -171,7 +183,8 @@ pub enum MoveOutcome {
     NotEntered,
     /// A position-less start-up update: published as it came (rule 1).
     PassedThrough(PlayerUpdate),
-    /// The move was valid; `update` is what to publish, `caught` the food it caught.
+    /// The move was valid; `update` is what to publish, `caught` the food it caught
+    /// (which counts one more for the player's score).
     Accepted {
         update: PlayerUpdate,
         caught: Option<CaughtFood>,
@@ -201,24 +214,17 @@ pub fn apply_move(
         game.put_player(id, player);
         return MoveOutcome::PassedThrough(request);
     };
-    let target = game.board.clamp(Cell::new(x, y));
     let from = player.cell.unwrap_or(game.board.centre());
-    let verdict = if !from.is_king_step_to(target) {
-        Err(Rejection::TooFar)
-    } else if game.is_brick(target) {
-        Err(Rejection::Brick)
-    } else if game.player_on(target).is_some_and(|other| other != id) {
-        Err(Rejection::Occupied)
-    } else {
-        Ok(())
+    let target = match judge_move(game, id, from, Cell::new(x, y)) {
+        Ok(target) => target,
+        Err(reason) => {
+            game.put_player(id, player.clone());
+            return MoveOutcome::Rejected {
+                update: player.update(),
+                reason,
+            };
+        }
     };
-    if let Err(reason) = verdict {
-        game.put_player(id, player.clone());
-        return MoveOutcome::Rejected {
-            update: player.update(),
-            reason,
-        };
-    }
     player.cell = Some(target);
     game.put_player(id, player.clone());
     let caught = game.food_on(target).and_then(|index| {
@@ -227,9 +233,30 @@ pub fn apply_move(
         game.move_food(index, to);
         Some(CaughtFood { index, to })
     });
+    if caught.is_some() {
+        player.score += 1;
+        game.put_player(id, player.clone());
+    }
     MoveOutcome::Accepted {
         update: player.update(),
         caught,
+    }
+}
+
+/// The verdict on player `id`, standing on `from`, asking for `requested` (rules 2-4):
+/// the cell it would stand on (clamped onto the board), or why it may not. Changes
+/// nothing. The server passes the board's centre as `from` for a player with no
+/// position yet (rule 4).
+pub fn judge_move(game: &Game, id: Uuid, from: Cell, requested: Cell) -> Result<Cell, Rejection> {
+    let target = game.board.clamp(requested);
+    if !from.is_king_step_to(target) {
+        Err(Rejection::TooFar)
+    } else if game.is_brick(target) {
+        Err(Rejection::Brick)
+    } else if game.player_on(target).is_some_and(|other| other != id) {
+        Err(Rejection::Occupied)
+    } else {
+        Ok(target)
     }
 }
 
@@ -288,6 +315,7 @@ mod tests {
                     h: false,
                     generation: 0,
                     active: true,
+                    score: 0,
                 },
             );
         }
@@ -379,6 +407,7 @@ mod tests {
                 h: false,
                 generation: 0,
                 active: true,
+                score: 0,
             },
         );
         let near = apply_move(&mut g, id(3), request(Some(20), Some(12)), &mut rng());
@@ -391,6 +420,7 @@ mod tests {
                 h: false,
                 generation: 0,
                 active: true,
+                score: 0,
             },
         );
         let far = apply_move(&mut g, id(4), request(Some(2), Some(2)), &mut rng());
@@ -476,6 +506,7 @@ mod tests {
                 h: false,
                 generation: 0,
                 active: true,
+                score: 0,
             },
         );
         let moved = enter(&mut g, id(1), "p1".into(), &mut rng()).unwrap();
@@ -510,16 +541,30 @@ mod tests {
     }
 
     #[test]
-    fn a_game_survives_a_round_trip_through_store_rows() {
-        let mut g = new_game(id(1), BOARD, &mut rng());
-        enter(&mut g, id(2), "p2".into(), &mut rng()).unwrap();
-        let rows = g.rows();
-        let back = Game::restore(id(1), BOARD, &rows).expect("restorable");
-        assert_eq!(back.bricks, g.bricks);
-        assert_eq!(back.food, g.food);
-        let p = back.player(id(2)).unwrap();
-        assert_eq!(p.cell, g.player(id(2)).unwrap().cell);
-        assert!(!p.active, "restored players wait to enter again");
-        assert!(Game::restore(id(1), BOARD, &[]).is_none());
+    fn judging_a_move_agrees_with_applying_it_and_changes_nothing() {
+        let g = world();
+        for dx in -2..=2 {
+            for dy in -2..=2 {
+                let requested = Cell::new(4 + dx, 4 + dy);
+                let judged = judge_move(&g, id(1), Cell::new(4, 4), requested);
+                let mut applied = g.clone();
+                let outcome = apply_move(
+                    &mut applied,
+                    id(1),
+                    request(Some(requested.x), Some(requested.y)),
+                    &mut rng(),
+                );
+                match (judged, outcome) {
+                    (Ok(to), MoveOutcome::Accepted { update, .. }) => {
+                        assert_eq!((update.x, update.y), (Some(to.x), Some(to.y)))
+                    }
+                    (Err(why), MoveOutcome::Rejected { reason, .. }) => assert_eq!(why, reason),
+                    (judged, outcome) => {
+                        panic!("{requested:?}: judged {judged:?}, applied {outcome:?}")
+                    }
+                }
+            }
+        }
+        assert_eq!(g, world(), "judging changed the game");
     }
 }

@@ -327,7 +327,8 @@ impl Registry {
             return Err(JoinError::UnknownGame);
         }
         let started = Instant::now();
-        let (state, fresh) = room::load_game(&*self.store, self.board, game).await?;
+        let stored = room::load_game(&*self.store, self.board, game).await?;
+        let fresh = stored.fresh;
         // unwrap: the lock is never held across an await, and nothing panics under it
         let deps = self.deps.lock().unwrap().clone();
         let deps = deps.ok_or(ConnectError::Closed)?;
@@ -337,8 +338,7 @@ impl Registry {
             directory: Arc::downgrade(&self.directory),
         };
         let (handle, task) = room::spawn(
-            state,
-            fresh,
+            stored,
             deps,
             players.clone(),
             lease,

@@ -10,6 +10,13 @@
 //! to the one player they concern, and hands changed rows to the store writer. Nothing
 //! in here waits on a client, the bus or the store: direct frames go into a bounded
 //! per-socket outbox with `try_send`, and a socket whose outbox is full is dropped.
+//!
+//! What a room holds is bounded: players who left are forgotten after
+//! `--prune-players-after-secs` ([`departures`]), and a game holds at most
+//! `--max-players-per-game` players, active or gone; a newcomer beyond that makes the
+//! room forget the longest gone first.
+
+mod departures;
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -33,9 +40,13 @@ use crate::game::{Game, Item, Player};
 use crate::metrics::Metrics;
 use crate::registry::Lease;
 use crate::rules::{self, MoveOutcome};
-use crate::store::{rows::GameRows, writer::StoreWriter, ObjectKind, Store, StoreError};
+use crate::store::{
+    now_ms, rows::GameRows, writer::StoreWriter, ObjectKind, Store, StoreError, StoredObject,
+};
 use crate::text::clean;
 use crate::tokens::{Check, Tokens};
+
+pub use departures::Departures;
 
 /// Commands waiting for the room; senders wait when it is full, which slows only the
 /// sockets that send.
@@ -44,6 +55,9 @@ const COMMAND_QUEUE: usize = 4096;
 const MAX_CHAT_ID_CHARS: usize = 64;
 /// How many top scorers a brief lists (the page shows fewer).
 const SCOREBOARD_BRIEF: usize = 10;
+/// Bounds of the period of the check for players to forget.
+const PRUNE_TICK_MIN: Duration = Duration::from_millis(100);
+const PRUNE_TICK_MAX: Duration = Duration::from_secs(60);
 
 /// Identifies one player-socket connection, so that a late disconnect of an old socket
 /// cannot unregister a newer one.
@@ -139,21 +153,37 @@ impl RoomHandle {
     }
 }
 
+/// A game as the store holds it, ready for a room.
+pub struct Stored {
+    /// The game; nobody is in it.
+    pub game: Game,
+    /// When each player who left is forgotten, from the rows' expiry.
+    pub departures: Departures,
+    /// Whether the store held none of it (a game just created, laid now).
+    pub fresh: bool,
+}
+
 /// Loads game `id` from `store`, or lays a new board for it when the store holds none
-/// (a game just created). Returns the game and whether it is new (and so has nothing in
-/// the store yet).
-pub async fn load_game(
-    store: &dyn Store,
-    board: Board,
-    id: Uuid,
-) -> Result<(Game, bool), StoreError> {
+/// (a game just created).
+pub async fn load_game(store: &dyn Store, board: Board, id: Uuid) -> Result<Stored, StoreError> {
     let rows = store.load(id).await?;
+    let mut departures = Departures::default();
+    for row in rows.iter().filter(|r| r.kind == ObjectKind::Player) {
+        if let Some(at) = row.expires_ms {
+            departures.left(row.object_id, at);
+        }
+    }
     Ok(match Game::restore(id, board, &rows) {
-        Some(game) => (game, false),
-        None => (
-            rules::new_game(id, board, &mut StdRng::from_entropy()),
-            true,
-        ),
+        Some(game) => Stored {
+            game,
+            departures,
+            fresh: false,
+        },
+        None => Stored {
+            game: rules::new_game(id, board, &mut StdRng::from_entropy()),
+            departures: Departures::default(),
+            fresh: true,
+        },
     })
 }
 
@@ -168,8 +198,10 @@ pub struct RoomDeps {
     pub metrics: Arc<Metrics>,
     /// How long a room stays loaded with no player socket.
     pub idle: Duration,
-    /// Most active players in one game.
+    /// Most players one game holds, in it or gone.
     pub max_players: usize,
+    /// How long a player who left keeps its place before it is forgotten.
+    pub prune_after: Duration,
 }
 
 /// A connected player socket.
@@ -203,8 +235,12 @@ struct Room {
     pending: HashMap<Uuid, Conn>,
     /// Resume tokens of this game's player ids.
     tokens: Tokens,
-    /// Most active players.
+    /// Players who left, and when each is forgotten.
+    departures: Departures,
+    /// Most players held, in the game or gone.
     max_players: usize,
+    /// How long a player who left keeps its place.
+    prune_after: Duration,
     /// The next [`ConnId`].
     next_conn: ConnId,
     /// Where world frames go.
@@ -217,18 +253,22 @@ struct Room {
     players: Arc<AtomicUsize>,
 }
 
-/// Starts the room for `game`. When `fresh`, every row of the game is persisted first.
+/// Starts the room for `stored`. When fresh, every row of the game is persisted first.
 /// `players` is kept equal to the number of active players. The room stops when
 /// `shutdown` fires (its handle then refuses commands), or when it has been idle for
 /// `deps.idle` and `lease` lets it go.
 pub fn spawn(
-    game: Game,
-    fresh: bool,
+    stored: Stored,
     deps: RoomDeps,
     players: Arc<AtomicUsize>,
     lease: Lease,
     shutdown: CancellationToken,
 ) -> (RoomHandle, impl Future<Output = ()>) {
+    let Stored {
+        game,
+        departures,
+        fresh,
+    } = stored;
     let id = game.id;
     if fresh {
         for row in game.rows() {
@@ -242,6 +282,7 @@ pub fn spawn(
         metrics,
         idle,
         max_players,
+        prune_after,
     } = deps;
     let mut room = Room {
         game,
@@ -249,13 +290,21 @@ pub fn spawn(
         conns: HashMap::new(),
         pending: HashMap::new(),
         tokens: Tokens::default(),
+        departures,
         max_players,
+        prune_after,
         next_conn: 1,
         bus,
         writer,
         metrics,
         players,
     };
+    room.date_departures();
+    // checks for players due to be forgotten; a few times per prune time, at most once
+    // a minute, so a player is kept at most that much longer
+    let mut prune_tick =
+        tokio::time::interval((prune_after / 4).clamp(PRUNE_TICK_MIN, PRUNE_TICK_MAX));
+    prune_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let task = async move {
         // armed whenever the last player socket is gone; a turn of the loop re-arms it
         // only on that change, so a busy room never touches the timer
@@ -284,6 +333,7 @@ pub fn spawn(
                     }
                     idle_timer.as_mut().reset(tokio::time::Instant::now() + idle);
                 }
+                _ = prune_tick.tick() => room.prune(),
             }
             let idle_now = room.conns.is_empty();
             if idle_now && !was_idle {
@@ -414,8 +464,12 @@ impl Room {
 
     fn enter(&mut self, player: Uuid, request: Entering) {
         let name = clean(&request.name, MAX_NAME_CHARS);
+        if !self.make_room_for(player) {
+            return self.error(player, "the game is full".into());
+        }
         let known = self.game.player(player);
         let active = known.is_some_and(|p| p.active);
+        // only when the cap was lowered below what a loaded game holds
         if !active && self.game.active_players().count() >= self.max_players {
             return self.error(player, "the game is full".into());
         }
@@ -427,6 +481,7 @@ impl Room {
             Ok(entered) => entered,
             Err(e) => return self.error(player, e.to_string()),
         };
+        self.departures.returned(player);
         let own = frame(&ServerMessage::Player {
             player_id: player,
             payload: entered.player.update(),
@@ -535,6 +590,7 @@ impl Room {
     /// Marks the player inactive and tells everyone, if it was in the game.
     fn leave(&mut self, player: Uuid) {
         if let Some(name) = rules::leave(&mut self.game, player) {
+            self.departures.left(player, self.expiry_from_now());
             self.publish(frame(&ServerMessage::Leaving {
                 player_id: player,
                 payload: LeavingPayload { name },
@@ -565,9 +621,82 @@ impl Room {
     }
 
     fn persist_player(&self, player: Uuid) {
-        if let Some(row) = self.game.player_row(player) {
+        if let Some(row) = self.player_row(player) {
             self.writer.upsert(self.game.id, row);
         }
+    }
+
+    /// A player's store row, with its expiry if it is gone.
+    fn player_row(&self, player: Uuid) -> Option<StoredObject> {
+        let mut row = self.game.player_row(player)?;
+        row.expires_ms = self.departures.expiry(player);
+        Some(row)
+    }
+
+    /// When a player leaving now is forgotten.
+    fn expiry_from_now(&self) -> i64 {
+        now_ms().saturating_add(self.prune_after.as_millis() as i64)
+    }
+
+    /// Gives every player who left an expiry: the loaded rows of older files, or
+    /// written by reference servers, have none. Each is counted from now, and written
+    /// with it, so the store forgets it too.
+    fn date_departures(&mut self) {
+        let undated: Vec<Uuid> = self
+            .game
+            .players()
+            .filter(|(id, p)| !p.active && self.departures.expiry(*id).is_none())
+            .map(|(id, _)| id)
+            .collect();
+        let expiry = self.expiry_from_now();
+        for player in undated {
+            self.departures.left(player, expiry);
+            self.persist_player(player);
+        }
+    }
+
+    /// Whether `player` may enter without the game holding more than its cap: a player
+    /// it holds already may; a newcomer may when there is room, or when the game can
+    /// forget players gone longest to make some (a flood of made-up ids thus never
+    /// grows the game, nor locks new players out while some have left).
+    fn make_room_for(&mut self, player: Uuid) -> bool {
+        if self.game.player(player).is_some() {
+            return true;
+        }
+        while self.game.player_count() >= self.max_players {
+            let Some(gone) = self.departures.soonest() else {
+                return false;
+            };
+            // its row expires now: the store forgets it too
+            if let Some(mut row) = self.player_row(gone) {
+                row.expires_ms = Some(now_ms());
+                self.writer.upsert(self.game.id, row);
+            }
+            self.forget(gone);
+            self.metrics.players_pruned(1);
+        }
+        true
+    }
+
+    /// Forgets every player gone for longer than the prune time. Their store rows
+    /// carry the same expiry, so the store forgets them by itself.
+    fn prune(&mut self) {
+        let due = self.departures.due(now_ms());
+        if due.is_empty() {
+            return;
+        }
+        for &player in &due {
+            self.forget(player);
+        }
+        self.metrics.players_pruned(due.len());
+        tracing::debug!(game = %self.game.id, players = due.len(), "forgot players long gone");
+    }
+
+    /// Drops everything the room holds about a player who is gone.
+    fn forget(&mut self, player: Uuid) {
+        self.departures.returned(player);
+        self.game.remove_player(player);
+        self.tokens.forget(player);
     }
 
     fn error(&mut self, player: Uuid, reason: String) {

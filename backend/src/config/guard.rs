@@ -29,8 +29,10 @@ pub struct GuardOptions {
     )]
     pub max_sockets_per_address: usize,
 
-    /// Most players in one game at once; an `entering` beyond it is refused (the
-    /// standard board has about 870 free cells)
+    /// Most players one game holds: those in it and those gone for less than
+    /// --prune-players-after-secs. A new player beyond it makes the game forget the
+    /// longest gone; when all are in the game, its `entering` is refused (the standard
+    /// board has about 870 free cells)
     #[arg(long, env = "DRAPETISCA_MAX_PLAYERS_PER_GAME", default_value_t = 850)]
     pub max_players_per_game: usize,
 

@@ -632,3 +632,34 @@ async fn a_game_takes_at_most_its_player_cap() {
     assert!(carol.at.is_some(), "a place came free");
     app.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_full_game_forgets_the_longest_gone_for_a_newcomer_and_never_a_player_in_it() {
+    let app = spawn_with(|s| s.guard.max_players_per_game = 2).await;
+    let mut ana = Client::connect(&app, "Ana").await;
+    ana.enter().await;
+    crate::scenarios::catch_nearest_food(&mut ana).await;
+    let ana_id = ana.id.to_string();
+    drop(ana);
+    let mut bob = Client::connect(&app, "Bob").await;
+    let brief = bob.enter().await;
+    let ana_score = |brief: &[Value]| {
+        brief
+            .iter()
+            .any(|f| f["messageType"] == "score" && f["playerID"] == ana_id)
+    };
+    assert!(ana_score(&brief), "the game holds Ana, gone, and Bob");
+    // a third player: the game forgets Ana, gone longest, to make room
+    let mut carol = Client::connect(&app, "Carol").await;
+    let brief = carol.enter().await;
+    assert!(!ana_score(&brief), "Ana was forgotten for Carol");
+    assert_eq!(metric(&app, "drapetisca_players_pruned_total").await, 1.0);
+    // with Bob and Carol both in the game, there is nobody to forget
+    let mut dora = Client::connect(&app, "Dora").await;
+    dora.send(json!({"messageType": "entering", "payload": {"name": "Dora"}}))
+        .await;
+    let refused = dora.next_player().await;
+    assert_eq!(refused["payload"]["reason"], "the game is full");
+    assert_eq!(metric(&app, "drapetisca_players_pruned_total").await, 1.0);
+    app.shutdown().await;
+}

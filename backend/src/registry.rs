@@ -12,7 +12,7 @@ use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, Weak};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use protocol::{Board, Uuid, MAX_NAME_CHARS};
 use serde::Serialize;
@@ -21,7 +21,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::room::{self, ConnId, ConnectError, Direct, RoomDeps, RoomHandle};
-use crate::store::{GameInfo, Store, StoreError};
+use crate::store::{now_ms, GameInfo, Store, StoreError};
 use crate::text::clean;
 
 /// The name of the default game when the store has none for it.
@@ -370,10 +370,4 @@ impl Registry {
         times.push(now);
         true
     }
-}
-
-fn now_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as i64)
 }

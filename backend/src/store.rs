@@ -88,8 +88,9 @@ impl StoredObject {
     }
 }
 
-/// Now, in milliseconds since the Unix epoch: the clock of row expiry, which must
-/// survive restarts and agree between instances.
+/// Now, in milliseconds since the Unix epoch: the clock of what the store keeps (games'
+/// creation times, rows' expiry), which must survive restarts and agree between
+/// instances.
 pub fn now_ms() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)

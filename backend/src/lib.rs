@@ -20,6 +20,7 @@
 //! - [`metrics`]: counters for `GET /metrics`.
 //! - [`telemetry`]: logging set-up.
 //! - [`text`]: names and chat lines from clients, cleaned for everyone to see.
+//! - [`tokens`]: resume tokens, which bind a player id to a secret.
 
 pub mod app;
 pub mod assets;
@@ -32,6 +33,7 @@ pub mod room;
 pub mod store;
 pub mod telemetry;
 pub mod text;
+pub mod tokens;
 pub mod ws;
 
 pub use ::rules;

@@ -26,7 +26,7 @@ use crate::ledger::Ledger;
 use crate::recorder::{Latencies, Recorder};
 use crate::roster::Roster;
 
-type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
+pub type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
 
 /// How long one WebSocket handshake may take.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(15);
@@ -137,7 +137,8 @@ pub async fn run(
     bot.stats
 }
 
-async fn connect(addr: SocketAddr, route: &str) -> Result<Socket> {
+/// Opens the WebSocket at `route`, with Nagle off.
+pub async fn connect(addr: SocketAddr, route: &str) -> Result<Socket> {
     let url = format!("ws://{addr}{route}");
     let (socket, _) = timeout(
         CONNECT_TIMEOUT,

@@ -64,6 +64,14 @@ pub struct Config {
     /// Print only the JSON line, not the human-readable report.
     #[arg(long)]
     pub quiet: bool,
+    /// Run hostile clients beside the bots while they move: spammers over the rate
+    /// limits, garbage frames, id thieves, half-sent handshakes, and two floods of idle
+    /// sockets (see `hostile`). Needs a --duration of 20 s or more for both floods.
+    #[arg(long)]
+    pub hostile: bool,
+    /// Idle player sockets in each of the two floods of --hostile.
+    #[arg(long, default_value_t = 1000)]
+    pub flood: usize,
 }
 
 /// Why a configuration cannot run.

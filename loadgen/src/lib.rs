@@ -19,12 +19,14 @@
 //! - [`recorder`]: latency histograms fed through per-bot buffers.
 //! - [`roster`]: the bots' ids.
 //! - [`server`]: spawning the server, timing its start, sampling `/proc`.
+//! - [`hostile`]: hostile clients beside the bots (`--hostile`).
 //! - [`report`]: the figures, for people and as a JSON line.
 
 pub mod bot;
 pub mod config;
 pub mod field;
 pub mod frame;
+pub mod hostile;
 pub mod ledger;
 pub mod recorder;
 /// What a run measured, shared with `cargo xtask bench`.
@@ -151,12 +153,20 @@ async fn drive(
     };
     start_tx.send_replace(Some(schedule));
     sleep_until(start.into()).await;
+    let hostile = config.hostile.then(|| {
+        let honest = (0..config.players).map(|i| shared.roster.id(i)).collect();
+        tokio::spawn(hostile::run(addr, honest, pid, config.flood, end))
+    });
     let (server_from, loadgen_from) = (sample_server()?, ProcSample::take(None)?);
     let machine_from = SystemSample::take()?;
     sleep_until(end.into()).await;
     let (server_to, loadgen_to) = (sample_server()?, ProcSample::take(None)?);
     let machine_cpu_percent = machine_from.cpu_percent_until(&SystemSample::take()?);
 
+    let hostile = match hostile {
+        Some(task) => Some(task.await.context("the hostile clients panicked")??),
+        None => None,
+    };
     let mut stats = Vec::with_capacity(bots.len());
     for bot in bots {
         stats.push(bot.await.context("a bot panicked")?);
@@ -180,6 +190,7 @@ async fn drive(
     let mut report = add_up(config, &shared, &stats, server);
     report.loadgen_cpu_percent = loadgen_from.cpu_percent_until(&loadgen_to);
     report.machine_cpu_percent = machine_cpu_percent;
+    report.hostile = hostile;
     Ok(report)
 }
 

@@ -155,3 +155,34 @@ async fn the_servers_counters_agree_with_what_the_generator_counted() {
     assert_eq!(series(&metrics, "drapetisca_frames_refused_total"), 0);
     assert_eq!(series(&metrics, "drapetisca_players_connected"), 0);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn beside_hostile_clients_honest_bots_lose_nothing_and_every_attacker_is_held() {
+    let mut config = small_load();
+    config.duration = 15.0;
+    config.hostile = true;
+    config.flood = 50;
+    let (r, metrics) = run_against_a_fresh_server(config).await;
+    println!("{r}");
+    assert_eq!((r.entered, r.failed), (5, 0), "{:?}", r.first_error);
+    assert_eq!(r.to_self.lost, 0, "every mover saw its own moves");
+    assert_eq!(r.to_others.lost, 0, "every bot saw every other bot's moves");
+    let h = r.hostile.expect("hostile figures");
+    assert!(h.thefts_tried > 0);
+    assert_eq!(h.thefts_let_in, 0, "no thief entered under a bot's id");
+    assert!(
+        h.spam_errors > 0,
+        "spam over the limits is answered with errors"
+    );
+    assert!(h.spam_closed > 0, "spammers are closed");
+    assert!(h.garbage_closed > 0, "garbage senders are closed");
+    assert!(
+        h.slow_cut > 0,
+        "half-sent handshakes are cut: {} of {}",
+        h.slow_cut,
+        h.slow_opened
+    );
+    assert_eq!(h.flood_opened, [50, 50], "floods within the caps open");
+    assert!(series(&metrics, "drapetisca_sockets_flooding_total") > 0);
+    assert!(series(&metrics, "drapetisca_frames_limited_total") > 0);
+}

@@ -25,7 +25,7 @@ const USAGE: &str = "\
 cargo xtask bench [options]
 
   --quick                  shorter runs and fewer ramp steps (a smoke test of the bench)
-  --only NAME              run only this scenario (steady, ramp, idle, startup); repeatable
+  --only NAME              run only this scenario (steady, ramp, idle, hostile, startup); repeatable
   --pulsar-url URL         add rows with the server on this Pulsar (as drapetisca's flag)
   --cassandra-nodes NODES  add rows with the server on these Cassandra nodes
   --no-write               print the tables, leave docs/benchmarks.md alone
@@ -81,7 +81,7 @@ fn parse(args: &[String]) -> Result<Options> {
         }
     }
     for name in &o.only {
-        if !["steady", "ramp", "idle", "startup"].contains(&name.as_str()) {
+        if !["steady", "ramp", "idle", "hostile", "startup"].contains(&name.as_str()) {
             bail!("unknown scenario {name:?}\n\n{USAGE}");
         }
     }
@@ -253,6 +253,8 @@ pub struct Results {
     pub ramp: Vec<(Variant, Vec<Run>)>,
     /// Idle players' memory, per variant.
     pub idle: Vec<(Variant, Report)>,
+    /// A clean run and the same run beside hostile clients, per variant.
+    pub hostile: Vec<(Variant, Report, Report)>,
     /// Start-up times of several spawns (embedded only).
     pub startup: Vec<Report>,
 }
@@ -270,6 +272,12 @@ pub fn run(args: &[String]) -> Result<()> {
         &[100, 200, 400, 600, 700, 800, 850]
     };
     let idle_players = if o.quick { "200" } else { "800" };
+    // both floods of --hostile need about 20 s
+    let (hostile_duration, flood) = if o.quick {
+        ("20", "200")
+    } else {
+        ("30", "1000")
+    };
     let mut results = Results::default();
     for variant in variants(&o) {
         let v = &variant.name;
@@ -309,6 +317,13 @@ pub fn run(args: &[String]) -> Result<()> {
                 &["-n", idle_players, "-r", "0", "-t", "2", "--grace", "0"],
             )?;
             results.idle.push((variant.clone(), r));
+        }
+        if wanted("hostile") {
+            let honest = ["-n", "100", "-r", "2", "-t", hostile_duration];
+            let clean = loadgen(&bins, &variant, &format!("hostile-{v}-clean"), &honest)?;
+            let attacked = [&honest[..], &["--hostile", "--flood", flood]].concat();
+            let attacked = loadgen(&bins, &variant, &format!("hostile-{v}"), &attacked)?;
+            results.hostile.push((variant.clone(), clean, attacked));
         }
     }
     if wanted("startup") {

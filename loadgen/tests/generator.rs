@@ -126,7 +126,12 @@ async fn bots_spread_over_three_games_hear_only_their_own_game() {
     config.games = 3;
     let (r, _) = run_against_a_fresh_server(config).await;
     println!("{r}");
-    assert_eq!((r.entered, r.failed, r.games), (9, 0, 3), "{:?}", r.first_error);
+    assert_eq!(
+        (r.entered, r.failed, r.games),
+        (9, 0, 3),
+        "{:?}",
+        r.first_error
+    );
     assert!(r.moves_sent >= 1);
     assert_eq!(r.moves_published, r.moves_sent);
     // three bots a game: a move is expected at the 2 others of its game, not at all 8

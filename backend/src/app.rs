@@ -96,6 +96,8 @@ impl Application {
             writer,
             metrics: metrics.clone(),
             idle: Duration::from_secs(settings.game_idle_secs),
+            max_players: settings.guard.max_players_per_game,
+            prune_after: Duration::from_secs(settings.prune_players_after_secs),
         };
         // in a cluster, the cluster decides where each game runs, and the registry hands
         // out its gateways

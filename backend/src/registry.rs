@@ -12,7 +12,7 @@ use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, Weak};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use protocol::{Board, Uuid, MAX_NAME_CHARS};
 use serde::Serialize;
@@ -21,8 +21,9 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::cluster::Cluster;
-use crate::room::{self, clean, ConnId, ConnectError, Direct, RoomDeps, RoomHandle};
-use crate::store::{GameInfo, Store, StoreError};
+use crate::room::{self, ConnId, ConnectError, Direct, RoomDeps, RoomHandle};
+use crate::store::{now_ms, GameInfo, Store, StoreError};
+use crate::text::clean;
 
 /// The name of the default game when the store has none for it.
 pub const DEFAULT_GAME_NAME: &str = "Default game";
@@ -370,11 +371,11 @@ impl Registry {
         // a new epoch for every load, as a cluster's take-over does: the rows this room
         // writes then win over any an earlier process wrote, whatever the clocks say
         self.store.claim_epoch(game, STANDALONE_OWNER).await?;
-        let (state, fresh) = room::load_game(&*self.store, self.board, game).await?;
+        let stored = room::load_game(&*self.store, self.board, game).await?;
+        let fresh = stored.fresh;
         let players = Arc::new(AtomicUsize::new(0));
         let (handle, task) = room::spawn(
-            state,
-            fresh,
+            stored,
             deps,
             players.clone(),
             lease,
@@ -406,10 +407,4 @@ impl Registry {
         times.push(now);
         true
     }
-}
-
-fn now_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as i64)
 }

@@ -77,6 +77,9 @@ pub struct Direct {
     pub socket: ConnRef,
     /// The frames, protocol JSON, in order (a brief has many).
     pub frames: Vec<String>,
+    /// Close the socket with this reason (after the frames): the room refused it.
+    #[serde(default)]
+    pub close: Option<String>,
 }
 
 /// The JSON schema of the command topic.
@@ -104,7 +107,8 @@ pub fn direct_schema() -> proto::Schema {
  {"name":"game","type":"string"},
  {"name":"socket","type":{"type":"record","name":"ConnRef","fields":[
    {"name":"player","type":"string"},{"name":"conn","type":"long"}]}},
- {"name":"frames","type":{"type":"array","items":"string"}}]}"#,
+ {"name":"frames","type":{"type":"array","items":"string"}},
+ {"name":"close","type":["null","string"],"default":null}]}"#,
     )
 }
 

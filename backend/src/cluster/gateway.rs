@@ -40,13 +40,14 @@ impl Sockets {
     pub fn deliver(&self, direct: Direct) {
         let key = (direct.game, direct.socket);
         let mut frames: Vec<Frame> = direct.frames.into_iter().map(Frame::from).collect();
-        let message = match frames.pop() {
-            Some(only) if frames.is_empty() => room::Direct::Frame(only),
-            Some(last) => {
+        let message = match (frames.pop(), direct.close) {
+            (None, Some(reason)) => room::Direct::Close(room::close_reason(&reason)),
+            (Some(only), _) if frames.is_empty() => room::Direct::Frame(only),
+            (Some(last), _) => {
                 frames.push(last);
                 room::Direct::Batch(frames)
             }
-            None => return,
+            (None, None) => return,
         };
         // unwrap: the lock is never held across an await, and nothing panics under it
         let mut outboxes = self.outboxes.lock().unwrap();

@@ -128,7 +128,7 @@ async fn run(
     stop: CancellationToken,
 ) {
     let started = Instant::now();
-    let Some((state, epoch, tail)) = take_over(game, &hosting, &stop).await else {
+    let Some((stored, epoch, tail)) = take_over(game, &hosting, &stop).await else {
         return;
     };
     let replayed = tail.frames.len();
@@ -136,8 +136,9 @@ async fn run(
         %game, epoch, replayed, instance = %hosting.instance,
         took_ms = started.elapsed().as_millis() as u64, "game taken over"
     );
-    let orphans: HashSet<Uuid> = state.active_players().map(|(id, _)| id).collect();
-    let generations = state
+    let orphans: HashSet<Uuid> = stored.game.active_players().map(|(id, _)| id).collect();
+    let generations = stored
+        .game
         .players()
         .map(|(id, player)| (id, player.generation))
         .collect();
@@ -148,8 +149,7 @@ async fn run(
     let writer = hosting.deps.writer.clone();
     let players = Arc::new(AtomicUsize::new(0));
     let (room, room_task) = room::spawn(
-        state,
-        true,
+        stored,
         hosting.deps.clone(),
         players.clone(),
         Lease::unlisted(game),
@@ -225,7 +225,7 @@ async fn take_over(
     game: Uuid,
     hosting: &Hosting,
     stop: &CancellationToken,
-) -> Option<(crate::game::Game, u64, tail::Tail)> {
+) -> Option<(room::Stored, u64, tail::Tail)> {
     let mut backoff = Duration::from_millis(50);
     loop {
         let attempt = async {
@@ -245,7 +245,13 @@ async fn take_over(
             for frame in &tail.frames {
                 replay::apply(&mut state, frame);
             }
-            Ok::<_, String>((state, epoch, tail))
+            // fresh: every row is written again under the new epoch
+            let stored = room::Stored {
+                game: state,
+                departures: room::departures_of(&rows),
+                fresh: true,
+            };
+            Ok::<_, String>((stored, epoch, tail))
         };
         let result = tokio::select! {
             _ = stop.cancelled() => return None,
@@ -433,12 +439,23 @@ async fn forward(
         let frames = match direct {
             room::Direct::Frame(frame) => vec![frame.to_string()],
             room::Direct::Batch(frames) => frames.iter().map(|f| f.to_string()).collect(),
+            room::Direct::Close(reason) => {
+                link.direct(Direct {
+                    target: target.clone(),
+                    game,
+                    socket,
+                    frames: Vec::new(),
+                    close: Some(reason.to_string()),
+                });
+                continue;
+            }
         };
         link.direct(Direct {
             target: target.clone(),
             game,
             socket,
             frames,
+            close: None,
         });
     }
 }

@@ -129,6 +129,7 @@ mod tests {
                 generation: 4,
                 name: "p".into(),
                 score: 3,
+                expires_ms: None,
             });
         }
         let restored = restore(game.id, Board::STANDARD, &rows).unwrap();

@@ -7,6 +7,7 @@ mod cassandra;
 mod cluster;
 mod helpers;
 mod hostile;
+mod lobby;
 mod pulsar;
 mod scenarios;
 

@@ -35,10 +35,11 @@ async function pageWeight(base) {
   if (!html.includes("_bg.wasm")) {
     fail("the binary serves no game page: it was built without the frontend; run `cargo xtask dist`");
   }
-  const files = [...html.matchAll(/(?:href|from|module_or_path:)\s*=?\s*['"](\/[^'"]+\.(?:js|wasm|css))['"]/g)]
+  // trunk minifies index.html in a release build: attribute values may be unquoted
+  const files = [...html.matchAll(/(?:href|from|module_or_path:)\s*=?\s*['"]?(\/[^'"\s>]+\.(?:js|wasm|css))(?=['"\s>])/g)]
     .map((m) => m[1])
     .filter((f, i, all) => all.indexOf(f) === i);
-  if (!files.some((f) => f.endsWith(".wasm")) || !files.some((f) => f.endsWith(".js"))) {
+  if (!["wasm", "js", "css"].every((ext) => files.some((f) => f.endsWith(`.${ext}`)))) {
     fail(`could not find the bundle's files in index.html: ${files}`);
   }
   let total = 0;

@@ -1,7 +1,7 @@
 // End to end on a desktop: the release binary serves the game, two headless Chromium
-// pages enter, see each other, move, chat and show hearts, survive a server restart and
+// pages enter, see each other, move, chat, show hearts and catch a fly, survive a server restart and
 // leave; no page logs an error. Also checks that the page (wasm + js + css) transfers at
-// most 120 KB gzipped, and saves a screenshot.
+// most 98 KB gzipped, and saves a screenshot.
 //
 //   cargo xtask dist && (cd e2e && npm ci && node play.mjs)
 //
@@ -9,6 +9,7 @@
 
 import { mkdirSync } from "node:fs";
 import path from "node:path";
+import { catchFly, waitForTopCatcher } from "./lib/field.mjs";
 import {
   e2eDir,
   enter,
@@ -25,8 +26,11 @@ import {
 } from "./lib/harness.mjs";
 
 const screenshot = process.env.SCREENSHOT ?? path.join(e2eDir, "out", "screenshot.png");
-/** The ceiling for what a player downloads, gzipped (the reference client: ~53 KB). */
-const PAGE_BUDGET = 120 * 1024;
+/**
+ * The ceiling for what a player downloads, gzipped: today's 97,971 bytes and 2.3 KB of
+ * headroom (the reference client: ~53 KB; ARCHITECTURE.md, "The page's weight").
+ */
+const PAGE_BUDGET = 98 * 1024;
 
 /** Sums the gzipped transfer of the page's js, wasm and css, as a browser gets them. */
 async function pageWeight(base) {
@@ -93,6 +97,10 @@ await scenario(async ({ server: startServer, browser }) => {
   await alpha.keyboard.press("h");
   await spiderOf(beta, "Alpha").locator(".hearts").waitFor({ timeout: WAIT });
   step("H shows hearts over Alpha on Beta's page");
+
+  const steps = await catchFly(alpha);
+  await waitForTopCatcher(beta, "Alpha", 1);
+  step(`Alpha walked ${steps} steps onto a fly; Beta's scoreboard lists Alpha with 1`);
 
   mkdirSync(path.dirname(screenshot), { recursive: true });
   await beta.evaluate(() => document.activeElement?.blur());

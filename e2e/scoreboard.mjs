@@ -36,8 +36,9 @@ await scenario(async ({ server: startServer, browser }) => {
   const server = await startServer();
   const errors = [];
   const context = await browser.newContext({ viewport: { width: 1280, height: 760 } });
-  const catcher = await openPage(context, server.base, errors, "Catcher");
-  const watcher = await openPage(context, server.base, errors, "Watcher");
+  const game = await server.defaultGame();
+  const catcher = await openPage(context, game, errors, "Catcher");
+  const watcher = await openPage(context, game, errors, "Watcher");
   await enter(catcher, "Catcher");
   await catcher.evaluate(() => document.activeElement?.blur());
   await enter(watcher, "Watcher");
@@ -62,7 +63,7 @@ await scenario(async ({ server: startServer, browser }) => {
   await catcher.waitForFunction(() => document.querySelector("#own-score").innerText === "1", null, {
     timeout: WAIT,
   });
-  const late = await openPage(context, server.base, errors, "Late");
+  const late = await openPage(context, game, errors, "Late");
   await enter(late, "Late");
   await waitForTopCatcher(late, "Catcher", 1);
   step("after a restart Catcher still has 1, and a page entering now lists it");

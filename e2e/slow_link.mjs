@@ -108,7 +108,8 @@ await scenario(async ({ server: startServer, browser }) => {
     step(`proxy on port ${proxy.port}: ${DELAY_MS} ms each way`);
     const context = await browser.newContext({ viewport: { width: 1280, height: 760 } });
     const errors = [];
-    const slow = await openPage(context, `http://127.0.0.1:${proxy.port}/`, errors, "Slow");
+    const game = new URL(await server.defaultGame()).pathname;
+    const slow = await openPage(context, `http://127.0.0.1:${proxy.port}${game}`, errors, "Slow");
     await enter(slow, "Slow");
     await slow.evaluate(() => document.activeElement?.blur());
     step("Slow entered through the slow link");
@@ -139,7 +140,7 @@ await scenario(async ({ server: startServer, browser }) => {
 
     // a true race: Fast (direct link) and Slow both press toward the same free cell;
     // Fast's move reaches the server first, Slow shows its own at once and is corrected
-    const fast = await openPage(context, server.base, errors, "Fast");
+    const fast = await openPage(context, `${server.base}${game}`, errors, "Fast");
     await enter(fast, "Fast");
     await fast.evaluate(() => document.activeElement?.blur());
     world = await view(slow);

@@ -58,6 +58,7 @@ fn player(n: u128, step: i32) -> StoredObject {
         generation: step,
         name: format!("player_{n:05}"),
         score: 0,
+        expires_ms: None,
     }
 }
 

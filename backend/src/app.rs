@@ -81,6 +81,8 @@ impl Application {
             writer,
             metrics: metrics.clone(),
             idle: Duration::from_secs(settings.game_idle_secs),
+            max_players: settings.guard.max_players_per_game,
+            prune_after: Duration::from_secs(settings.prune_players_after_secs),
         };
         let limits = Limits {
             max_games: settings.max_games,

@@ -48,6 +48,16 @@ pub struct Settings {
     #[arg(long, env = "DRAPETISCA_GAME_IDLE_SECS", default_value_t = 600)]
     pub game_idle_secs: u64,
 
+    /// Seconds a player who left keeps its place (position, score) for a return; after
+    /// that it is forgotten, in memory and in the store
+    #[arg(
+        long,
+        env = "DRAPETISCA_PRUNE_PLAYERS_AFTER_SECS",
+        default_value_t = 86_400,
+        value_parser = clap::value_parser!(u64).range(1..)
+    )]
+    pub prune_players_after_secs: u64,
+
     /// Most games this instance runs at once; creating or loading one more is refused
     #[arg(long, env = "DRAPETISCA_MAX_GAMES", default_value_t = 1000)]
     pub max_games: usize,

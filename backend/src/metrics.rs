@@ -81,6 +81,9 @@ pub struct Metrics {
     frames_limited: Family<LimitedLabels, Counter>,
     /// Sockets closed for having too many frames dropped or refused.
     sockets_flooding: Counter,
+    /// Players forgotten: gone longer than the prune time, or gone longest when a
+    /// game at its cap let a newcomer in.
+    players_pruned: Counter,
     /// World frames the room handed to the bus.
     bus_published: Counter,
     /// How long `Bus::publish` took: the in-process bus delivers to the local fan-out
@@ -109,6 +112,7 @@ impl Default for Metrics {
             sockets_refused: Family::default(),
             frames_limited: Family::default(),
             sockets_flooding: Counter::default(),
+            players_pruned: Counter::default(),
             bus_published: Counter::default(),
             bus_publish: Histogram::new(BUCKETS),
             store_backlog: Gauge::default(),
@@ -201,6 +205,11 @@ impl Metrics {
             m.sockets_flooding.clone(),
         );
         ours.register(
+            "players_pruned",
+            "Players forgotten: gone longer than the prune time, or gone longest when a full game let a newcomer in",
+            m.players_pruned.clone(),
+        );
+        ours.register(
             "bus_published",
             "World frames handed to the bus",
             m.bus_published.clone(),
@@ -286,6 +295,11 @@ impl Metrics {
     /// A socket closed for having too many frames dropped or refused.
     pub fn socket_flooding(&self) {
         self.sockets_flooding.inc();
+    }
+
+    /// `players` players forgotten by a game.
+    pub fn players_pruned(&self, players: usize) {
+        self.players_pruned.inc_by(players as u64);
     }
 
     /// A move rejected for `reason`.

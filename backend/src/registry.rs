@@ -12,7 +12,7 @@ use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, Weak};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use protocol::{Board, Uuid, MAX_NAME_CHARS};
 use serde::Serialize;
@@ -20,8 +20,9 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use crate::room::{self, clean, ConnId, ConnectError, Direct, RoomDeps, RoomHandle};
-use crate::store::{GameInfo, Store, StoreError};
+use crate::room::{self, ConnId, ConnectError, Direct, RoomDeps, RoomHandle};
+use crate::store::{now_ms, GameInfo, Store, StoreError};
+use crate::text::clean;
 
 /// The name of the default game when the store has none for it.
 pub const DEFAULT_GAME_NAME: &str = "Default game";
@@ -326,7 +327,8 @@ impl Registry {
             return Err(JoinError::UnknownGame);
         }
         let started = Instant::now();
-        let (state, fresh) = room::load_game(&*self.store, self.board, game).await?;
+        let stored = room::load_game(&*self.store, self.board, game).await?;
+        let fresh = stored.fresh;
         // unwrap: the lock is never held across an await, and nothing panics under it
         let deps = self.deps.lock().unwrap().clone();
         let deps = deps.ok_or(ConnectError::Closed)?;
@@ -336,8 +338,7 @@ impl Registry {
             directory: Arc::downgrade(&self.directory),
         };
         let (handle, task) = room::spawn(
-            state,
-            fresh,
+            stored,
             deps,
             players.clone(),
             lease,
@@ -369,10 +370,4 @@ impl Registry {
         times.push(now);
         true
     }
-}
-
-fn now_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as i64)
 }

@@ -10,6 +10,13 @@
 //! to the one player they concern, and hands changed rows to the store writer. Nothing
 //! in here waits on a client, the bus or the store: direct frames go into a bounded
 //! per-socket outbox with `try_send`, and a socket whose outbox is full is dropped.
+//!
+//! What a room holds is bounded: players who left are forgotten after
+//! `--prune-players-after-secs` ([`departures`]), and a game holds at most
+//! `--max-players-per-game` players, active or gone; a newcomer beyond that makes the
+//! room forget the longest gone first.
+
+mod departures;
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -20,7 +27,8 @@ use std::time::Duration;
 
 use futures_util::future::OptionFuture;
 use protocol::{
-    server::ErrorPayload, Board, ChatFrom, ChatLine, ClientMessage, LeavingPayload, ObjectPayload,
+    server::{ErrorPayload, TokenPayload},
+    Board, ChatFrom, ChatLine, ClientMessage, Entering, LeavingPayload, ObjectPayload,
     PlayerUpdate, ScorePayload, ServerMessage, Uuid, MAX_CHAT_CHARS, MAX_NAME_CHARS,
 };
 use rand::{rngs::StdRng, SeedableRng};
@@ -32,7 +40,13 @@ use crate::game::{Game, Item, Player};
 use crate::metrics::Metrics;
 use crate::registry::Lease;
 use crate::rules::{self, MoveOutcome};
-use crate::store::{rows::GameRows, writer::StoreWriter, ObjectKind, Store, StoreError};
+use crate::store::{
+    now_ms, rows::GameRows, writer::StoreWriter, ObjectKind, Store, StoreError, StoredObject,
+};
+use crate::text::clean;
+use crate::tokens::{Check, Tokens};
+
+pub use departures::Departures;
 
 /// Commands waiting for the room; senders wait when it is full, which slows only the
 /// sockets that send.
@@ -41,6 +55,9 @@ const COMMAND_QUEUE: usize = 4096;
 const MAX_CHAT_ID_CHARS: usize = 64;
 /// How many top scorers a brief lists (the page shows fewer).
 const SCOREBOARD_BRIEF: usize = 10;
+/// Bounds of the period of the check for players to forget.
+const PRUNE_TICK_MIN: Duration = Duration::from_millis(100);
+const PRUNE_TICK_MAX: Duration = Duration::from_secs(60);
 
 /// Identifies one player-socket connection, so that a late disconnect of an old socket
 /// cannot unregister a newer one.
@@ -53,6 +70,9 @@ pub enum Direct {
     Frame(Frame),
     /// Several frames in order (a brief), counted as one outbox slot.
     Batch(Vec<Frame>),
+    /// Close the socket with this reason (policy violation): its id was taken over by a
+    /// token holder, or it failed to present the id's token.
+    Close(&'static str),
 }
 
 /// A message for the room.
@@ -133,21 +153,37 @@ impl RoomHandle {
     }
 }
 
+/// A game as the store holds it, ready for a room.
+pub struct Stored {
+    /// The game; nobody is in it.
+    pub game: Game,
+    /// When each player who left is forgotten, from the rows' expiry.
+    pub departures: Departures,
+    /// Whether the store held none of it (a game just created, laid now).
+    pub fresh: bool,
+}
+
 /// Loads game `id` from `store`, or lays a new board for it when the store holds none
-/// (a game just created). Returns the game and whether it is new (and so has nothing in
-/// the store yet).
-pub async fn load_game(
-    store: &dyn Store,
-    board: Board,
-    id: Uuid,
-) -> Result<(Game, bool), StoreError> {
+/// (a game just created).
+pub async fn load_game(store: &dyn Store, board: Board, id: Uuid) -> Result<Stored, StoreError> {
     let rows = store.load(id).await?;
+    let mut departures = Departures::default();
+    for row in rows.iter().filter(|r| r.kind == ObjectKind::Player) {
+        if let Some(at) = row.expires_ms {
+            departures.left(row.object_id, at);
+        }
+    }
     Ok(match Game::restore(id, board, &rows) {
-        Some(game) => (game, false),
-        None => (
-            rules::new_game(id, board, &mut StdRng::from_entropy()),
-            true,
-        ),
+        Some(game) => Stored {
+            game,
+            departures,
+            fresh: false,
+        },
+        None => Stored {
+            game: rules::new_game(id, board, &mut StdRng::from_entropy()),
+            departures: Departures::default(),
+            fresh: true,
+        },
     })
 }
 
@@ -162,6 +198,10 @@ pub struct RoomDeps {
     pub metrics: Arc<Metrics>,
     /// How long a room stays loaded with no player socket.
     pub idle: Duration,
+    /// Most players one game holds, in it or gone.
+    pub max_players: usize,
+    /// How long a player who left keeps its place before it is forgotten.
+    pub prune_after: Duration,
 }
 
 /// A connected player socket.
@@ -170,7 +210,17 @@ struct Conn {
     id: ConnId,
     /// Its direct frames.
     outbox: mpsc::Sender<Direct>,
+    /// Whether it entered the game: a repeated `entering` then sends no new brief.
+    entered: bool,
+    /// Whether it may speak for its id: always for ids without a token, else once it
+    /// entered with the token.
+    proven: bool,
 }
+
+/// Why a socket that failed to present its id's token is closed.
+const NEEDS_TOKEN: &str = "this player id needs its token";
+/// Why a socket replaced by a token holder's newer one is closed.
+const REPLACED: &str = "replaced by a newer connection";
 
 /// The room task's state.
 struct Room {
@@ -180,6 +230,17 @@ struct Room {
     rng: StdRng,
     /// Connected player sockets by player id.
     conns: HashMap<Uuid, Conn>,
+    /// Sockets on trial, by player id: opened for a token-bound id while another socket
+    /// of it is connected; the first to enter with the token replaces that one.
+    pending: HashMap<Uuid, Conn>,
+    /// Resume tokens of this game's player ids.
+    tokens: Tokens,
+    /// Players who left, and when each is forgotten.
+    departures: Departures,
+    /// Most players held, in the game or gone.
+    max_players: usize,
+    /// How long a player who left keeps its place.
+    prune_after: Duration,
     /// The next [`ConnId`].
     next_conn: ConnId,
     /// Where world frames go.
@@ -192,18 +253,22 @@ struct Room {
     players: Arc<AtomicUsize>,
 }
 
-/// Starts the room for `game`. When `fresh`, every row of the game is persisted first.
+/// Starts the room for `stored`. When fresh, every row of the game is persisted first.
 /// `players` is kept equal to the number of active players. The room stops when
 /// `shutdown` fires (its handle then refuses commands), or when it has been idle for
 /// `deps.idle` and `lease` lets it go.
 pub fn spawn(
-    game: Game,
-    fresh: bool,
+    stored: Stored,
     deps: RoomDeps,
     players: Arc<AtomicUsize>,
     lease: Lease,
     shutdown: CancellationToken,
 ) -> (RoomHandle, impl Future<Output = ()>) {
+    let Stored {
+        game,
+        departures,
+        fresh,
+    } = stored;
     let id = game.id;
     if fresh {
         for row in game.rows() {
@@ -216,17 +281,30 @@ pub fn spawn(
         writer,
         metrics,
         idle,
+        max_players,
+        prune_after,
     } = deps;
     let mut room = Room {
         game,
         rng: StdRng::from_entropy(),
         conns: HashMap::new(),
+        pending: HashMap::new(),
+        tokens: Tokens::default(),
+        departures,
+        max_players,
+        prune_after,
         next_conn: 1,
         bus,
         writer,
         metrics,
         players,
     };
+    room.date_departures();
+    // checks for players due to be forgotten; a few times per prune time, at most once
+    // a minute, so a player is kept at most that much longer
+    let mut prune_tick =
+        tokio::time::interval((prune_after / 4).clamp(PRUNE_TICK_MIN, PRUNE_TICK_MAX));
+    prune_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let task = async move {
         // armed whenever the last player socket is gone; a turn of the loop re-arms it
         // only on that change, so a busy room never touches the timer
@@ -255,6 +333,7 @@ pub fn spawn(
                     }
                     idle_timer.as_mut().reset(tokio::time::Instant::now() + idle);
                 }
+                _ = prune_tick.tick() => room.prune(),
             }
             let idle_now = room.conns.is_empty();
             if idle_now && !was_idle {
@@ -285,6 +364,8 @@ impl Room {
                 if self.conns.get(&player).is_some_and(|c| c.id == conn) {
                     self.conns.remove(&player);
                     self.leave(player);
+                } else if self.pending.get(&player).is_some_and(|c| c.id == conn) {
+                    self.pending.remove(&player);
                 }
             }
             Command::Message {
@@ -293,8 +374,19 @@ impl Room {
                 message,
             } => {
                 // a frame from a socket that was dropped meanwhile is stale
-                if self.conns.get(&player).is_some_and(|c| c.id == conn) {
-                    self.message(player, message);
+                if self.pending.get(&player).is_some_and(|c| c.id == conn) {
+                    self.on_trial(player, message);
+                } else if let Some(current) = self.conns.get(&player).filter(|c| c.id == conn) {
+                    if current.proven || self.proves(player, &message) {
+                        self.message(player, message);
+                    } else {
+                        // the id is bound and this socket cannot show its token; a
+                        // player it left active (a dead socket) leaves now
+                        if let Some(conn) = self.conns.remove(&player) {
+                            let _ = conn.outbox.try_send(Direct::Close(NEEDS_TOKEN));
+                        }
+                        self.leave(player);
+                    }
                 }
             }
         }
@@ -305,24 +397,62 @@ impl Room {
         player: Uuid,
         outbox: mpsc::Sender<Direct>,
     ) -> Result<ConnId, ConnectError> {
-        if self
+        let connected = self
             .conns
             .get(&player)
-            .is_some_and(|c| !c.outbox.is_closed())
-        {
+            .is_some_and(|c| !c.outbox.is_closed());
+        let bound = self.tokens.is_bound(player);
+        if connected && !bound {
             return Err(ConnectError::AlreadyConnected);
         }
         let id = self.next_conn;
         self.next_conn += 1;
-        self.conns.insert(player, Conn { id, outbox });
+        let conn = Conn {
+            id,
+            outbox,
+            entered: false,
+            proven: !bound,
+        };
+        if connected {
+            // on trial until it shows the token; a newer trial replaces an older one
+            if let Some(older) = self.pending.insert(player, conn) {
+                let _ = older.outbox.try_send(Direct::Close(NEEDS_TOKEN));
+            }
+        } else {
+            self.conns.insert(player, conn);
+        }
         Ok(id)
+    }
+
+    /// Whether `message` is an `entering` with `player`'s token.
+    fn proves(&self, player: Uuid, message: &ClientMessage) -> bool {
+        let ClientMessage::Entering { payload } = message else {
+            return false;
+        };
+        self.tokens.check(player, payload.token.as_deref()) == Check::Valid
+    }
+
+    /// A frame from a socket on trial: an `entering` with the token replaces the
+    /// connected socket at once (the player stays in the game); anything else closes
+    /// the socket on trial.
+    fn on_trial(&mut self, player: Uuid, message: ClientMessage) {
+        // unwrap: the caller found it
+        let mut conn = self.pending.remove(&player).unwrap();
+        if !self.proves(player, &message) {
+            let _ = conn.outbox.try_send(Direct::Close(NEEDS_TOKEN));
+            return;
+        }
+        conn.proven = true;
+        if let Some(old) = self.conns.insert(player, conn) {
+            let _ = old.outbox.try_send(Direct::Close(REPLACED));
+        }
+        tracing::debug!(%player, "a token holder replaced its stale socket");
+        self.message(player, message);
     }
 
     fn message(&mut self, player: Uuid, message: ClientMessage) {
         match message {
-            ClientMessage::Entering { payload } => {
-                self.enter(player, clean(&payload.name, MAX_NAME_CHARS))
-            }
+            ClientMessage::Entering { payload } => self.enter(player, payload),
             ClientMessage::Player { mut payload } => {
                 payload.name = clean(&payload.name, MAX_NAME_CHARS);
                 self.move_player(player, payload);
@@ -332,13 +462,50 @@ impl Room {
         }
     }
 
-    fn enter(&mut self, player: Uuid, name: String) {
+    fn enter(&mut self, player: Uuid, request: Entering) {
+        let name = clean(&request.name, MAX_NAME_CHARS);
+        if !self.make_room_for(player) {
+            return self.error(player, "the game is full".into());
+        }
+        let known = self.game.player(player);
+        let active = known.is_some_and(|p| p.active);
+        // only when the cap was lowered below what a loaded game holds
+        if !active && self.game.active_players().count() >= self.max_players {
+            return self.error(player, "the game is full".into());
+        }
+        // asked on the id's first entering only: an id first used without a token
+        // cannot be bound later by someone else
+        let token = (request.want_token && known.is_none() && !self.tokens.is_bound(player))
+            .then(|| self.tokens.bind(player, &mut self.rng));
         let entered = match rules::enter(&mut self.game, player, name, &mut self.rng) {
             Ok(entered) => entered,
             Err(e) => return self.error(player, e.to_string()),
         };
+        self.departures.returned(player);
+        let own = frame(&ServerMessage::Player {
+            player_id: player,
+            payload: entered.player.update(),
+        });
+        // entering again while in the game, on a socket that had its brief
+        let again = self.conns.get_mut(&player).is_some_and(|c| {
+            let again = c.entered && active;
+            c.entered = true;
+            again
+        });
+        if again {
+            // this socket has its brief: only the (renamed) own position
+            self.direct(player, Direct::Frame(own.clone()));
+            self.publish(own);
+            self.persist_player(player);
+            return;
+        }
         let game = &self.game;
         let mut brief = Vec::with_capacity(game.bricks.len() + game.food.len() + 16);
+        if let Some(token) = token {
+            brief.push(frame(&ServerMessage::Token {
+                payload: TokenPayload { token },
+            }));
+        }
         brief.push(frame(&ServerMessage::Geometry {
             payload: game.board.into(),
         }));
@@ -357,10 +524,6 @@ impl Room {
         if entered.player.score > 0 && !top.iter().any(|(id, _)| *id == player) {
             brief.push(score_frame(player, &entered.player));
         }
-        let own = frame(&ServerMessage::Player {
-            player_id: player,
-            payload: entered.player.update(),
-        });
         brief.push(own.clone());
         self.direct(player, Direct::Batch(brief));
         self.publish(own);
@@ -401,6 +564,15 @@ impl Room {
     }
 
     fn chat(&mut self, player: Uuid, line: ChatLine) {
+        // the speaker's name is the one it entered under, never the frame's
+        let Some(name) = self
+            .game
+            .player(player)
+            .filter(|p| p.active)
+            .map(|p| p.name.clone())
+        else {
+            return self.error(player, "enter the game before chatting".into());
+        };
         let text = clean(&line.text, MAX_CHAT_CHARS);
         if text.is_empty() {
             return self.error(player, "empty chat line".into());
@@ -409,7 +581,7 @@ impl Room {
             player_id: ChatFrom::Player(player),
             payload: ChatLine {
                 id: clean(&line.id, MAX_CHAT_ID_CHARS),
-                name: clean(&line.name, MAX_NAME_CHARS),
+                name,
                 text,
             },
         }));
@@ -418,6 +590,7 @@ impl Room {
     /// Marks the player inactive and tells everyone, if it was in the game.
     fn leave(&mut self, player: Uuid) {
         if let Some(name) = rules::leave(&mut self.game, player) {
+            self.departures.left(player, self.expiry_from_now());
             self.publish(frame(&ServerMessage::Leaving {
                 player_id: player,
                 payload: LeavingPayload { name },
@@ -448,9 +621,82 @@ impl Room {
     }
 
     fn persist_player(&self, player: Uuid) {
-        if let Some(row) = self.game.player_row(player) {
+        if let Some(row) = self.player_row(player) {
             self.writer.upsert(self.game.id, row);
         }
+    }
+
+    /// A player's store row, with its expiry if it is gone.
+    fn player_row(&self, player: Uuid) -> Option<StoredObject> {
+        let mut row = self.game.player_row(player)?;
+        row.expires_ms = self.departures.expiry(player);
+        Some(row)
+    }
+
+    /// When a player leaving now is forgotten.
+    fn expiry_from_now(&self) -> i64 {
+        now_ms().saturating_add(self.prune_after.as_millis() as i64)
+    }
+
+    /// Gives every player who left an expiry: the loaded rows of older files, or
+    /// written by reference servers, have none. Each is counted from now, and written
+    /// with it, so the store forgets it too.
+    fn date_departures(&mut self) {
+        let undated: Vec<Uuid> = self
+            .game
+            .players()
+            .filter(|(id, p)| !p.active && self.departures.expiry(*id).is_none())
+            .map(|(id, _)| id)
+            .collect();
+        let expiry = self.expiry_from_now();
+        for player in undated {
+            self.departures.left(player, expiry);
+            self.persist_player(player);
+        }
+    }
+
+    /// Whether `player` may enter without the game holding more than its cap: a player
+    /// it holds already may; a newcomer may when there is room, or when the game can
+    /// forget players gone longest to make some (a flood of made-up ids thus never
+    /// grows the game, nor locks new players out while some have left).
+    fn make_room_for(&mut self, player: Uuid) -> bool {
+        if self.game.player(player).is_some() {
+            return true;
+        }
+        while self.game.player_count() >= self.max_players {
+            let Some(gone) = self.departures.soonest() else {
+                return false;
+            };
+            // its row expires now: the store forgets it too
+            if let Some(mut row) = self.player_row(gone) {
+                row.expires_ms = Some(now_ms());
+                self.writer.upsert(self.game.id, row);
+            }
+            self.forget(gone);
+            self.metrics.players_pruned(1);
+        }
+        true
+    }
+
+    /// Forgets every player gone for longer than the prune time. Their store rows
+    /// carry the same expiry, so the store forgets them by itself.
+    fn prune(&mut self) {
+        let due = self.departures.due(now_ms());
+        if due.is_empty() {
+            return;
+        }
+        for &player in &due {
+            self.forget(player);
+        }
+        self.metrics.players_pruned(due.len());
+        tracing::debug!(game = %self.game.id, players = due.len(), "forgot players long gone");
+    }
+
+    /// Drops everything the room holds about a player who is gone.
+    fn forget(&mut self, player: Uuid) {
+        self.departures.returned(player);
+        self.game.remove_player(player);
+        self.tokens.forget(player);
     }
 
     fn error(&mut self, player: Uuid, reason: String) {
@@ -511,27 +757,5 @@ fn item_payload(item: &Item) -> ObjectPayload {
         x: item.cell.x,
         y: item.cell.y,
         name: item.name.clone(),
-    }
-}
-
-/// Trims `text`, drops control characters and cuts it to `max` characters: names and
-/// chat lines from clients are shown to everyone.
-pub fn clean(text: &str, max: usize) -> String {
-    text.trim()
-        .chars()
-        .filter(|c| !c.is_control())
-        .take(max)
-        .collect()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::clean;
-
-    #[test]
-    fn client_text_is_trimmed_stripped_of_controls_and_cut() {
-        assert_eq!(clean("  Ana\u{7}\n ", 32), "Ana");
-        assert_eq!(clean(&"x".repeat(100), 32).chars().count(), 32);
-        assert_eq!(clean("ÅÅÅ", 2), "ÅÅ");
     }
 }

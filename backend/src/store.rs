@@ -67,6 +67,13 @@ pub struct StoredObject {
     /// keeps it in `scores_by_game_id`. Absent in older embedded files: 0.
     #[serde(default)]
     pub score: u32,
+    /// For a player who left: when its row is to be forgotten, in milliseconds since the
+    /// Unix epoch (`--prune-players-after-secs` after it left; sooner when the game
+    /// made room for a newcomer). The embedded store drops the row then; Cassandra
+    /// writes it with the matching TTL. `None`: kept (bricks, food, players in the
+    /// game, rows of older files).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires_ms: Option<i64>,
 }
 
 impl StoredObject {
@@ -74,6 +81,20 @@ impl StoredObject {
     pub fn key(&self) -> (ObjectKind, Uuid) {
         (self.kind, self.object_id)
     }
+
+    /// Whether the row is to be forgotten by `now_ms` (milliseconds since the epoch).
+    pub fn expired(&self, now_ms: i64) -> bool {
+        self.expires_ms.is_some_and(|at| at <= now_ms)
+    }
+}
+
+/// Now, in milliseconds since the Unix epoch: the clock of what the store keeps (games'
+/// creation times, rows' expiry), which must survive restarts and agree between
+/// instances.
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
 }
 
 /// What the lobby knows of a game, apart from its board: kept by the store beside the

@@ -20,16 +20,30 @@ pub struct Sockets {
 }
 
 impl Sockets {
-    /// Opens both sockets of `session` against `server` (`ws://host:port`).
-    pub fn open(server: &str, me: Uuid, session: u32, dispatch: Dispatch) -> Result<Self, JsValue> {
+    /// Opens both sockets of `session` against `server` (`ws://host:port`): those of
+    /// `game`, or the reference routes (the server's default game) when `None`.
+    pub fn open(
+        server: &str,
+        game: Option<Uuid>,
+        me: Uuid,
+        session: u32,
+        dispatch: Dispatch,
+    ) -> Result<Self, JsValue> {
+        let (player_route, world_route) = match game {
+            Some(game) => (
+                protocol::game_player_route(game, me),
+                protocol::game_world_route(game, me),
+            ),
+            None => (protocol::player_route(me), protocol::world_route(me)),
+        };
         let player = Channel::open(
-            &format!("{server}{}", protocol::player_route(me)),
+            &format!("{server}{player_route}"),
             Socket::Player,
             session,
             dispatch.clone(),
         )?;
         let world = Channel::open(
-            &format!("{server}{}", protocol::world_route(me)),
+            &format!("{server}{world_route}"),
             Socket::World,
             session,
             dispatch,

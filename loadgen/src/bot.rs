@@ -26,7 +26,7 @@ use crate::ledger::Ledger;
 use crate::recorder::{Latencies, Recorder};
 use crate::roster::Roster;
 
-type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
+pub type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
 
 /// How long one WebSocket handshake may take.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(15);
@@ -137,7 +137,8 @@ pub async fn run(
     bot.stats
 }
 
-async fn connect(addr: SocketAddr, route: &str) -> Result<Socket> {
+/// Opens the WebSocket at `route`, with Nagle off.
+pub async fn connect(addr: SocketAddr, route: &str) -> Result<Socket> {
     let url = format!("ws://{addr}{route}");
     let (socket, _) = timeout(
         CONNECT_TIMEOUT,
@@ -221,8 +222,18 @@ impl Bot {
         ready: &Ready,
     ) -> Result<()> {
         // the world socket first, so nothing published after the brief is missed
-        let mut world = connect(self.shared.addr, &protocol::world_route(self.id)).await?;
-        let mut player = connect(self.shared.addr, &protocol::player_route(self.id)).await?;
+        let (world_route, player_route) = match self.shared.roster.game(self.me) {
+            Some(game) => (
+                protocol::game_world_route(game, self.id),
+                protocol::game_player_route(game, self.id),
+            ),
+            None => (
+                protocol::world_route(self.id),
+                protocol::player_route(self.id),
+            ),
+        };
+        let mut world = connect(self.shared.addr, &world_route).await?;
+        let mut player = connect(self.shared.addr, &player_route).await?;
         let entering = ClientMessage::Entering {
             payload: Entering::named(self.name.clone()),
         };

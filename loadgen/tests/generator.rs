@@ -120,6 +120,32 @@ async fn five_bots_for_two_seconds_deliver_every_move_to_everyone_and_the_counts
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bots_spread_over_three_games_hear_only_their_own_game() {
+    let mut config = small_load();
+    config.players = 9;
+    config.games = 3;
+    let (r, _) = run_against_a_fresh_server(config).await;
+    println!("{r}");
+    assert_eq!(
+        (r.entered, r.failed, r.games),
+        (9, 0, 3),
+        "{:?}",
+        r.first_error
+    );
+    assert!(r.moves_sent >= 1);
+    assert_eq!(r.moves_published, r.moves_sent);
+    // three bots a game: a move is expected at the 2 others of its game, not at all 8
+    assert_eq!(r.to_others.expected, r.moves_sent * 2);
+    assert_eq!(r.to_others.received, r.to_others.expected, "nothing lost");
+    assert_eq!(r.to_self.received, r.moves_sent);
+    // a chat line reaches the 3 bots of its game, its speaker included, and nobody else
+    assert!(r.chats_sent >= 1, "chats sent {}", r.chats_sent);
+    assert_eq!(r.chats_received, r.chats_sent * 3);
+    assert_eq!(r.duplicates, 0);
+    assert_eq!(r.server_errors, 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn idle_bots_enter_and_send_nothing_but_their_entering() {
     let mut config = small_load();
     config.rate = 0.0;
@@ -154,4 +180,35 @@ async fn the_servers_counters_agree_with_what_the_generator_counted() {
     // the bots said goodbye with close frames, not by tearing connections down
     assert_eq!(series(&metrics, "drapetisca_frames_refused_total"), 0);
     assert_eq!(series(&metrics, "drapetisca_players_connected"), 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn beside_hostile_clients_honest_bots_lose_nothing_and_every_attacker_is_held() {
+    let mut config = small_load();
+    config.duration = 15.0;
+    config.hostile = true;
+    config.flood = 50;
+    let (r, metrics) = run_against_a_fresh_server(config).await;
+    println!("{r}");
+    assert_eq!((r.entered, r.failed), (5, 0), "{:?}", r.first_error);
+    assert_eq!(r.to_self.lost, 0, "every mover saw its own moves");
+    assert_eq!(r.to_others.lost, 0, "every bot saw every other bot's moves");
+    let h = r.hostile.expect("hostile figures");
+    assert!(h.thefts_tried > 0);
+    assert_eq!(h.thefts_let_in, 0, "no thief entered under a bot's id");
+    assert!(
+        h.spam_errors > 0,
+        "spam over the limits is answered with errors"
+    );
+    assert!(h.spam_closed > 0, "spammers are closed");
+    assert!(h.garbage_closed > 0, "garbage senders are closed");
+    assert!(
+        h.slow_cut > 0,
+        "half-sent handshakes are cut: {} of {}",
+        h.slow_cut,
+        h.slow_opened
+    );
+    assert_eq!(h.flood_opened, [50, 50], "floods within the caps open");
+    assert!(series(&metrics, "drapetisca_sockets_flooding_total") > 0);
+    assert!(series(&metrics, "drapetisca_frames_limited_total") > 0);
 }

@@ -64,7 +64,8 @@ pub struct Game {
     brick_cells: HashSet<Cell>,
     /// Food items, in name order; they move when caught.
     pub food: Vec<Item>,
-    /// Every player ever seen in this game, by id.
+    /// Every player the game holds, by id: active ones, and those gone and not yet
+    /// forgotten (the server forgets them after a while, see `remove_player`).
     players: HashMap<Uuid, Player>,
     /// Which active player stands on which cell, for O(1) move validation.
     player_at: HashMap<Cell, Uuid>,
@@ -89,7 +90,13 @@ impl Game {
         self.players.get(&id)
     }
 
-    /// Every player ever seen in this game, active or not, in no particular order.
+    /// How many players the game holds, active or not.
+    pub fn player_count(&self) -> usize {
+        self.players.len()
+    }
+
+    /// Every player the game holds (active, or gone and not yet forgotten), in no
+    /// particular order.
     pub fn players(&self) -> impl Iterator<Item = (Uuid, &Player)> {
         self.players.iter().map(|(id, p)| (*id, p))
     }
@@ -151,6 +158,18 @@ impl Game {
             self.player_at.insert(cell, id);
         }
         self.players.insert(id, player);
+    }
+
+    /// Forgets a player altogether (a player long gone: the server bounds what it
+    /// holds), keeping the cell index right. Returns it, if it was there.
+    pub fn remove_player(&mut self, id: Uuid) -> Option<Player> {
+        let player = self.players.remove(&id)?;
+        if let (true, Some(cell)) = (player.active, player.cell) {
+            if self.player_at.get(&cell) == Some(&id) {
+                self.player_at.remove(&cell);
+            }
+        }
+        Some(player)
     }
 
     /// Moves food item `index` to `cell`.
@@ -229,6 +248,20 @@ mod tests {
         );
         assert_eq!(g.active_players().count(), 1);
         assert_eq!(g.players().count(), 2);
+    }
+
+    #[test]
+    fn a_removed_player_frees_its_cell_and_is_no_longer_held() {
+        let (a, b) = (Uuid::from_u128(1), Uuid::from_u128(2));
+        let mut g = Game::new(Uuid::nil(), Board::STANDARD, Vec::new(), Vec::new());
+        g.put_player(a, player(3, 3));
+        g.put_player(b, player(4, 4));
+        assert_eq!(g.remove_player(a), Some(player(3, 3)));
+        assert_eq!(g.remove_player(a), None);
+        assert_eq!(g.player_on(Cell::new(3, 3)), None);
+        assert_eq!(g.player_on(Cell::new(4, 4)), Some(b));
+        assert_eq!(g.player_count(), 1);
+        assert!(g.player(a).is_none());
     }
 
     #[test]

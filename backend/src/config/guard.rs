@@ -29,6 +29,13 @@ pub struct GuardOptions {
     )]
     pub max_sockets_per_address: usize,
 
+    /// Most players one game holds: those in it and those gone for less than
+    /// --prune-players-after-secs. A new player beyond it makes the game forget the
+    /// longest gone; when all are in the game, its `entering` is refused (the standard
+    /// board has about 870 free cells)
+    #[arg(long, env = "DRAPETISCA_MAX_PLAYERS_PER_GAME", default_value_t = 850)]
+    pub max_players_per_game: usize,
+
     /// Moves one player socket may send: RATE a second, bursts of up to BURST, as
     /// RATE/BURST (or off)
     #[arg(long, env = "DRAPETISCA_MOVE_LIMIT", default_value = "40/80")]

@@ -13,6 +13,11 @@
 //! under Cassandra's default batch-size warning threshold (5 KiB). Each call stamps its
 //! rows with one client-side timestamp from a monotonic clock, so a write that timed
 //! out but landed late can never overwrite a newer row of the same object.
+//!
+//! Expiry: a player's row with [`StoredObject::expires_ms`] (a player who left) is
+//! written with the matching TTL, and so is its score, so Cassandra forgets both by
+//! itself, also for games no instance has loaded; a player who comes back first is
+//! written again without TTL. `load` reads the TTL left back into `expires_ms`.
 
 mod schema;
 mod tls;
@@ -35,7 +40,7 @@ use scylla::value::MaybeUnset;
 use secrecy::ExposeSecret;
 
 use self::schema::Statements;
-use super::{GameInfo, ObjectKind, Store, StoreError, StoredObject};
+use super::{now_ms, GameInfo, ObjectKind, Store, StoreError, StoredObject};
 use crate::config::CassandraOptions;
 
 pub use self::schema::{Keyspace, Replication};
@@ -149,6 +154,7 @@ type UpsertValues<'a> = (
     MaybeUnset<i32>,
     &'a str,
     i64,
+    i32,
 );
 
 /// One `objects_by_game_id` row as read back. Every regular column is nullable in CQL
@@ -162,6 +168,7 @@ type ObjectRow = (
     Option<bool>,
     Option<i32>,
     Option<String>,
+    Option<i32>,
 );
 
 /// One `games_by_deployment` row as read back; name and time may be unset when another
@@ -268,7 +275,7 @@ impl Store for CassandraStore {
             .await
             .map_err(|e| backend("loading the game", e))?
         {
-            match to_object(row) {
+            match to_object(row, now_ms()) {
                 Ok(object) => objects.push(object),
                 // a row some other client wrote half of: skip it, loudly
                 Err(reason) => tracing::warn!(%game, reason, "skipping an unusable row"),
@@ -288,6 +295,7 @@ impl Store for CassandraStore {
             return Ok(());
         }
         let timestamp = self.next_timestamp();
+        let now = now_ms();
         // a player who caught nothing has no score row (scores only grow)
         let scored: Vec<&StoredObject> = batch
             .iter()
@@ -296,12 +304,18 @@ impl Store for CassandraStore {
         let scores = scored.chunks(ROWS_PER_BATCH).map(|chunk| {
             let mut statement = Batch::new(BatchType::Unlogged);
             statement.set_is_idempotent(true);
-            let values: Vec<(Uuid, Uuid, i32, i64)> = chunk
+            let values: Vec<(Uuid, Uuid, i32, i64, i32)> = chunk
                 .iter()
                 .map(|object| {
                     statement.append_statement(self.statements.upsert_score.clone());
                     let score = i32::try_from(object.score).unwrap_or(i32::MAX);
-                    (game, object.object_id, score, timestamp)
+                    (
+                        game,
+                        object.object_id,
+                        score,
+                        timestamp,
+                        ttl_secs(object, now),
+                    )
                 })
                 .collect();
             async move { self.session.batch(&statement, values).await }
@@ -314,7 +328,7 @@ impl Store for CassandraStore {
                 .iter()
                 .map(|object| {
                     statement.append_statement(self.statements.upsert_object.clone());
-                    upsert_values(game, object, timestamp)
+                    upsert_values(game, object, timestamp, now)
                 })
                 .collect();
             async move { self.session.batch(&statement, values).await }
@@ -348,7 +362,23 @@ impl CassandraStore {
     }
 }
 
-fn upsert_values(game: Uuid, object: &StoredObject, timestamp: i64) -> UpsertValues<'_> {
+/// The TTL to write `object` with at `now_ms`, in seconds: 0 (none) for a row that is
+/// kept, else the time left to its expiry, at least 1 s (0 would mean "keep forever").
+fn ttl_secs(object: &StoredObject, now_ms: i64) -> i32 {
+    match object.expires_ms {
+        None => 0,
+        Some(at) => ((at - now_ms).max(0) as u64)
+            .div_ceil(1000)
+            .clamp(1, i32::MAX as u64) as i32,
+    }
+}
+
+fn upsert_values(
+    game: Uuid,
+    object: &StoredObject,
+    timestamp: i64,
+    now_ms: i64,
+) -> UpsertValues<'_> {
     // Players carry hearts and a move counter; bricks and food leave those cells unset
     // rather than writing nulls (tombstones) into them.
     let (h, generation) = match object.kind {
@@ -369,11 +399,13 @@ fn upsert_values(game: Uuid, object: &StoredObject, timestamp: i64) -> UpsertVal
         generation,
         &object.name,
         timestamp,
+        ttl_secs(object, now_ms),
     )
 }
 
-fn to_object(row: ObjectRow) -> Result<StoredObject, String> {
-    let (kind, object_id, active, x, y, h, generation, name) = row;
+/// A row read back at `now_ms` as an object; the TTL left on it becomes its expiry.
+fn to_object(row: ObjectRow, now_ms: i64) -> Result<StoredObject, String> {
+    let (kind, object_id, active, x, y, h, generation, name, ttl) = row;
     let kind = ObjectKind::parse(&kind).ok_or_else(|| format!("unknown kind {kind:?}"))?;
     let (Some(x), Some(y)) = (x, y) else {
         return Err(format!("{} {object_id} has no position", kind.as_str()));
@@ -389,6 +421,7 @@ fn to_object(row: ObjectRow) -> Result<StoredObject, String> {
         name: name.unwrap_or_default(),
         // from scores_by_game_id, joined in by `load`
         score: 0,
+        expires_ms: ttl.map(|secs| now_ms + i64::from(secs) * 1000),
     })
 }
 
@@ -408,9 +441,10 @@ mod tests {
             None,
             None,
             Some("brick_0000".to_string()),
+            None,
         );
         assert_eq!(
-            to_object(brick.clone()),
+            to_object(brick.clone(), 5_000),
             Ok(StoredObject {
                 kind: ObjectKind::Brick,
                 object_id: id,
@@ -421,13 +455,37 @@ mod tests {
                 generation: 0,
                 name: "brick_0000".into(),
                 score: 0,
+                expires_ms: None,
             })
         );
+        let mut gone = brick.clone();
+        (gone.0, gone.8) = ("player".into(), Some(30));
+        assert_eq!(to_object(gone, 5_000).unwrap().expires_ms, Some(35_000));
         let mut no_position = brick.clone();
         no_position.3 = None;
-        assert!(to_object(no_position).is_err());
+        assert!(to_object(no_position, 5_000).is_err());
         let mut alien = brick;
         alien.0 = "dragon".into();
-        assert!(to_object(alien).is_err());
+        assert!(to_object(alien, 5_000).is_err());
+    }
+
+    #[test]
+    fn a_row_is_written_with_the_time_left_to_its_expiry() {
+        let row = |expires_ms| StoredObject {
+            kind: ObjectKind::Player,
+            object_id: Uuid::from_u128(1),
+            active: false,
+            x: 0,
+            y: 0,
+            h: false,
+            generation: 0,
+            name: "p".into(),
+            score: 0,
+            expires_ms,
+        };
+        assert_eq!(ttl_secs(&row(None), 1_000), 0, "kept: no TTL");
+        assert_eq!(ttl_secs(&row(Some(61_000)), 1_000), 60);
+        assert_eq!(ttl_secs(&row(Some(1_500)), 1_000), 1, "rounded up");
+        assert_eq!(ttl_secs(&row(Some(0)), 1_000), 1, "past: gone within 1 s");
     }
 }

@@ -6,6 +6,11 @@
 //! a crash mid-write (a torn last line is cut off at open), and can be read with `cat`. Writes
 //! reach the OS on every batch, so a killed process loses nothing; `flush` (on shutdown)
 //! also forces them to disk.
+//!
+//! Rows of players long gone carry an expiry ([`StoredObject::expires_ms`]): an expired
+//! row is dropped from memory when it is written, read, or the log is opened, and from
+//! the file at the next compaction, so the log stays bounded by the players the games
+//! hold.
 
 use std::collections::HashMap;
 use std::fs::{self, File, OpenOptions};
@@ -17,7 +22,7 @@ use async_trait::async_trait;
 use protocol::Uuid;
 use serde::{Deserialize, Serialize};
 
-use super::{GameInfo, ObjectKind, Store, StoreError, StoredObject};
+use super::{now_ms, GameInfo, ObjectKind, Store, StoreError, StoredObject};
 
 /// The log's file name inside the data directory.
 const FILE_NAME: &str = "drapetisca.jsonl";
@@ -118,6 +123,8 @@ impl EmbeddedStore {
                 OpenOptions::new().write(true).open(&path)?.set_len(whole)?;
             }
         }
+        let now = now_ms();
+        objects.retain(|_, o: &mut StoredObject| !o.expired(now));
         let file = OpenOptions::new().create(true).append(true).open(&path)?;
         let mut inner = Inner {
             file: BufWriter::new(file),
@@ -165,9 +172,12 @@ impl Inner {
     }
 }
 
-/// Rewrites the log with only the live rows, atomically (write aside, then rename).
+/// Rewrites the log with only the live rows (not replaced, not expired), atomically
+/// (write aside, then rename).
 fn compact(path: &Path, inner: &mut Inner) -> Result<(), StoreError> {
     inner.file.flush()?;
+    let now = now_ms();
+    inner.objects.retain(|_, o| !o.expired(now));
     let aside = path.with_extension("jsonl.compacting");
     let mut out = BufWriter::new(File::create(&aside)?);
     let mut lines = 0;
@@ -240,6 +250,10 @@ impl Store for EmbeddedStore {
 
     async fn load(&self, game: Uuid) -> Result<Vec<StoredObject>, StoreError> {
         self.with(move |_, inner| {
+            let now = now_ms();
+            inner
+                .objects
+                .retain(|(g, _, _), o| *g != game || !o.expired(now));
             Ok(inner
                 .objects
                 .iter()
@@ -253,14 +267,20 @@ impl Store for EmbeddedStore {
     async fn write(&self, game: Uuid, batch: &[StoredObject]) -> Result<(), StoreError> {
         let batch = batch.to_vec();
         self.with(move |path, inner| {
+            let now = now_ms();
             for object in batch {
                 inner.append(&Record::Object {
                     game_id: game,
                     object: object.clone(),
                 })?;
-                inner
-                    .objects
-                    .insert((game, object.kind, object.object_id), object);
+                let key = (game, object.kind, object.object_id);
+                // an expired row still goes to the log (it replaces the older one
+                // there), but memory forgets it at once
+                if object.expired(now) {
+                    inner.objects.remove(&key);
+                } else {
+                    inner.objects.insert(key, object);
+                }
             }
             // into the OS now, so a killed process loses nothing
             inner.file.flush()?;
@@ -296,6 +316,7 @@ mod tests {
             h: false,
             generation: 0,
             score: 0,
+            expires_ms: None,
             name: format!("o{n}"),
         }
     }
@@ -388,6 +409,72 @@ mod tests {
         );
         let lines = fs::read_to_string(&path).unwrap().lines().count();
         assert!(lines <= 2, "compacted to the live rows, got {lines} lines");
+    }
+
+    /// The ids of the objects of `game`, in order.
+    async fn ids(store: &EmbeddedStore, game: Uuid) -> Vec<u128> {
+        let mut ids: Vec<u128> = store
+            .load(game)
+            .await
+            .unwrap()
+            .iter()
+            .map(|r| r.object_id.as_u128())
+            .collect();
+        ids.sort();
+        ids
+    }
+
+    #[tokio::test]
+    async fn expired_rows_are_forgotten_and_compacted_away_and_others_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        let game = Uuid::from_u128(9);
+        let expiring = |n: u128, at: i64| StoredObject {
+            expires_ms: Some(at),
+            ..row(ObjectKind::Player, n, 1)
+        };
+        let later = now_ms() + 60_000;
+        let soon = now_ms() + 300;
+        {
+            let store = EmbeddedStore::open(dir.path()).unwrap();
+            store
+                .write(
+                    game,
+                    &[
+                        row(ObjectKind::Food, 1, 1),
+                        expiring(2, later),
+                        expiring(3, soon),
+                        expiring(4, now_ms() - 1),
+                    ],
+                )
+                .await
+                .unwrap();
+            assert_eq!(
+                ids(&store, game).await,
+                [1, 2, 3],
+                "a row written expired is gone at once"
+            );
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(400)).await;
+        {
+            let store = EmbeddedStore::open(dir.path()).unwrap();
+            assert_eq!(
+                ids(&store, game).await,
+                [1, 2],
+                "a row past its expiry is not loaded"
+            );
+            // replacing the one live row 200 times makes the next open compact
+            for x in 0..200 {
+                store
+                    .write(game, &[row(ObjectKind::Food, 1, x)])
+                    .await
+                    .unwrap();
+            }
+        }
+        EmbeddedStore::open(dir.path()).unwrap();
+        let text = fs::read_to_string(dir.path().join(FILE_NAME)).unwrap();
+        assert_eq!(text.lines().count(), 2, "only the live rows stay:\n{text}");
+        assert!(text.contains(&Uuid::from_u128(2).to_string()));
+        assert!(text.contains("expires_ms"), "the expiry is kept:\n{text}");
     }
 
     /// Appends `bytes` to the log in `dir` as a crash mid-write would leave them.

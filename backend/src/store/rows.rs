@@ -69,6 +69,7 @@ impl GameRows for Game {
             generation: 0,
             name: item.name.clone(),
             score: 0,
+            expires_ms: None,
         }
     }
 
@@ -85,6 +86,7 @@ impl GameRows for Game {
             generation: p.generation,
             name: p.name.clone(),
             score: p.score,
+            expires_ms: None,
         })
     }
 

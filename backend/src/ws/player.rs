@@ -118,6 +118,7 @@ pub async fn run(
                         break None;
                     }
                 }
+                Some(Direct::Close(reason)) => break close(CloseCode::Policy, reason),
                 // the room let go of this socket: it could not keep up
                 None => break close(CloseCode::Policy, "too slow to keep up with the game"),
             },

@@ -135,6 +135,7 @@ fn player(n: u128, x: i32, generation: i32) -> StoredObject {
         generation,
         name: format!("p{n}"),
         score: 0,
+        expires_ms: None,
     }
 }
 

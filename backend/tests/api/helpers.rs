@@ -430,7 +430,7 @@ impl Client {
     }
 
     /// Updates the view from any server frame.
-    fn learn(&mut self, frame: &Value) {
+    pub fn learn(&mut self, frame: &Value) {
         match frame["messageType"].as_str() {
             Some("geometry") => {
                 self.view.board = Some(Board {

@@ -396,3 +396,270 @@ async fn a_handshake_that_never_finishes_is_cut_off() {
     );
     app.shutdown().await;
 }
+
+/// Sends `entering` with the resume-token fields, as our page does.
+async fn enter_with(client: &mut Client, extra: Value) {
+    let mut payload = json!({"name": client.name});
+    if let (Some(p), Some(e)) = (payload.as_object_mut(), extra.as_object()) {
+        p.extend(e.clone());
+    }
+    client
+        .send(json!({"messageType": "entering", "payload": payload}))
+        .await;
+}
+
+/// Frames on `client`'s player socket up to and including its own position (a brief).
+async fn brief_of(client: &mut Client) -> Vec<Value> {
+    let id = client.id.to_string();
+    let mut frames = Vec::new();
+    loop {
+        let frame = client.next_player().await;
+        frames.push(frame.clone());
+        if frame["messageType"] == "player" && frame["playerID"] == id {
+            return frames;
+        }
+    }
+}
+
+#[tokio::test]
+async fn chat_lines_carry_the_senders_entered_name_and_lose_control_and_format_characters() {
+    let app = spawn_with(|_| {}).await;
+    let mut ana = Client::connect(&app, "\u{202E}Ana\u{200B}").await;
+    ana.send(
+        json!({"messageType": "chat", "payload": {"id": "c0", "name": "Ana", "text": "early"}}),
+    )
+    .await;
+    let refused = ana.next_player().await;
+    assert_eq!(
+        refused["payload"]["reason"],
+        "enter the game before chatting"
+    );
+    ana.enter().await;
+    let mut bob = Client::connect(&app, "Bob").await;
+    let brief = bob.enter().await;
+    let ana_id = ana.id.to_string();
+    let seen = brief
+        .iter()
+        .find(|f| f["playerID"] == ana_id)
+        .expect("Ana in Bob's brief");
+    assert_eq!(seen["payload"]["name"], "Ana", "names are cleaned too");
+    ana.send(json!({"messageType": "chat", "payload":
+        {"id": "c1", "name": "Admin", "text": "hi\u{200B} \u{2066}there\u{202E}\u{7}"}}))
+        .await;
+    let line = bob
+        .world_until("Ana's line", |f| {
+            f["messageType"] == "chat" && f["playerID"] == ana_id
+        })
+        .await;
+    assert_eq!(
+        line["payload"]["name"], "Ana",
+        "the entered name, cleaned, not the frame's"
+    );
+    assert_eq!(line["payload"]["text"], "hi there");
+    app.shutdown().await;
+}
+
+#[tokio::test]
+async fn entering_again_on_the_same_socket_sends_no_new_brief() {
+    let app = spawn_with(|_| {}).await;
+    let mut ana = Client::connect(&app, "Ana").await;
+    let at = ana.enter().await;
+    assert!(
+        at.len() > 20,
+        "a first brief: geometry, bricks, food, own position"
+    );
+    ana.send(json!({"messageType": "entering", "payload": {"name": "Ana Two"}}))
+        .await;
+    let again = ana.next_player().await;
+    assert_eq!(again["messageType"], "player", "{again}");
+    assert_eq!(again["playerID"], ana.id.to_string());
+    assert_eq!(again["payload"]["name"], "Ana Two");
+    assert_eq!(crate::helpers::cell_of(&again), ana.at.unwrap(), "in place");
+    // nothing else came: the next frame answers the next request
+    ana.send(json!({"messageType": "teleport", "payload": {}}))
+        .await;
+    assert_eq!(ana.next_player().await["messageType"], "error");
+    app.shutdown().await;
+}
+
+#[tokio::test]
+async fn an_id_bound_to_a_token_cannot_be_entered_without_it() {
+    let app = spawn_with(|_| {}).await;
+    let mut bob = Client::connect(&app, "Bob").await;
+    bob.enter().await;
+    let mut ana = Client::connect(&app, "Ana").await;
+    enter_with(&mut ana, json!({"wantToken": true})).await;
+    let brief = brief_of(&mut ana).await;
+    assert_eq!(brief[0]["messageType"], "token", "the token comes first");
+    let token = brief[0]["payload"]["token"].as_str().unwrap().to_string();
+    assert_eq!(token.len(), 32);
+    let home = crate::helpers::cell_of(brief.last().unwrap());
+    let ana_id = ana.id;
+    drop(ana);
+    bob.world_until("Ana leaving", |f| {
+        f["messageType"] == "leaving" && f["playerID"] == ana_id.to_string()
+    })
+    .await;
+
+    // a thief who read Ana's id from a world frame
+    for attempt in [
+        json!({"messageType": "entering", "payload": {"name": "Thief"}}),
+        json!({"messageType": "entering", "payload": {"name": "Thief", "token": "0123"}}),
+        json!({"messageType": "entering", "payload": {"name": "Thief", "wantToken": true}}),
+        json!({"messageType": "chat", "payload": {"id": "x", "name": "Thief", "text": "hi"}}),
+        json!({"messageType": "player", "payload": {"x": 1, "y": 1, "h": false, "generation": 1, "name": "T"}}),
+    ] {
+        let mut thief = Client::connect_as(&app, ana_id, "Thief").await;
+        thief.send(attempt.clone()).await;
+        let (code, reason) = close_of(&mut thief.player).await;
+        assert_eq!(
+            (code, reason.as_str()),
+            (1008, "this player id needs its token"),
+            "{attempt}"
+        );
+    }
+    // Ana, with her token, gets her spider back where she left it
+    let mut ana = Client::connect_as(&app, ana_id, "Ana").await;
+    enter_with(&mut ana, json!({"token": token})).await;
+    let brief = brief_of(&mut ana).await;
+    assert_eq!(brief[0]["messageType"], "geometry", "no new token");
+    assert_eq!(crate::helpers::cell_of(brief.last().unwrap()), home);
+    app.shutdown().await;
+}
+
+#[tokio::test]
+async fn presenting_the_token_replaces_a_stale_socket_at_once() {
+    let app = spawn_with(|_| {}).await;
+    let mut bob = Client::connect(&app, "Bob").await;
+    bob.enter().await;
+    let mut stale = Client::connect(&app, "Ana").await;
+    enter_with(&mut stale, json!({"wantToken": true})).await;
+    let brief = brief_of(&mut stale).await;
+    let token = brief[0]["payload"]["token"].as_str().unwrap().to_string();
+    // the old connection stays open but silent, as a dead TCP connection would
+    let mut intruder = Client::connect_as(&app, stale.id, "Ana").await;
+    intruder
+        .send(json!({"messageType": "entering", "payload": {"name": "Ana"}}))
+        .await;
+    let (code, reason) = close_of(&mut intruder.player).await;
+    assert_eq!(
+        (code, reason.as_str()),
+        (1008, "this player id needs its token")
+    );
+
+    let mut fresh = Client::connect_as(&app, stale.id, "Ana").await;
+    enter_with(&mut fresh, json!({"token": token})).await;
+    let brief = brief_of(&mut fresh).await;
+    assert_eq!(
+        brief[0]["messageType"], "geometry",
+        "a full brief for the new socket"
+    );
+    fresh.at = Some(crate::helpers::cell_of(brief.last().unwrap()));
+    for frame in &brief {
+        fresh.learn(frame);
+    }
+    let (code, reason) = close_of(&mut stale.player).await;
+    assert_eq!(
+        (code, reason.as_str()),
+        (1008, "replaced by a newer connection")
+    );
+    let step = crate::helpers::free_neighbour(&fresh);
+    assert_eq!(
+        fresh.move_to(step.x, step.y).await,
+        step,
+        "the new socket plays"
+    );
+    // Bob saw Ana move on without ever leaving
+    let id = fresh.id.to_string();
+    let generation = fresh.generation;
+    let seen = bob
+        .world_until("Ana's move or leaving", |f| {
+            f["playerID"] == id
+                && (f["messageType"] == "leaving" || f["payload"]["generation"] == generation)
+        })
+        .await;
+    assert_eq!(seen["messageType"], "player", "{seen}");
+    app.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_token_is_only_bound_on_an_ids_first_entering() {
+    let app = spawn_with(|_| {}).await;
+    let mut ana = Client::connect(&app, "Ana").await;
+    ana.enter().await;
+    let id = ana.id;
+    drop(ana);
+    // the same id later asks: it is known already, so it stays unbound
+    let deadline = Instant::now() + PATIENCE;
+    let brief = loop {
+        let mut again = Client::connect_as(&app, id, "Ana").await;
+        enter_with(&mut again, json!({"wantToken": true})).await;
+        match tokio::time::timeout(Duration::from_secs(2), brief_of(&mut again)).await {
+            Ok(brief) => break brief,
+            // the old socket may not be gone yet: refused with 1008, try again
+            Err(_) => assert!(Instant::now() < deadline, "never entered again"),
+        }
+    };
+    assert!(
+        brief.iter().all(|f| f["messageType"] != "token"),
+        "{brief:?}"
+    );
+    app.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_game_takes_at_most_its_player_cap() {
+    let app = spawn_with(|s| s.guard.max_players_per_game = 2).await;
+    let mut ana = Client::connect(&app, "Ana").await;
+    ana.enter().await;
+    let mut bob = Client::connect(&app, "Bob").await;
+    bob.enter().await;
+    let mut carol = Client::connect(&app, "Carol").await;
+    carol
+        .send(json!({"messageType": "entering", "payload": {"name": "Carol"}}))
+        .await;
+    let refused = carol.next_player().await;
+    assert_eq!(refused["messageType"], "error");
+    assert_eq!(refused["payload"]["reason"], "the game is full");
+    ana.send(json!({"messageType": "leaving", "payload": {"name": "Ana"}}))
+        .await;
+    let ana_id = ana.id.to_string();
+    bob.world_until("Ana leaving", |f| {
+        f["messageType"] == "leaving" && f["playerID"] == ana_id
+    })
+    .await;
+    carol.enter().await;
+    assert!(carol.at.is_some(), "a place came free");
+    app.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_full_game_forgets_the_longest_gone_for_a_newcomer_and_never_a_player_in_it() {
+    let app = spawn_with(|s| s.guard.max_players_per_game = 2).await;
+    let mut ana = Client::connect(&app, "Ana").await;
+    ana.enter().await;
+    crate::scenarios::catch_nearest_food(&mut ana).await;
+    let ana_id = ana.id.to_string();
+    drop(ana);
+    let mut bob = Client::connect(&app, "Bob").await;
+    let brief = bob.enter().await;
+    let ana_score = |brief: &[Value]| {
+        brief
+            .iter()
+            .any(|f| f["messageType"] == "score" && f["playerID"] == ana_id)
+    };
+    assert!(ana_score(&brief), "the game holds Ana, gone, and Bob");
+    // a third player: the game forgets Ana, gone longest, to make room
+    let mut carol = Client::connect(&app, "Carol").await;
+    let brief = carol.enter().await;
+    assert!(!ana_score(&brief), "Ana was forgotten for Carol");
+    assert_eq!(metric(&app, "drapetisca_players_pruned_total").await, 1.0);
+    // with Bob and Carol both in the game, there is nobody to forget
+    let mut dora = Client::connect(&app, "Dora").await;
+    dora.send(json!({"messageType": "entering", "payload": {"name": "Dora"}}))
+        .await;
+    let refused = dora.next_player().await;
+    assert_eq!(refused["payload"]["reason"], "the game is full");
+    assert_eq!(metric(&app, "drapetisca_players_pruned_total").await, 1.0);
+    app.shutdown().await;
+}

@@ -1,6 +1,8 @@
 //! The game-server scenarios, written once and run against every bus and store: each
 //! takes the settings maker of the configuration under test.
 
+use std::time::{Duration, Instant};
+
 use protocol::{Cell, Uuid};
 use serde_json::json;
 use tokio_tungstenite::tungstenite::Message;
@@ -8,7 +10,9 @@ use tokio_tungstenite::tungstenite::Message;
 mod games;
 pub use games::*;
 
-use crate::helpers::{close_of, free_neighbour, open, spawn_app, Client, MakeSettings, TestApp};
+use crate::helpers::{
+    close_of, free_neighbour, open, spawn_app, start, Client, MakeSettings, TestApp, PATIENCE,
+};
 use futures_util::SinkExt;
 
 /// Instantiates every scenario as a `#[tokio::test]` for one settings maker.
@@ -32,6 +36,7 @@ macro_rules! game_scenarios {
             a_created_game_is_listed_and_playable_after_a_restart,
             the_lobby_counts_the_players_of_each_game,
             game_caps_and_bad_names_are_refused_and_change_nothing,
+            players_gone_longer_than_the_prune_time_are_forgotten_and_others_keep_their_place,
         );
     };
     (@each $make:expr; $($name:ident),* $(,)?) => {
@@ -395,7 +400,7 @@ pub async fn a_restart_resumes_the_same_game(make: MakeSettings) {
 
 /// Walks `client` onto the food item nearest to it; returns the `score` frame about it
 /// that its world socket then carries.
-async fn catch_nearest_food(client: &mut Client) -> serde_json::Value {
+pub async fn catch_nearest_food(client: &mut Client) -> serde_json::Value {
     let food_at = client
         .view
         .food
@@ -455,6 +460,93 @@ pub async fn the_scoreboard_counts_catches_and_survives_a_restart(make: MakeSett
     assert_eq!(
         score["payload"]["score"], 3,
         "counting goes on after the restart"
+    );
+    app.shutdown().await;
+}
+
+/// The `score` frames of a brief, by player id.
+fn scores_in(brief: &[serde_json::Value]) -> Vec<(String, i64)> {
+    brief
+        .iter()
+        .filter(|f| f["messageType"] == "score")
+        .map(|f| {
+            let id = f["playerID"].as_str().unwrap().to_string();
+            (id, f["payload"]["score"].as_i64().unwrap())
+        })
+        .collect()
+}
+
+pub async fn players_gone_longer_than_the_prune_time_are_forgotten_and_others_keep_their_place(
+    make: MakeSettings,
+) {
+    // long enough for a return and a restart on a loaded machine, short for a test
+    const PRUNE: Duration = Duration::from_secs(20);
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let mut settings = make(dir.path());
+    settings.prune_players_after_secs = PRUNE.as_secs();
+    let app = start(settings, dir).await;
+    let mut ana = Client::connect(&app, "Ana").await;
+    ana.enter().await;
+    catch_nearest_food(&mut ana).await;
+    let ana_id = ana.id;
+    drop(ana);
+    let ana_left = Instant::now();
+
+    // Bob leaves too, and comes back within the prune time, across a restart
+    let mut bob = Client::connect(&app, "Bob").await;
+    bob.enter().await;
+    let target = free_neighbour(&bob);
+    assert_eq!(bob.move_to(target.x, target.y).await, target);
+    let bob_id = bob.id;
+    drop(bob);
+    let app = app.restart().await;
+    let mut bob = Client::connect_as(&app, bob_id, "Bob").await;
+    let brief = bob.enter().await;
+    assert!(
+        ana_left.elapsed() < PRUNE,
+        "the test took too long to check a return within the prune time"
+    );
+    assert_eq!(bob.at, Some(target), "Bob returns to his place");
+    assert_eq!(
+        scores_in(&brief),
+        vec![(ana_id.to_string(), 1)],
+        "Ana, gone for less than the prune time, keeps her score"
+    );
+
+    // once Ana is gone for longer, the running game forgets her; Bob, in it, stays
+    let deadline = ana_left + PRUNE + PATIENCE * 3;
+    loop {
+        let mut probe = Client::connect(&app, "Probe").await;
+        let brief = probe.enter().await;
+        let bob_there = brief
+            .iter()
+            .any(|f| f["messageType"] == "player" && f["playerID"] == bob_id.to_string());
+        assert!(bob_there, "Bob, in the game, is never forgotten");
+        if scores_in(&brief).is_empty() {
+            assert!(ana_left.elapsed() >= PRUNE, "Ana was forgotten too early");
+            break;
+        }
+        assert!(Instant::now() < deadline, "Ana was never forgotten");
+        drop(probe);
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+
+    // and so does the store: after a restart, nothing of her comes back
+    drop(bob);
+    let app = app.restart().await;
+    // Bob first: newcomers may land on the cell of a player who is not in the game
+    let mut bob = Client::connect_as(&app, bob_id, "Bob").await;
+    assert_eq!(
+        scores_in(&bob.enter().await),
+        vec![],
+        "the store forgot Ana"
+    );
+    assert_eq!(bob.at, Some(target), "Bob still returns to his place");
+    let mut ana = Client::connect_as(&app, ana_id, "Ana").await;
+    assert_eq!(
+        scores_in(&ana.enter().await),
+        vec![],
+        "Ana comes back as a newcomer, with no score"
     );
     app.shutdown().await;
 }

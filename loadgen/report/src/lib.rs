@@ -7,6 +7,11 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
+/// The number of games of a report that does not say.
+fn one() -> usize {
+    1
+}
+
 /// Everything a run measured.
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
 pub struct Report {
@@ -14,6 +19,10 @@ pub struct Report {
     pub label: String,
     /// Bots asked for.
     pub players: usize,
+    /// Games the bots were spread over (1: all in the default game); absent in reports
+    /// written before there were many games.
+    #[serde(default = "one")]
+    pub games: usize,
     /// Bots that got through their brief before the start.
     pub entered: usize,
     /// Bots that never entered, or stopped before the end (first error in `first_error`).
@@ -67,6 +76,49 @@ pub struct Report {
     /// CPU of the whole machine while the bots moved, percent of one core: what is not
     /// the server's nor the generator's was someone else's, and skews the figures.
     pub machine_cpu_percent: f64,
+    /// What the hostile clients beside the bots saw (`--hostile`), else `None`.
+    #[serde(deserialize_with = "Option::deserialize")]
+    pub hostile: Option<HostileFigures>,
+}
+
+/// What the hostile clients of a `--hostile` run did and saw.
+#[derive(Clone, Copy, Debug, Default, Serialize, Deserialize)]
+pub struct HostileFigures {
+    /// Spammers at once (each over the move and chat limits, back under a new id once
+    /// closed).
+    pub spammers: usize,
+    /// Move and chat frames the spammers sent.
+    pub spam_frames: u64,
+    /// `error` frames the spammers got back (frames dropped over a limit).
+    pub spam_errors: u64,
+    /// Spammer sockets the server closed.
+    pub spam_closed: u64,
+    /// Frames that are not the protocol, sent.
+    pub garbage_frames: u64,
+    /// Garbage sockets the server closed.
+    pub garbage_closed: u64,
+    /// Attempts to enter under an honest bot's id.
+    pub thefts_tried: u64,
+    /// Attempts refused (closed, or no brief).
+    pub thefts_refused: u64,
+    /// Attempts that got a brief: the id was taken.
+    pub thefts_let_in: u64,
+    /// Half-sent handshakes held open.
+    pub slow_opened: u64,
+    /// Of those, cut by the server before the end.
+    pub slow_cut: u64,
+    /// The longest a half-sent handshake was kept open, ms.
+    pub slow_longest_ms: u64,
+    /// Idle player sockets per flood, as asked.
+    pub flood_sockets: usize,
+    /// Idle sockets that opened, per flood.
+    pub flood_opened: [usize; 2],
+    /// Server memory before the first flood, KiB.
+    pub rss_before_floods_kb: u64,
+    /// Server memory while each flood was held, KiB.
+    pub rss_during_floods_kb: [u64; 2],
+    /// Server memory after each flood closed, KiB.
+    pub rss_after_floods_kb: [u64; 2],
 }
 
 /// Deliveries of validated moves to one kind of receiver, against expectations.
@@ -138,8 +190,8 @@ impl fmt::Display for Report {
         };
         writeln!(
             f,
-            "{label}: {} players ({} entered, {} failed) x {} moves/s for {} s",
-            self.players, self.entered, self.failed, self.rate, self.duration_s
+            "{label}: {} players in {} game(s) ({} entered, {} failed) x {} moves/s for {} s",
+            self.players, self.games, self.entered, self.failed, self.rate, self.duration_s
         )?;
         if let Some(e) = &self.first_error {
             writeln!(f, "  first bot error: {e}")?;
@@ -201,6 +253,39 @@ impl fmt::Display for Report {
                 s.rss_end_kb,
                 s.hwm_kb,
                 s.kb_per_player
+            )?;
+        }
+        if let Some(h) = &self.hostile {
+            writeln!(
+                f,
+                "  spam     {} spammers: {} frames, {} error frames back, {} sockets closed",
+                h.spammers, h.spam_frames, h.spam_errors, h.spam_closed
+            )?;
+            writeln!(
+                f,
+                "  garbage  {} frames, {} sockets closed; thefts {} tried, {} refused, {} let in",
+                h.garbage_frames,
+                h.garbage_closed,
+                h.thefts_tried,
+                h.thefts_refused,
+                h.thefts_let_in
+            )?;
+            writeln!(
+                f,
+                "  slow     {} half handshakes, {} cut (longest kept {} ms)",
+                h.slow_opened, h.slow_cut, h.slow_longest_ms
+            )?;
+            writeln!(
+                f,
+                "  floods   2 x {} idle sockets ({} and {} opened): rss {} -> {} -> {} -> {} -> {} KiB (before, held, after, held, after)",
+                h.flood_sockets,
+                h.flood_opened[0],
+                h.flood_opened[1],
+                h.rss_before_floods_kb,
+                h.rss_during_floods_kb[0],
+                h.rss_after_floods_kb[0],
+                h.rss_during_floods_kb[1],
+                h.rss_after_floods_kb[1]
             )?;
         }
         write!(

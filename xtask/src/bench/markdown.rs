@@ -18,6 +18,8 @@ const END: &str = "<!-- cargo xtask bench: generated section ends -->";
 const IDLE_GOAL_KB: f64 = 20.0;
 /// The goal for start to first answered request, ms.
 const STARTUP_GOAL_MS: f64 = 500.0;
+/// p99 to the other players of one's game with many games on one instance.
+const GAMES_GOAL_MS: f64 = 20.0;
 /// The ramp's goal: this many players within the limit.
 const RAMP_GOAL_PLAYERS: usize = 800;
 
@@ -151,6 +153,11 @@ fn resources(run: &Run) -> Vec<String> {
 
 fn steady_met(goal_ms: f64, r: &Report) -> bool {
     others_p99(r) <= goal_ms && lost(r) == 0
+}
+
+/// The many-games goal: p99 to the others of one's game at most 20 ms, nothing lost.
+pub fn games_met(r: &Report) -> bool {
+    others_p99(r) <= GAMES_GOAL_MS && lost(r) == 0 && r.failed == 0
 }
 
 pub fn within_ramp_limit(r: &Report) -> bool {
@@ -312,6 +319,136 @@ pub fn section(m: &Machine, command: &str, results: &Results) -> String {
         writeln!(w, "{}", table.render()).unwrap();
     }
 
+    if !results.hostile.is_empty() {
+        writeln!(
+            w,
+            "### Hostile clients beside 100 honest players x 2 moves/s\n"
+        )
+        .unwrap();
+        writeln!(w, "Reproduce: `target/release/loadgen --spawn target/release/drapetisca --probe-path /healthz --server-arg=--max-sockets-per-address=4000 -n 100 -r 2 -t 30 [--hostile --flood 1000]`. Beside the bots: 10 spammers over the move and chat limits, 5 garbage senders, 5 thieves entering under the bots' ids, 50 half-sent handshakes held open, and two floods of idle player sockets, one after the other (loadgen's `hostile` module). RSS: before the first flood, while each flood is held, after each closed.\n").unwrap();
+        let header = [
+            &["variant", "run"][..],
+            &LATENCY,
+            &[
+                "lost",
+                "spam frames / closed",
+                "garbage closed",
+                "thefts / let in",
+                "slow cut",
+                "RSS before, held, after, held, after (MiB)",
+                "goal",
+                "met",
+            ],
+        ]
+        .concat();
+        let mut table = Table::new(&header);
+        for (v, clean, attacked) in &results.hostile {
+            let row = |run: &str, r: &Report, rest: Vec<String>| {
+                [
+                    vec![v.name.clone(), run.into()],
+                    others_latency(r),
+                    vec![lost(r).to_string()],
+                    rest,
+                ]
+                .concat()
+            };
+            let dash = || "-".to_string();
+            table.row(row(
+                "clean",
+                clean,
+                vec![dash(), dash(), dash(), dash(), dash(), dash(), dash()],
+            ));
+            let h = attacked.hostile.unwrap_or_default();
+            let mib = |kb: u64| format!("{:.0}", kb as f64 / 1024.0);
+            table.row(row(
+                "hostile",
+                attacked,
+                vec![
+                    format!("{} / {}", h.spam_frames, h.spam_closed),
+                    h.garbage_closed.to_string(),
+                    format!("{} / {}", h.thefts_tried, h.thefts_let_in),
+                    format!("{} of {}", h.slow_cut, h.slow_opened),
+                    [
+                        h.rss_before_floods_kb,
+                        h.rss_during_floods_kb[0],
+                        h.rss_after_floods_kb[0],
+                        h.rss_during_floods_kb[1],
+                        h.rss_after_floods_kb[1],
+                    ]
+                    .map(mib)
+                    .join(", "),
+                    "p99 <= 2x clean, 0 lost, 0 let in, 2nd flood within 5% of the 1st".into(),
+                    yes(hostile_met(clean, attacked)).into(),
+                ],
+            ));
+        }
+        writeln!(w, "{}", table.render()).unwrap();
+    }
+
+    if !results.games.is_empty() {
+        writeln!(
+            w,
+            "### Many games: players in games of 8 at 1 move/s, one instance (embedded)\n"
+        )
+        .unwrap();
+        writeln!(w, "Reproduce one step: `target/release/loadgen --spawn target/release/drapetisca --probe-path /healthz -n 2000 --games 250 -r 1 -t 10 --server-arg=--max-game-creations-per-minute=250 --server-arg=--max-sockets-per-address=25000` (bot `i` plays game `i mod 250`; \"others\" are the other bots of the mover's game)\n").unwrap();
+        let header = [
+            &["players", "games", "moves/s", "frames/s"][..],
+            &LATENCY,
+            &["lost", "rejected"],
+            &RESOURCES,
+            &["goal", "met"],
+        ]
+        .concat();
+        let mut table = Table::new(&header);
+        for run in &results.games {
+            let r = &run.report;
+            table.row(
+                [
+                    vec![
+                        r.players.to_string(),
+                        r.games.to_string(),
+                        format!("{:.0}", r.moves_per_s),
+                        format!("{:.0}", r.frames_in_per_s),
+                    ],
+                    others_latency(r),
+                    vec![lost(r).to_string(), r.moves_rejected.to_string()],
+                    resources(run),
+                    vec![
+                        format!("p99 <= {GAMES_GOAL_MS} ms, 0 lost"),
+                        yes(games_met(r)).into(),
+                    ],
+                ]
+                .concat(),
+            );
+        }
+        writeln!(w, "{}", table.render()).unwrap();
+    }
+
+    if let Some(r) = &results.idle_games {
+        writeln!(
+            w,
+            "### Memory per loaded game: one idle player in each of many games (embedded)\n"
+        )
+        .unwrap();
+        writeln!(w, "Reproduce: `target/release/loadgen --spawn target/release/drapetisca --probe-path /healthz -n 250 --games 250 -r 0 -t 2 --grace 0 --server-arg=--max-game-creations-per-minute=250`. The server's RSS growth from before the bots to all of them connected, per game: a loaded game (its room task, board, food, channels) plus its one player's two sockets. Less the KiB per idle player of the table above, that is what an idle loaded game costs.\n").unwrap();
+        let mut table = Table::new(&[
+            "games",
+            "players",
+            "RSS before",
+            "RSS connected",
+            "KiB per game + its player",
+        ]);
+        table.row(vec![
+            r.games.to_string(),
+            r.entered.to_string(),
+            format!("{} MiB", server(r).rss_before_kb / 1024),
+            format!("{} MiB", server(r).rss_connected_kb / 1024),
+            format!("{:.1}", server(r).kb_per_player),
+        ]);
+        writeln!(w, "{}", table.render()).unwrap();
+    }
+
     if let Some((median, max)) = startup_times(results) {
         writeln!(w, "### Binary start to first answered request (embedded)\n").unwrap();
         writeln!(w, "Reproduce: `target/release/loadgen --spawn target/release/drapetisca --probe-path /healthz --startup-only` (from spawning the process to the first HTTP answer of `/healthz`, polled every millisecond, fresh data directory)\n").unwrap();
@@ -328,6 +465,18 @@ pub fn section(m: &Machine, command: &str, results: &Results) -> String {
     w.push_str(&summary(results));
     write!(w, "{END}").unwrap();
     s
+}
+
+/// Honest players feel hostile clients little: p99 within twice the clean run's, nothing
+/// lost, no id taken; and the second flood of idle sockets reuses the first one's memory.
+fn hostile_met(clean: &Report, attacked: &Report) -> bool {
+    let Some(h) = attacked.hostile else {
+        return false;
+    };
+    others_p99(attacked) <= 2.0 * others_p99(clean)
+        && lost(attacked) == 0
+        && h.thefts_let_in == 0
+        && h.rss_after_floods_kb[1] as f64 <= h.rss_after_floods_kb[0] as f64 * 1.05
 }
 
 fn idle_met(r: &Report) -> bool {
@@ -394,6 +543,45 @@ fn summary(results: &Results) -> String {
             }
         ));
     }
+    for (v, clean, attacked) in &results.hostile {
+        let h = attacked.hostile.unwrap_or_default();
+        lines.push(format!(
+            "- Hostile clients, {}: p99 to others {} ms against {} ms clean, {} lost, {} of {} thefts let in; RSS after two floods of {} idle sockets {} and {} KiB: {}.",
+            v.name,
+            ms(others_p99(attacked)),
+            ms(others_p99(clean)),
+            lost(attacked),
+            h.thefts_let_in,
+            h.thefts_tried,
+            h.flood_sockets,
+            h.rss_after_floods_kb[0],
+            h.rss_after_floods_kb[1],
+            if hostile_met(clean, attacked) { "met" } else { "not met" },
+        ));
+    }
+    if let Some(best) = results
+        .games
+        .iter()
+        .map(|run| &run.report)
+        .filter(|r| games_met(r))
+        .max_by_key(|r| r.players)
+    {
+        lines.push(format!(
+            "- Many games (embedded): {} players in {} games at p99 {} ms to the others of their game, {} lost: goal p99 <= {GAMES_GOAL_MS} ms met.",
+            best.players,
+            best.games,
+            ms(others_p99(best)),
+            lost(best),
+        ));
+    } else if let Some(first) = results.games.first() {
+        lines.push(format!(
+            "- Many games (embedded): {} players in {} games at p99 {} ms, {} lost: goal p99 <= {GAMES_GOAL_MS} ms not met.",
+            first.report.players,
+            first.report.games,
+            ms(others_p99(&first.report)),
+            lost(&first.report),
+        ));
+    }
     if let Some((median, max)) = startup_times(results) {
         lines.push(format!(
             "- Start to first answered request: median {median:.1} ms, max {max:.1} ms."
@@ -428,7 +616,7 @@ pub fn write_into(path: &Path, section: &str) -> Result<()> {
 mod tests {
     use super::*;
     use crate::bench::Variant;
-    use loadgen_report::{Deliveries, Summary};
+    use loadgen_report::{Deliveries, HostileFigures, Summary};
 
     fn report(players: usize, p99_ms: f64, lost: u64) -> Report {
         Report {
@@ -472,7 +660,33 @@ mod tests {
                     run(report(900, 120.0, 0)),
                 ],
             )],
-            idle: vec![(embedded, report(800, 0.0, 0))],
+            idle: vec![(embedded.clone(), report(800, 0.0, 0))],
+            hostile: vec![(
+                embedded,
+                report(100, 2.0, 0),
+                Report {
+                    hostile: Some(HostileFigures {
+                        thefts_tried: 40,
+                        rss_after_floods_kb: [50_000, 51_000],
+                        ..HostileFigures::default()
+                    }),
+                    ..report(100, 3.5, 0)
+                },
+            )],
+            games: vec![
+                run(Report {
+                    games: 250,
+                    ..report(2000, 12.5, 0)
+                }),
+                run(Report {
+                    games: 1250,
+                    ..report(10_000, 45.0, 0)
+                }),
+            ],
+            idle_games: Some(Report {
+                games: 250,
+                ..report(250, 0.0, 0)
+            }),
             startup: vec![report(0, 0.0, 0)],
         };
         let machine = Machine {
@@ -490,6 +704,10 @@ mod tests {
             "Ramp, embedded: 850 players within 100 ms, at p99 20.13 ms",
             "Idle players: 47.0-47.0 KiB per player against 20 KiB: not met",
             "median 4.0 ms",
+            "Hostile clients, embedded: p99 to others 3.50 ms against 2.00 ms clean, 0 lost, 0 of 40 thefts let in",
+            "50000 and 51000 KiB: met",
+            "Many games (embedded): 2000 players in 250 games at p99 12.50 ms to the others of their game, 0 lost: goal p99 <= 20 ms met",
+            "| 10000 | 1250 |",
         ] {
             assert!(text.contains(quoted), "{quoted:?} not in\n{text}");
         }

@@ -114,11 +114,11 @@ impl Replication {
 
 /// Every data statement of the store, prepared once.
 pub struct Statements {
-    /// Upserts one object row, with a client-side timestamp.
+    /// Upserts one object row, with a client-side timestamp and a TTL (0: none).
     pub upsert_object: PreparedStatement,
-    /// Every object row of one game.
+    /// Every object row of one game, with the TTL left on it.
     pub select_game: PreparedStatement,
-    /// Upserts one player's score, with a client-side timestamp.
+    /// Upserts one player's score, with a client-side timestamp and a TTL (0: none).
     pub upsert_score: PreparedStatement,
     /// Every score of one game.
     pub select_scores: PreparedStatement,
@@ -220,17 +220,17 @@ pub async fn set_up(
         upsert_object: prepare(format!(
             "INSERT INTO {keyspace}.objects_by_game_id
                 (game_id, kind, object_id, active, x, y, h, generation, name)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) USING TIMESTAMP ?"
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) USING TIMESTAMP ? AND TTL ?"
         ))
         .await?,
         select_game: prepare(format!(
-            "SELECT kind, object_id, active, x, y, h, generation, name
+            "SELECT kind, object_id, active, x, y, h, generation, name, TTL(active)
              FROM {keyspace}.objects_by_game_id WHERE game_id = ?"
         ))
         .await?,
         upsert_score: prepare(format!(
             "INSERT INTO {keyspace}.scores_by_game_id (game_id, player_id, score)
-             VALUES (?, ?, ?) USING TIMESTAMP ?"
+             VALUES (?, ?, ?) USING TIMESTAMP ? AND TTL ?"
         ))
         .await?,
         select_scores: prepare(format!(

@@ -29,21 +29,21 @@ impl Sockets {
         session: u32,
         dispatch: Dispatch,
     ) -> Result<Self, JsValue> {
-        let (player_route, world_route) = match game {
-            Some(game) => (
-                protocol::game_player_route(game, me),
-                protocol::game_world_route(game, me),
-            ),
-            None => (protocol::player_route(me), protocol::world_route(me)),
+        // the routes of protocol.md: `/ws/player/{id}` and `/ws/world/{id}` play the
+        // default game, `/ws/game/{game}/player/{id}` and `.../world/{id}` that game
+        // (one prefix, not two formatted routes: the page's bytes count)
+        let base = match game {
+            Some(game) => format!("{server}/ws/game/{game}"),
+            None => format!("{server}/ws"),
         };
         let player = Channel::open(
-            &format!("{server}{player_route}"),
+            &format!("{base}/player/{me}"),
             Socket::Player,
             session,
             dispatch.clone(),
         )?;
         let world = Channel::open(
-            &format!("{server}{world_route}"),
+            &format!("{base}/world/{me}"),
             Socket::World,
             session,
             dispatch,

@@ -25,6 +25,9 @@ use crate::registry::{GameSummary, MAX_RAW_GAME_NAME_CHARS};
 const STYLE: &str = include_str!("lobby.css");
 /// Keeps the list of games live (see the module's comment).
 const SCRIPT: &str = include_str!("lobby.js");
+/// The game's icon, the same as the game page's (which trunk serves under a hashed name):
+/// the lobby names it, so browsers do not ask for a missing `/favicon.ico`.
+const ICON: &str = include_str!("../../../frontend/assets/favicon.svg");
 
 /// Bodies of the lobby's form: small; a malformed one gets a page saying so.
 pub fn form_config() -> web::FormConfig {
@@ -71,6 +74,14 @@ pub async fn create(
             response
         }
     }
+}
+
+/// `GET /favicon.svg`: the icon the lobby's pages name.
+pub async fn icon() -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("image/svg+xml")
+        .insert_header((header::CACHE_CONTROL, "public, max-age=86400"))
+        .body(ICON)
 }
 
 /// `GET /game/{id}`: the page of that game, or a page saying there is none.
@@ -193,6 +204,7 @@ fn frame(title: &str, main: Markup) -> Markup {
                 title { (title) }
                 meta name="description"
                     content="Move your spider, catch flies, chat: a real-time multiplayer game";
+                link rel="icon" href="/favicon.svg" type="image/svg+xml";
                 style { (PreEscaped(STYLE)) }
             }
             body {

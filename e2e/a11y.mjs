@@ -1,6 +1,6 @@
 // End to end, accessibility: axe-core (the accessibility engine browsers' dev tools use)
 // finds no WCAG 2 A/AA violation on a game before entering, in play on a desktop and on
-// a phone: every control labelled, enough contrast, valid ARIA. Keyboard
+// a phone, and on the lobby (desktop and phone): every control labelled, enough contrast, valid ARIA. Keyboard
 // focus is visible on every control Tab reaches, and the link status and the chat are
 // live regions that screen readers announce.
 //
@@ -62,7 +62,7 @@ await scenario(async ({ server: startServer, browser }) => {
   const errors = [];
   const desk = await browser.newContext({ viewport: { width: 1280, height: 760 } });
 
-  const game = server.base;
+  const game = await server.defaultGame();
   const page = await openPage(desk, game, errors, "Desk");
   await audit(page, "a game before entering");
   await focusIsVisible(page, "a game before entering");
@@ -85,6 +85,12 @@ await scenario(async ({ server: startServer, browser }) => {
   const small = await openPage(phone, game, errors, "Phone");
   await enter(small, "Thumb", (button) => button.tap());
   await audit(small, "a game in play on a phone");
+
+  const lobby = await openPage(desk, server.base, errors, "Lobby", "#games");
+  await audit(lobby, "the lobby");
+  await focusIsVisible(lobby, "the lobby");
+  const lobbyOnPhone = await openPage(phone, server.base, errors, "Lobby on a phone", "#games");
+  await audit(lobbyOnPhone, "the lobby on a phone");
 
   if (errors.length) fail(`the pages logged errors:\n  ${errors.join("\n  ")}`);
   step("no console errors");

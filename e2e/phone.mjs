@@ -78,9 +78,10 @@ await scenario(async ({ server: startServer, browser }) => {
     isMobile: true,
     hasTouch: true,
   });
-  const page = await openPage(phone, server.base, errors, "Phone");
+  const game = await server.defaultGame();
+  const page = await openPage(phone, game, errors, "Phone");
   const desk = await browser.newContext({ viewport: { width: 1280, height: 760 } });
-  const watcher = await openPage(desk, server.base, errors, "Desk");
+  const watcher = await openPage(desk, game, errors, "Desk");
 
   if (!(await page.evaluate(() => matchMedia("(pointer: coarse)").matches))) {
     fail("the emulated phone does not report a coarse pointer");

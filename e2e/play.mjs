@@ -28,9 +28,9 @@ const screenshot = process.env.SCREENSHOT ?? path.join(e2eDir, "out", "screensho
 /** The ceiling for what a player downloads, gzipped (the reference client: ~53 KB). */
 const PAGE_BUDGET = 120 * 1024;
 
-/** Sums the gzipped transfer of the page's js, wasm and css, as a browser gets them. */
-async function pageWeight(base) {
-  const index = await get(`${base}/`);
+/** Sums the gzipped transfer of the js, wasm and css of the game page at `game`, as a browser gets them. */
+async function pageWeight(base, game) {
+  const index = await get(game);
   const html = index.bytes.toString();
   if (!html.includes("_bg.wasm")) {
     fail("the binary serves no game page: it was built without the frontend; run `cargo xtask dist`");
@@ -56,15 +56,16 @@ async function pageWeight(base) {
 await scenario(async ({ server: startServer, browser }) => {
   const server = await startServer();
   const base = server.base;
+  const game = await server.defaultGame();
 
-  const weight = await pageWeight(base);
+  const weight = await pageWeight(base, game);
   step(`page weight: ${weight} bytes gzipped (${(weight / 1024).toFixed(1)} KB; budget ${PAGE_BUDGET / 1024} KB)`);
   if (weight > PAGE_BUDGET) fail(`the page weighs ${weight} bytes gzipped, over the ${PAGE_BUDGET} budget`);
 
   const context = await browser.newContext({ viewport: { width: 1280, height: 760 } });
   const errors = [];
-  const alpha = await openPage(context, base, errors, "Alpha");
-  const beta = await openPage(context, base, errors, "Beta");
+  const alpha = await openPage(context, game, errors, "Alpha");
+  const beta = await openPage(context, game, errors, "Beta");
 
   step("two pages enter");
   await enter(alpha, "Alpha");

@@ -1,8 +1,10 @@
-//! The browser bundle, embedded at build time (see `build.rs`) and served at `/`.
+//! The browser bundle, embedded at build time (see `build.rs`). Its files are served at
+//! `/{file name}`; its `index.html` is the page of one game, served by the lobby at each
+//! game's address (`/game/{id}`) with the game's name put in (see [`game_page`]).
 //!
 //! Files whose names trunk hashed are cached for a year (`immutable`): a new build
-//! changes their names. `index.html` is revalidated on every load (`no-cache` with an
-//! ETag), so a new build is picked up at once. A gzip copy, made at build time, is sent
+//! changes their names. A game's page is revalidated on every load (`no-cache`), so a
+//! new build is picked up at once. A gzip copy of each file, made at build time, is sent
 //! to clients that accept it. A binary built without a bundle serves a page saying how
 //! to build one.
 
@@ -11,6 +13,7 @@ use actix_web::http::header::{
     Quality,
 };
 use actix_web::{guard, web, HttpRequest, HttpResponse};
+use maud::html;
 
 /// One embedded file.
 pub struct Asset {
@@ -31,21 +34,18 @@ pub struct Asset {
 /// Every file of the bundle; empty when the binary was built without one.
 pub static ASSETS: &[Asset] = include!(concat!(env!("OUT_DIR"), "/assets.rs"));
 
-/// Served at `/` by a binary built without the frontend.
+/// Served at a game's address by a binary built without the frontend.
 const NOT_BUILT: &str = "<!doctype html><meta charset=utf-8><title>Drapetisca</title>\
 <body style=\"font-family:sans-serif;max-width:40rem;margin:4rem auto\">\
 <h1>Drapetisca</h1><p>The server is running, but this binary was built without the \
 frontend.</p><p>Run <code>cargo xtask dist</code> (or <code>cargo xtask play</code>) to \
 build the game into the binary, or <code>trunk serve</code> for frontend work.</p>";
 
-/// Registers a route for every embedded file (or the "not built" page at `/`). Only
-/// exact paths are taken, so routes registered by other modules are never shadowed.
+/// Registers a route for every embedded file but `index.html` (the lobby serves it at the
+/// games' addresses). Only exact paths are taken, so routes registered by other modules
+/// are never shadowed.
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    if ASSETS.is_empty() {
-        cfg.route("/", get_or_head().to(not_built));
-        return;
-    }
-    for asset in ASSETS {
+    for asset in ASSETS.iter().filter(|asset| asset.route != "/") {
         cfg.route(
             asset.route,
             get_or_head().to(move |req: HttpRequest| serve(asset, req)),
@@ -57,16 +57,30 @@ fn get_or_head() -> actix_web::Route {
     web::route().guard(guard::Any(guard::Get()).or(guard::Head()))
 }
 
-/// `index.html` served at one of the page's own addresses (`/game/{id}`), so a shared
-/// link opens the page, which then reads the address.
-pub async fn index(req: HttpRequest) -> HttpResponse {
-    match ASSETS.iter().find(|asset| asset.route == "/") {
-        Some(asset) => serve(asset, req).await,
-        None => not_built().await,
-    }
+/// The page of the game named `name`: `index.html` with the name in its title and in a
+/// `<meta name="drapetisca-game">` the page shows. The page reads which game to play
+/// from its own address. So a shared link names the game in the browser's tab and in
+/// link previews, and the page needs no request of its own to learn the name.
+pub fn game_page(name: &str) -> HttpResponse {
+    let Some(index) = ASSETS.iter().find(|asset| asset.route == "/") else {
+        return not_built();
+    };
+    let html = String::from_utf8_lossy(index.body);
+    let named = html! {
+        title { (name) " · Drapetisca" }
+        meta name="drapetisca-game" content=(name);
+    };
+    // a few hundred bytes, different per game: neither gzipped nor given an ETag
+    HttpResponse::Ok()
+        .content_type("text/html; charset=utf-8")
+        .insert_header((header::CACHE_CONTROL, "no-cache"))
+        .body(html.replacen(PAGE_TITLE, &named.into_string(), 1))
 }
 
-async fn not_built() -> HttpResponse {
+/// The title in trunk's `index.html`, which [`game_page`] replaces.
+const PAGE_TITLE: &str = "<title>Drapetisca</title>";
+
+fn not_built() -> HttpResponse {
     HttpResponse::Ok()
         .content_type("text/html; charset=utf-8")
         .insert_header((header::CACHE_CONTROL, "no-store"))
@@ -173,7 +187,7 @@ mod tests {
 
     #[actix_web::test]
     async fn a_binary_without_the_bundle_says_how_to_build_it() {
-        let response = not_built().await;
+        let response = not_built();
         let body = actix_web::body::to_bytes(response.into_body())
             .await
             .unwrap();

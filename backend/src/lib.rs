@@ -7,7 +7,8 @@
 //! - [`ws`]: the two WebSocket routes; thin, they only parse, forward and write.
 //! - [`registry`]: the games of this instance: which exist, which run here, loading and
 //!   unloading them.
-//! - [`lobby`]: the JSON API that lists and creates games.
+//! - [`lobby`]: the lobby page at `/`, the game pages, and the JSON API that lists and
+//!   creates games.
 //! - [`room`]: the one task that owns a game and applies commands in order.
 //! - [`game`] and [`rules`]: the game's state as plain data and the rules of
 //!   protocol.md as pure functions over it, from the `rules` crate (the page checks its

@@ -1,110 +1,68 @@
-//! The lobby's JSON API: list games, look one up, create one.
+//! The lobby: where players find, create and join games. Two faces over the registry:
 //!
-//! - `GET /api/games`: `{"games": [GameSummary, ...]}`, the default game first.
-//! - `GET /api/games/{id}`: one [`GameSummary`], or 404.
-//! - `POST /api/games` with `{"name": "..."}`: 201 and the new game's [`GameSummary`].
+//! - [`page`]: the HTML lobby at `/` and the game pages at `/game/{id}`, for browsers;
+//! - [`api`]: the same as JSON at `/api/games`, for programs.
 //!
-//! Every refusal is a status code and `{"error": "<why>"}`; nothing changes on a refusal.
-//! `/game/{id}` serves the page itself, which opens that game.
+//! Both refuse alike (same status codes, same reasons), and a refusal changes nothing.
 
-use actix_web::http::{header, StatusCode};
-use actix_web::{web, HttpRequest, HttpResponse};
-use protocol::Uuid;
-use serde::Deserialize;
+mod api;
+mod page;
+
+use std::net::IpAddr;
+
+use actix_web::http::StatusCode;
+use actix_web::{guard, web, HttpRequest};
 
 use crate::app::Shared;
-use crate::assets;
-use crate::registry::{CreateError, GameSummary};
-use crate::store::StoreError;
+use crate::registry::CreateError;
 
-/// Largest request body accepted by `POST /api/games`.
+/// Largest request body accepted when creating a game (a name of at most
+/// `MAX_RAW_GAME_NAME_CHARS` characters fits many times over).
 const MAX_BODY_BYTES: usize = 4096;
 
-/// The body of `POST /api/games`.
-#[derive(Deserialize)]
-struct NewGame {
-    /// The name to give the game.
-    name: String,
-}
+/// Seconds a client over a cap is asked to wait (`Retry-After`): the creation window.
+const RETRY_AFTER_SECS: &str = "60";
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
+    let get_or_head = || web::route().guard(guard::Any(guard::Get()).or(guard::Head()));
     cfg.service(
+        web::resource("/")
+            .app_data(page::form_config())
+            .route(get_or_head().to(page::lobby))
+            .route(web::post().to(page::create)),
+    )
+    .route("/game/{id}", get_or_head().to(page::game))
+    .route("/favicon.svg", get_or_head().to(page::icon))
+    .service(
         web::resource("/api/games")
-            .app_data(
-                web::JsonConfig::default()
-                    .limit(MAX_BODY_BYTES)
-                    .error_handler(|e, _| {
-                        let response =
-                            refusal(StatusCode::BAD_REQUEST, &format!("invalid body: {e}"));
-                        actix_web::error::InternalError::from_response(e, response).into()
-                    }),
-            )
-            .route(web::get().to(list))
-            .route(web::post().to(create)),
+            .app_data(api::json_config())
+            .route(web::get().to(api::list))
+            .route(web::post().to(api::create)),
     )
-    .route("/api/games/{id}", web::get().to(one))
-    .route("/game/{id}", web::get().to(assets::index));
+    .route("/api/games/{id}", web::get().to(api::one));
 }
 
-async fn list(shared: web::Data<Shared>) -> HttpResponse {
-    match shared.registry.list().await {
-        Ok(games) => HttpResponse::Ok().json(serde_json::json!({ "games": games })),
-        Err(e) => store_failed(e),
+/// The status of a refused creation: the client's fault (400), too fast (429), or the
+/// server's limits (503).
+fn refusal_status(e: &CreateError) -> StatusCode {
+    match e {
+        CreateError::EmptyName | CreateError::NameTooLong => StatusCode::BAD_REQUEST,
+        CreateError::TooMany => StatusCode::TOO_MANY_REQUESTS,
+        CreateError::Full(_) | CreateError::Store(_) => StatusCode::SERVICE_UNAVAILABLE,
     }
 }
 
-async fn one(id: web::Path<String>, shared: web::Data<Shared>) -> HttpResponse {
-    let Ok(game) = id.parse::<Uuid>() else {
-        return refusal(StatusCode::BAD_REQUEST, "the game id must be a UUID");
-    };
-    match shared.registry.summary(game).await {
-        Ok(Some(summary)) => HttpResponse::Ok().json(summary),
-        Ok(None) => refusal(StatusCode::NOT_FOUND, "no such game"),
-        Err(e) => store_failed(e),
+/// Who asks to create a game: the client's address, for the per-address cap; or why
+/// nobody may. Another site's page must not create games with its visitors' browsers.
+fn creator(req: &HttpRequest, shared: &Shared) -> Result<IpAddr, (StatusCode, &'static str)> {
+    if !shared.guard.origin_allowed(req) {
+        return Err((
+            StatusCode::FORBIDDEN,
+            "requests from this origin are not allowed",
+        ));
     }
-}
-
-async fn create(
-    req: HttpRequest,
-    body: web::Json<NewGame>,
-    shared: web::Data<Shared>,
-) -> HttpResponse {
     // the peer's address: behind a proxy, every client shares the proxy's quota
-    let Some(from) = req.peer_addr().map(|a| a.ip()) else {
-        return refusal(StatusCode::BAD_REQUEST, "no client address");
-    };
-    match shared.registry.create(&body.name, from).await {
-        Ok(summary) => created(summary),
-        Err(e) => {
-            let status = match &e {
-                CreateError::EmptyName | CreateError::NameTooLong => StatusCode::BAD_REQUEST,
-                CreateError::TooMany => StatusCode::TOO_MANY_REQUESTS,
-                CreateError::Full(_) | CreateError::Store(_) => StatusCode::SERVICE_UNAVAILABLE,
-            };
-            let mut response = refusal(status, &e.to_string());
-            if status != StatusCode::BAD_REQUEST {
-                let wait = header::HeaderValue::from_static("60");
-                response.headers_mut().insert(header::RETRY_AFTER, wait);
-            }
-            response
-        }
-    }
-}
-
-fn created(summary: GameSummary) -> HttpResponse {
-    HttpResponse::Created()
-        .insert_header((header::LOCATION, format!("/api/games/{}", summary.id)))
-        .json(summary)
-}
-
-fn store_failed(e: StoreError) -> HttpResponse {
-    tracing::warn!(error = %e, "lobby cannot read the store");
-    refusal(
-        StatusCode::SERVICE_UNAVAILABLE,
-        "the games cannot be read now",
-    )
-}
-
-fn refusal(status: StatusCode, why: &str) -> HttpResponse {
-    HttpResponse::build(status).json(serde_json::json!({ "error": why }))
+    req.peer_addr()
+        .map(|a| a.ip())
+        .ok_or((StatusCode::BAD_REQUEST, "no client address"))
 }

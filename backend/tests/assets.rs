@@ -19,11 +19,14 @@ fn bundle() -> &'static [assets::Asset] {
 }
 
 #[actix_web::test]
-async fn the_root_serves_the_game_page() {
+async fn a_game_page_is_the_bundle_page_named_after_its_game() {
     bundle();
-    let app = test::init_service(App::new().configure(assets::configure)).await;
-    let res = test::call_service(&app, test::TestRequest::get().uri("/").to_request()).await;
+    let res = assets::game_page("Friday <spiders> & \"co\"");
     assert!(res.status().is_success());
+    assert_eq!(
+        res.headers().get(header::CACHE_CONTROL).unwrap(),
+        "no-cache"
+    );
     let content_type = res
         .headers()
         .get(header::CONTENT_TYPE)
@@ -31,17 +34,31 @@ async fn the_root_serves_the_game_page() {
         .to_str()
         .unwrap();
     assert_eq!(content_type, "text/html; charset=utf-8");
-    let body = String::from_utf8(test::read_body(res).await.to_vec()).unwrap();
+    let body = actix_web::body::to_bytes(res.into_body()).await.unwrap();
+    let body = String::from_utf8(body.to_vec()).unwrap();
     assert!(
         body.contains("_bg.wasm"),
         "index.html loads the wasm: {body}"
+    );
+    let escaped = "Friday &lt;spiders&gt; &amp; &quot;co&quot;";
+    assert!(
+        body.contains(&format!("<title>{escaped} · Drapetisca</title>")),
+        "the title names the game, escaped: {body}"
+    );
+    assert!(
+        body.contains(&format!(
+            r#"<meta name="drapetisca-game" content="{escaped}">"#
+        )),
+        "the page is told the game's name, escaped: {body}"
     );
 }
 
 #[actix_web::test]
 async fn hashed_files_are_cached_forever_and_sent_gzipped_and_the_page_is_revalidated() {
     let app = test::init_service(App::new().configure(assets::configure)).await;
-    for asset in bundle() {
+    // index.html is served by the lobby, at each game's address
+    let files = bundle().iter().filter(|a| a.route != "/");
+    for asset in files {
         let req = test::TestRequest::get()
             .uri(asset.route)
             .insert_header((header::ACCEPT_ENCODING, "gzip, br"))

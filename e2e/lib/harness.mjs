@@ -91,6 +91,15 @@ class Server {
     fail(`drapetisca did not answer on ${this.base} within ${WAIT} ms`);
   }
 
+  /** The address of the default game's page, as the lobby API lists it. */
+  async defaultGame() {
+    const res = await get(`${this.base}/api/games`);
+    if (res.status !== 200) fail(`GET /api/games: status ${res.status}`);
+    const game = JSON.parse(res.bytes.toString()).games.find((g) => g.default);
+    if (!game) fail("the lobby API lists no default game");
+    return `${this.base}${game.path}`;
+  }
+
   /** Kills the server at once (SIGKILL) and waits until it is gone. */
   async kill() {
     const died = new Promise((resolve) => this.child.once("exit", resolve));
@@ -152,9 +161,10 @@ const received = new WeakMap();
 
 /**
  * A page of `context` at `url` that records console errors and uncaught exceptions into
- * `errors`, labelled `label`, and every frame its sockets receive.
+ * `errors`, labelled `label`, and every frame its sockets receive; resolves once
+ * `ready` (a selector: by default the game page's root) is on the page.
  */
-export async function openPage(context, url, errors, label) {
+export async function openPage(context, url, errors, label, ready = ".app") {
   const page = await context.newPage();
   const frames = [];
   received.set(page, frames);
@@ -166,7 +176,7 @@ export async function openPage(context, url, errors, label) {
     ws.on("framereceived", ({ payload }) => frames.push({ url: ws.url(), text: String(payload) }));
   });
   await page.goto(url);
-  await page.locator(".app").waitFor({ timeout: WAIT });
+  await page.locator(ready).waitFor({ timeout: WAIT });
   return page;
 }
 

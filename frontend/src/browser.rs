@@ -1,7 +1,9 @@
-//! What the page asks of the browser: randomness, its own address, and whether its
-//! server answers.
+//! What the page asks of the browser: randomness, its own address, which game it shows,
+//! and whether its server answers.
 
 use protocol::Uuid;
+
+use crate::route;
 use wasm_bindgen::JsCast;
 
 /// A fresh random (version 4) UUID, from the browser's cryptographic generator.
@@ -36,6 +38,24 @@ pub fn own_server() -> String {
     };
     let host = location.host().unwrap_or_else(|_| "127.0.0.1:8000".into());
     format!("{scheme}://{host}")
+}
+
+/// The game this page plays: its id, from the page's address (`/game/{id}`), and the
+/// name the server put in the page (`<meta name="drapetisca-game">`, absent under
+/// `trunk serve`). `None` at any other address: then the page plays the server's default
+/// game through the reference routes.
+pub fn page_game() -> Option<(Uuid, Option<String>)> {
+    let window = web_sys::window()?;
+    let id = route::game_in_path(&window.location().pathname().ok()?)?;
+    let name = window
+        .document()
+        .and_then(|d| {
+            d.query_selector("meta[name=drapetisca-game]")
+                .ok()
+                .flatten()
+        })
+        .and_then(|meta| meta.get_attribute("content"));
+    Some((id, name))
 }
 
 /// Whether the server the page came from answers, asked so that a refusal leaves no

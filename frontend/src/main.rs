@@ -19,6 +19,7 @@
 
 mod gesture;
 mod names;
+mod route;
 mod state;
 mod wire;
 

@@ -20,16 +20,30 @@ pub struct Sockets {
 }
 
 impl Sockets {
-    /// Opens both sockets of `session` against `server` (`ws://host:port`).
-    pub fn open(server: &str, me: Uuid, session: u32, dispatch: Dispatch) -> Result<Self, JsValue> {
+    /// Opens both sockets of `session` against `server` (`ws://host:port`): those of
+    /// `game`, or the reference routes (the server's default game) when `None`.
+    pub fn open(
+        server: &str,
+        game: Option<Uuid>,
+        me: Uuid,
+        session: u32,
+        dispatch: Dispatch,
+    ) -> Result<Self, JsValue> {
+        // the routes of protocol.md: `/ws/player/{id}` and `/ws/world/{id}` play the
+        // default game, `/ws/game/{game}/player/{id}` and `.../world/{id}` that game
+        // (one prefix, not two formatted routes: the page's bytes count)
+        let base = match game {
+            Some(game) => format!("{server}/ws/game/{game}"),
+            None => format!("{server}/ws"),
+        };
         let player = Channel::open(
-            &format!("{server}{}", protocol::player_route(me)),
+            &format!("{base}/player/{me}"),
             Socket::Player,
             session,
             dispatch.clone(),
         )?;
         let world = Channel::open(
-            &format!("{server}{}", protocol::world_route(me)),
+            &format!("{base}/world/{me}"),
             Socket::World,
             session,
             dispatch,

@@ -222,8 +222,18 @@ impl Bot {
         ready: &Ready,
     ) -> Result<()> {
         // the world socket first, so nothing published after the brief is missed
-        let mut world = connect(self.shared.addr, &protocol::world_route(self.id)).await?;
-        let mut player = connect(self.shared.addr, &protocol::player_route(self.id)).await?;
+        let (world_route, player_route) = match self.shared.roster.game(self.me) {
+            Some(game) => (
+                protocol::game_world_route(game, self.id),
+                protocol::game_player_route(game, self.id),
+            ),
+            None => (
+                protocol::world_route(self.id),
+                protocol::player_route(self.id),
+            ),
+        };
+        let mut world = connect(self.shared.addr, &world_route).await?;
+        let mut player = connect(self.shared.addr, &player_route).await?;
         let entering = ClientMessage::Entering {
             payload: Entering::named(self.name.clone()),
         };

@@ -19,6 +19,12 @@ pub struct Config {
     /// How many bot players, each with a player and a world socket.
     #[arg(long, short = 'n', default_value_t = 100)]
     pub players: usize,
+    /// Games the bots are spread over: bot `i` plays game `i mod N`. Game 0 is the
+    /// server's default game (the reference routes); the others are created through the
+    /// lobby API before the bots connect (a spawned server needs
+    /// `--server-arg=--max-game-creations-per-minute=N` for more than 10).
+    #[arg(long, default_value_t = 1)]
+    pub games: usize,
     /// Moves per second per bot; 0 keeps the bots connected and idle.
     #[arg(long, short = 'r', default_value_t = 2.0)]
     pub rate: f64,
@@ -85,6 +91,8 @@ pub enum ConfigError {
     BadNumber(&'static str),
     #[error("--server-pid and --spawn exclude each other")]
     PidAndSpawn,
+    #[error("--games must be at least 1")]
+    NoGames,
 }
 
 impl Config {
@@ -103,6 +111,9 @@ impl Config {
         }
         if self.server_pid.is_some() && self.spawn.is_some() {
             return Err(ConfigError::PidAndSpawn);
+        }
+        if self.games == 0 {
+            return Err(ConfigError::NoGames);
         }
         for (name, value) in [
             ("rate", self.rate),

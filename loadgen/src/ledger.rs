@@ -106,8 +106,15 @@ impl Ledger {
 
     /// Adds every row up; call once the bots have stopped.
     pub fn tally(&self) -> Tally {
+        self.tally_of(0..self.moves.len())
+    }
+
+    /// Adds up the rows of `bots` (those of one game, say); call once the bots have
+    /// stopped.
+    pub fn tally_of(&self, bots: impl IntoIterator<Item = usize>) -> Tally {
         let mut t = Tally::default();
-        for slot in self.moves.iter().flat_map(|row| row.iter()) {
+        let rows = bots.into_iter().filter_map(|bot| self.moves.get(bot));
+        for slot in rows.flat_map(|row| row.iter()) {
             if slot.sent_us.load(Ordering::Acquire) == 0 {
                 continue;
             }

@@ -17,7 +17,8 @@
 //! - [`frame`]: the borrowed reading of world frames (the hot path).
 //! - [`ledger`]: the shared, lock-free record of every move and its deliveries.
 //! - [`recorder`]: latency histograms fed through per-bot buffers.
-//! - [`roster`]: the bots' ids.
+//! - [`roster`]: the bots' ids and games.
+//! - [`lobby`]: creating the games the bots spread over.
 //! - [`server`]: spawning the server, timing its start, sampling `/proc`.
 //! - [`hostile`]: hostile clients beside the bots (`--hostile`).
 //! - [`report`]: the figures, for people and as a JSON line.
@@ -28,6 +29,7 @@ pub mod field;
 pub mod frame;
 pub mod hostile;
 pub mod ledger;
+pub mod lobby;
 pub mod recorder;
 /// What a run measured, shared with `cargo xtask bench`.
 pub use loadgen_report as report;
@@ -105,12 +107,13 @@ async fn drive(
 ) -> Result<Report> {
     let sample_server = || pid.map(|pid| ProcSample::take(Some(pid))).transpose();
     let before = sample_server()?;
+    let games = lobby::games_for(addr, config.games, &config.label).await?;
     let shared = Arc::new(Shared {
         addr,
         rate: config.rate,
         chat_every: config.chat_every,
         late_us: (config.late_ms * 1000.0) as u64,
-        roster: Roster::new(config.players),
+        roster: Roster::spread(config.players, games),
         ledger: Ledger::new(config.players, config.max_moves()),
         clock: Instant::now(),
         to_self: Latencies::new(),
@@ -210,7 +213,15 @@ fn add_up(
         .count();
     let first_error = stats.iter().find_map(|s| s.error.clone());
     let expected_self = tally.expected_per_receiver();
-    let expected_others = expected_self * entered.saturating_sub(1) as u64;
+    // a move reaches the other bots of its own game only
+    let roster = &shared.roster;
+    let expected_others = (0..roster.groups())
+        .map(|group| {
+            let bots = || (0..stats.len()).filter(move |&i| roster.group(i) == group);
+            let entered = bots().filter(|&i| stats[i].entered).count() as u64;
+            shared.ledger.tally_of(bots()).expected_per_receiver() * entered.saturating_sub(1)
+        })
+        .sum::<u64>();
     let duration = config.duration.max(1e-9);
     Report {
         label: config.label.clone(),
@@ -218,6 +229,7 @@ fn add_up(
         entered,
         failed,
         first_error,
+        games: config.games,
         rate: config.rate,
         duration_s: config.duration,
         moves_sent: tally.sent,

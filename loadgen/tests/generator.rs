@@ -120,6 +120,32 @@ async fn five_bots_for_two_seconds_deliver_every_move_to_everyone_and_the_counts
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bots_spread_over_three_games_hear_only_their_own_game() {
+    let mut config = small_load();
+    config.players = 9;
+    config.games = 3;
+    let (r, _) = run_against_a_fresh_server(config).await;
+    println!("{r}");
+    assert_eq!(
+        (r.entered, r.failed, r.games),
+        (9, 0, 3),
+        "{:?}",
+        r.first_error
+    );
+    assert!(r.moves_sent >= 1);
+    assert_eq!(r.moves_published, r.moves_sent);
+    // three bots a game: a move is expected at the 2 others of its game, not at all 8
+    assert_eq!(r.to_others.expected, r.moves_sent * 2);
+    assert_eq!(r.to_others.received, r.to_others.expected, "nothing lost");
+    assert_eq!(r.to_self.received, r.moves_sent);
+    // a chat line reaches the 3 bots of its game, its speaker included, and nobody else
+    assert!(r.chats_sent >= 1, "chats sent {}", r.chats_sent);
+    assert_eq!(r.chats_received, r.chats_sent * 3);
+    assert_eq!(r.duplicates, 0);
+    assert_eq!(r.server_errors, 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn idle_bots_enter_and_send_nothing_but_their_entering() {
     let mut config = small_load();
     config.rate = 0.0;

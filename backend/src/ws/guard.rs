@@ -85,6 +85,14 @@ impl Guard {
         }
     }
 
+    /// Whether the page that sent `req` (its `Origin`, if any) may use this server: for
+    /// sockets, and for the lobby's forms and API that change something.
+    pub fn origin_allowed(&self, req: &HttpRequest) -> bool {
+        let text = |name| req.headers().get(name).and_then(|v| v.to_str().ok());
+        self.origins
+            .allows(text(header::ORIGIN), text(header::HOST))
+    }
+
     /// Checks a WebSocket handshake: its origin, then the caps. The slot it returns
     /// must live as long as the socket.
     pub fn admit(&self, req: &HttpRequest, metrics: &Metrics) -> Result<SocketSlot, Refusal> {
@@ -92,10 +100,7 @@ impl Guard {
             .peer_addr()
             .map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |a| a.ip());
         let text = |name| req.headers().get(name).and_then(|v| v.to_str().ok());
-        let checked = if self
-            .origins
-            .allows(text(header::ORIGIN), text(header::HOST))
-        {
+        let checked = if self.origin_allowed(req) {
             self.caps.acquire(address).map_err(Refusal::Capacity)
         } else {
             Err(Refusal::Origin)

@@ -6,6 +6,7 @@
 mod cassandra;
 mod helpers;
 mod hostile;
+mod lobby;
 mod pulsar;
 mod scenarios;
 

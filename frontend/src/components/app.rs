@@ -31,6 +31,8 @@ pub fn App() -> Html {
             browser::own_server(),
         )
     });
+    // which game this page plays is fixed by its address
+    let here = use_memo((), |_| browser::page_game());
     let sockets: Rc<RefCell<Option<Sockets>>> = use_mut_ref(|| None);
     let sent_upto = use_mut_ref(|| 0u64);
 
@@ -57,10 +59,11 @@ pub fn App() -> Html {
         let wanted = matches!(game.link, Link::Connecting | Link::Open).then_some(game.session);
         let server = game.server.clone();
         let me = game.me;
+        let playing = here.as_ref().as_ref().map(|(id, _)| *id);
         let dispatch = game.dispatcher();
         use_effect_with(wanted, move |wanted| {
             if let Some(session) = *wanted {
-                match Sockets::open(&server, me, session, dispatch.clone()) {
+                match Sockets::open(&server, playing, me, session, dispatch.clone()) {
                     Ok(opened) => *sockets.borrow_mut() = Some(opened),
                     Err(_) => dispatch.dispatch(Action::Dropped { session }),
                 }
@@ -134,6 +137,12 @@ pub fn App() -> Html {
                         </svg>
                         {"Drapetisca"}
                     </h1>
+                    <nav class="where" aria-label="games">
+                        <a id="to-lobby" href="/">{"← All games"}</a>
+                        if let Some((_, Some(name))) = here.as_ref() {
+                            <span id="game-title" class="game-title">{name}</span>
+                        }
+                    </nav>
                     <PlayerForm />
                 </header>
                 <main class="play">

@@ -7,6 +7,11 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
+/// The number of games of a report that does not say.
+fn one() -> usize {
+    1
+}
+
 /// Everything a run measured.
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
 pub struct Report {
@@ -14,6 +19,10 @@ pub struct Report {
     pub label: String,
     /// Bots asked for.
     pub players: usize,
+    /// Games the bots were spread over (1: all in the default game); absent in reports
+    /// written before there were many games.
+    #[serde(default = "one")]
+    pub games: usize,
     /// Bots that got through their brief before the start.
     pub entered: usize,
     /// Bots that never entered, or stopped before the end (first error in `first_error`).
@@ -181,8 +190,8 @@ impl fmt::Display for Report {
         };
         writeln!(
             f,
-            "{label}: {} players ({} entered, {} failed) x {} moves/s for {} s",
-            self.players, self.entered, self.failed, self.rate, self.duration_s
+            "{label}: {} players in {} game(s) ({} entered, {} failed) x {} moves/s for {} s",
+            self.players, self.games, self.entered, self.failed, self.rate, self.duration_s
         )?;
         if let Some(e) = &self.first_error {
             writeln!(f, "  first bot error: {e}")?;

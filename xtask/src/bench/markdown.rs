@@ -18,6 +18,8 @@ const END: &str = "<!-- cargo xtask bench: generated section ends -->";
 const IDLE_GOAL_KB: f64 = 20.0;
 /// The goal for start to first answered request, ms.
 const STARTUP_GOAL_MS: f64 = 500.0;
+/// p99 to the other players of one's game with many games on one instance.
+const GAMES_GOAL_MS: f64 = 20.0;
 /// The ramp's goal: this many players within the limit.
 const RAMP_GOAL_PLAYERS: usize = 800;
 
@@ -151,6 +153,11 @@ fn resources(run: &Run) -> Vec<String> {
 
 fn steady_met(goal_ms: f64, r: &Report) -> bool {
     others_p99(r) <= goal_ms && lost(r) == 0
+}
+
+/// The many-games goal: p99 to the others of one's game at most 20 ms, nothing lost.
+pub fn games_met(r: &Report) -> bool {
+    others_p99(r) <= GAMES_GOAL_MS && lost(r) == 0 && r.failed == 0
 }
 
 pub fn within_ramp_limit(r: &Report) -> bool {
@@ -378,6 +385,70 @@ pub fn section(m: &Machine, command: &str, results: &Results) -> String {
         writeln!(w, "{}", table.render()).unwrap();
     }
 
+    if !results.games.is_empty() {
+        writeln!(
+            w,
+            "### Many games: players in games of 8 at 1 move/s, one instance (embedded)\n"
+        )
+        .unwrap();
+        writeln!(w, "Reproduce one step: `target/release/loadgen --spawn target/release/drapetisca --probe-path /healthz -n 2000 --games 250 -r 1 -t 10 --server-arg=--max-game-creations-per-minute=250 --server-arg=--max-sockets-per-address=25000` (bot `i` plays game `i mod 250`; \"others\" are the other bots of the mover's game)\n").unwrap();
+        let header = [
+            &["players", "games", "moves/s", "frames/s"][..],
+            &LATENCY,
+            &["lost", "rejected"],
+            &RESOURCES,
+            &["goal", "met"],
+        ]
+        .concat();
+        let mut table = Table::new(&header);
+        for run in &results.games {
+            let r = &run.report;
+            table.row(
+                [
+                    vec![
+                        r.players.to_string(),
+                        r.games.to_string(),
+                        format!("{:.0}", r.moves_per_s),
+                        format!("{:.0}", r.frames_in_per_s),
+                    ],
+                    others_latency(r),
+                    vec![lost(r).to_string(), r.moves_rejected.to_string()],
+                    resources(run),
+                    vec![
+                        format!("p99 <= {GAMES_GOAL_MS} ms, 0 lost"),
+                        yes(games_met(r)).into(),
+                    ],
+                ]
+                .concat(),
+            );
+        }
+        writeln!(w, "{}", table.render()).unwrap();
+    }
+
+    if let Some(r) = &results.idle_games {
+        writeln!(
+            w,
+            "### Memory per loaded game: one idle player in each of many games (embedded)\n"
+        )
+        .unwrap();
+        writeln!(w, "Reproduce: `target/release/loadgen --spawn target/release/drapetisca --probe-path /healthz -n 250 --games 250 -r 0 -t 2 --grace 0 --server-arg=--max-game-creations-per-minute=250`. The server's RSS growth from before the bots to all of them connected, per game: a loaded game (its room task, board, food, channels) plus its one player's two sockets. Less the KiB per idle player of the table above, that is what an idle loaded game costs.\n").unwrap();
+        let mut table = Table::new(&[
+            "games",
+            "players",
+            "RSS before",
+            "RSS connected",
+            "KiB per game + its player",
+        ]);
+        table.row(vec![
+            r.games.to_string(),
+            r.entered.to_string(),
+            format!("{} MiB", server(r).rss_before_kb / 1024),
+            format!("{} MiB", server(r).rss_connected_kb / 1024),
+            format!("{:.1}", server(r).kb_per_player),
+        ]);
+        writeln!(w, "{}", table.render()).unwrap();
+    }
+
     if let Some((median, max)) = startup_times(results) {
         writeln!(w, "### Binary start to first answered request (embedded)\n").unwrap();
         writeln!(w, "Reproduce: `target/release/loadgen --spawn target/release/drapetisca --probe-path /healthz --startup-only` (from spawning the process to the first HTTP answer of `/healthz`, polled every millisecond, fresh data directory)\n").unwrap();
@@ -488,6 +559,29 @@ fn summary(results: &Results) -> String {
             if hostile_met(clean, attacked) { "met" } else { "not met" },
         ));
     }
+    if let Some(best) = results
+        .games
+        .iter()
+        .map(|run| &run.report)
+        .filter(|r| games_met(r))
+        .max_by_key(|r| r.players)
+    {
+        lines.push(format!(
+            "- Many games (embedded): {} players in {} games at p99 {} ms to the others of their game, {} lost: goal p99 <= {GAMES_GOAL_MS} ms met.",
+            best.players,
+            best.games,
+            ms(others_p99(best)),
+            lost(best),
+        ));
+    } else if let Some(first) = results.games.first() {
+        lines.push(format!(
+            "- Many games (embedded): {} players in {} games at p99 {} ms, {} lost: goal p99 <= {GAMES_GOAL_MS} ms not met.",
+            first.report.players,
+            first.report.games,
+            ms(others_p99(&first.report)),
+            lost(&first.report),
+        ));
+    }
     if let Some((median, max)) = startup_times(results) {
         lines.push(format!(
             "- Start to first answered request: median {median:.1} ms, max {max:.1} ms."
@@ -579,6 +673,20 @@ mod tests {
                     ..report(100, 3.5, 0)
                 },
             )],
+            games: vec![
+                run(Report {
+                    games: 250,
+                    ..report(2000, 12.5, 0)
+                }),
+                run(Report {
+                    games: 1250,
+                    ..report(10_000, 45.0, 0)
+                }),
+            ],
+            idle_games: Some(Report {
+                games: 250,
+                ..report(250, 0.0, 0)
+            }),
             startup: vec![report(0, 0.0, 0)],
         };
         let machine = Machine {
@@ -598,6 +706,8 @@ mod tests {
             "median 4.0 ms",
             "Hostile clients, embedded: p99 to others 3.50 ms against 2.00 ms clean, 0 lost, 0 of 40 thefts let in",
             "50000 and 51000 KiB: met",
+            "Many games (embedded): 2000 players in 250 games at p99 12.50 ms to the others of their game, 0 lost: goal p99 <= 20 ms met",
+            "| 10000 | 1250 |",
         ] {
             assert!(text.contains(quoted), "{quoted:?} not in\n{text}");
         }

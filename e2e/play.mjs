@@ -1,7 +1,7 @@
 // End to end on a desktop: the release binary serves the game, two headless Chromium
-// pages enter, see each other, move, chat and show hearts, survive a server restart and
+// pages enter, see each other, move, chat, show hearts and catch a fly, survive a server restart and
 // leave; no page logs an error. Also checks that the page (wasm + js + css) transfers at
-// most 120 KB gzipped, and saves a screenshot.
+// most 98 KB gzipped, and saves a screenshot.
 //
 //   cargo xtask dist && (cd e2e && npm ci && node play.mjs)
 //
@@ -9,6 +9,7 @@
 
 import { mkdirSync } from "node:fs";
 import path from "node:path";
+import { catchFly, waitForTopCatcher } from "./lib/field.mjs";
 import {
   e2eDir,
   enter,
@@ -25,8 +26,11 @@ import {
 } from "./lib/harness.mjs";
 
 const screenshot = process.env.SCREENSHOT ?? path.join(e2eDir, "out", "screenshot.png");
-/** The ceiling for what a player downloads, gzipped (the reference client: ~53 KB). */
-const PAGE_BUDGET = 120 * 1024;
+/**
+ * The ceiling for what a player downloads, gzipped: today's 99,003 bytes and 1.3 KB of
+ * headroom (the reference client: ~53 KB; ARCHITECTURE.md, "The page's weight").
+ */
+const PAGE_BUDGET = 98 * 1024;
 
 /** Sums the gzipped transfer of the js, wasm and css of the game page at `game`, as a browser gets them. */
 async function pageWeight(base, game) {
@@ -35,10 +39,11 @@ async function pageWeight(base, game) {
   if (!html.includes("_bg.wasm")) {
     fail("the binary serves no game page: it was built without the frontend; run `cargo xtask dist`");
   }
-  const files = [...html.matchAll(/(?:href|from|module_or_path:)\s*=?\s*['"](\/[^'"]+\.(?:js|wasm|css))['"]/g)]
+  // trunk minifies index.html in a release build: attribute values may be unquoted
+  const files = [...html.matchAll(/(?:href|from|module_or_path:)\s*=?\s*['"]?(\/[^'"\s>]+\.(?:js|wasm|css))(?=['"\s>])/g)]
     .map((m) => m[1])
     .filter((f, i, all) => all.indexOf(f) === i);
-  if (!files.some((f) => f.endsWith(".wasm")) || !files.some((f) => f.endsWith(".js"))) {
+  if (!["wasm", "js", "css"].every((ext) => files.some((f) => f.endsWith(`.${ext}`)))) {
     fail(`could not find the bundle's files in index.html: ${files}`);
   }
   let total = 0;
@@ -93,6 +98,10 @@ await scenario(async ({ server: startServer, browser }) => {
   await alpha.keyboard.press("h");
   await spiderOf(beta, "Alpha").locator(".hearts").waitFor({ timeout: WAIT });
   step("H shows hearts over Alpha on Beta's page");
+
+  const steps = await catchFly(alpha);
+  await waitForTopCatcher(beta, "Alpha", 1);
+  step(`Alpha walked ${steps} steps onto a fly; Beta's scoreboard lists Alpha with 1`);
 
   mkdirSync(path.dirname(screenshot), { recursive: true });
   await beta.evaluate(() => document.activeElement?.blur());

@@ -8,7 +8,7 @@
 //
 // Environment: see lib/harness.mjs.
 
-import { key, route, view } from "./lib/field.mjs";
+import { catchFly, waitForTopCatcher } from "./lib/field.mjs";
 import { WAIT, enter, fail, get, openPage, scenario, step } from "./lib/harness.mjs";
 
 /**
@@ -28,14 +28,6 @@ async function waitForStoreWritten(server) {
   fail(`the store writer's backlog is ${seen ?? "not reported"}, not 0, after ${WAIT} ms`);
 }
 
-/** Waits until `page` shows `name` among the top catchers with `score`. */
-async function waitForTopCatcher(page, name, score) {
-  await page
-    .locator("#scores li", { has: page.locator(".who", { hasText: new RegExp(`^${name}$`) }) })
-    .locator(".score", { hasText: new RegExp(`^${score}$`) })
-    .waitFor({ timeout: WAIT });
-}
-
 async function ownScore(page) {
   return Number(await page.locator("#own-score").innerText());
 }
@@ -52,18 +44,9 @@ await scenario(async ({ server: startServer, browser }) => {
   await enter(watcher, "Watcher");
   if ((await ownScore(catcher)) !== 0) fail("a new player starts with a score");
 
-  const world = await view(catcher);
-  const flies = new Set(world.flies.map(key));
-  const presses = route(world, world.me, (cell) => flies.has(key(cell))) ?? fail("no fly is reachable");
-  for (const press of presses) {
-    const before = await catcher.locator("#position").innerText();
-    await catcher.keyboard.press(press);
-    await catcher.waitForFunction((was) => document.querySelector("#position").innerText !== was, before, {
-      timeout: WAIT,
-    });
-  }
+  const steps = await catchFly(catcher);
   if ((await ownScore(catcher)) !== 1) fail(`after the catch the page shows ${await ownScore(catcher)}`);
-  step(`Catcher walked ${presses.length} steps onto a fly; its count showed 1 as soon as it was drawn on the fly`);
+  step(`Catcher walked ${steps} steps onto a fly; its count showed 1 as soon as it was drawn on the fly`);
   await catcher.locator("#chat-lines li", { hasText: "Good catch!" }).waitFor({ timeout: WAIT });
   await waitForTopCatcher(catcher, "Catcher", 1);
   await waitForTopCatcher(watcher, "Catcher", 1);

@@ -1,7 +1,7 @@
 // Reading the field as a player sees it, and finding a way across it with the arrow
 // keys: for tests that steer a spider somewhere (next to a brick, onto a fly).
 
-import { CELL, fail } from "./harness.mjs";
+import { CELL, WAIT, fail } from "./harness.mjs";
 
 /** The arrow keys and the step each one asks for. */
 export const ARROWS = { ArrowLeft: [-1, 0], ArrowRight: [1, 0], ArrowUp: [0, -1], ArrowDown: [0, 1] };
@@ -62,4 +62,31 @@ export function route(world, from, goal, avoid = []) {
     }
   }
   return null;
+}
+
+/**
+ * Walks the own spider of `page` onto the nearest fly with the arrow keys (the keyboard
+ * must be the field's: no input focused), each press once the previous step is shown;
+ * returns how many steps it took.
+ */
+export async function catchFly(page) {
+  const world = await view(page);
+  const flies = new Set(world.flies.map(key));
+  const presses = route(world, world.me, (cell) => flies.has(key(cell))) ?? fail("no fly is reachable");
+  for (const press of presses) {
+    const before = await page.locator("#position").innerText();
+    await page.keyboard.press(press);
+    await page.waitForFunction((was) => document.querySelector("#position").innerText !== was, before, {
+      timeout: WAIT,
+    });
+  }
+  return presses.length;
+}
+
+/** Waits until `page` lists `name` among the top catchers with `score`. */
+export async function waitForTopCatcher(page, name, score) {
+  await page
+    .locator("#scores li", { has: page.locator(".who", { hasText: new RegExp(`^${name}$`) }) })
+    .locator(".score", { hasText: new RegExp(`^${score}$`) })
+    .waitFor({ timeout: WAIT });
 }

@@ -5,7 +5,8 @@
 //!
 //! - [`state`]: the one reducer holding all game state, with its unit tests (native).
 //! - [`names`]: the random spider genus that prefills the name field (native).
-//! - [`wire`]: decoding server frames into the protocol crate's types, compactly (native).
+//! - [`wire`]: the frames' JSON without serde: server frames decoded into the protocol
+//!   crate's types, client frames encoded from them (native).
 //! - [`gesture`]: which step a swipe on the field means (native).
 //! - `browser`: what the page asks the browser for (randomness, its own address).
 //! - `net`: the two WebSockets; their callbacks only dispatch actions.

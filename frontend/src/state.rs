@@ -359,9 +359,7 @@ impl GameState {
 
     /// Queues a frame for the player socket.
     fn send(&mut self, message: ClientMessage) {
-        // not `to_json`: its unwrap would link serde_json's error formatting into the
-        // page, and these frames (strings, numbers, booleans) always serialize
-        let text = serde_json::to_string(&message).unwrap_or_default();
+        let text = crate::wire::encode(&message);
         self.outbox_seq += 1;
         self.outbox.push_back((self.outbox_seq, text.clone()));
         if self.outbox.len() > OUTBOX_LEN {

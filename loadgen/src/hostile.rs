@@ -14,7 +14,8 @@
 //!   twice, with the server's memory sampled before, during and after each, to see that
 //!   the second flood reuses the first one's memory.
 //!
-//! Attackers stop at the end of the measured window, so the grace period is clean.
+//! Attackers play the server's default game, and stop at the end of the measured
+//! window, so the grace period is clean.
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -78,8 +79,8 @@ fn add(counter: &AtomicU64, n: u64) {
 }
 
 /// Runs every attacker from `start` to `end` and the two floods, and returns what they
-/// saw. `honest` are the honest bots' ids (the thieves' targets); `pid` the server's, for
-/// its memory.
+/// saw. `honest` are the ids of the honest bots in the default game (the thieves'
+/// targets); `pid` the server's, for its memory.
 pub async fn run(
     addr: SocketAddr,
     honest: Vec<Uuid>,

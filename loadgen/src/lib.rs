@@ -160,7 +160,11 @@ async fn drive(
     start_tx.send_replace(Some(schedule));
     sleep_until(start.into()).await;
     let hostile = config.hostile.then(|| {
-        let honest = (0..config.players).map(|i| shared.roster.id(i)).collect();
+        // the attackers play the default game: thieves go after the bots there
+        let honest = (0..config.players)
+            .filter(|&i| shared.roster.game(i).is_none())
+            .map(|i| shared.roster.id(i))
+            .collect();
         tokio::spawn(hostile::run(addr, honest, pid, config.flood, end))
     });
     let (server_from, loadgen_from) = (sample_server()?, ProcSample::take(None)?);

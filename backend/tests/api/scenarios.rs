@@ -480,7 +480,7 @@ pub async fn players_gone_longer_than_the_prune_time_are_forgotten_and_others_ke
     make: MakeSettings,
 ) {
     // long enough for a return and a restart on a loaded machine, short for a test
-    const PRUNE: Duration = Duration::from_secs(20);
+    const PRUNE: Duration = Duration::from_secs(30);
     let dir = tempfile::tempdir().expect("temporary directory");
     let mut settings = make(dir.path());
     settings.prune_players_after_secs = PRUNE.as_secs();
@@ -528,6 +528,8 @@ pub async fn players_gone_longer_than_the_prune_time_are_forgotten_and_others_ke
         }
         assert!(Instant::now() < deadline, "Ana was never forgotten");
         drop(probe);
+        // Bob stays put, and so stays heard from (a silent socket is closed after 30 s)
+        assert_eq!(bob.move_to(target.x, target.y).await, target);
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
 

@@ -82,10 +82,16 @@ async fn three_instances_play_one_game() {
     ana.sees_move(bob.id, bob.generation).await;
 
     // each other's moves, and a collision refused across instances
+    // Bob's path steps on no food: a catch now would move a food before Ana picks hers,
+    // and her view of it could still be on its way
+    let food: Vec<Cell> = bob.view.food.values().copied().collect();
     let beside = neighbours(ana_at)
         .into_iter()
-        .find(|c| bob.path_to(*c).is_some() && !bob.view.food.values().any(|f| f == c))
-        .expect("a free cell beside Ana");
+        .find(|c| {
+            bob.path_to(*c)
+                .is_some_and(|path| path.iter().all(|step| !food.contains(step)))
+        })
+        .expect("a free cell beside Ana, reachable without catching a food");
     for step in bob.path_to(beside).unwrap() {
         let got = bob.move_to(step.x, step.y).await;
         assert_eq!(got, step);
@@ -103,8 +109,12 @@ async fn three_instances_play_one_game() {
         .food
         .iter()
         .map(|(id, c)| (id.clone(), *c))
-        .find(|(_, c)| ana.path_to(*c).is_some())
-        .expect("a reachable food");
+        // reached without catching another food on the way: one catch, one score
+        .find(|(_, c)| {
+            ana.path_to(*c)
+                .is_some_and(|path| path.iter().all(|step| step == c || !food.contains(step)))
+        })
+        .expect("a food reachable without catching another");
     ana.walk_to(food_at).await;
     let caught = ana
         .world_until("the caught food moving", |f| {

@@ -100,6 +100,9 @@ pub struct Cluster {
 /// How long [`Cluster::close`] waits for queued commands to leave.
 const CLOSE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
 
+/// The consumer of the command topic's partitions this instance owns.
+type CommandConsumer = Consumer<Vec<u8>, TokioExecutor>;
+
 /// The cluster's tasks.
 struct Tasks {
     /// The publishers and the pinger.
@@ -107,7 +110,7 @@ struct Tasks {
     /// The owner loop; taken by `stop_hosting`.
     owner: Option<JoinHandle<()>>,
     /// Receives the owned partitions' commands; hands the consumer back when stopped.
-    receiver: Option<JoinHandle<Option<Consumer<Vec<u8>, TokioExecutor>>>>,
+    receiver: Option<JoinHandle<Option<CommandConsumer>>>,
     /// Delivers direct replies.
     directs: JoinHandle<()>,
 }

@@ -225,7 +225,7 @@ async fn spammer(addr: SocketAddr, end: Instant, tally: Arc<Tally>) {
                         frames.push(ClientMessage::Player {
                             payload: PlayerUpdate { x: Some(x), y: Some(y), h: false, generation, name: "spam".into() },
                         });
-                        if generation as u32 % SPAM_CHAT_EVERY == 0 {
+                        if (generation as u32).is_multiple_of(SPAM_CHAT_EVERY) {
                             frames.push(ClientMessage::Chat {
                                 payload: ChatLine { id: Uuid::new_v4().to_string(), name: "Admin".into(), text: "buy gold".into() },
                             });

@@ -40,7 +40,7 @@ pub fn release_binary() -> &'static PathBuf {
             .lines()
             .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
             .filter_map(|v| v["executable"].as_str().map(PathBuf::from))
-            .last()
+            .next_back()
             .expect("cargo names the drapetisca executable")
     })
 }

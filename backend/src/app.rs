@@ -103,6 +103,7 @@ impl Application {
         // out its gateways
         let cluster = if clustered {
             let client = crate::bus::pulsar::client(&settings.pulsar).await?;
+            let consumer_client = crate::bus::pulsar::client(&settings.pulsar).await?;
             let instance = protocol::Uuid::new_v4().to_string();
             let world_topic = settings.pulsar.topic.clone();
             let hosting = |link| Hosting {
@@ -117,6 +118,7 @@ impl Application {
             };
             let cluster = Cluster::start(
                 &client,
+                &consumer_client,
                 &world_topic,
                 instance.clone(),
                 fenced,

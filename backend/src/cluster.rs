@@ -116,9 +116,14 @@ struct Tasks {
 }
 
 impl Cluster {
-    /// Joins the cluster: producers, the owners' subscription, the direct topic.
+    /// Joins the cluster: producers, the owners' subscription, the direct topic. The
+    /// producers use `client`, the consumers `consumer_client`: a client is one TCP
+    /// connection, and the crate leaves Nagle's algorithm on, so on a shared connection
+    /// a consumer's ack holds the next command back until the broker's delayed ACK
+    /// (the same reason the world bus keeps two; see `bus::pulsar`).
     pub async fn start(
         client: &Client,
+        consumer_client: &Client,
         world_topic: &str,
         instance: String,
         fenced: mpsc::UnboundedReceiver<Uuid>,
@@ -140,8 +145,9 @@ impl Cluster {
         )
         .await?;
         let sockets = Arc::new(Sockets::default());
-        let direct_consumer = link::subscribe_directs(client, &directs, &instance).await?;
-        let command_consumer = link::subscribe_commands(client, &commands, &instance).await?;
+        let direct_consumer = link::subscribe_directs(consumer_client, &directs, &instance).await?;
+        let command_consumer =
+            link::subscribe_commands(consumer_client, &commands, &instance).await?;
         let ownership = Arc::new(Mutex::new(Ownership::new(partitions)));
         let (received_tx, received_rx) = mpsc::channel(1024);
         let delivered = sockets.clone();

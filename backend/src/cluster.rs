@@ -37,7 +37,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use protocol::Uuid;
-use pulsar::{Consumer, TokioExecutor};
+
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
@@ -46,7 +46,7 @@ use self::census::Census;
 use self::fencing::Fence;
 use self::gateway::Sockets;
 use self::host::{HostHandle, Hosting};
-use self::link::{Client, LinkError, Publishers, Received, Sender};
+use self::link::{Client, LinkError, Publishers, PulsarConsumer, Received, Sender};
 use self::ownership::{Ownership, PING_EVERY};
 use self::partition::partition_of;
 use crate::registry::Lease;
@@ -80,7 +80,7 @@ pub struct Cluster {
     /// Where commands and replies go; `None` once closed, so that the publishers end.
     link: Mutex<Option<Sender>>,
     /// The owners' subscription, kept open between `stop_hosting` and `close`.
-    consumer: Mutex<Option<Consumer<Vec<u8>, TokioExecutor>>>,
+    consumer: Mutex<Option<PulsarConsumer>>,
     /// Where direct replies are delivered.
     sockets: Arc<Sockets>,
     /// Connection numbers, unique on this instance.
@@ -100,9 +100,6 @@ pub struct Cluster {
 /// How long [`Cluster::close`] waits for queued commands to leave.
 const CLOSE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
 
-/// The consumer of the command topic's partitions this instance owns.
-type CommandConsumer = Consumer<Vec<u8>, TokioExecutor>;
-
 /// The cluster's tasks.
 struct Tasks {
     /// The publishers and the pinger.
@@ -110,7 +107,7 @@ struct Tasks {
     /// The owner loop; taken by `stop_hosting`.
     owner: Option<JoinHandle<()>>,
     /// Receives the owned partitions' commands; hands the consumer back when stopped.
-    receiver: Option<JoinHandle<Option<CommandConsumer>>>,
+    receiver: Option<JoinHandle<Option<PulsarConsumer>>>,
     /// Delivers direct replies.
     directs: JoinHandle<()>,
 }

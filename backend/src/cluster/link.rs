@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use futures_util::StreamExt;
-use pulsar::consumer::InitialPosition;
+use pulsar::consumer::{InitialPosition, Message};
 use pulsar::{Consumer, ConsumerOptions, Producer, ProducerOptions, SubType, TokioExecutor};
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
@@ -16,6 +16,44 @@ use super::ownership::PING_EVERY;
 use super::partition::{index_of, partition_topic};
 
 pub use crate::bus::pulsar::Client;
+
+/// A consumer of the cluster's topics (raw payloads: the schemas are for other readers).
+pub type PulsarConsumer = Consumer<Vec<u8>, TokioExecutor>;
+
+/// What waiting on a consumer gave. Returned by value once per message: boxing the
+/// message would allocate once per message instead.
+#[allow(clippy::large_enum_variant)]
+enum Next {
+    /// A message.
+    Message(Message<Vec<u8>>),
+    /// The stop token fired.
+    Stopped,
+    /// The consumer ended: the crate gave up on it.
+    Ended,
+}
+
+/// The next message of `consumer`, skipping (and logging) errors, unless `stop` fires or
+/// the consumer ends first; `which` names the consumer in the log.
+async fn next_message(
+    consumer: &mut PulsarConsumer,
+    stop: &CancellationToken,
+    which: &'static str,
+) -> Next {
+    loop {
+        let next = tokio::select! {
+            _ = stop.cancelled() => return Next::Stopped,
+            next = consumer.next() => next,
+        };
+        match next {
+            Some(Ok(message)) => return Next::Message(message),
+            Some(Err(e)) => tracing::warn!(error = %e, consumer = which, "cluster consumer error"),
+            None => {
+                tracing::warn!(consumer = which, "cluster consumer ended");
+                return Next::Ended;
+            }
+        }
+    }
+}
 
 /// The subscription through which instances share the command partitions.
 pub const OWNERS_SUBSCRIPTION: &str = "drapetisca-owners";
@@ -238,7 +276,7 @@ pub async fn subscribe_commands(
     client: &Client,
     command_topic: &str,
     instance: &str,
-) -> Result<Consumer<Vec<u8>, TokioExecutor>, LinkError> {
+) -> Result<PulsarConsumer, LinkError> {
     client
         .consumer()
         .with_topic(command_topic)
@@ -262,7 +300,7 @@ pub async fn subscribe_directs(
     client: &Client,
     direct_topic: &str,
     instance: &str,
-) -> Result<Consumer<Vec<u8>, TokioExecutor>, LinkError> {
+) -> Result<PulsarConsumer, LinkError> {
     client
         .consumer()
         .with_topic(direct_topic)
@@ -297,25 +335,15 @@ pub struct Received {
 /// consumer when stopped, still subscribed: closing it is what hands the partitions
 /// over, which must wait until the games' rows are written.
 pub async fn receive_commands(
-    mut consumer: Consumer<Vec<u8>, TokioExecutor>,
+    mut consumer: PulsarConsumer,
     out: mpsc::Sender<Received>,
     stop: CancellationToken,
-) -> Option<Consumer<Vec<u8>, TokioExecutor>> {
+) -> Option<PulsarConsumer> {
     loop {
-        let next = tokio::select! {
-            _ = stop.cancelled() => break,
-            next = consumer.next() => next,
-        };
-        let message = match next {
-            Some(Ok(message)) => message,
-            Some(Err(e)) => {
-                tracing::warn!(error = %e, "cluster command consumer error");
-                continue;
-            }
-            None => {
-                tracing::warn!("cluster command consumer ended");
-                return None;
-            }
+        let message = match next_message(&mut consumer, &stop, "command").await {
+            Next::Message(message) => message,
+            Next::Stopped => break,
+            Next::Ended => return None,
         };
         let partition = index_of(&message.topic);
         let command = serde_json::from_slice::<Command>(&message.payload.data);
@@ -344,26 +372,14 @@ pub async fn receive_commands(
 
 /// Hands every direct reply addressed to `instance` to `out`.
 pub async fn receive_directs(
-    mut consumer: Consumer<Vec<u8>, TokioExecutor>,
+    mut consumer: PulsarConsumer,
     instance: String,
     out: impl Fn(Direct),
     stop: CancellationToken,
 ) {
     loop {
-        let next = tokio::select! {
-            _ = stop.cancelled() => break,
-            next = consumer.next() => next,
-        };
-        let message = match next {
-            Some(Ok(message)) => message,
-            Some(Err(e)) => {
-                tracing::warn!(error = %e, "cluster direct consumer error");
-                continue;
-            }
-            None => {
-                tracing::warn!("cluster direct consumer ended");
-                break;
-            }
+        let Next::Message(message) = next_message(&mut consumer, &stop, "direct").await else {
+            break;
         };
         // only the target decodes: the key says who it is for
         if message.payload.metadata.partition_key.as_deref() == Some(instance.as_str()) {

@@ -1,7 +1,7 @@
 //! The lobby page at `/` and the game pages at `/game/{id}`.
 //!
 //! The lobby is rendered here, on the server, not by the wasm page: it is a list and a
-//! form, so it needs no wasm at all, loads at once on a phone, and costs the game page
+//! form, so it needs no wasm at all (nothing to download before the list shows), and costs the game page
 //! nothing (drawn by the wasm page, the lobby weighed 8.8 KB gzipped on a page that was
 //! already at its size ceiling). Its form works without script: `POST /` answers with a
 //! redirect to the new game's page (303), or with the lobby and the reason (400, 403,

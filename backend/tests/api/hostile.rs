@@ -312,6 +312,41 @@ async fn chat_over_the_limit_is_dropped_with_an_error_frame_and_play_goes_on() {
 }
 
 #[tokio::test]
+async fn entering_over_the_limit_is_dropped_with_an_error_frame() {
+    let app = spawn_with(|s| s.guard.enter_limit = "0.01/2".parse().unwrap()).await;
+    let mut ana = Client::connect(&app, "Ana").await;
+    ana.enter().await;
+    // the second entering is within the burst (it renames in place); the next two are not
+    for n in 0..3 {
+        ana.send(json!({"messageType": "entering", "payload": {"name": format!("Ana {n}")}}))
+            .await;
+    }
+    // the room answers the one it took, the socket the dropped ones: in either order
+    let mut answers = Vec::new();
+    for _ in 0..3 {
+        let frame = ana.next_player().await;
+        answers.push(match frame["messageType"].as_str().unwrap() {
+            "error" => frame["payload"]["reason"].as_str().unwrap().to_string(),
+            kind => format!("{kind} {}", frame["payload"]["name"].as_str().unwrap_or("")),
+        });
+    }
+    answers.sort();
+    assert_eq!(
+        answers,
+        [
+            "player Ana 0",
+            "too many entering frames: dropped",
+            "too many entering frames: dropped"
+        ]
+    );
+    assert_eq!(
+        metric(&app, "drapetisca_frames_limited_total{kind=\"entering\"}").await,
+        2.0
+    );
+    app.shutdown().await;
+}
+
+#[tokio::test]
 async fn a_client_that_keeps_sending_garbage_is_closed_on_either_socket() {
     let app = spawn_with(|s| s.guard.drop_limit = "1/20".parse().unwrap()).await;
     let mut client = Client::connect(&app, "Noisy").await;

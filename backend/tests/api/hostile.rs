@@ -665,6 +665,11 @@ async fn an_id_bound_to_a_token_cannot_be_entered_without_it() {
             "{attempt}"
         );
     }
+    assert_eq!(
+        metric(&app, "drapetisca_players_refused_total{reason=\"token\"}").await,
+        5.0,
+        "each attempt counted"
+    );
     // Ana, with her token, gets her spider back where she left it
     let mut ana = Client::connect_as(&app, ana_id, "Ana").await;
     enter_with(&mut ana, json!({"token": token})).await;
@@ -730,6 +735,30 @@ async fn presenting_the_token_replaces_a_stale_socket_at_once() {
 }
 
 #[tokio::test]
+async fn a_second_socket_for_a_connected_id_is_refused_and_counted() {
+    let app = spawn_with(|_| {}).await;
+    let mut ana = Client::connect(&app, "Ana").await;
+    ana.enter().await;
+    let mut second = handshake(&app, &route(ana.id), "127.0.0.1", None)
+        .await
+        .expect("the handshake itself is accepted");
+    let (code, reason) = close_of(&mut second).await;
+    assert_eq!(
+        (code, reason.as_str()),
+        (1008, "this player id is already connected")
+    );
+    assert_eq!(
+        metric(&app, "drapetisca_players_refused_total{reason=\"taken\"}").await,
+        1.0
+    );
+    assert_eq!(
+        metric(&app, "drapetisca_players_refused_total{reason=\"token\"}").await,
+        0.0
+    );
+    app.shutdown().await;
+}
+
+#[tokio::test]
 async fn a_token_is_only_bound_on_an_ids_first_entering() {
     let app = spawn_with(|_| {}).await;
     let mut ana = Client::connect(&app, "Ana").await;
@@ -768,6 +797,10 @@ async fn a_game_takes_at_most_its_player_cap() {
     let refused = carol.next_player().await;
     assert_eq!(refused["messageType"], "error");
     assert_eq!(refused["payload"]["reason"], "the game is full");
+    assert_eq!(
+        metric(&app, "drapetisca_players_refused_total{reason=\"full\"}").await,
+        1.0
+    );
     ana.send(json!({"messageType": "leaving", "payload": {"name": "Ana"}}))
         .await;
     let ana_id = ana.id.to_string();

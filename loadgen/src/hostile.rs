@@ -102,8 +102,8 @@ async fn tcp_from(from: Source, addr: SocketAddr) -> std::io::Result<TcpStream> 
 
 /// How an attacker's handshake went.
 enum Opened {
-    /// The socket is open.
-    Yes(Socket),
+    /// The socket is open (boxed: a socket is large, the other answers are nothing).
+    Yes(Box<Socket>),
     /// The server answered with an HTTP refusal (a cap, or an address refused for
     /// flooding).
     Refused,
@@ -121,7 +121,7 @@ async fn connect(from: Source, addr: SocketAddr, route: &str) -> Opened {
         Some(tokio_tungstenite::client_async(request, MaybeTlsStream::Plain(stream)).await)
     };
     match timeout(CONNECT_TIMEOUT, handshake).await {
-        Ok(Some(Ok((socket, _)))) => Opened::Yes(socket),
+        Ok(Some(Ok((socket, _)))) => Opened::Yes(Box::new(socket)),
         Ok(Some(Err(tungstenite::Error::Http(_)))) => Opened::Refused,
         _ => Opened::Failed,
     }
@@ -240,7 +240,7 @@ async fn idle_flood(addr: SocketAddr, size: usize, rss: impl Fn() -> Result<u64>
         .buffer_unordered(FLOOD_CONCURRENCY)
         .filter_map(|s| async move {
             match s {
-                Opened::Yes(socket) => Some(socket),
+                Opened::Yes(socket) => Some(*socket),
                 Opened::Refused | Opened::Failed => None,
             }
         })
@@ -285,7 +285,7 @@ async fn spammer(from: Source, addr: SocketAddr, end: Instant, tally: Arc<Tally>
     while Instant::now() < end {
         let id = Uuid::new_v4();
         let mut socket = match connect(from, addr, &protocol::player_route(id)).await {
-            Opened::Yes(socket) => socket,
+            Opened::Yes(socket) => *socket,
             refused_or_failed => {
                 if matches!(refused_or_failed, Opened::Refused) {
                     add(&tally.spam_refused, 1);

@@ -410,8 +410,7 @@ async fn an_address_closed_for_flooding_is_refused_new_sockets_for_a_while() {
     // coming straight back under a fresh id is refused, with the reason and the wait
     let refusal = handshake_answer(&app, &route(protocol::Uuid::new_v4()), from, None)
         .await
-        .err()
-        .expect("the flooder's address is refused");
+        .expect_err("the flooder's address is refused");
     assert_eq!(refusal.status(), StatusCode::TOO_MANY_REQUESTS);
     let retry_after: u64 = refusal.headers()["retry-after"]
         .to_str()

@@ -152,12 +152,18 @@ impl Application {
         let listener = TcpListener::bind(&settings.bind)
             .with_context(|| format!("cannot listen on {}", settings.bind))?;
         let port = listener.local_addr()?.port();
+        let guard = Guard::new(&settings.guard);
+        tokio::spawn(crate::memory::give_back_after_closes(
+            guard.clone(),
+            metrics.clone(),
+            shutdown.clone(),
+        ));
         let shared = web::Data::new(Shared {
             registry: registry.clone(),
             fanout,
             metrics,
             shutdown: shutdown.clone(),
-            guard: Guard::new(&settings.guard),
+            guard,
         });
         let metrics_server = match &settings.metrics_bind {
             Some(address) => Some(metrics_server(address, shared.clone())?),

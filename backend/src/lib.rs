@@ -29,6 +29,7 @@ pub mod bus;
 pub mod cluster;
 pub mod config;
 pub mod lobby;
+pub mod memory;
 pub mod metrics;
 pub mod registry;
 pub mod room;

@@ -116,6 +116,8 @@ pub struct Metrics {
     /// Players forgotten: gone longer than the prune time, or gone longest when a
     /// game at its cap let a newcomer in.
     players_pruned: Counter,
+    /// Times the freed memory of closed sockets was handed back to the system.
+    memory_trims: Counter,
     /// World frames the room handed to the bus.
     bus_published: Counter,
     /// How long `Bus::publish` took: the in-process bus delivers to the local fan-out
@@ -147,6 +149,7 @@ impl Default for Metrics {
             players_refused: Family::default(),
             games_refused: Family::default(),
             players_pruned: Counter::default(),
+            memory_trims: Counter::default(),
             bus_published: Counter::default(),
             bus_publish: Histogram::new(BUCKETS),
             store_backlog: Gauge::default(),
@@ -266,6 +269,11 @@ impl Metrics {
             m.players_pruned.clone(),
         );
         ours.register(
+            "memory_trims",
+            "Times the freed memory of closed sockets was handed back to the system",
+            m.memory_trims.clone(),
+        );
+        ours.register(
             "bus_published",
             "World frames handed to the bus",
             m.bus_published.clone(),
@@ -372,6 +380,11 @@ impl Metrics {
     /// `players` players forgotten by a game.
     pub fn players_pruned(&self, players: usize) {
         self.players_pruned.inc_by(players as u64);
+    }
+
+    /// The freed memory of closed sockets was handed back to the system.
+    pub fn memory_trimmed(&self) {
+        self.memory_trims.inc();
     }
 
     /// A move rejected for `reason`.

@@ -143,4 +143,9 @@ impl Guard {
         self.bans.ban(slot.address(), Instant::now());
         tracing::info!(address = %slot.address(), "socket closed for flooding; its address is refused for a while");
     }
+
+    /// Sockets closed since the start.
+    pub fn sockets_closed(&self) -> u64 {
+        self.caps.closed()
+    }
 }

@@ -842,3 +842,38 @@ async fn a_full_game_forgets_the_longest_gone_for_a_newcomer_and_never_a_player_
     assert_eq!(metric(&app, "drapetisca_players_pruned_total").await, 1.0);
     app.shutdown().await;
 }
+
+/// Opens `count` world sockets from 127.0.0.1 and closes them.
+async fn open_and_close(app: &TestApp, count: u64) {
+    let mut open = Vec::new();
+    for _ in 0..count {
+        let path = protocol::world_route(protocol::Uuid::new_v4());
+        open.push(handshake(app, &path, "127.0.0.1", None).await.unwrap());
+    }
+    for mut ws in open {
+        ws.close(None).await.unwrap();
+    }
+}
+
+#[tokio::test]
+async fn the_memory_of_a_flood_of_closed_sockets_is_given_back_and_a_few_closes_cost_nothing() {
+    let app = spawn_with(|_| {}).await;
+    let trims = "drapetisca_memory_trims_total";
+    // a few sockets closing: not worth walking the heap, even after checks came round
+    open_and_close(&app, 10).await;
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert_eq!(metric(&app, trims).await, 0.0);
+    // a flood closing: given back once the count is seen
+    open_and_close(&app, backend::memory::CLOSES_PER_TRIM).await;
+    let deadline = Instant::now() + PATIENCE;
+    while metric(&app, trims).await < 1.0 {
+        assert!(
+            Instant::now() < deadline,
+            "the memory of {} closed sockets was never given back",
+            backend::memory::CLOSES_PER_TRIM + 10
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert_eq!(metric(&app, trims).await, 1.0);
+    app.shutdown().await;
+}

@@ -12,6 +12,8 @@ struct Counts {
     total: usize,
     /// Sockets per client address; an address leaves the map with its last socket.
     by_address: HashMap<IpAddr, usize>,
+    /// Sockets closed since the start.
+    closed: u64,
 }
 
 /// The caps, and the counts they are checked against. Cheap to clone.
@@ -80,6 +82,12 @@ impl SocketCaps {
         let mine = counts.by_address.get(&client_key(address)).copied();
         (counts.total, mine.unwrap_or(0))
     }
+
+    /// Sockets closed since the start.
+    pub fn closed(&self) -> u64 {
+        // unwrap: as in `acquire`
+        self.counts.lock().unwrap().closed
+    }
 }
 
 impl SocketSlot {
@@ -94,6 +102,7 @@ impl Drop for SocketSlot {
         // unwrap: as in `acquire`
         let mut counts = self.counts.lock().unwrap();
         counts.total -= 1;
+        counts.closed += 1;
         if let Some(mine) = counts.by_address.get_mut(&self.address) {
             *mine -= 1;
             if *mine == 0 {
@@ -140,8 +149,10 @@ mod tests {
             caps.acquire(ip("10.0.0.3")).unwrap_err(),
             CapError::Total(3)
         );
+        assert_eq!(caps.closed(), 0);
         drop(a1);
         assert_eq!(caps.open(ip("10.0.0.1")), (2, 1));
+        assert_eq!(caps.closed(), 1);
         let _c = caps.acquire(ip("10.0.0.3")).unwrap();
         assert_eq!(caps.open(ip("10.0.0.3")), (3, 1));
     }

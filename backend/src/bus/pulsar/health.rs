@@ -214,7 +214,9 @@ mod tests {
             let health = health.clone();
             async move { health.delivered().await }
         });
-        // a frame published later is not waited for
+        // the waiter looks once (frames 1 and 2 in flight) ...
+        tokio::task::yield_now().await;
+        // ... and does not wait for a frame published later
         assert!(health.publish(|_| true));
         health.echoed(1);
         tokio::task::yield_now().await;

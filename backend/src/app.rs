@@ -235,8 +235,12 @@ impl Application {
         tracing::info!("shutting down");
         if let Some(cluster) = &self.cluster {
             // first of all, take no more commands (the broker keeps them for the next
-            // owner) and hand the hosted games over: rooms stop, their rows are written
+            // owner) and hand the hosted games over: rooms stop, their rows are written,
+            // their last frames reach the topic; then the partitions go to the others
+            // at once, before the sockets here are closed (which takes up to a second)
             cluster.stop_hosting().await;
+            self.bus.flush().await;
+            cluster.hand_over().await;
         }
         handle.stop(true).await;
         let _ = server.await;

@@ -56,6 +56,11 @@ pub trait Bus: Send + Sync + 'static {
     /// Publishes the owner's count of `game`'s players for every instance's lobby
     /// (`cluster::census`). Only a bus shared by several instances has lobbies to tell.
     fn publish_census(&self, _game: Uuid, _players: usize) {}
+    /// Waits (within a bounded time) until every frame handed over so far is on the
+    /// bus, where other instances read it: an instance handing its games over calls it
+    /// before the next owner may read the topic's tail. A bus with nobody else reading
+    /// has nothing to wait for.
+    async fn flush(&self) {}
     /// Delivers what is queued (within a bounded time) and releases the bus's resources.
     async fn close(&self);
 }

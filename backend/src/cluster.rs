@@ -244,8 +244,8 @@ impl Cluster {
     /// taken, stops the rooms and writes their rows. Call it first when the instance
     /// stops: a command taken while draining would start a take-over here that fences
     /// the game's next owner off for nothing (the departures of this instance's own
-    /// sockets then reach the next owner). Then close the world bus (so that every
-    /// frame the rooms published is out), then [`Cluster::close`].
+    /// sockets then reach the next owner). Then flush the world bus (so that every
+    /// frame the rooms published is out), then [`Cluster::hand_over`].
     pub async fn stop_hosting(&self) {
         // unwrap: the lock is never held across an await, and nothing panics under it
         let (receiver, owner) = {
@@ -263,10 +263,13 @@ impl Cluster {
         }
     }
 
-    /// Leaves the cluster: closes the owners' subscription, so that the broker gives
-    /// this instance's partitions, with the commands it did not take, to the others at
-    /// once; then sends what is still queued (the sockets' departures) and stops.
-    pub async fn close(&self) {
+    /// Hands this instance's partitions over, second of the three steps of leaving
+    /// (after [`Cluster::stop_hosting`] and once the world bus is flushed, so that the
+    /// frames of the games handed over are on the topic before a next owner reads its
+    /// tail): closes the owners' subscription, so that the broker gives the partitions,
+    /// with the commands this instance did not take, to the others at once. The sockets
+    /// here go on forwarding to the new owners until [`Cluster::close`].
+    pub async fn hand_over(&self) {
         self.stop_hosting().await;
         // unwrap: as in `stop_hosting`
         let consumer = self.consumer.lock().unwrap().take();
@@ -274,7 +277,14 @@ impl Cluster {
             if let Err(e) = consumer.close().await {
                 tracing::debug!(error = %e, "closing the owners' subscription");
             }
+            tracing::info!(instance = %self.instance, "command partitions handed over");
         }
+    }
+
+    /// Leaves the cluster: hands the partitions over if that is not done yet, then
+    /// sends what is still queued (the sockets' departures) and stops.
+    pub async fn close(&self) {
+        self.hand_over().await;
         self.stop.cancel();
         // unwrap: as above
         drop(self.link.lock().unwrap().take());

@@ -309,7 +309,12 @@ pub fn spawn(
     } = stored;
     let id = game.id;
     if fresh {
-        for row in game.rows() {
+        for mut row in game.rows() {
+            // a player gone keeps what is left of its time: the store forgets it when
+            // the room would
+            if row.kind == ObjectKind::Player {
+                row.expires_ms = departures.expiry(row.object_id);
+            }
             deps.writer.upsert(id, row);
         }
     }

@@ -248,6 +248,15 @@ impl Bus for PulsarBus {
         self.send(game, Body::Census(players));
     }
 
+    async fn flush(&self) {
+        if tokio::time::timeout(CLOSE_TIMEOUT, self.health.delivered())
+            .await
+            .is_err()
+        {
+            tracing::warn!("world frames still in flight after {CLOSE_TIMEOUT:?}");
+        }
+    }
+
     async fn close(&self) {
         // dropping the sender lets the publisher send what is queued, then stop
         // unwrap: the lock is never held across an await, and nothing panics under it

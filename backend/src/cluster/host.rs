@@ -245,10 +245,16 @@ async fn take_over(
             for frame in &tail.frames {
                 replay::apply(&mut state, frame);
             }
-            // fresh: every row is written again under the new epoch
+            // a player the tail shows back in the game has not left any more
+            let mut departures = room::departures_of(&rows);
+            for (player, _) in state.active_players() {
+                departures.returned(player);
+            }
+            // fresh: every row is written again under the new epoch (a departed
+            // player's with what is left of its expiry)
             let stored = room::Stored {
                 game: state,
-                departures: room::departures_of(&rows),
+                departures,
                 fresh: true,
             };
             Ok::<_, String>((stored, epoch, tail))
@@ -340,27 +346,28 @@ impl Host {
         if let Some(remote) = self.remotes.get(&key) {
             return Some(remote.room_conn);
         }
-        // another socket of the same player (elsewhere, or earlier) gives way: the
-        // player reconnected, most likely after its instance died
-        let older: Vec<(String, u64)> = self
-            .remotes
-            .iter()
-            .filter(|(_, r)| r.player == socket.player)
-            .map(|(k, _)| k.clone())
-            .collect();
-        for key in older {
-            if let Some(remote) = self.remotes.remove(&key) {
-                remote.forwarder.abort();
-                // let the abort drop the outbox before the room looks at it
-                let _ = remote.forwarder.await;
-            }
-        }
-        let (outbox, inbox) = mpsc::channel(REMOTE_OUTBOX);
+        // the room's rules first: an id bound to a token lets the new socket in on
+        // trial, and its token replaces the old socket (the room closes it through its
+        // forwarder, whatever instance it is on); only the room may decide that
+        let (outbox, mut inbox) = mpsc::channel(REMOTE_OUTBOX);
         let room_conn = match self.room.connect(socket.player, outbox).await {
             Ok(conn) => conn,
             Err(ConnectError::AlreadyConnected) => {
-                tracing::warn!(player = %socket.player, "player still connected in the room");
-                return None;
+                // an id without a token, connected through another socket: the player
+                // reconnected, most likely after its instance died (its sockets are
+                // only dropped once it is silent for `ORIGIN_LOST_AFTER`), and the
+                // older socket gives way
+                self.evict(socket.player).await;
+                let (outbox, again) = mpsc::channel(REMOTE_OUTBOX);
+                inbox = again;
+                match self.room.connect(socket.player, outbox).await {
+                    Ok(conn) => conn,
+                    Err(ConnectError::AlreadyConnected) => {
+                        tracing::warn!(player = %socket.player, "player still connected in the room");
+                        return None;
+                    }
+                    Err(ConnectError::Closed) => return None,
+                }
             }
             Err(ConnectError::Closed) => return None,
         };
@@ -381,6 +388,24 @@ impl Host {
             },
         );
         Some(room_conn)
+    }
+
+    /// Lets go of every remote socket of `player`, without a departure: its outbox
+    /// closes, so the room takes a new socket of the player in its place.
+    async fn evict(&mut self, player: Uuid) {
+        let older: Vec<(String, u64)> = self
+            .remotes
+            .iter()
+            .filter(|(_, r)| r.player == player)
+            .map(|(k, _)| k.clone())
+            .collect();
+        for key in older {
+            if let Some(remote) = self.remotes.remove(&key) {
+                remote.forwarder.abort();
+                // let the abort drop the outbox before the room looks at it
+                let _ = remote.forwarder.await;
+            }
+        }
     }
 
     async fn drop_remote(&mut self, origin: &str, conn: u64) {

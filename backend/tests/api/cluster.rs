@@ -5,6 +5,7 @@
 //! instance is restarted in turn.
 
 mod instances;
+mod returning;
 mod soak;
 
 use std::time::{Duration, Instant};
@@ -303,11 +304,24 @@ fn neighbours(cell: Cell) -> Vec<Cell> {
         .collect()
 }
 
-/// Sends a move to a free neighbour and waits up to `wait` for its validation; `None`
-/// when none came (the owner is away). A real client moves on the same way: the next
-/// key press is a new move with the next generation.
+/// Sends a move to a free neighbour (one at random: players who all took the first
+/// would crowd into a corner) and waits up to `wait` for its validation; `None` when
+/// none came (the owner is away). A real client moves on the same way: the next key
+/// press is a new move with the next generation.
 async fn try_step(client: &mut Client, wait: Duration) -> Option<Cell> {
-    let step = free_neighbour(client);
+    let at = client.at.expect("entered");
+    let free: Vec<Cell> = neighbours(at)
+        .into_iter()
+        .filter(|c| {
+            !client.view.food.values().any(|f| f == c)
+                && client.path_to(*c).is_some_and(|p| p.len() == 1)
+        })
+        .collect();
+    let step = if free.is_empty() {
+        free_neighbour(client)
+    } else {
+        free[rand::random::<u64>() as usize % free.len()]
+    };
     client.generation += 1;
     let generation = client.generation;
     client
@@ -321,6 +335,8 @@ async fn try_step(client: &mut Client, wait: Duration) -> Option<Cell> {
             .await
             .ok()?
             .expect("world socket open");
+        // where the others are now, for the next step
+        client.learn(&frame);
         if frame["messageType"] == "player"
             && frame["playerID"] == id
             && frame["payload"]["generation"] == generation
@@ -427,8 +443,42 @@ async fn the_players_of_a_killed_instance_leave_and_come_back_where_they_were_el
     ana.sees_move(bob.id, bob.generation).await;
 }
 
+/// Moves the players not on `away` in turn, one validated move at a time, until `until`
+/// is finished: the time from one move sent to its validation is how long the game
+/// stood still meanwhile. Returns the longest, after asserting that every move came.
+async fn play_until<T>(
+    players: &mut [Client],
+    homes: &[usize],
+    away: usize,
+    until: &tokio::task::JoinHandle<T>,
+    what: &str,
+) -> Duration {
+    let mut longest = Duration::ZERO;
+    while !until.is_finished() {
+        // 20 moves a second at most per player, as a fast human: within the servers'
+        // rate limit (a move over it is refused and never validated)
+        let round = tokio::time::sleep(Duration::from_millis(50));
+        for (i, player) in players.iter_mut().enumerate() {
+            if homes[i] == away {
+                continue;
+            }
+            let sent = Instant::now();
+            let moved = try_step(player, Duration::from_secs(10)).await;
+            assert!(moved.is_some(), "{} stalled while {what}", player.name);
+            longest = longest.max(sent.elapsed());
+        }
+        round.await;
+    }
+    longest
+}
+
+/// The longest a game may stand still while an instance hands its games over or joins:
+/// the goal is 1 s; this bound leaves room for a loaded 2-core machine (the
+/// figure is printed and kept in docs/benchmarks.md).
+const STALL_BOUND: Duration = Duration::from_millis(2500);
+
 #[tokio::test]
-async fn a_rolling_restart_of_every_instance_loses_no_move() {
+async fn a_rolling_restart_of_every_instance_loses_no_move_and_stalls_no_game_long() {
     let deployment = Deployment::new();
     let names = ["one", "two", "three"];
     let mut instances: Vec<Option<Instance>> =
@@ -442,27 +492,13 @@ async fn a_rolling_restart_of_every_instance_loses_no_move() {
     }
     // which instance each player's sockets are on
     let mut homes = [0, 1, 2];
-    let mut slowest = Duration::ZERO;
+    let mut stalls = Vec::new();
     for restarted in 0..3 {
         let leaving = instances[restarted].take().unwrap();
         let stopping = tokio::task::spawn_blocking(move || leaving.terminate());
         // the others play on while the instance drains and hands its games over
-        while !stopping.is_finished() {
-            for (i, player) in players.iter_mut().enumerate() {
-                if homes[i] == restarted {
-                    continue;
-                }
-                let sent = Instant::now();
-                let moved = try_step(player, Duration::from_secs(10)).await;
-                assert!(
-                    moved.is_some(),
-                    "{} stalled while {} restarted",
-                    player.name,
-                    names[restarted]
-                );
-                slowest = slowest.max(sent.elapsed());
-            }
-        }
+        let what = format!("{} stopped", names[restarted]);
+        stalls.push(play_until(&mut players, &homes, restarted, &stopping, &what).await);
         stopping.await.unwrap();
         // its players' pages reconnect to an instance that already restarted (or the
         // last one) and come back where they were
@@ -477,13 +513,35 @@ async fn a_rolling_restart_of_every_instance_loses_no_move() {
             let mut back = Client::connect_at(&address, id, &name).await;
             back.generation = generation;
             back.enter().await;
-            assert_eq!(back.at, at, "{name} comes back where it was");
+            // unless another player stepped there since
+            let taken = back.view.players.values().any(|c| Some(*c) == at);
+            assert!(
+                back.at == at || taken,
+                "{name} comes back where it was ({at:?}), not at {:?}",
+                back.at
+            );
             players[i] = back;
             homes[i] = target;
         }
-        instances[restarted] = Some(deployment.start(names[restarted]));
+        // everyone plays on while it starts again and joins (the broker may give it
+        // partitions at once), and for a while after
+        let joining = deployment.clone();
+        let name = names[restarted];
+        let starting = tokio::task::spawn_blocking(move || {
+            let started = joining.start(name);
+            std::thread::sleep(Duration::from_secs(2));
+            started
+        });
+        let what = format!("{name} joined");
+        stalls.push(play_until(&mut players, &homes, usize::MAX, &starting, &what).await);
+        instances[restarted] = Some(starting.await.unwrap());
     }
-    println!("slowest move during the rolling restart: {slowest:?}");
+    let longest = stalls.iter().max().copied().unwrap_or_default();
+    println!("the game's longest stall, per step (stop, join): {stalls:?}");
+    assert!(
+        longest < STALL_BOUND,
+        "the game stood still for {longest:?} during the rolling restart: {stalls:?}"
+    );
     // nothing lost: a newcomer sees everyone where they last stood
     let address = instances[0].as_ref().unwrap().address.clone();
     let mut dan = Client::connect_at(&address, Uuid::new_v4(), "Dan").await;

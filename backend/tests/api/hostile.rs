@@ -544,7 +544,7 @@ async fn a_handshake_that_never_finishes_is_cut_off() {
 }
 
 /// Sends `entering` with the resume-token fields, as our page does.
-async fn enter_with(client: &mut Client, extra: Value) {
+pub(crate) async fn enter_with(client: &mut Client, extra: Value) {
     let mut payload = json!({"name": client.name});
     if let (Some(p), Some(e)) = (payload.as_object_mut(), extra.as_object()) {
         p.extend(e.clone());
@@ -555,7 +555,7 @@ async fn enter_with(client: &mut Client, extra: Value) {
 }
 
 /// Frames on `client`'s player socket up to and including its own position (a brief).
-async fn brief_of(client: &mut Client) -> Vec<Value> {
+pub(crate) async fn brief_of(client: &mut Client) -> Vec<Value> {
     let id = client.id.to_string();
     let mut frames = Vec::new();
     loop {

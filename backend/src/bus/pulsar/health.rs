@@ -23,6 +23,8 @@ pub struct Health {
     state: Mutex<State>,
     /// Wakes the watchdog when the verdict may have changed.
     changed: Notify,
+    /// Wakes every [`Health::delivered`] waiter when frames came back or were given up.
+    settled: Notify,
 }
 
 struct State {
@@ -43,6 +45,31 @@ impl Health {
                 consumer_up: true,
             }),
             changed: Notify::new(),
+            settled: Notify::new(),
+        }
+    }
+
+    /// Waits until every frame published so far came back (or was given up on).
+    pub async fn delivered(&self) {
+        // unwrap: as in `publish`
+        let last = self.state.lock().unwrap().next - 1;
+        loop {
+            // registered before looking, so that a frame coming back in between wakes it
+            let settled = self.settled.notified();
+            tokio::pin!(settled);
+            settled.as_mut().enable();
+            // unwrap: as above
+            let pending = self
+                .state
+                .lock()
+                .unwrap()
+                .in_flight
+                .front()
+                .is_some_and(|(s, _)| *s <= last);
+            if !pending {
+                return;
+            }
+            settled.await;
         }
     }
 
@@ -74,6 +101,7 @@ impl Health {
         }
         if state.in_flight.len() != before {
             self.changed.notify_one();
+            self.settled.notify_waiters();
         }
     }
 
@@ -83,6 +111,7 @@ impl Health {
         let mut state = self.state.lock().unwrap();
         state.in_flight.retain(|(s, _)| *s != seq);
         self.changed.notify_one();
+        self.settled.notify_waiters();
     }
 
     pub fn consumer_up(&self, up: bool) {
@@ -174,5 +203,28 @@ mod tests {
         assert_eq!(health.verdict(Instant::now(), LATE), (false, None));
         health.consumer_up(true);
         assert_eq!(health.verdict(Instant::now(), LATE), (true, None));
+    }
+
+    #[tokio::test]
+    async fn delivered_waits_for_the_frames_published_before_not_after() {
+        let health = Arc::new(Health::new());
+        assert!(health.publish(|_| true));
+        assert!(health.publish(|_| true));
+        let waiting = tokio::spawn({
+            let health = health.clone();
+            async move { health.delivered().await }
+        });
+        // the waiter looks once (frames 1 and 2 in flight) ...
+        tokio::task::yield_now().await;
+        // ... and does not wait for a frame published later
+        assert!(health.publish(|_| true));
+        health.echoed(1);
+        tokio::task::yield_now().await;
+        assert!(!waiting.is_finished(), "frame 2 is still in flight");
+        health.lost(2);
+        tokio::time::timeout(Duration::from_secs(5), waiting)
+            .await
+            .expect("frames 1 and 2 are settled")
+            .expect("no panic");
     }
 }

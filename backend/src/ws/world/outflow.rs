@@ -42,6 +42,10 @@ pub struct Outflow {
     first: Option<Wire>,
     /// This side closed the socket: the body ends.
     done: bool,
+    /// The control body was polled since the last `Pending`: polling it again for
+    /// every update of a burst would cost more than the update (an empty channel's
+    /// poll); a control frame queued meanwhile wakes the connection, which polls anew.
+    control_polled: bool,
     /// The player id of the path, for logs.
     player: Uuid,
     shared: Arc<Shared>,
@@ -60,6 +64,7 @@ impl Outflow {
             updates: BroadcastStream::new(updates),
             first,
             done: false,
+            control_polled: false,
             player,
             shared,
         }
@@ -106,15 +111,17 @@ impl MessageBody for Outflow {
         if this.done {
             return Poll::Ready(None);
         }
-        // the socket task's own frames first: a pong or the close must not wait behind
-        // a burst of updates
-        match Pin::new(&mut this.control).poll_next(cx) {
-            Poll::Ready(Some(chunk)) => return Poll::Ready(Some(chunk)),
-            Poll::Ready(None) => {
-                this.done = true;
-                return Poll::Ready(None);
+        // the socket task's own frames first, once per wake-up: a pong or the close
+        // waits at most for the burst of updates already being written
+        if !this.control_polled {
+            match Pin::new(&mut this.control).poll_next(cx) {
+                Poll::Ready(Some(chunk)) => return Poll::Ready(Some(chunk)),
+                Poll::Ready(None) => {
+                    this.done = true;
+                    return Poll::Ready(None);
+                }
+                Poll::Pending => this.control_polled = true,
             }
-            Poll::Pending => {}
         }
         if let Some(first) = this.first.take() {
             return this.write(&first);
@@ -131,7 +138,10 @@ impl MessageBody for Outflow {
                 CloseCode::Again,
                 "the world stream was interrupted; reconnect",
             ),
-            Poll::Pending => Poll::Pending,
+            Poll::Pending => {
+                this.control_polled = false;
+                Poll::Pending
+            }
         }
     }
 }

@@ -188,21 +188,20 @@ fn serve_world(
         (first, _) => first,
     };
     let shared = shared.into_inner();
-    let response = socket.response.map_body(|_, control| {
+    let control = world::outflow::Control::default();
+    let response = socket.response.map_body(|_, actix_ws| {
         BoxBody::new(world::outflow::Outflow::new(
-            control,
+            actix_ws,
+            control.clone(),
             updates,
             first,
             socket.player,
             Arc::clone(&shared),
         ))
     });
-    actix_web::rt::spawn(world::run(
-        socket.session,
-        socket.stream,
-        socket.slot,
-        shared,
-    ));
+    // the outflow writes what the socket task sends: actix-ws' session goes unused
+    drop(socket.session);
+    actix_web::rt::spawn(world::run(control, socket.stream, socket.slot, shared));
     Ok(response)
 }
 
@@ -231,11 +230,17 @@ impl Heartbeat {
         self.interval.tick().await;
     }
 
-    /// Pings the client; `Err` with the close to send when it is silent or gone.
-    async fn beat(&mut self, session: &mut Session) -> Result<(), Option<CloseReason>> {
+    /// `Err` with the close to send when the client has been silent too long.
+    fn check(&self) -> Result<(), Option<CloseReason>> {
         if self.last_heard.elapsed() > CLIENT_TIMEOUT {
             return Err(close(CloseCode::Away, "no heartbeat"));
         }
+        Ok(())
+    }
+
+    /// Pings the client; `Err` with the close to send when it is silent or gone.
+    async fn beat(&mut self, session: &mut Session) -> Result<(), Option<CloseReason>> {
+        self.check()?;
         session.ping(b"").await.map_err(|_| None)
     }
 }

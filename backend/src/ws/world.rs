@@ -3,23 +3,24 @@
 //! Two halves: [`outflow`], the connection's response body, writes the game's updates
 //! straight from its ring; [`run`], the socket task, reads what the client sends
 //! (pings, the close, refused frames), keeps the heartbeat and closes the socket at
-//! shutdown.
+//! shutdown, through the outflow's [`Control`].
 
 pub mod outflow;
 
 use std::sync::Arc;
 use std::time::Instant;
 
-use actix_ws::{AggregatedMessage, AggregatedMessageStream, CloseCode, Session};
+use actix_ws::{AggregatedMessage, AggregatedMessageStream, CloseCode, Message};
 
 use super::guard::caps::SocketSlot;
 use super::guard::rate::{FrameLimiter, Verdict};
 use super::{close, close_for, flooding, Heartbeat};
 use crate::app::Shared;
+use outflow::Control;
 
 /// Serves one world socket's reading side until it closes.
 pub async fn run(
-    mut session: Session,
+    control: Control,
     mut stream: AggregatedMessageStream,
     slot: SocketSlot,
     shared: Arc<Shared>,
@@ -39,9 +40,8 @@ pub async fn run(
                 heartbeat.heard();
                 match message {
                     Some(Ok(AggregatedMessage::Ping(bytes))) => {
-                        if session.pong(&bytes).await.is_err() {
-                            break None;
-                        }
+                        // a control frame carries at most 125 bytes (RFC 6455 5.5)
+                        control.send(Message::Pong(bytes.slice(..bytes.len().min(125))));
                     }
                     // the world socket is one-way; what a client writes is ignored, and
                     // a client that keeps writing is closed
@@ -57,14 +57,15 @@ pub async fn run(
                 }
             }
             _ = heartbeat.tick() => {
-                if let Err(reason) = heartbeat.beat(&mut session).await {
+                if let Err(reason) = heartbeat.check() {
                     break reason;
                 }
+                control.send(Message::Ping(Default::default()));
             }
             _ = &mut shutdown => break close(CloseCode::Away, "the server is shutting down"),
         }
     };
     metrics.world_socket_closed();
-    let _ = session.close(reason).await;
+    control.send(Message::Close(reason));
     drop(slot);
 }

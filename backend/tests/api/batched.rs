@@ -159,3 +159,28 @@ async fn a_lone_update_after_a_quiet_spell_is_not_held_for_the_interval() {
     let (updates, _) = batched_until(&mut batched, ana.id, 0).await;
     assert!(is_move(updates.last().unwrap(), ana.id, 0));
 }
+
+#[tokio::test]
+async fn a_world_socket_answers_pings_on_either_stream() {
+    use futures_util::SinkExt;
+    let app = crate::helpers::spawn_app(embedded).await;
+    for query in ["", protocol::BATCH_QUERY] {
+        let route = protocol::world_route(Uuid::new_v4()) + query;
+        let mut world = open(&app, &route).await;
+        world
+            .send(Message::Ping(b"are you there".to_vec().into()))
+            .await
+            .expect("ping sent");
+        let pong = loop {
+            match tokio::time::timeout(PATIENCE, world.next())
+                .await
+                .expect("an answer in time")
+            {
+                Some(Ok(Message::Pong(payload))) => break payload,
+                Some(Ok(_)) => continue,
+                other => panic!("{route}: no pong but {other:?}"),
+            }
+        };
+        assert_eq!(&pong[..], b"are you there", "{route}");
+    }
+}

@@ -9,20 +9,25 @@
 //! bytes of a message framed once for all sockets ([`Wire`]), copied once into the
 //! connection's write buffer. A lone update still goes out at once: nothing waits.
 //!
-//! What the socket task writes (pongs, pings, the close) still goes through its
-//! `Session`, into actix-ws' own body, which this body wraps and polls first; when that
-//! body ends (the task closed the socket or is gone), so does this one. A client that
+//! What the socket task writes (pongs, pings, the close) comes through [`Control`], a
+//! queue behind a flag this body reads once per wake-up (actix-ws' own body, polled
+//! instead, cost an empty channel poll per wake-up: 6% of the server at 800 players).
+//! actix-ws' body is kept, unpolled, for its drop: that tells the socket task's reader
+//! that the connection ended. After a close frame, this body ends. A client that
 //! stops reading stops the dispatcher from polling: its ring position falls behind and
 //! it is closed as too slow when polled again, or by the heartbeat (its ping is stuck
 //! behind the unread updates, so no pong comes).
 
+use std::collections::VecDeque;
 use std::pin::Pin;
-use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 
 use actix_web::body::{BodySize, BoxBody, MessageBody};
 use actix_web::web::{Bytes, BytesMut};
 use actix_ws::{CloseCode, CloseReason, Message};
+use futures_util::task::AtomicWaker;
 use futures_util::Stream;
 use protocol::Uuid;
 use tokio::sync::broadcast;
@@ -32,67 +37,107 @@ use tokio_util::codec::Encoder;
 use crate::app::Shared;
 use crate::bus::Wire;
 
+/// The frames the socket task has its outflow write: pongs, pings and the close.
+#[derive(Clone, Default)]
+pub struct Control(Arc<ControlShared>);
+
+#[derive(Default)]
+struct ControlShared {
+    /// Frames not yet written, oldest first. A `std` mutex: held to push or pop.
+    queue: Mutex<VecDeque<Message>>,
+    /// Whether `queue` may hold something: the outflow's cheap check.
+    pending: AtomicBool,
+    /// The connection to wake when a frame is queued.
+    waker: AtomicWaker,
+}
+
+impl Control {
+    /// Queues `message` for the client, after the update being written now.
+    pub fn send(&self, message: Message) {
+        // unwrap: never held across an await, nothing panics under it
+        self.0.queue.lock().unwrap().push_back(message);
+        self.0.pending.store(true, Ordering::Release);
+        self.0.waker.wake();
+    }
+
+    /// The oldest queued frame, if any.
+    fn take(&self) -> Option<Message> {
+        if !self.0.pending.load(Ordering::Acquire) {
+            return None;
+        }
+        // unwrap: as in `send`
+        let mut queue = self.0.queue.lock().unwrap();
+        let message = queue.pop_front();
+        if queue.is_empty() {
+            self.0.pending.store(false, Ordering::Release);
+        }
+        message
+    }
+}
+
 /// The response body of one world socket.
 pub struct Outflow {
-    /// actix-ws' body of this socket: what the socket task writes through its `Session`.
-    control: BoxBody,
+    /// actix-ws' body of this socket, never polled: dropped with this one, it tells the
+    /// socket task's reader that the connection ended.
+    _actix_ws: BoxBody,
+    /// What the socket task writes.
+    control: Control,
     /// The game's updates (one message each, or batches), shared with its other sockets.
     updates: BroadcastStream<Wire>,
     /// A message to write before any update (the bus status, when the bus is down).
     first: Option<Wire>,
     /// This side closed the socket: the body ends.
     done: bool,
-    /// The control body was polled since the last `Pending`: polling it again for
-    /// every update of a burst would cost more than the update (an empty channel's
-    /// poll); a control frame queued meanwhile wakes the connection, which polls anew.
-    control_polled: bool,
     /// The player id of the path, for logs.
     player: Uuid,
     shared: Arc<Shared>,
 }
 
+type Chunk = Poll<Option<Result<Bytes, Box<dyn std::error::Error>>>>;
+
 impl Outflow {
     pub fn new(
-        control: BoxBody,
+        actix_ws: BoxBody,
+        control: Control,
         updates: broadcast::Receiver<Wire>,
         first: Option<Wire>,
         player: Uuid,
         shared: Arc<Shared>,
     ) -> Self {
         Outflow {
+            _actix_ws: actix_ws,
             control,
             updates: BroadcastStream::new(updates),
             first,
             done: false,
-            control_polled: false,
             player,
             shared,
         }
     }
 
     /// Writes `wire` (counted in the metrics).
-    fn write(&self, wire: &Wire) -> Poll<Option<Result<Bytes, Box<dyn std::error::Error>>>> {
+    fn write(&self, wire: &Wire) -> Chunk {
         self.shared.metrics.sent(wire.payload_len());
         Poll::Ready(Some(Ok(wire.bytes().clone())))
     }
 
-    /// Ends the socket from this side with a close frame saying why.
-    fn close(
-        &mut self,
-        code: CloseCode,
-        why: &str,
-    ) -> Poll<Option<Result<Bytes, Box<dyn std::error::Error>>>> {
-        self.done = true;
+    /// Writes a frame of the socket task's; after a close, the body ends.
+    fn write_control(&mut self, message: Message) -> Chunk {
+        self.done = matches!(message, Message::Close(_));
         let mut out = BytesMut::new();
-        let reason = CloseReason {
-            code,
-            description: Some(why.into()),
-        };
-        match actix_http::ws::Codec::new().encode(Message::Close(Some(reason)), &mut out) {
+        match actix_http::ws::Codec::new().encode(message, &mut out) {
             Ok(()) => Poll::Ready(Some(Ok(out.freeze()))),
-            // a close frame always encodes; if not, the connection just ends
+            // control frames always encode; if one did not, the connection just ends
             Err(_) => Poll::Ready(None),
         }
+    }
+
+    /// Ends the socket from this side with a close frame saying why.
+    fn close(&mut self, code: CloseCode, why: &str) -> Chunk {
+        self.write_control(Message::Close(Some(CloseReason {
+            code,
+            description: Some(why.into()),
+        })))
     }
 }
 
@@ -111,17 +156,10 @@ impl MessageBody for Outflow {
         if this.done {
             return Poll::Ready(None);
         }
-        // the socket task's own frames first, once per wake-up: a pong or the close
-        // waits at most for the burst of updates already being written
-        if !this.control_polled {
-            match Pin::new(&mut this.control).poll_next(cx) {
-                Poll::Ready(Some(chunk)) => return Poll::Ready(Some(chunk)),
-                Poll::Ready(None) => {
-                    this.done = true;
-                    return Poll::Ready(None);
-                }
-                Poll::Pending => this.control_polled = true,
-            }
+        // the socket task's frames first: a pong or the close waits at most for the
+        // update being written
+        if let Some(message) = this.control.take() {
+            return this.write_control(message);
         }
         if let Some(first) = this.first.take() {
             return this.write(&first);
@@ -139,8 +177,12 @@ impl MessageBody for Outflow {
                 "the world stream was interrupted; reconnect",
             ),
             Poll::Pending => {
-                this.control_polled = false;
-                Poll::Pending
+                // a frame queued between the check above and now must wake us
+                this.control.0.waker.register(cx.waker());
+                match this.control.take() {
+                    Some(message) => this.write_control(message),
+                    None => Poll::Pending,
+                }
             }
         }
     }

@@ -42,20 +42,27 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     .route("/api/games/{id}", web::get().to(api::one));
 }
 
-/// The status of a refused creation: the client's fault (400), too fast (429), or the
-/// server's limits (503).
-fn refusal_status(e: &CreateError) -> StatusCode {
-    match e {
-        CreateError::EmptyName | CreateError::NameTooLong => StatusCode::BAD_REQUEST,
-        CreateError::TooMany => StatusCode::TOO_MANY_REQUESTS,
-        CreateError::Full(_) | CreateError::Store(_) => StatusCode::SERVICE_UNAVAILABLE,
-    }
+/// The reasons a creation is refused, as `/metrics` labels them.
+pub const REFUSALS: [&str; 5] = ["origin", "invalid", "too_many", "full", "store"];
+
+/// Counts a refused creation in `/metrics` and gives its status: the client's fault
+/// (400), too fast (429), or the server's limits (503).
+fn refused(e: &CreateError, shared: &Shared) -> StatusCode {
+    let (status, reason) = match e {
+        CreateError::EmptyName | CreateError::NameTooLong => (StatusCode::BAD_REQUEST, "invalid"),
+        CreateError::TooMany => (StatusCode::TOO_MANY_REQUESTS, "too_many"),
+        CreateError::Full(_) => (StatusCode::SERVICE_UNAVAILABLE, "full"),
+        CreateError::Store(_) => (StatusCode::SERVICE_UNAVAILABLE, "store"),
+    };
+    shared.metrics.game_refused(reason);
+    status
 }
 
 /// Who asks to create a game: the client's address, for the per-address cap; or why
 /// nobody may. Another site's page must not create games with its visitors' browsers.
 fn creator(req: &HttpRequest, shared: &Shared) -> Result<IpAddr, (StatusCode, &'static str)> {
     if !shared.guard.origin_allowed(req) {
+        shared.metrics.game_refused("origin");
         return Err((
             StatusCode::FORBIDDEN,
             "requests from this origin are not allowed",

@@ -46,6 +46,34 @@ struct RefusalLabels {
     reason: &'static str,
 }
 
+/// Why a game refused a player: the label of `drapetisca_players_refused_total`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PlayerRefusal {
+    /// A socket for an id that is connected and has no resume token (`1008`).
+    Taken,
+    /// A socket for a token-bound id that did not enter with the id's token (`1008`).
+    Token,
+    /// An `entering` while the game holds its most players (an `error` frame).
+    Full,
+}
+
+impl PlayerRefusal {
+    pub const ALL: [PlayerRefusal; 3] = [
+        PlayerRefusal::Taken,
+        PlayerRefusal::Token,
+        PlayerRefusal::Full,
+    ];
+
+    /// Its label.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PlayerRefusal::Taken => "taken",
+            PlayerRefusal::Token => "token",
+            PlayerRefusal::Full => "full",
+        }
+    }
+}
+
 /// Labels of `drapetisca_frames_limited_total`.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct LimitedLabels {
@@ -81,6 +109,10 @@ pub struct Metrics {
     frames_limited: Family<LimitedLabels, Counter>,
     /// Sockets closed for having too many frames dropped or refused.
     sockets_flooding: Counter,
+    /// Players refused by their game, by [`PlayerRefusal`].
+    players_refused: Family<RefusalLabels, Counter>,
+    /// Game creations refused by the lobby, by reason (`crate::lobby::REFUSALS`).
+    games_refused: Family<RefusalLabels, Counter>,
     /// Players forgotten: gone longer than the prune time, or gone longest when a
     /// game at its cap let a newcomer in.
     players_pruned: Counter,
@@ -112,6 +144,8 @@ impl Default for Metrics {
             sockets_refused: Family::default(),
             frames_limited: Family::default(),
             sockets_flooding: Counter::default(),
+            players_refused: Family::default(),
+            games_refused: Family::default(),
             players_pruned: Counter::default(),
             bus_published: Counter::default(),
             bus_publish: Histogram::new(BUCKETS),
@@ -129,6 +163,18 @@ impl Default for Metrics {
             drop(
                 metrics
                     .sockets_refused
+                    .get_or_create(&RefusalLabels { reason }),
+            );
+        }
+        for refusal in PlayerRefusal::ALL {
+            drop(metrics.players_refused.get_or_create(&RefusalLabels {
+                reason: refusal.as_str(),
+            }));
+        }
+        for reason in crate::lobby::REFUSALS {
+            drop(
+                metrics
+                    .games_refused
                     .get_or_create(&RefusalLabels { reason }),
             );
         }
@@ -203,6 +249,16 @@ impl Metrics {
             "sockets_flooding",
             "Sockets closed for having too many frames dropped or refused",
             m.sockets_flooding.clone(),
+        );
+        ours.register(
+            "players_refused",
+            "Players refused by their game: id taken, token not shown, game full",
+            m.players_refused.clone(),
+        );
+        ours.register(
+            "games_refused",
+            "Game creations refused by the lobby, by reason",
+            m.games_refused.clone(),
         );
         ours.register(
             "players_pruned",
@@ -295,6 +351,22 @@ impl Metrics {
     /// A socket closed for having too many frames dropped or refused.
     pub fn socket_flooding(&self) {
         self.sockets_flooding.inc();
+    }
+
+    /// A game refused a player for `refusal`.
+    pub fn player_refused(&self, refusal: PlayerRefusal) {
+        self.players_refused
+            .get_or_create(&RefusalLabels {
+                reason: refusal.as_str(),
+            })
+            .inc();
+    }
+
+    /// The lobby refused to create a game, for `reason` (one of `crate::lobby::REFUSALS`).
+    pub fn game_refused(&self, reason: &'static str) {
+        self.games_refused
+            .get_or_create(&RefusalLabels { reason })
+            .inc();
     }
 
     /// `players` players forgotten by a game.

@@ -37,7 +37,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::bus::{frame, Bus, Frame};
 use crate::game::{Game, Item, Player};
-use crate::metrics::Metrics;
+use crate::metrics::{Metrics, PlayerRefusal};
 use crate::registry::Lease;
 use crate::rules::{self, MoveOutcome};
 use crate::store::{
@@ -424,6 +424,7 @@ impl Room {
                         // the id is bound and this socket cannot show its token; a
                         // player it left active (a dead socket) leaves now
                         if let Some(conn) = self.conns.remove(&player) {
+                            self.metrics.player_refused(PlayerRefusal::Token);
                             let _ = conn.outbox.try_send(Direct::Close(NEEDS_TOKEN));
                         }
                         self.leave(player);
@@ -445,6 +446,7 @@ impl Room {
             .is_some_and(|c| !c.outbox.is_closed());
         let bound = self.tokens.is_bound(player);
         if connected && !bound {
+            self.metrics.player_refused(PlayerRefusal::Taken);
             return Err(ConnectError::AlreadyConnected);
         }
         let id = self.next_conn;
@@ -458,6 +460,7 @@ impl Room {
         if connected {
             // on trial until it shows the token; a newer trial replaces an older one
             if let Some(older) = self.pending.insert(player, conn) {
+                self.metrics.player_refused(PlayerRefusal::Token);
                 let _ = older.outbox.try_send(Direct::Close(NEEDS_TOKEN));
             }
         } else {
@@ -481,6 +484,7 @@ impl Room {
         // unwrap: the caller found it
         let mut conn = self.pending.remove(&player).unwrap();
         if !self.proves(player, &message) {
+            self.metrics.player_refused(PlayerRefusal::Token);
             let _ = conn.outbox.try_send(Direct::Close(NEEDS_TOKEN));
             return;
         }
@@ -507,13 +511,13 @@ impl Room {
     fn enter(&mut self, player: Uuid, request: Entering) {
         let name = clean(&request.name, MAX_NAME_CHARS);
         if !self.make_room_for(player) {
-            return self.error(player, "the game is full".into());
+            return self.full(player);
         }
         let known = self.game.player(player);
         let active = known.is_some_and(|p| p.active);
         // only when the cap was lowered below what a loaded game holds
         if !active && self.game.active_players().count() >= self.max_players {
-            return self.error(player, "the game is full".into());
+            return self.full(player);
         }
         // asked on the id's first entering only: an id first used without a token
         // cannot be bound later by someone else
@@ -744,6 +748,12 @@ impl Room {
         self.departures.returned(player);
         self.game.remove_player(player);
         self.tokens.forget(player);
+    }
+
+    /// Refuses an `entering`: the game holds its most players.
+    fn full(&mut self, player: Uuid) {
+        self.metrics.player_refused(PlayerRefusal::Full);
+        self.error(player, "the game is full".into());
     }
 
     fn error(&mut self, player: Uuid, reason: String) {

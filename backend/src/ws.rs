@@ -260,9 +260,11 @@ async fn send(session: &mut Session, frame: Frame, metrics: &Metrics) -> Result<
     }
 }
 
-/// The close for a socket that had too many frames dropped or refused.
-fn flooding(metrics: &Metrics) -> Option<CloseReason> {
-    metrics.socket_flooding();
+/// The close for a socket that had too many frames dropped or refused; its address is
+/// refused for a while.
+fn flooding(shared: &Shared, slot: &SocketSlot) -> Option<CloseReason> {
+    shared.metrics.socket_flooding();
+    shared.guard.flooded(slot);
     close(CloseCode::Policy, "too many frames over the limits")
 }
 

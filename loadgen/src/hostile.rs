@@ -15,9 +15,12 @@
 //!   the second flood reuses the first one's memory.
 //!
 //! Attackers play the server's default game, and stop at the end of the measured
-//! window, so the grace period is clean.
+//! window, so the grace period is clean. Each connects from a loopback address of its
+//! own ([`Source`]; Linux routes all of 127/8 to `lo`), not the bots' 127.0.0.1, so that
+//! the server's per-address rules tell them apart from the honest bots and from each
+//! other, as they would on the internet.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -28,11 +31,12 @@ use protocol::{ChatLine, ClientMessage, Entering, PlayerUpdate, Uuid};
 use rand::seq::SliceRandom;
 use rand::Rng;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
+use tokio::net::{TcpSocket, TcpStream};
 use tokio::time::{sleep, timeout, timeout_at};
-use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::{self, client::IntoClientRequest, Message};
+use tokio_tungstenite::MaybeTlsStream;
 
-use crate::bot::{connect, Socket};
+use crate::bot::Socket;
 use crate::report::HostileFigures;
 use crate::server::ProcSample;
 
@@ -56,6 +60,72 @@ const FLOOD_HOLD: Duration = Duration::from_secs(3);
 const FLOOD_SETTLE: Duration = Duration::from_secs(2);
 /// Flood sockets opening at once.
 const FLOOD_CONCURRENCY: usize = 64;
+/// Addresses a flood's sockets come from, so that a flood of 1000 stays within the
+/// default cap per address (128).
+const FLOOD_ADDRESSES: u8 = 16;
+/// How long an attacker's handshake may take.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(15);
+
+/// The loopback address an attacker connects from: 127.0.KIND.N, one per attacker of a
+/// kind (one per flood address for floods).
+#[derive(Clone, Copy)]
+enum Source {
+    Spammer(u8),
+    Garbage(u8),
+    Thief(u8),
+    SlowHandshake(u8),
+    Flood(u8),
+}
+
+impl Source {
+    fn ip(self) -> IpAddr {
+        let (kind, n) = match self {
+            Source::Spammer(n) => (1, n),
+            Source::Garbage(n) => (2, n),
+            Source::Thief(n) => (3, n),
+            Source::SlowHandshake(n) => (4, n),
+            Source::Flood(n) => (5, n),
+        };
+        // .0 is a network's own address; start at .1
+        IpAddr::V4(Ipv4Addr::new(127, 0, kind, n.saturating_add(1)))
+    }
+}
+
+/// A TCP connection to `addr` from `from`'s address, Nagle off.
+async fn tcp_from(from: Source, addr: SocketAddr) -> std::io::Result<TcpStream> {
+    let socket = TcpSocket::new_v4()?;
+    socket.bind(SocketAddr::new(from.ip(), 0))?;
+    let stream = socket.connect(addr).await?;
+    stream.set_nodelay(true)?;
+    Ok(stream)
+}
+
+/// How an attacker's handshake went.
+enum Opened {
+    /// The socket is open (boxed: a socket is large, the other answers are nothing).
+    Yes(Box<Socket>),
+    /// The server answered with an HTTP refusal (a cap, or an address refused for
+    /// flooding).
+    Refused,
+    /// No answer, or not HTTP.
+    Failed,
+}
+
+/// Opens the WebSocket at `route` from `from`'s address.
+async fn connect(from: Source, addr: SocketAddr, route: &str) -> Opened {
+    let Ok(request) = format!("ws://{addr}{route}").into_client_request() else {
+        return Opened::Failed;
+    };
+    let handshake = async {
+        let stream = tcp_from(from, addr).await.ok()?;
+        Some(tokio_tungstenite::client_async(request, MaybeTlsStream::Plain(stream)).await)
+    };
+    match timeout(CONNECT_TIMEOUT, handshake).await {
+        Ok(Some(Ok((socket, _)))) => Opened::Yes(Box::new(socket)),
+        Ok(Some(Err(tungstenite::Error::Http(_)))) => Opened::Refused,
+        _ => Opened::Failed,
+    }
+}
 
 /// Counters shared by the attackers.
 #[derive(Default)]
@@ -63,6 +133,7 @@ struct Tally {
     spam_frames: AtomicU64,
     spam_errors: AtomicU64,
     spam_closed: AtomicU64,
+    spam_refused: AtomicU64,
     garbage_frames: AtomicU64,
     garbage_closed: AtomicU64,
     thefts_tried: AtomicU64,
@@ -91,17 +162,28 @@ pub async fn run(
     let tally = Arc::new(Tally::default());
     let honest = Arc::new(honest);
     let mut tasks = tokio::task::JoinSet::new();
-    for _ in 0..SPAMMERS {
-        tasks.spawn(spammer(addr, end, tally.clone()));
+    for n in 0..SPAMMERS as u8 {
+        tasks.spawn(spammer(Source::Spammer(n), addr, end, tally.clone()));
     }
-    for _ in 0..GARBAGE_SOCKETS {
-        tasks.spawn(garbage(addr, end, tally.clone()));
+    for n in 0..GARBAGE_SOCKETS as u8 {
+        tasks.spawn(garbage(Source::Garbage(n), addr, end, tally.clone()));
     }
-    for _ in 0..THIEVES {
-        tasks.spawn(thief(addr, end, honest.clone(), tally.clone()));
+    for n in 0..THIEVES as u8 {
+        tasks.spawn(thief(
+            Source::Thief(n),
+            addr,
+            end,
+            honest.clone(),
+            tally.clone(),
+        ));
     }
-    for _ in 0..SLOW_HANDSHAKES {
-        tasks.spawn(slow_handshake(addr, end, tally.clone()));
+    for n in 0..SLOW_HANDSHAKES as u8 {
+        tasks.spawn(slow_handshake(
+            Source::SlowHandshake(n),
+            addr,
+            end,
+            tally.clone(),
+        ));
     }
     let rss = |pid: Option<u32>| -> Result<u64> {
         Ok(pid
@@ -121,6 +203,7 @@ pub async fn run(
         spam_frames: get(&tally.spam_frames),
         spam_errors: get(&tally.spam_errors),
         spam_closed: get(&tally.spam_closed),
+        spam_refused: get(&tally.spam_refused),
         garbage_frames: get(&tally.garbage_frames),
         garbage_closed: get(&tally.garbage_closed),
         thefts_tried: get(&tally.thefts_tried),
@@ -150,9 +233,17 @@ struct Flood {
 /// Opens `size` idle player sockets under fresh ids, holds them, closes them.
 async fn idle_flood(addr: SocketAddr, size: usize, rss: impl Fn() -> Result<u64>) -> Result<Flood> {
     let sockets: Vec<Socket> = stream::iter(0..size)
-        .map(|_| async move { connect(addr, &protocol::player_route(Uuid::new_v4())).await })
+        .map(|n| async move {
+            let from = Source::Flood((n % usize::from(FLOOD_ADDRESSES)) as u8);
+            connect(from, addr, &protocol::player_route(Uuid::new_v4())).await
+        })
         .buffer_unordered(FLOOD_CONCURRENCY)
-        .filter_map(|s| async move { s.ok() })
+        .filter_map(|s| async move {
+            match s {
+                Opened::Yes(socket) => Some(*socket),
+                Opened::Refused | Opened::Failed => None,
+            }
+        })
         .collect()
         .await;
     let opened = sockets.len();
@@ -188,13 +279,20 @@ async fn own_position(socket: &mut Socket, id: Uuid) -> Option<(i32, i32)> {
     wait.await.ok().flatten()
 }
 
-/// Enters under fresh ids and floods moves and chat until closed, again and again.
-async fn spammer(addr: SocketAddr, end: Instant, tally: Arc<Tally>) {
+/// Enters under fresh ids and floods moves and chat until closed, again and again
+/// (refused handshakes are tried again every 200 ms, whatever `Retry-After` says).
+async fn spammer(from: Source, addr: SocketAddr, end: Instant, tally: Arc<Tally>) {
     while Instant::now() < end {
         let id = Uuid::new_v4();
-        let Ok(mut socket) = connect(addr, &protocol::player_route(id)).await else {
-            sleep(Duration::from_millis(200)).await;
-            continue;
+        let mut socket = match connect(from, addr, &protocol::player_route(id)).await {
+            Opened::Yes(socket) => *socket,
+            refused_or_failed => {
+                if matches!(refused_or_failed, Opened::Refused) {
+                    add(&tally.spam_refused, 1);
+                }
+                sleep(Duration::from_millis(200)).await;
+                continue;
+            }
         };
         let entering = ClientMessage::Entering {
             payload: Entering::named("spam"),
@@ -257,7 +355,7 @@ async fn spammer(addr: SocketAddr, end: Instant, tally: Arc<Tally>) {
 }
 
 /// Sends frames that are not the protocol until closed, again and again.
-async fn garbage(addr: SocketAddr, end: Instant, tally: Arc<Tally>) {
+async fn garbage(from: Source, addr: SocketAddr, end: Instant, tally: Arc<Tally>) {
     let oversized = "x".repeat(70 * 1024);
     let samples: Vec<Message> = vec![
         Message::Text("not json at all".into()),
@@ -269,7 +367,9 @@ async fn garbage(addr: SocketAddr, end: Instant, tally: Arc<Tally>) {
     ];
     let period = Duration::from_secs(1) / GARBAGE_PER_S;
     while Instant::now() < end {
-        let Ok(mut socket) = connect(addr, &protocol::player_route(Uuid::new_v4())).await else {
+        let Opened::Yes(mut socket) =
+            connect(from, addr, &protocol::player_route(Uuid::new_v4())).await
+        else {
             sleep(Duration::from_millis(200)).await;
             continue;
         };
@@ -300,12 +400,22 @@ async fn garbage(addr: SocketAddr, end: Instant, tally: Arc<Tally>) {
 }
 
 /// Tries to enter under an honest bot's id, twice a second.
-async fn thief(addr: SocketAddr, end: Instant, honest: Arc<Vec<Uuid>>, tally: Arc<Tally>) {
+async fn thief(
+    from: Source,
+    addr: SocketAddr,
+    end: Instant,
+    honest: Arc<Vec<Uuid>>,
+    tally: Arc<Tally>,
+) {
     while Instant::now() < end && !honest.is_empty() {
         let victim = honest[rand::thread_rng().gen_range(0..honest.len())];
         add(&tally.thefts_tried, 1);
         let outcome = async {
-            let mut socket = connect(addr, &protocol::player_route(victim)).await.ok()?;
+            let Opened::Yes(mut socket) =
+                connect(from, addr, &protocol::player_route(victim)).await
+            else {
+                return None;
+            };
             let entering = ClientMessage::Entering {
                 payload: Entering {
                     token: Some("0123456789abcdef0123456789abcdef".into()),
@@ -326,9 +436,9 @@ async fn thief(addr: SocketAddr, end: Instant, honest: Arc<Vec<Uuid>>, tally: Ar
 }
 
 /// Holds a half-sent handshake open until the server cuts it, again and again.
-async fn slow_handshake(addr: SocketAddr, end: Instant, tally: Arc<Tally>) {
+async fn slow_handshake(from: Source, addr: SocketAddr, end: Instant, tally: Arc<Tally>) {
     while Instant::now() < end {
-        let Ok(mut tcp) = TcpStream::connect(addr).await else {
+        let Ok(mut tcp) = tcp_from(from, addr).await else {
             sleep(Duration::from_millis(200)).await;
             continue;
         };

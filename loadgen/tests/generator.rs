@@ -225,6 +225,16 @@ async fn beside_hostile_clients_honest_bots_lose_nothing_and_every_attacker_is_h
         "spam over the limits is answered with errors"
     );
     assert!(h.spam_closed > 0, "spammers are closed");
+    assert!(
+        h.spam_refused > 0,
+        "a closed spammer's address is refused when it comes back"
+    );
+    assert!(
+        series(
+            &metrics,
+            "drapetisca_sockets_refused_total{reason=\"flooding\"}"
+        ) > 0
+    );
     assert!(h.garbage_closed > 0, "garbage senders are closed");
     assert!(
         h.slow_cut > 0,

@@ -1,4 +1,5 @@
-//! The limits on clients (`--allowed-origins`, `--max-sockets*`, `--*-limit`), checked
+//! The limits on clients (`--allowed-origins`, `--max-sockets*`, `--*-limit`,
+//! `--flood-ban-secs`), checked
 //! by `ws::guard`.
 
 use crate::ws::guard::rate::Rate;
@@ -53,4 +54,11 @@ pub struct GuardOptions {
     /// it is closed: RATE forgiven a second, at most BURST at once, as RATE/BURST (or off)
     #[arg(long, env = "DRAPETISCA_DROP_LIMIT", default_value = "10/200")]
     pub drop_limit: Rate,
+
+    /// Seconds a client address is refused new sockets (429) after one of its sockets
+    /// was closed for going over --drop-limit, so that a flooder cannot come straight
+    /// back under a fresh id with full buckets; 0 turns this off. Sockets the address
+    /// has open stay open
+    #[arg(long, env = "DRAPETISCA_FLOOD_BAN_SECS", default_value_t = 30)]
+    pub flood_ban_secs: u64,
 }

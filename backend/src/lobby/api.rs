@@ -11,7 +11,7 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use protocol::Uuid;
 use serde::Deserialize;
 
-use super::{creator, refusal_status, MAX_BODY_BYTES, RETRY_AFTER_SECS};
+use super::{creator, refused, MAX_BODY_BYTES, RETRY_AFTER_SECS};
 use crate::app::Shared;
 use crate::registry::GameSummary;
 use crate::store::StoreError;
@@ -63,7 +63,7 @@ pub async fn create(
     match shared.registry.create(&body.name, from).await {
         Ok(summary) => created(summary),
         Err(e) => {
-            let status = refusal_status(&e);
+            let status = refused(&e, &shared);
             let mut response = refusal(status, &e.to_string());
             if status != StatusCode::BAD_REQUEST {
                 let wait = header::HeaderValue::from_static(RETRY_AFTER_SECS);

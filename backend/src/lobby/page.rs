@@ -16,7 +16,7 @@ use maud::{html, Markup, PreEscaped, DOCTYPE};
 use protocol::Uuid;
 
 use super::api::NewGame;
-use super::{creator, refusal_status, MAX_BODY_BYTES, RETRY_AFTER_SECS};
+use super::{creator, refused, MAX_BODY_BYTES, RETRY_AFTER_SECS};
 use crate::app::Shared;
 use crate::assets;
 use crate::registry::{GameSummary, MAX_RAW_GAME_NAME_CHARS};
@@ -65,7 +65,7 @@ pub async fn create(
             .insert_header((header::LOCATION, game.path))
             .finish(),
         Err(e) => {
-            let status = refusal_status(&e);
+            let status = refused(&e, &shared);
             let mut response = lobby_with(&shared, status, Some(&e.to_string()), &form.name).await;
             if status != StatusCode::BAD_REQUEST {
                 let wait = header::HeaderValue::from_static(RETRY_AFTER_SECS);

@@ -1,13 +1,17 @@
 //! What a client may do, checked in the socket layer before anything reaches a room:
 //! whose pages may open sockets ([`origin`]), how many sockets one address and the whole
-//! server take ([`caps`]), and how fast a socket may send each kind of frame ([`rate`]).
+//! server take ([`caps`]), how fast a socket may send each kind of frame ([`rate`]), and
+//! which addresses were just closed for flooding and wait before they may come back
+//! ([`penalty`]).
 //! Every limit is a setting ([`GuardOptions`], in `config`).
 
 pub mod caps;
 pub mod origin;
+pub mod penalty;
 pub mod rate;
 
 use std::net::{IpAddr, Ipv4Addr};
+use std::time::{Duration, Instant};
 
 use actix_web::http::{header, StatusCode};
 use actix_web::{HttpRequest, HttpResponse, ResponseError};
@@ -16,6 +20,7 @@ use crate::config::GuardOptions;
 use crate::metrics::Metrics;
 use caps::{CapError, SocketCaps, SocketSlot};
 use origin::OriginPolicy;
+use penalty::FloodBans;
 use rate::FrameRates;
 
 /// The checks, built once from the settings and shared by every socket.
@@ -25,6 +30,8 @@ pub struct Guard {
     origins: OriginPolicy,
     /// How many sockets may be open.
     caps: SocketCaps,
+    /// Addresses refused for a while after flooding.
+    bans: FloodBans,
     /// Each socket's frame limits.
     pub rates: FrameRates,
 }
@@ -36,10 +43,13 @@ pub enum Refusal {
     Origin,
     #[error("{0}")]
     Capacity(CapError),
+    /// The address had a socket closed for flooding; this many seconds are left.
+    #[error("a socket of your address was closed for flooding; try again in {0} s")]
+    Flooding(u64),
 }
 
 impl Refusal {
-    pub const LABELS: [&'static str; 3] = ["origin", "total", "address"];
+    pub const LABELS: [&'static str; 4] = ["origin", "total", "address", "flooding"];
 
     /// Its index in [`Refusal::LABELS`] (the label of its metric).
     pub fn index(self) -> usize {
@@ -47,6 +57,7 @@ impl Refusal {
             Refusal::Origin => 0,
             Refusal::Capacity(CapError::Total(_)) => 1,
             Refusal::Capacity(CapError::Address(_)) => 2,
+            Refusal::Flooding(_) => 3,
         }
     }
 }
@@ -56,14 +67,22 @@ impl ResponseError for Refusal {
         match self {
             Refusal::Origin => StatusCode::FORBIDDEN,
             Refusal::Capacity(CapError::Total(_)) => StatusCode::SERVICE_UNAVAILABLE,
-            Refusal::Capacity(CapError::Address(_)) => StatusCode::TOO_MANY_REQUESTS,
+            Refusal::Capacity(CapError::Address(_)) | Refusal::Flooding(_) => {
+                StatusCode::TOO_MANY_REQUESTS
+            }
         }
     }
 
     fn error_response(&self) -> HttpResponse {
         let mut response = HttpResponse::build(self.status_code());
-        if matches!(self, Refusal::Capacity(_)) {
-            response.insert_header((header::RETRY_AFTER, "10"));
+        match self {
+            Refusal::Origin => {}
+            Refusal::Capacity(_) => {
+                response.insert_header((header::RETRY_AFTER, "10"));
+            }
+            Refusal::Flooding(left) => {
+                response.insert_header((header::RETRY_AFTER, left.to_string()));
+            }
         }
         response
             .content_type("text/plain; charset=utf-8")
@@ -76,6 +95,7 @@ impl Guard {
         Guard {
             origins: OriginPolicy::new(&options.allowed_origins),
             caps: SocketCaps::new(options.max_sockets, options.max_sockets_per_address),
+            bans: FloodBans::new(Duration::from_secs(options.flood_ban_secs)),
             rates: FrameRates {
                 moves: options.move_limit,
                 chat: options.chat_limit,
@@ -93,22 +113,34 @@ impl Guard {
             .allows(text(header::ORIGIN), text(header::HOST))
     }
 
-    /// Checks a WebSocket handshake: its origin, then the caps. The slot it returns
-    /// must live as long as the socket.
+    /// Checks a WebSocket handshake: its origin, whether its address is refused for
+    /// flooding, then the caps. The slot it returns must live as long as the socket.
     pub fn admit(&self, req: &HttpRequest, metrics: &Metrics) -> Result<SocketSlot, Refusal> {
         let address = req
             .peer_addr()
             .map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |a| a.ip());
         let text = |name| req.headers().get(name).and_then(|v| v.to_str().ok());
-        let checked = if self.origin_allowed(req) {
-            self.caps.acquire(address).map_err(Refusal::Capacity)
-        } else {
+        let checked = if !self.origin_allowed(req) {
             Err(Refusal::Origin)
+        } else if let Some(left) = self.bans.refused(address, Instant::now()) {
+            // whole seconds, rounded up: "try again in 0 s" would be a lie
+            Err(Refusal::Flooding(
+                left.as_secs() + u64::from(left.subsec_nanos() > 0),
+            ))
+        } else {
+            self.caps.acquire(address).map_err(Refusal::Capacity)
         };
         if let Err(refusal) = &checked {
             metrics.socket_refused(*refusal);
             tracing::debug!(%address, origin = ?text(header::ORIGIN), %refusal, "websocket refused");
         }
         checked
+    }
+
+    /// A socket was closed for flooding: its address is refused for a while
+    /// (`--flood-ban-secs`).
+    pub fn flooded(&self, slot: &SocketSlot) {
+        self.bans.ban(slot.address(), Instant::now());
+        tracing::info!(address = %slot.address(), "socket closed for flooding; its address is refused for a while");
     }
 }

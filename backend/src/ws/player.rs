@@ -72,7 +72,7 @@ pub async fn run(
                             }
                         };
                         if verdict == Verdict::Close {
-                            break flooding(metrics);
+                            break flooding(&shared, &slot);
                         }
                         if refuse(&mut session, reason, &shared).await.is_err() {
                             break None;
@@ -81,7 +81,7 @@ pub async fn run(
                     Some(Ok(AggregatedMessage::Binary(_))) => {
                         metrics.frame_refused();
                         if limiter.refused(Instant::now()) == Verdict::Close {
-                            break flooding(metrics);
+                            break flooding(&shared, &slot);
                         }
                         if refuse(&mut session, "binary frames are not part of the protocol".into(), &shared).await.is_err() {
                             break None;

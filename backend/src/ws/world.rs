@@ -48,7 +48,7 @@ pub async fn run(
                     Some(Ok(AggregatedMessage::Text(_) | AggregatedMessage::Binary(_))) => {
                         metrics.frame_refused();
                         if limiter.refused(Instant::now()) == Verdict::Close {
-                            break flooding(metrics);
+                            break flooding(&shared, &slot);
                         }
                     }
                     Some(Ok(AggregatedMessage::Pong(_))) => {}

@@ -31,6 +31,18 @@ async fn handshake(
     from: &str,
     origin: Option<&str>,
 ) -> Result<Ws, StatusCode> {
+    handshake_answer(app, path, from, origin)
+        .await
+        .map_err(|response| response.status())
+}
+
+/// As [`handshake`], with the whole answer of a refusal.
+async fn handshake_answer(
+    app: &TestApp,
+    path: &str,
+    from: &str,
+    origin: Option<&str>,
+) -> Result<Ws, tungstenite::http::Response<Option<Vec<u8>>>> {
     let mut request = format!("ws://{}{}", app.address, path)
         .into_client_request()
         .unwrap();
@@ -46,7 +58,7 @@ async fn handshake(
         .await
     {
         Ok((ws, _)) => Ok(ws),
-        Err(tungstenite::Error::Http(response)) => Err(response.status()),
+        Err(tungstenite::Error::Http(response)) => Err(response),
         Err(e) => panic!("handshake failed other than by an HTTP refusal: {e}"),
     }
 }
@@ -300,6 +312,41 @@ async fn chat_over_the_limit_is_dropped_with_an_error_frame_and_play_goes_on() {
 }
 
 #[tokio::test]
+async fn entering_over_the_limit_is_dropped_with_an_error_frame() {
+    let app = spawn_with(|s| s.guard.enter_limit = "0.01/2".parse().unwrap()).await;
+    let mut ana = Client::connect(&app, "Ana").await;
+    ana.enter().await;
+    // the second entering is within the burst (it renames in place); the next two are not
+    for n in 0..3 {
+        ana.send(json!({"messageType": "entering", "payload": {"name": format!("Ana {n}")}}))
+            .await;
+    }
+    // the room answers the one it took, the socket the dropped ones: in either order
+    let mut answers = Vec::new();
+    for _ in 0..3 {
+        let frame = ana.next_player().await;
+        answers.push(match frame["messageType"].as_str().unwrap() {
+            "error" => frame["payload"]["reason"].as_str().unwrap().to_string(),
+            kind => format!("{kind} {}", frame["payload"]["name"].as_str().unwrap_or("")),
+        });
+    }
+    answers.sort();
+    assert_eq!(
+        answers,
+        [
+            "player Ana 0",
+            "too many entering frames: dropped",
+            "too many entering frames: dropped"
+        ]
+    );
+    assert_eq!(
+        metric(&app, "drapetisca_frames_limited_total{kind=\"entering\"}").await,
+        2.0
+    );
+    app.shutdown().await;
+}
+
+#[tokio::test]
 async fn a_client_that_keeps_sending_garbage_is_closed_on_either_socket() {
     let app = spawn_with(|s| s.guard.drop_limit = "1/20".parse().unwrap()).await;
     let mut client = Client::connect(&app, "Noisy").await;
@@ -326,6 +373,105 @@ async fn a_client_that_keeps_sending_garbage_is_closed_on_either_socket() {
         (1008, "too many frames over the limits")
     );
     assert_eq!(metric(&app, "drapetisca_sockets_flooding_total").await, 2.0);
+    app.shutdown().await;
+}
+
+#[tokio::test]
+async fn an_address_closed_for_flooding_is_refused_new_sockets_for_a_while() {
+    let app = spawn_with(|s| {
+        s.guard.drop_limit = "1/20".parse().unwrap();
+        s.guard.flood_ban_secs = 5;
+    })
+    .await;
+    let from = "127.0.0.2";
+    // a world socket opened before the flood stays open through the ban
+    let mut world = handshake(
+        &app,
+        &protocol::world_route(protocol::Uuid::new_v4()),
+        from,
+        None,
+    )
+    .await
+    .expect("the world socket opens");
+    let mut flooder = handshake(&app, &route(protocol::Uuid::new_v4()), from, None)
+        .await
+        .expect("the flooder's first socket opens");
+    for _ in 0..100 {
+        if flooder.send(Message::text("not json")).await.is_err() {
+            break;
+        }
+    }
+    let (_, code, reason) = errors_until_closed(&mut flooder).await;
+    assert_eq!(
+        (code, reason.as_str()),
+        (1008, "too many frames over the limits")
+    );
+
+    // coming straight back under a fresh id is refused, with the reason and the wait
+    let refusal = handshake_answer(&app, &route(protocol::Uuid::new_v4()), from, None)
+        .await
+        .expect_err("the flooder's address is refused");
+    assert_eq!(refusal.status(), StatusCode::TOO_MANY_REQUESTS);
+    let retry_after: u64 = refusal.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((1..=5).contains(&retry_after), "Retry-After: {retry_after}");
+    let body = String::from_utf8(refusal.body().clone().unwrap_or_default()).unwrap();
+    assert_eq!(
+        body,
+        format!("a socket of your address was closed for flooding; try again in {retry_after} s")
+    );
+    assert_eq!(
+        handshake(
+            &app,
+            &protocol::world_route(protocol::Uuid::new_v4()),
+            from,
+            None
+        )
+        .await
+        .err(),
+        Some(StatusCode::TOO_MANY_REQUESTS),
+        "world sockets too"
+    );
+    assert_eq!(
+        metric(
+            &app,
+            "drapetisca_sockets_refused_total{reason=\"flooding\"}"
+        )
+        .await,
+        2.0
+    );
+    // other addresses play on, and so does the socket the address had open
+    let mut honest = Client::connect(&app, "Honest").await;
+    honest.enter().await;
+    world
+        .send(Message::Ping(b"still here".to_vec()))
+        .await
+        .unwrap();
+    let pong = tokio::time::timeout(PATIENCE, async {
+        use futures_util::StreamExt;
+        while let Some(Ok(message)) = world.next().await {
+            if let Message::Pong(bytes) = message {
+                return bytes;
+            }
+        }
+        panic!("the world socket closed");
+    })
+    .await
+    .expect("a pong in time");
+    assert_eq!(pong, b"still here");
+
+    // once the hold is over the address may come back
+    let deadline = Instant::now() + Duration::from_secs(5) + PATIENCE;
+    while handshake(&app, &route(protocol::Uuid::new_v4()), from, None)
+        .await
+        .is_err()
+    {
+        assert!(Instant::now() < deadline, "the address stayed refused");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
     app.shutdown().await;
 }
 
@@ -518,6 +664,11 @@ async fn an_id_bound_to_a_token_cannot_be_entered_without_it() {
             "{attempt}"
         );
     }
+    assert_eq!(
+        metric(&app, "drapetisca_players_refused_total{reason=\"token\"}").await,
+        5.0,
+        "each attempt counted"
+    );
     // Ana, with her token, gets her spider back where she left it
     let mut ana = Client::connect_as(&app, ana_id, "Ana").await;
     enter_with(&mut ana, json!({"token": token})).await;
@@ -583,6 +734,30 @@ async fn presenting_the_token_replaces_a_stale_socket_at_once() {
 }
 
 #[tokio::test]
+async fn a_second_socket_for_a_connected_id_is_refused_and_counted() {
+    let app = spawn_with(|_| {}).await;
+    let mut ana = Client::connect(&app, "Ana").await;
+    ana.enter().await;
+    let mut second = handshake(&app, &route(ana.id), "127.0.0.1", None)
+        .await
+        .expect("the handshake itself is accepted");
+    let (code, reason) = close_of(&mut second).await;
+    assert_eq!(
+        (code, reason.as_str()),
+        (1008, "this player id is already connected")
+    );
+    assert_eq!(
+        metric(&app, "drapetisca_players_refused_total{reason=\"taken\"}").await,
+        1.0
+    );
+    assert_eq!(
+        metric(&app, "drapetisca_players_refused_total{reason=\"token\"}").await,
+        0.0
+    );
+    app.shutdown().await;
+}
+
+#[tokio::test]
 async fn a_token_is_only_bound_on_an_ids_first_entering() {
     let app = spawn_with(|_| {}).await;
     let mut ana = Client::connect(&app, "Ana").await;
@@ -621,6 +796,10 @@ async fn a_game_takes_at_most_its_player_cap() {
     let refused = carol.next_player().await;
     assert_eq!(refused["messageType"], "error");
     assert_eq!(refused["payload"]["reason"], "the game is full");
+    assert_eq!(
+        metric(&app, "drapetisca_players_refused_total{reason=\"full\"}").await,
+        1.0
+    );
     ana.send(json!({"messageType": "leaving", "payload": {"name": "Ana"}}))
         .await;
     let ana_id = ana.id.to_string();

@@ -181,6 +181,16 @@ async fn the_form_refuses_in_words_and_a_refusal_changes_nothing() {
     .await;
     assert_eq!(oversized.status, 400);
     assert_eq!(games(&app).await, 2);
+
+    // /metrics counts each refusal by reason (the oversized body never reached the lobby)
+    let (_, metrics) = app.get("/metrics").await;
+    for (reason, count) in [("origin", 2), ("invalid", 2), ("too_many", 1), ("full", 0)] {
+        let series = format!("drapetisca_games_refused_total{{reason=\"{reason}\"}} {count}");
+        assert!(
+            metrics.lines().any(|l| l == series),
+            "no {series:?} in {metrics}"
+        );
+    }
     app.shutdown().await;
 }
 

@@ -98,6 +98,10 @@ pub struct HostileFigures {
     pub spam_errors: u64,
     /// Spammer sockets the server closed.
     pub spam_closed: u64,
+    /// Spammer handshakes the server refused (their address was closed for flooding
+    /// a moment ago).
+    #[serde(default)]
+    pub spam_refused: u64,
     /// Frames that are not the protocol, sent.
     pub garbage_frames: u64,
     /// Garbage sockets the server closed.
@@ -264,8 +268,8 @@ impl fmt::Display for Report {
         if let Some(h) = &self.hostile {
             writeln!(
                 f,
-                "  spam     {} spammers: {} frames, {} error frames back, {} sockets closed",
-                h.spammers, h.spam_frames, h.spam_errors, h.spam_closed
+                "  spam     {} spammers: {} frames, {} error frames back, {} sockets closed, {} handshakes refused",
+                h.spammers, h.spam_frames, h.spam_errors, h.spam_closed, h.spam_refused
             )?;
             writeln!(
                 f,

@@ -325,13 +325,13 @@ pub fn section(m: &Machine, command: &str, results: &Results) -> String {
             "### Hostile clients beside 100 honest players x 2 moves/s\n"
         )
         .unwrap();
-        writeln!(w, "Reproduce: `target/release/loadgen --spawn target/release/drapetisca --probe-path /healthz --server-arg=--max-sockets-per-address=4000 -n 100 -r 2 -t 30 [--hostile --flood 1000]`. Beside the bots: 10 spammers over the move and chat limits, 5 garbage senders, 5 thieves entering under the bots' ids, 50 half-sent handshakes held open, and two floods of idle player sockets, one after the other (loadgen's `hostile` module). RSS: before the first flood, while each flood is held, after each closed.\n").unwrap();
+        writeln!(w, "Reproduce: `target/release/loadgen --spawn target/release/drapetisca --probe-path /healthz --server-arg=--max-sockets-per-address=25000 --server-arg=--max-sockets=25000 -n 100 -r 2 -t 30 [--hostile --flood 1000]`. Beside the bots, each from a loopback address of its own: 10 spammers over the move and chat limits (refused for `--flood-ban-secs` once closed), 5 garbage senders, 5 thieves entering under the bots' ids, 50 half-sent handshakes held open, and two floods of idle player sockets, one after the other (loadgen's `hostile` module). RSS: before the first flood, while each flood is held, after each closed.\n").unwrap();
         let header = [
             &["variant", "run"][..],
             &LATENCY,
             &[
                 "lost",
-                "spam frames / closed",
+                "spam frames / closed / refused",
                 "garbage closed",
                 "thefts / let in",
                 "slow cut",
@@ -364,7 +364,7 @@ pub fn section(m: &Machine, command: &str, results: &Results) -> String {
                 "hostile",
                 attacked,
                 vec![
-                    format!("{} / {}", h.spam_frames, h.spam_closed),
+                    format!("{} / {} / {}", h.spam_frames, h.spam_closed, h.spam_refused),
                     h.garbage_closed.to_string(),
                     format!("{} / {}", h.thefts_tried, h.thefts_let_in),
                     format!("{} of {}", h.slow_cut, h.slow_opened),

@@ -82,6 +82,13 @@ impl SocketCaps {
     }
 }
 
+impl SocketSlot {
+    /// The client address the socket is counted under.
+    pub fn address(&self) -> IpAddr {
+        self.address
+    }
+}
+
 impl Drop for SocketSlot {
     fn drop(&mut self) {
         // unwrap: as in `acquire`
@@ -98,7 +105,7 @@ impl Drop for SocketSlot {
 
 /// The key a client is counted under: its IPv4 address, or the /64 network of its IPv6
 /// address (one IPv6 host commonly holds a whole /64).
-fn client_key(address: IpAddr) -> IpAddr {
+pub(super) fn client_key(address: IpAddr) -> IpAddr {
     match address {
         IpAddr::V4(_) => address,
         IpAddr::V6(v6) => match v6.to_ipv4_mapped() {

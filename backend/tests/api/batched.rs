@@ -168,7 +168,7 @@ async fn a_world_socket_answers_pings_on_either_stream() {
         let route = protocol::world_route(Uuid::new_v4()) + query;
         let mut world = open(&app, &route).await;
         world
-            .send(Message::Ping(b"are you there".to_vec().into()))
+            .send(Message::Ping(b"are you there".to_vec()))
             .await
             .expect("ping sent");
         let pong = loop {

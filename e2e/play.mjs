@@ -23,6 +23,7 @@ import {
   step,
   waitForSpiderAt,
   WAIT,
+  worldMessages,
 } from "./lib/harness.mjs";
 
 const screenshot = process.env.SCREENSHOT ?? path.join(e2eDir, "out", "screenshot.png");
@@ -84,6 +85,16 @@ await scenario(async ({ server: startServer, browser }) => {
   await waitForSpiderAt(beta, "Alpha", moved);
   await waitForSpiderAt(alpha, "Alpha", moved);
   step(`Alpha moved with the arrow keys to ${moved}; Beta sees it there`);
+
+  // the page reads the batched world stream (docs/protocol.md): every world message
+  // is a JSON array of reference frames
+  const world = worldMessages(beta);
+  if (world.length === 0) fail("Beta received nothing on its world socket");
+  for (const { url, text } of world) {
+    if (new URL(url).searchParams.get("batch") !== "true") fail(`world socket ${url} is not batched`);
+    if (!Array.isArray(JSON.parse(text))) fail(`a world message is not a batch: ${text}`);
+  }
+  step(`Beta's world socket is batched: ${world.length} messages, all arrays`);
 
   const line = `hello from Alpha ${Date.now()}`;
   await alpha.locator("#chat-input").fill(line);

@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use backend::bus::pulsar::PulsarBus;
-use backend::bus::{Bus, Fanout, Frame};
+use backend::bus::{Bus, Fanout, Frame, Wire};
 use backend::config::PulsarOptions;
 use tokio::sync::broadcast;
 
@@ -42,7 +42,7 @@ async fn main() -> anyhow::Result<()> {
         token_file: Some(token_file),
         ..Default::default()
     };
-    let fanout = Fanout::new(frames + 16);
+    let fanout = Fanout::new(frames + 16, Duration::ZERO);
     // one game: the bus's frames are per game
     let game = protocol::Uuid::new_v4();
     let mut arrivals = fanout.subscribe(game);
@@ -88,7 +88,7 @@ fn move_frame(generation: usize) -> Frame {
 
 /// Waits for frame `generation` in the fan-out, skipping status frames.
 async fn wait_for(
-    arrivals: &mut broadcast::Receiver<Frame>,
+    arrivals: &mut broadcast::Receiver<Wire>,
     generation: usize,
 ) -> anyhow::Result<()> {
     let wanted = format!("\"generation\":{generation},");
@@ -97,6 +97,7 @@ async fn wait_for(
             .await
             .context("a frame did not come back within 30 s")?
             .context("the fan-out closed")?;
+        let frame = String::from_utf8_lossy(frame.json());
         if frame.contains(&wanted) {
             return Ok(());
         }

@@ -35,7 +35,7 @@ async fn main() -> anyhow::Result<()> {
         token_file: Some(root.join(".services/pulsar/token")),
         ..Default::default()
     };
-    let fanout = Fanout::new(1 << 16);
+    let fanout = Fanout::new(1 << 16, Duration::ZERO);
     // one game: the bus's frames are per game
     let game = protocol::Uuid::new_v4();
     let mut arrivals = fanout.subscribe(game);
@@ -86,7 +86,7 @@ async fn main() -> anyhow::Result<()> {
     let mut seen = Vec::new();
     let mut status = Vec::new();
     while let Ok(frame) = arrivals.try_recv() {
-        let value: serde_json::Value = serde_json::from_str(&frame)?;
+        let value: serde_json::Value = serde_json::from_slice(frame.json())?;
         match value["messageType"].as_str() {
             Some("chat") => seen.push(value["payload"]["id"].as_str().unwrap().parse::<u64>()?),
             Some("status") => status.push(value["payload"]["bus_ok"].as_bool().unwrap()),

@@ -67,7 +67,10 @@ impl Application {
                 format!("cannot open the store in {}", settings.data_dir.display())
             })?)
         };
-        let fanout = Fanout::new(settings.world_queue);
+        let fanout = Fanout::new(
+            settings.world_queue,
+            std::time::Duration::from_millis(settings.world_batch_ms),
+        );
         // the fence and the census are shared by the cluster and the bus; they only
         // stamp, filter and count when several instances share games (docs/cluster.md)
         let (fence, fenced) = Fence::new();

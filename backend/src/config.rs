@@ -43,6 +43,12 @@ pub struct Settings {
     #[arg(long, env = "DRAPETISCA_WORLD_QUEUE", default_value_t = 1024)]
     pub world_queue: usize,
 
+    /// Shortest time between two messages of a game's batched world stream, in
+    /// milliseconds (the stream clients ask for with `?batch=true`; an update after a
+    /// quiet spell goes at once)
+    #[arg(long, env = "DRAPETISCA_WORLD_BATCH_MS", default_value_t = 10)]
+    pub world_batch_ms: u64,
+
     /// Seconds a game stays loaded with no player connected before it is unloaded
     /// (it stays in the store and loads again when someone joins)
     #[arg(long, env = "DRAPETISCA_GAME_IDLE_SECS", default_value_t = 600)]

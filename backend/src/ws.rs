@@ -11,14 +11,16 @@ pub mod guard;
 pub mod player;
 pub mod world;
 
+use std::sync::Arc;
 use std::time::Duration;
 
+use actix_web::body::BoxBody;
 use actix_web::{web, HttpRequest, HttpResponse};
 use actix_ws::{AggregatedMessageStream, CloseCode, CloseReason, Session};
-use protocol::{Uuid, MAX_FRAME_BYTES};
+use protocol::{server::StatusPayload, ServerMessage, Uuid, MAX_FRAME_BYTES};
 
 use crate::app::Shared;
-use crate::bus::Frame;
+use crate::bus::{frame, Frame, Wire};
 use crate::metrics::Metrics;
 use guard::caps::SocketSlot;
 
@@ -79,15 +81,25 @@ pub async fn player_route(
     serve_player(req, body, game, &id, shared)
 }
 
+/// What a client asks of its world socket, in the query of its address.
+#[derive(Debug, Default, serde::Deserialize)]
+pub struct WorldOptions {
+    /// `?batch=true`: the batched world stream, several updates to a message
+    /// (docs/protocol.md); reference clients never ask for it.
+    #[serde(default)]
+    pub batch: bool,
+}
+
 /// `/ws/world/{player_id}`: a world socket of the default game.
 pub async fn world_route(
     req: HttpRequest,
     body: web::Payload,
     id: web::Path<String>,
+    options: web::Query<WorldOptions>,
     shared: web::Data<Shared>,
 ) -> Result<HttpResponse, actix_web::Error> {
     let game = shared.registry.default_game();
-    serve_world(req, body, game, &id, shared)
+    serve_world(req, body, game, &id, &options, shared)
 }
 
 /// `/ws/game/{game_id}/player/{player_id}`: a player socket of any game.
@@ -106,10 +118,11 @@ pub async fn game_world_route(
     req: HttpRequest,
     body: web::Payload,
     path: web::Path<(String, String)>,
+    options: web::Query<WorldOptions>,
     shared: web::Data<Shared>,
 ) -> Result<HttpResponse, actix_web::Error> {
     let game = known_game(&path.0, &shared).await?;
-    serve_world(req, body, game, &path.1, shared)
+    serve_world(req, body, game, &path.1, &options, shared)
 }
 
 /// The game named in a path, refused before the upgrade when it does not exist.
@@ -153,21 +166,43 @@ fn serve_world(
     body: web::Payload,
     game: Uuid,
     id: &str,
+    options: &WorldOptions,
     shared: web::Data<Shared>,
 ) -> Result<HttpResponse, actix_web::Error> {
     let socket = upgrade(&req, body, id, &shared)?;
     // subscribe before answering, so that no update published after the client's
     // handshake completes can be missed
-    let updates = shared.fanout.subscribe(game);
-    actix_web::rt::spawn(world::run(
-        socket.player,
-        socket.session,
-        socket.stream,
-        socket.slot,
-        updates,
-        shared.into_inner(),
-    ));
-    Ok(socket.response)
+    let updates = if options.batch {
+        shared.fanout.subscribe_batched(game)
+    } else {
+        shared.fanout.subscribe(game)
+    };
+    let first = (!shared.fanout.bus_ok()).then(|| {
+        Wire::text(&frame(&ServerMessage::Status {
+            payload: StatusPayload { bus_ok: false },
+        }))
+    });
+    let first = match (first, options.batch) {
+        // the batched stream is batches only, even the first message
+        (Some(status), true) => Some(Wire::batch(&[status])),
+        (first, _) => first,
+    };
+    let shared = shared.into_inner();
+    let control = world::outflow::Control::default();
+    let response = socket.response.map_body(|_, actix_ws| {
+        BoxBody::new(world::outflow::Outflow::new(
+            actix_ws,
+            control.clone(),
+            updates,
+            first,
+            socket.player,
+            Arc::clone(&shared),
+        ))
+    });
+    // the outflow writes what the socket task sends: actix-ws' session goes unused
+    drop(socket.session);
+    actix_web::rt::spawn(world::run(control, socket.stream, socket.slot, shared));
+    Ok(response)
 }
 
 /// Pings an idle client, and notices one that went silent.
@@ -195,11 +230,17 @@ impl Heartbeat {
         self.interval.tick().await;
     }
 
-    /// Pings the client; `Err` with the close to send when it is silent or gone.
-    async fn beat(&mut self, session: &mut Session) -> Result<(), Option<CloseReason>> {
+    /// `Err` with the close to send when the client has been silent too long.
+    fn check(&self) -> Result<(), Option<CloseReason>> {
         if self.last_heard.elapsed() > CLIENT_TIMEOUT {
             return Err(close(CloseCode::Away, "no heartbeat"));
         }
+        Ok(())
+    }
+
+    /// Pings the client; `Err` with the close to send when it is silent or gone.
+    async fn beat(&mut self, session: &mut Session) -> Result<(), Option<CloseReason>> {
+        self.check()?;
         session.ping(b"").await.map_err(|_| None)
     }
 }

@@ -22,6 +22,7 @@ fn help_documents_every_option_with_its_environment_variable() {
         ("--game-id", "DRAPETISCA_GAME_ID"),
         ("--log", "DRAPETISCA_LOG"),
         ("--world-queue", "DRAPETISCA_WORLD_QUEUE"),
+        ("--world-batch-ms", "DRAPETISCA_WORLD_BATCH_MS"),
         ("--metrics-bind", "DRAPETISCA_METRICS_BIND"),
         ("--allowed-origins", "DRAPETISCA_ALLOWED_ORIGINS"),
         ("--max-sockets", "DRAPETISCA_MAX_SOCKETS"),

@@ -212,6 +212,12 @@ export function spiderOf(page, name) {
   });
 }
 
+/** What `page` received on its world socket so far, as { url, text }, oldest first. */
+export function worldMessages(page) {
+  const frames = received.get(page) ?? fail("the page was not opened with openPage");
+  return frames.filter(({ url }) => new URL(url).pathname.includes("/world/"));
+}
+
 /** Waits until `page` draws the spider named `name` on cell (x, y). */
 export async function waitForSpiderAt(page, name, [x, y]) {
   const expected = `translate(${x * CELL + CELL / 2}px, ${y * CELL + CELL / 2}px)`;
@@ -237,11 +243,12 @@ export async function waitForEcho(page, generation) {
   while (Date.now() < deadline) {
     const answered = frames.some(({ text }) => {
       try {
-        const frame = JSON.parse(text);
-        return (
-          frame.messageType === "player" &&
-          frame.playerID === me &&
-          frame.payload?.generation === generation
+        // the page reads the batched world stream: a message may be an array of frames
+        return [JSON.parse(text)].flat().some(
+          (frame) =>
+            frame.messageType === "player" &&
+            frame.playerID === me &&
+            frame.payload?.generation === generation,
         );
       } catch {
         return false;

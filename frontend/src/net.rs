@@ -42,8 +42,9 @@ impl Sockets {
             session,
             dispatch.clone(),
         )?;
+        // the batched world stream (docs/protocol.md): several updates to a message
         let world = Channel::open(
-            &format!("{base}/world/{me}"),
+            &format!("{base}/world/{me}{}", protocol::BATCH_QUERY),
             Socket::World,
             session,
             dispatch,

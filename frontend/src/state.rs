@@ -286,7 +286,9 @@ impl GameState {
                 if session != self.session || !self.in_game() {
                     return;
                 }
-                if let Some(message) = crate::wire::parse(&text) {
+                // a batch of the batched world stream: its updates in order, each
+                // as if it had come alone
+                for message in crate::wire::parse_all(&text) {
                     self.receive(socket, message);
                 }
                 self.last_received = text;
@@ -670,6 +672,26 @@ mod tests {
         assert_eq!(s.own(), Some(Cell::new(13, 10)));
         receive(&mut s, Socket::World, &player_frame(ME, 12, 10, 2));
         assert_eq!(s.own(), Some(Cell::new(13, 10)));
+    }
+
+    #[test]
+    fn a_batch_applies_its_updates_in_order_with_the_same_generation_rule() {
+        let mut s = placed();
+        for _ in 0..3 {
+            s.apply(Action::Step { dx: 1, dy: 0 });
+        }
+        // generation is 4: in one batch, a late echo of our generation 1 (ignored),
+        // another spider's two moves (the last wins), and the answer to our generation 3
+        let batch = format!(
+            "[{},{},{},{}]",
+            player_frame(ME, 11, 10, 1),
+            player_frame(OTHER, 3, 4, 1),
+            player_frame(OTHER, 3, 5, 2),
+            player_frame(ME, 13, 11, 3),
+        );
+        receive(&mut s, Socket::World, &batch);
+        assert_eq!(s.own(), Some(Cell::new(13, 11)));
+        assert_eq!(s.world.player(OTHER).unwrap().cell, Some(Cell::new(3, 5)));
     }
 
     #[test]

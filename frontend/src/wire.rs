@@ -18,11 +18,27 @@ use json::Value;
 
 /// Decodes one server frame; `None` for anything malformed or of a type this client
 /// does not know (extensions it may ignore).
+#[cfg(test)]
 pub fn parse(text: &str) -> Option<ServerMessage> {
-    let frame = json::parse(text)?;
+    decode(&json::parse(text)?)
+}
+
+/// Decodes one message of a socket into its frames, in order: a lone frame, or a batch
+/// of the batched world stream (a JSON array of frames). A frame of a batch that does
+/// not decode is skipped, as it would be alone.
+pub fn parse_all(text: &str) -> Vec<ServerMessage> {
+    match json::parse(text) {
+        Some(Value::Array(frames)) => frames.iter().filter_map(decode).collect(),
+        Some(frame) => decode(&frame).into_iter().collect(),
+        None => Vec::new(),
+    }
+}
+
+/// One frame, already read as JSON.
+fn decode(frame: &Value) -> Option<ServerMessage> {
     let message_type = frame.field("messageType").ok()??.string()?;
     // the ids are read only by the messages that have them, as the protocol crate does
-    let player_id = || required(&frame, "playerID", Value::string);
+    let player_id = || required(frame, "playerID", Value::string);
     let player = || player_id()?.parse::<Uuid>().ok();
     let payload = frame.field("payload").ok()??;
     Some(match message_type {
@@ -46,7 +62,7 @@ pub fn parse(text: &str) -> Option<ServerMessage> {
             payload: object(payload)?,
         },
         "food" => ServerMessage::Food {
-            food_id: required(&frame, "foodID", |v| v.string()?.parse().ok())?,
+            food_id: required(frame, "foodID", |v| v.string()?.parse().ok())?,
             payload: object(payload)?,
         },
         "leaving" => ServerMessage::Leaving {
@@ -276,6 +292,38 @@ mod tests {
                 "serde refuses it too: {frame}"
             );
             assert_eq!(parse(frame), None, "{frame}");
+        }
+    }
+
+    #[test]
+    fn a_batch_decodes_as_its_frames_one_by_one_in_order() {
+        let moved = |generation: i32| {
+            format!(
+                r#"{{"messageType":"player","playerID":"{PLAYER}","payload":{{"x":1,"y":{generation},"h":false,"generation":{generation},"name":"Ana"}}}}"#
+            )
+        };
+        let food = r#"{"messageType":"food","foodID":"6f1a4a5e-0000-4000-8000-0000000000f0","payload":{"x":6,"y":7,"name":"food_0002"}}"#;
+        let frames = [moved(3), food.to_string(), moved(4), moved(2)];
+        let batch = format!("[{}]", frames.join(","));
+        let expected: Vec<ServerMessage> = frames
+            .iter()
+            .map(|f| ServerMessage::parse(f).unwrap())
+            .collect();
+        assert_eq!(parse_all(&batch), expected);
+        // a lone frame is a batch of one
+        assert_eq!(parse_all(&frames[0]), expected[..1]);
+        // a frame of a batch that does not decode is skipped, the others kept
+        let damaged = format!(
+            r#"[{},{{"messageType":"teleport","payload":{{}}}},7,{}]"#,
+            moved(3),
+            moved(4)
+        );
+        assert_eq!(
+            parse_all(&damaged),
+            [expected[0].clone(), expected[2].clone()]
+        );
+        for broken in ["[", "[]", "", "not json", &format!("[{}", moved(3))] {
+            assert_eq!(parse_all(broken), [], "{broken}");
         }
     }
 

@@ -50,6 +50,8 @@ pub struct Shared {
     pub rate: f64,
     /// Seconds between chat lines, 0 for none.
     pub chat_every: f64,
+    /// Bots read the batched world stream.
+    pub batched: bool,
     /// Deliveries slower than this are counted as late, in microseconds.
     pub late_us: u64,
     /// Every bot's id.
@@ -82,8 +84,10 @@ pub struct BotStats {
     pub entered: bool,
     /// Why the bot stopped early, if it did.
     pub error: Option<String>,
-    /// Frames received on both sockets.
+    /// Messages received on both sockets (a batch counts once).
     pub frames_in: u64,
+    /// World updates received, each update inside a batch counted.
+    pub updates_in: u64,
     /// Frames received while the bots were moving (for frames per second).
     pub frames_in_window: u64,
     /// Bytes of text received on both sockets.
@@ -232,6 +236,11 @@ impl Bot {
                 protocol::player_route(self.id),
             ),
         };
+        let world_route = if self.shared.batched {
+            world_route + protocol::BATCH_QUERY
+        } else {
+            world_route
+        };
         let addr = self.shared.addrs[self.me % self.shared.addrs.len()];
         let mut world = connect(addr, &world_route).await?;
         let mut player = connect(addr, &player_route).await?;
@@ -374,15 +383,32 @@ impl Bot {
         }
     }
 
-    /// A frame of the world socket: the hot path.
+    /// A message of the world socket: the hot path. A batch (a JSON array) is its
+    /// updates in order, each handled as if it had come alone.
     fn on_world(&mut self, text: &str) {
         let now = Instant::now();
         let now_us = self.shared.us_at(now);
         self.count_frame(text, now);
-        let Ok(frame) = crate::frame::WorldFrame::parse(text) else {
-            self.stats.unparsed += 1;
-            return;
-        };
+        if text.starts_with('[') {
+            let Ok(frames) = crate::frame::WorldFrame::parse_batch(text) else {
+                self.stats.unparsed += 1;
+                return;
+            };
+            for frame in frames {
+                self.on_update(&frame, now_us);
+            }
+        } else {
+            let Ok(frame) = crate::frame::WorldFrame::parse(text) else {
+                self.stats.unparsed += 1;
+                return;
+            };
+            self.on_update(&frame, now_us);
+        }
+    }
+
+    /// One world update.
+    fn on_update(&mut self, frame: &crate::frame::WorldFrame<'_>, now_us: u64) {
+        self.stats.updates_in += 1;
         let player = frame.player();
         let bot = player.and_then(|id| self.shared.roster.index_of(&id));
         match frame.kind {

@@ -38,6 +38,11 @@ pub struct Config {
     /// Bots connecting per second during the ramp-up, so connects do not stampede.
     #[arg(long, default_value_t = 200.0)]
     pub connects_per_sec: f64,
+    /// Bots ask for the batched world stream (`?batch=true`, several updates to a
+    /// message), as Drapetisca's own page does; without it they are reference clients,
+    /// one message per update. Latency and loss count every update inside a batch.
+    #[arg(long)]
+    pub batched: bool,
     /// Seconds between two chat lines of one bot; 0 means the bots never chat.
     #[arg(long, default_value_t = 0.0)]
     pub chat_every: f64,

@@ -41,6 +41,11 @@ impl<'a> WorldFrame<'a> {
         serde_json::from_str(text)
     }
 
+    /// A message of the batched world stream: the frames of a JSON array, in order.
+    pub fn parse_batch(text: &'a str) -> Result<Vec<Self>, serde_json::Error> {
+        serde_json::from_str(text)
+    }
+
     /// The player the frame is about, if it names one that parses as a UUID.
     pub fn player(&self) -> Option<Uuid> {
         self.player_id.and_then(|id| Uuid::parse_str(id).ok())
@@ -75,6 +80,39 @@ mod tests {
         assert_eq!(frame.player(), Some(id));
         assert_eq!(frame.cell(), Some(Cell::new(3, 17)));
         assert_eq!(frame.payload.generation, Some(42));
+    }
+
+    #[test]
+    fn a_batch_reads_as_its_frames_in_order() {
+        let id = Uuid::new_v4();
+        let moved = |generation| {
+            ServerMessage::Player {
+                player_id: id,
+                payload: PlayerUpdate {
+                    x: Some(1),
+                    y: Some(generation),
+                    h: false,
+                    generation,
+                    name: "Ana".into(),
+                },
+            }
+            .to_json()
+        };
+        let food = r#"{"messageType":"food","foodID":"6f1a4a5e-0000-4000-8000-0000000000f0","payload":{"x":1,"y":2,"name":"food_0000"}}"#;
+        let text = format!("[{},{food},{}]", moved(1), moved(2));
+        let frames = WorldFrame::parse_batch(&text).unwrap();
+        let seen: Vec<_> = frames
+            .iter()
+            .map(|f| (f.kind, f.payload.generation))
+            .collect();
+        assert_eq!(
+            seen,
+            [("player", Some(1)), ("food", None), ("player", Some(2))]
+        );
+        assert!(
+            WorldFrame::parse_batch(&moved(1)).is_err(),
+            "a lone frame is not a batch"
+        );
     }
 
     #[test]

@@ -115,6 +115,7 @@ async fn drive(
         addrs,
         rate: config.rate,
         chat_every: config.chat_every,
+        batched: config.batched,
         late_us: (config.late_ms * 1000.0) as u64,
         roster: Roster::spread(config.players, games),
         ledger: Ledger::new(config.players, config.max_moves()),
@@ -246,6 +247,7 @@ fn add_up(
         moves_unanswered: tally.unanswered,
         frames_in_per_s: sum(|s| s.frames_in_window) as f64 / duration,
         frames_in: sum(|s| s.frames_in),
+        world_updates_in: sum(|s| s.updates_in),
         frames_out: sum(|s| s.frames_out),
         bytes_in_per_s: {
             // bytes are counted over the whole run; scale by the window's share of frames

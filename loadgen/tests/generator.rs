@@ -120,6 +120,30 @@ async fn five_bots_for_two_seconds_deliver_every_move_to_everyone_and_the_counts
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bots_on_the_batched_stream_count_every_update_inside_a_batch() {
+    let mut config = small_load();
+    config.batched = true;
+    let (r, _) = run_against_a_fresh_server(config).await;
+    println!("{r}");
+    assert_eq!((r.entered, r.failed), (5, 0), "{:?}", r.first_error);
+    assert!(r.moves_sent >= 1, "moves sent {}", r.moves_sent);
+    assert_eq!(r.moves_unanswered, 0);
+    assert_eq!(r.to_others.expected, r.moves_sent * 4);
+    for d in [&r.to_self, &r.to_others] {
+        assert_eq!(d.received, d.expected, "nothing lost on an idle machine");
+        assert_eq!(d.latency.count, d.received, "one latency per delivery");
+    }
+    assert_eq!((r.duplicates, r.unparsed), (0, 0));
+    assert_eq!(r.chats_received, r.chats_sent * 5);
+    // every delivery and chat line is an update, wherever a batch put it
+    assert!(
+        r.world_updates_in >= r.to_self.received + r.to_others.received + r.chats_received,
+        "{} updates",
+        r.world_updates_in
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bots_spread_over_three_games_hear_only_their_own_game() {
     let mut config = small_load();
     config.players = 9;

@@ -52,3 +52,8 @@ pub fn game_player_route(game_id: Uuid, player_id: Uuid) -> String {
 pub fn game_world_route(game_id: Uuid, player_id: Uuid) -> String {
     format!("/ws/game/{game_id}/world/{player_id}")
 }
+
+/// The query a client appends to either world route to get the batched world stream
+/// (an extension, docs/protocol.md): each message a JSON array of the reference frames,
+/// in order, several updates to a message.
+pub const BATCH_QUERY: &str = "?batch=true";

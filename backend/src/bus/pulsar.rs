@@ -311,7 +311,7 @@ mod tests {
             url: Some("http://127.0.0.1:8080".into()),
             ..Default::default()
         };
-        let error = PulsarBus::connect(&options, Fanout::new(1))
+        let error = PulsarBus::connect(&options, Fanout::new(1, std::time::Duration::ZERO))
             .await
             .err()
             .unwrap()

@@ -1,34 +1,28 @@
 //! The world socket: every update from the bus, out to one client.
+//!
+//! Two halves: [`outflow`], the connection's response body, writes the game's updates
+//! straight from its ring; [`run`], the socket task, reads what the client sends
+//! (pings, the close, refused frames), keeps the heartbeat and closes the socket at
+//! shutdown, through the outflow's [`Control`].
+
+pub mod outflow;
 
 use std::sync::Arc;
 use std::time::Instant;
 
-use actix_ws::{AggregatedMessage, AggregatedMessageStream, CloseCode, Session};
-use protocol::{server::StatusPayload, ServerMessage, Uuid};
-use tokio::sync::broadcast::{
-    self,
-    error::{RecvError, TryRecvError},
-};
+use actix_ws::{AggregatedMessage, AggregatedMessageStream, CloseCode, Message};
 
 use super::guard::caps::SocketSlot;
 use super::guard::rate::{FrameLimiter, Verdict};
-use super::{close, close_for, flooding, send, Heartbeat};
+use super::{close, close_for, flooding, Heartbeat};
 use crate::app::Shared;
-use crate::bus::{frame, Frame};
-use crate::metrics::Metrics;
+use outflow::Control;
 
-/// Most frames sent in one go when several are queued, before the socket looks at its
-/// other duties (client frames, heartbeat, shutdown) again.
-const BURST: usize = 64;
-
-/// Serves one world socket until it closes. The player id only labels logs: the world
-/// socket carries the same updates to everyone.
+/// Serves one world socket's reading side until it closes.
 pub async fn run(
-    player: Uuid,
-    mut session: Session,
+    control: Control,
     mut stream: AggregatedMessageStream,
     slot: SocketSlot,
-    mut updates: broadcast::Receiver<Frame>,
     shared: Arc<Shared>,
 ) {
     let metrics = &shared.metrics;
@@ -36,47 +30,18 @@ pub async fn run(
     let mut heartbeat = Heartbeat::new();
     // the world socket is one-way: every frame a client writes on it is refused
     let mut limiter = FrameLimiter::new(shared.guard.rates, Instant::now());
-    let mut ready = Ok(());
-    if !shared.fanout.bus_ok() {
-        let status = ServerMessage::Status {
-            payload: StatusPayload { bus_ok: false },
-        };
-        ready = send(&mut session, frame(&status), metrics).await;
-    }
     // one shutdown future for the socket's whole life: a new one per turn of the loop
     // would take the token's lock, shared by every socket, twice per frame
     let shutdown = shared.shutdown.cancelled();
     tokio::pin!(shutdown);
-    let reason = 'serve: loop {
-        if ready.is_err() {
-            break None;
-        }
+    let reason = loop {
         tokio::select! {
-            update = updates.recv() => match update {
-                Ok(f) => {
-                    ready = send(&mut session, f, metrics).await;
-                    // frames already queued go out without another turn of the select
-                    for _ in 0..BURST {
-                        if ready.is_err() {
-                            break;
-                        }
-                        match updates.try_recv() {
-                            Ok(f) => ready = send(&mut session, f, metrics).await,
-                            Err(TryRecvError::Lagged(missed)) => break 'serve too_slow(player, missed, metrics),
-                            Err(TryRecvError::Empty | TryRecvError::Closed) => break,
-                        }
-                    }
-                }
-                Err(RecvError::Lagged(missed)) => break too_slow(player, missed, metrics),
-                Err(RecvError::Closed) => break close(CloseCode::Away, "the server is shutting down"),
-            },
             message = stream.recv() => {
                 heartbeat.heard();
                 match message {
                     Some(Ok(AggregatedMessage::Ping(bytes))) => {
-                        if session.pong(&bytes).await.is_err() {
-                            break None;
-                        }
+                        // a control frame carries at most 125 bytes (RFC 6455 5.5)
+                        control.send(Message::Pong(bytes.slice(..bytes.len().min(125))));
                     }
                     // the world socket is one-way; what a client writes is ignored, and
                     // a client that keeps writing is closed
@@ -92,21 +57,15 @@ pub async fn run(
                 }
             }
             _ = heartbeat.tick() => {
-                if let Err(reason) = heartbeat.beat(&mut session).await {
+                if let Err(reason) = heartbeat.check() {
                     break reason;
                 }
+                control.send(Message::Ping(Default::default()));
             }
             _ = &mut shutdown => break close(CloseCode::Away, "the server is shutting down"),
         }
     };
     metrics.world_socket_closed();
-    let _ = session.close(reason).await;
+    control.send(Message::Close(reason));
     drop(slot);
-}
-
-/// The socket fell more than the fan-out's capacity behind: it is dropped.
-fn too_slow(player: Uuid, missed: u64, metrics: &Metrics) -> Option<actix_ws::CloseReason> {
-    metrics.socket_queue_drop();
-    tracing::warn!(%player, missed, "world socket too slow; dropping it");
-    close(CloseCode::Policy, "too slow to keep up with the game")
 }

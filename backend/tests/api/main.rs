@@ -3,6 +3,7 @@
 //! [`scenarios`] holds the game scenarios, written once; each configuration of bus and
 //! store instantiates them with `game_scenarios!(settings maker)`.
 
+mod batched;
 mod cassandra;
 mod cluster;
 mod helpers;

@@ -46,8 +46,13 @@ pub struct Report {
     pub moves_unanswered: u64,
     /// Frames received by all bots per second while they were moving.
     pub frames_in_per_s: f64,
-    /// Frames received by all bots over the whole run.
+    /// Frames (WebSocket messages) received by all bots over the whole run; a batch
+    /// of the batched world stream counts once.
     pub frames_in: u64,
+    /// World updates received by all bots over the whole run, each update inside a
+    /// batch counted (absent in reports of older runs).
+    #[serde(default)]
+    pub world_updates_in: u64,
     /// Frames sent by all bots over the whole run.
     pub frames_out: u64,
     /// Bytes of frames received per second while the bots were moving.
@@ -211,10 +216,11 @@ impl fmt::Display for Report {
         )?;
         writeln!(
             f,
-            "  frames   {:.0}/s in ({:.2} MB/s), {} in, {} out",
+            "  frames   {:.0}/s in ({:.2} MB/s), {} in ({} world updates), {} out",
             self.frames_in_per_s,
             self.bytes_in_per_s / 1e6,
             self.frames_in,
+            self.world_updates_in,
             self.frames_out
         )?;
         writeln!(

@@ -11,10 +11,14 @@ pub mod guard;
 pub mod player;
 pub mod world;
 
+use std::net::IpAddr;
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{Context, Poll};
 use std::time::Duration;
 
-use actix_web::body::BoxBody;
+use actix_web::body::{BodySize, BoxBody, MessageBody};
+use actix_web::web::Bytes;
 use actix_web::{web, HttpRequest, HttpResponse};
 use actix_ws::{AggregatedMessageStream, CloseCode, CloseReason, Session};
 use protocol::{server::StatusPayload, ServerMessage, Uuid, MAX_FRAME_BYTES};
@@ -39,8 +43,8 @@ struct Upgraded {
     player: Uuid,
     session: Session,
     stream: AggregatedMessageStream,
-    /// The socket's place under the caps; held until the socket ends.
-    slot: SocketSlot,
+    /// The client address the socket is counted under by the caps.
+    address: IpAddr,
 }
 
 /// Upgrades the request to a WebSocket for the player id in its path, if the guard
@@ -57,6 +61,12 @@ fn upgrade(
         .map_err(|_| actix_web::error::ErrorBadRequest("the player id must be a UUID"))?;
     let slot = shared.guard.admit(req, &shared.metrics)?;
     let (response, session, stream) = actix_ws::handle(req, body)?;
+    let address = slot.address();
+    // the place under the caps is held by the connection's response body, which lives
+    // as long as the connection: a client that stops reading keeps its connection open
+    // after its socket task gave up on it (heartbeat, send timeout), and must go on
+    // counting, or it could open sockets without end
+    let response = response.map_body(|_, body| BoxBody::new(HoldsSlot { body, _slot: slot }));
     let stream = stream
         .max_frame_size(MAX_FRAME_BYTES)
         .aggregate_continuations()
@@ -66,8 +76,30 @@ fn upgrade(
         player,
         session,
         stream,
-        slot,
+        address,
     })
+}
+
+/// A response body that holds the socket's place under the caps until the connection
+/// drops it.
+struct HoldsSlot {
+    body: BoxBody,
+    _slot: SocketSlot,
+}
+
+impl MessageBody for HoldsSlot {
+    type Error = Box<dyn std::error::Error>;
+
+    fn size(&self) -> BodySize {
+        self.body.size()
+    }
+
+    fn poll_next(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Bytes, Self::Error>>> {
+        Pin::new(&mut self.get_mut().body).poll_next(cx)
+    }
 }
 
 /// `/ws/player/{player_id}`: a player socket of the default game.
@@ -155,7 +187,7 @@ fn serve_player(
         socket.player,
         socket.session,
         socket.stream,
-        socket.slot,
+        socket.address,
         shared.into_inner(),
     ));
     Ok(socket.response)
@@ -201,7 +233,7 @@ fn serve_world(
     });
     // the outflow writes what the socket task sends: actix-ws' session goes unused
     drop(socket.session);
-    actix_web::rt::spawn(world::run(control, socket.stream, socket.slot, shared));
+    actix_web::rt::spawn(world::run(control, socket.stream, socket.address, shared));
     Ok(response)
 }
 
@@ -262,9 +294,9 @@ async fn send(session: &mut Session, frame: Frame, metrics: &Metrics) -> Result<
 
 /// The close for a socket that had too many frames dropped or refused; its address is
 /// refused for a while.
-fn flooding(shared: &Shared, slot: &SocketSlot) -> Option<CloseReason> {
+fn flooding(shared: &Shared, address: IpAddr) -> Option<CloseReason> {
     shared.metrics.socket_flooding();
-    shared.guard.flooded(slot);
+    shared.guard.flooded(address);
     close(CloseCode::Policy, "too many frames over the limits")
 }
 

@@ -139,9 +139,9 @@ impl Guard {
 
     /// A socket was closed for flooding: its address is refused for a while
     /// (`--flood-ban-secs`).
-    pub fn flooded(&self, slot: &SocketSlot) {
-        self.bans.ban(slot.address(), Instant::now());
-        tracing::info!(address = %slot.address(), "socket closed for flooding; its address is refused for a while");
+    pub fn flooded(&self, address: IpAddr) {
+        self.bans.ban(address, Instant::now());
+        tracing::info!(%address, "socket closed for flooding; its address is refused for a while");
     }
 
     /// Sockets closed since the start.

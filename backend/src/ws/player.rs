@@ -1,5 +1,6 @@
 //! The player socket: the player's own commands in, direct replies out.
 
+use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -7,7 +8,6 @@ use actix_ws::{AggregatedMessage, AggregatedMessageStream, CloseCode, Session};
 use protocol::{server::ErrorPayload, ClientMessage, ServerMessage, Uuid};
 use tokio::sync::mpsc;
 
-use super::guard::caps::SocketSlot;
 use super::guard::rate::{FrameLimiter, Limited, Verdict};
 use super::{close, close_for, flooding, send, Gone, Heartbeat};
 use crate::app::Shared;
@@ -25,7 +25,7 @@ pub async fn run(
     player: Uuid,
     mut session: Session,
     mut stream: AggregatedMessageStream,
-    slot: SocketSlot,
+    address: IpAddr,
     shared: Arc<Shared>,
 ) {
     let (outbox, mut inbox) = mpsc::channel(OUTBOX);
@@ -72,7 +72,7 @@ pub async fn run(
                             }
                         };
                         if verdict == Verdict::Close {
-                            break flooding(&shared, &slot);
+                            break flooding(&shared, address);
                         }
                         if refuse(&mut session, reason, &shared).await.is_err() {
                             break None;
@@ -81,7 +81,7 @@ pub async fn run(
                     Some(Ok(AggregatedMessage::Binary(_))) => {
                         metrics.frame_refused();
                         if limiter.refused(Instant::now()) == Verdict::Close {
-                            break flooding(&shared, &slot);
+                            break flooding(&shared, address);
                         }
                         if refuse(&mut session, "binary frames are not part of the protocol".into(), &shared).await.is_err() {
                             break None;
@@ -133,7 +133,6 @@ pub async fn run(
     room.disconnect(player, conn).await;
     metrics.player_disconnected();
     let _ = session.close(reason).await;
-    drop(slot);
 }
 
 /// The close code of a refused join: the reference's 1008 for a taken id, "try again

@@ -7,12 +7,12 @@
 
 pub mod outflow;
 
+use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Instant;
 
 use actix_ws::{AggregatedMessage, AggregatedMessageStream, CloseCode, Message};
 
-use super::guard::caps::SocketSlot;
 use super::guard::rate::{FrameLimiter, Verdict};
 use super::{close, close_for, flooding, Heartbeat};
 use crate::app::Shared;
@@ -22,7 +22,7 @@ use outflow::Control;
 pub async fn run(
     control: Control,
     mut stream: AggregatedMessageStream,
-    slot: SocketSlot,
+    address: IpAddr,
     shared: Arc<Shared>,
 ) {
     let metrics = &shared.metrics;
@@ -48,7 +48,7 @@ pub async fn run(
                     Some(Ok(AggregatedMessage::Text(_) | AggregatedMessage::Binary(_))) => {
                         metrics.frame_refused();
                         if limiter.refused(Instant::now()) == Verdict::Close {
-                            break flooding(&shared, &slot);
+                            break flooding(&shared, address);
                         }
                     }
                     Some(Ok(AggregatedMessage::Pong(_))) => {}
@@ -67,5 +67,4 @@ pub async fn run(
     };
     metrics.world_socket_closed();
     control.send(Message::Close(reason));
-    drop(slot);
 }

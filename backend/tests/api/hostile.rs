@@ -877,3 +877,70 @@ async fn the_memory_of_a_flood_of_closed_sockets_is_given_back_and_a_few_closes_
     assert_eq!(metric(&app, trims).await, 1.0);
     app.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_client_that_stops_reading_counts_under_the_caps_until_its_connection_ends() {
+    let app = spawn_with(|s| {
+        s.guard.max_sockets_per_address = 2;
+        s.guard.move_limit = "2000/2000".parse().unwrap();
+    })
+    .await;
+    // a world socket from 127.0.0.3 whose client never reads, with a small receive
+    // window: the server's writes to it back up, and the heartbeat gives up on it
+    let socket = TcpSocket::new_v4().unwrap();
+    socket.set_recv_buffer_size(2048).unwrap();
+    socket.bind("127.0.0.3:0".parse().unwrap()).unwrap();
+    let stream = socket.connect(app.address.parse().unwrap()).await.unwrap();
+    let request = format!(
+        "ws://{}{}",
+        app.address,
+        protocol::world_route(protocol::Uuid::new_v4())
+    )
+    .into_client_request()
+    .unwrap();
+    let (stuck, _) =
+        tokio_tungstenite::client_async(request, tokio_tungstenite::MaybeTlsStream::Plain(stream))
+            .await
+            .unwrap();
+    // a player standing still as fast as the raised limit lets it: every move is an
+    // update for every world socket, megabytes while the heartbeat runs out
+    let mut mover = Client::connect(&app, "Mover").await;
+    mover.enter().await;
+    let at = mover.at.unwrap();
+    let started = Instant::now();
+    let mut generation = 0;
+    // the heartbeat gives up on a silent client after 30 s
+    while started.elapsed() < Duration::from_secs(36) {
+        for _ in 0..10 {
+            generation += 1;
+            mover
+                .send(json!({"messageType": "player", "payload":
+                    {"x": at.x, "y": at.y, "h": false, "generation": generation, "name": "Mover"}}))
+                .await;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    // the stuck connection is still open, so it still counts: one more socket fits
+    // under the cap of 2, not two
+    let path = protocol::world_route(protocol::Uuid::new_v4());
+    let second = handshake(&app, &path, "127.0.0.3", None).await;
+    assert!(second.is_ok(), "the address's second place was taken");
+    let third = handshake(&app, &path, "127.0.0.3", None).await;
+    assert_eq!(
+        third.err(),
+        Some(StatusCode::TOO_MANY_REQUESTS),
+        "a connection that stopped reading ({generation} updates behind) no longer counted"
+    );
+    // once the client's connection ends, its place comes back
+    drop(stuck);
+    let deadline = Instant::now() + PATIENCE;
+    while handshake(&app, &path, "127.0.0.3", None).await.is_err() {
+        assert!(
+            Instant::now() < deadline,
+            "the place of an ended connection never came back"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    drop((second, mover));
+    app.shutdown().await;
+}

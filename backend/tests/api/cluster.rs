@@ -4,6 +4,7 @@
 //! forward. Then the owner is killed, an instance with players is killed, and every
 //! instance is restarted in turn.
 
+mod fencing;
 mod instances;
 mod returning;
 mod soak;

@@ -166,13 +166,18 @@ impl Instance {
         let _ = self.child.wait();
     }
 
-    /// SIGTERM, then waits for a clean exit.
-    pub fn terminate(mut self) {
+    /// Sends `signal` (`TERM`, `STOP`, `CONT`) to the process.
+    pub fn signal(&self, signal: &str) {
         let sent = Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
+            .args([&format!("-{signal}"), &self.child.id().to_string()])
             .status()
             .expect("kill runs");
-        assert!(sent.success(), "SIGTERM delivered to {}", self.name);
+        assert!(sent.success(), "SIG{signal} delivered to {}", self.name);
+    }
+
+    /// SIGTERM, then waits for a clean exit.
+    pub fn terminate(mut self) {
+        self.signal("TERM");
         let deadline = Instant::now() + Duration::from_secs(30);
         loop {
             if let Some(status) = self.child.try_wait().unwrap() {

@@ -349,6 +349,23 @@ async fn try_step(client: &mut Client, wait: Duration) -> Option<Cell> {
     }
 }
 
+/// Steps `client` until a move is validated; how long after `since` that was (at most
+/// `within`, after `what`).
+async fn first_move_after(
+    client: &mut Client,
+    since: Instant,
+    within: Duration,
+    what: &str,
+) -> Duration {
+    while try_step(client, Duration::from_millis(500)).await.is_none() {
+        assert!(
+            since.elapsed() < within,
+            "no move validated within {within:?} of {what}"
+        );
+    }
+    since.elapsed()
+}
+
 #[tokio::test]
 async fn killing_the_owner_moves_the_game_within_seconds_and_loses_no_validated_move() {
     let deployment = Deployment::new();
@@ -387,15 +404,7 @@ async fn killing_the_owner_moves_the_game_within_seconds_and_loses_no_validated_
     instances[owner].take().unwrap().kill();
     let killed = Instant::now();
 
-    let mut validated = None;
-    while validated.is_none() {
-        assert!(
-            killed.elapsed() < Duration::from_secs(30),
-            "no move validated within 30 s of the kill"
-        );
-        validated = try_step(&mut ana, Duration::from_millis(500)).await;
-    }
-    let failover = killed.elapsed();
+    let failover = first_move_after(&mut ana, killed, Duration::from_secs(30), "the kill").await;
     println!("first validated move {failover:?} after the owner was killed");
     let survivors: Vec<&Instance> = instances.iter().flatten().collect();
     let (_, new_epoch) = owner_after(&survivors, epoch, PATIENCE).await;
@@ -629,17 +638,7 @@ async fn a_soak_with_an_instance_killed_every_20_to_30_s_keeps_every_invariant()
     let entries = soak::entries_of(&reports);
     if let Err(e) = soak::check_streams(&streams, &entries, |i| format!("stream {i}")) {
         for instance in instances.iter().flatten() {
-            let log = instance.log();
-            let takeovers: Vec<&str> = log
-                .lines()
-                .filter(|l| {
-                    l.contains("taken over")
-                        || l.contains("fenced")
-                        || l.contains("handed over")
-                        || l.contains("partitions lost")
-                })
-                .collect();
-            println!("{}: {takeovers:#?}", instance.name);
+            instance.print_ownership();
         }
         panic!("{e}");
     }

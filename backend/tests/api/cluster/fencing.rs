@@ -13,7 +13,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::instances::{owner_after, Deployment, Instance};
 use super::soak;
-use super::{lobby_count, try_step};
+use super::{first_move_after, lobby_count, try_step};
 use crate::cassandra::support::session;
 use crate::helpers::{free_neighbour, Client, PATIENCE};
 
@@ -188,15 +188,7 @@ async fn a_paused_owner_is_fenced_when_it_wakes() {
     for _ in 0..3 {
         olga_sent.push(send_step(&mut olga).await);
     }
-    let mut validated = None;
-    while validated.is_none() {
-        assert!(
-            stopped.elapsed() < Duration::from_secs(90),
-            "no move validated within 90 s of the pause"
-        );
-        validated = try_step(&mut ana, Duration::from_millis(500)).await;
-    }
-    let failover = stopped.elapsed();
+    let failover = first_move_after(&mut ana, stopped, Duration::from_secs(90), "the pause").await;
     let (new_owner, new_epoch) = owner_after(&survivors, epoch, PATIENCE).await;
     println!(
         "owner {} (epoch {epoch}) paused; {} took over at epoch {new_epoch}, first move validated {failover:?} after the pause",
@@ -248,17 +240,7 @@ async fn a_paused_owner_is_fenced_when_it_wakes() {
     let reports = soak::bot_reports(bots, 10).await;
     let counts = lobbies.await.expect("the lobby reader does not panic");
     for instance in &instances {
-        let log = instance.log();
-        let owning: Vec<&str> = log
-            .lines()
-            .filter(|l| {
-                l.contains("taken over")
-                    || l.contains("fenced")
-                    || l.contains("handed over")
-                    || l.contains("partitions lost")
-            })
-            .collect();
-        println!("{}: {owning:#?}", instance.name);
+        instance.print_ownership();
     }
     println!(
         "lobbies of the others after the wake: {} readings, from {:?} to {:?} players",

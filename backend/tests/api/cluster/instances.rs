@@ -155,6 +155,22 @@ impl Instance {
             .collect()
     }
 
+    /// Prints the lines of its log that say it took a game over, was fenced off,
+    /// handed a game over or lost partitions.
+    pub fn print_ownership(&self) {
+        let log = self.log();
+        let owning: Vec<&str> = log
+            .lines()
+            .filter(|l| {
+                l.contains("taken over")
+                    || l.contains("fenced")
+                    || l.contains("handed over")
+                    || l.contains("partitions lost")
+            })
+            .collect();
+        println!("{}: {owning:#?}", self.name);
+    }
+
     /// Its log, for failure messages.
     pub fn log(&self) -> String {
         self.log.lock().unwrap().join("\n")

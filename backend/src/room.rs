@@ -344,6 +344,9 @@ pub fn spawn(
         cause: None,
     };
     room.date_departures();
+    // a game loaded with active players (a take-over in a cluster) has them from the
+    // start: the census must not say 0 until someone enters or leaves
+    room.count_players();
     // checks for players due to be forgotten; a few times per prune time, at most once
     // a minute, so a player is kept at most that much longer
     let mut prune_tick =

@@ -4,6 +4,7 @@
 //! forward. Then the owner is killed, an instance with players is killed, and every
 //! instance is restarted in turn.
 
+mod fencing;
 mod instances;
 mod returning;
 mod soak;
@@ -173,9 +174,9 @@ async fn three_instances_play_one_game() {
     );
 }
 
-/// The players `instance`'s lobby lists for `game`.
-async fn lobby_count(instance: &Instance, game: Uuid) -> u64 {
-    let url = format!("http://{}/api/games", instance.address);
+/// The players the lobby of the instance at `address` lists for `game`.
+async fn lobby_count(address: &str, game: Uuid) -> u64 {
+    let url = format!("http://{address}/api/games");
     let games: Value = reqwest::get(&url)
         .await
         .expect("the lobby answers")
@@ -208,7 +209,7 @@ async fn lobbies_agree(instances: &[&Instance], game: Uuid, players: u64) {
     let deadline = Instant::now() + PATIENCE;
     for instance in instances {
         loop {
-            let count = lobby_count(instance, game).await;
+            let count = lobby_count(&instance.address, game).await;
             if count == players {
                 break;
             }
@@ -348,6 +349,23 @@ async fn try_step(client: &mut Client, wait: Duration) -> Option<Cell> {
     }
 }
 
+/// Steps `client` until a move is validated; how long after `since` that was (at most
+/// `within`, after `what`).
+async fn first_move_after(
+    client: &mut Client,
+    since: Instant,
+    within: Duration,
+    what: &str,
+) -> Duration {
+    while try_step(client, Duration::from_millis(500)).await.is_none() {
+        assert!(
+            since.elapsed() < within,
+            "no move validated within {within:?} of {what}"
+        );
+    }
+    since.elapsed()
+}
+
 #[tokio::test]
 async fn killing_the_owner_moves_the_game_within_seconds_and_loses_no_validated_move() {
     let deployment = Deployment::new();
@@ -386,15 +404,7 @@ async fn killing_the_owner_moves_the_game_within_seconds_and_loses_no_validated_
     instances[owner].take().unwrap().kill();
     let killed = Instant::now();
 
-    let mut validated = None;
-    while validated.is_none() {
-        assert!(
-            killed.elapsed() < Duration::from_secs(30),
-            "no move validated within 30 s of the kill"
-        );
-        validated = try_step(&mut ana, Duration::from_millis(500)).await;
-    }
-    let failover = killed.elapsed();
+    let failover = first_move_after(&mut ana, killed, Duration::from_secs(30), "the kill").await;
     println!("first validated move {failover:?} after the owner was killed");
     let survivors: Vec<&Instance> = instances.iter().flatten().collect();
     let (_, new_epoch) = owner_after(&survivors, epoch, PATIENCE).await;
@@ -588,18 +598,7 @@ async fn a_soak_with_an_instance_killed_every_20_to_30_s_keeps_every_invariant()
         .flat_map(|a| games.iter().map(move |g| (a.clone(), *g)))
         .map(|(a, g)| tokio::spawn(soak::watch(a, g, stop.clone())))
         .collect();
-    let bots: Vec<_> = (0..6)
-        .map(|i| {
-            let game = games[i % games.len()];
-            tokio::spawn(soak::bot(
-                format!("bot{i}"),
-                game,
-                live.clone(),
-                i,
-                stop.clone(),
-            ))
-        })
-        .collect();
+    let bots = soak::spawn_bots(6, &games, &live, &stop);
     let started = Instant::now();
     let mut kills = 0;
     loop {
@@ -627,71 +626,20 @@ async fn a_soak_with_an_instance_killed_every_20_to_30_s_keeps_every_invariant()
     // a moment for the last moves to reach every instance
     tokio::time::sleep(Duration::from_secs(1)).await;
     stop.cancel();
-    let mut reports = Vec::new();
-    for bot in bots {
-        reports.push(bot.await.expect("a bot does not panic"));
-    }
+    println!("soak: {kills} kills in {:?}", started.elapsed());
+    let reports = soak::bot_reports(bots, 20).await;
     let mut streams = Vec::new();
     for watcher in watchers {
         streams.push(watcher.await.expect("a watcher does not panic"));
     }
-    println!("soak: {kills} kills in {:?}", started.elapsed());
-    for report in &reports {
-        println!(
-            "  {}: {} moves validated, {} re-entries",
-            report.id, report.validated, report.reentries
-        );
-        assert!(report.violations.is_empty(), "{:?}", report.violations);
-        assert!(report.validated >= 20, "every bot kept playing: {report:?}");
-    }
     assert!(kills >= 2, "the soak killed instances");
-    for (i, stream) in streams.iter().enumerate() {
-        assert!(
-            stream.violations.is_empty(),
-            "stream {i}: {:?}",
-            stream.violations
-        );
-        // no validated move shown twice (an entry shows the player's generation again)
-        for ((player, generation), count) in soak::update_counts(&stream.frames) {
-            let entries = reports
-                .iter()
-                .filter(|r| r.id.to_string() == player)
-                .map(|r| {
-                    r.entry_generations
-                        .iter()
-                        .filter(|g| **g == generation)
-                        .count()
-                })
-                .sum::<usize>();
-            assert!(
-                count <= 1 + entries,
-                "stream {i}: update {generation} of {player} shown {count} times"
-            );
+    // no validated move shown twice (an entry shows the player's generation again),
+    // one order everywhere
+    let entries = soak::entries_of(&reports);
+    if let Err(e) = soak::check_streams(&streams, &entries, |i| format!("stream {i}")) {
+        for instance in instances.iter().flatten() {
+            instance.print_ownership();
         }
-    }
-    // one order everywhere: any two streams agree on the order of what both delivered
-    let repeated: std::collections::HashSet<soak::Update> = reports
-        .iter()
-        .flat_map(|r| r.entry_generations.iter().map(|g| (r.id.to_string(), *g)))
-        .collect();
-    for a in 0..streams.len() {
-        for b in (a + 1..streams.len()).filter(|b| streams[*b].game == streams[a].game) {
-            if let Err(e) = soak::same_order(&streams[a].frames, &streams[b].frames, &repeated) {
-                for instance in instances.iter().flatten() {
-                    let log = instance.log();
-                    let takeovers: Vec<&str> = log
-                        .lines()
-                        .filter(|l| {
-                            l.contains("taken over")
-                                || l.contains("fenced")
-                                || l.contains("handed over")
-                                || l.contains("partitions lost")
-                        })
-                        .collect();
-                    println!("{}: {takeovers:#?}", instance.name);
-                }
-                panic!("streams {a} and {b}: {e}");
-            }
-        }
+        panic!("{e}");
     }
 }

@@ -155,6 +155,22 @@ impl Instance {
             .collect()
     }
 
+    /// Prints the lines of its log that say it took a game over, was fenced off,
+    /// handed a game over or lost partitions.
+    pub fn print_ownership(&self) {
+        let log = self.log();
+        let owning: Vec<&str> = log
+            .lines()
+            .filter(|l| {
+                l.contains("taken over")
+                    || l.contains("fenced")
+                    || l.contains("handed over")
+                    || l.contains("partitions lost")
+            })
+            .collect();
+        println!("{}: {owning:#?}", self.name);
+    }
+
     /// Its log, for failure messages.
     pub fn log(&self) -> String {
         self.log.lock().unwrap().join("\n")
@@ -166,13 +182,18 @@ impl Instance {
         let _ = self.child.wait();
     }
 
-    /// SIGTERM, then waits for a clean exit.
-    pub fn terminate(mut self) {
+    /// Sends `signal` (`TERM`, `STOP`, `CONT`) to the process.
+    pub fn signal(&self, signal: &str) {
         let sent = Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
+            .args([&format!("-{signal}"), &self.child.id().to_string()])
             .status()
             .expect("kill runs");
-        assert!(sent.success(), "SIGTERM delivered to {}", self.name);
+        assert!(sent.success(), "SIG{signal} delivered to {}", self.name);
+    }
+
+    /// SIGTERM, then waits for a clean exit.
+    pub fn terminate(mut self) {
+        self.signal("TERM");
         let deadline = Instant::now() + Duration::from_secs(30);
         loop {
             if let Some(status) = self.child.try_wait().unwrap() {

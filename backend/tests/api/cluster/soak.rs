@@ -8,7 +8,9 @@ use std::time::Duration;
 use futures_util::{SinkExt, StreamExt};
 use protocol::{Cell, Uuid};
 use serde_json::{json, Value};
+use tokio::task::JoinHandle;
 use tokio_tungstenite::tungstenite::Message;
+use tokio_util::sync::CancellationToken;
 
 use crate::helpers::{cell_of, open_at, Client, Ws};
 
@@ -423,4 +425,95 @@ pub fn update_counts(frames: &[Value]) -> HashMap<Update, usize> {
         *counts.entry(update).or_default() += 1;
     }
     counts
+}
+
+/// Starts `count` bots until `stop`: bot i plays `games[i % games.len()]` and first
+/// connects to live instance i.
+pub fn spawn_bots(
+    count: usize,
+    games: &[Uuid],
+    live: &Live,
+    stop: &CancellationToken,
+) -> Vec<JoinHandle<BotReport>> {
+    (0..count)
+        .map(|i| {
+            tokio::spawn(bot(
+                format!("bot{i}"),
+                games[i % games.len()],
+                live.clone(),
+                i,
+                stop.clone(),
+            ))
+        })
+        .collect()
+}
+
+/// Waits for the bots, prints what each did and checks it: no invariant broken, at
+/// least `min_validated` moves validated.
+pub async fn bot_reports(bots: Vec<JoinHandle<BotReport>>, min_validated: u64) -> Vec<BotReport> {
+    let mut reports = Vec::new();
+    for bot in bots {
+        reports.push(bot.await.expect("a bot does not panic"));
+    }
+    for report in &reports {
+        println!(
+            "  {}: {} moves validated, {} re-entries",
+            report.id, report.validated, report.reentries
+        );
+        assert!(report.violations.is_empty(), "{:?}", report.violations);
+        assert!(
+            report.validated >= min_validated,
+            "every bot kept playing: {report:?}"
+        );
+    }
+    reports
+}
+
+/// Each player's entry generations: the world shows each of them once more.
+pub type Entries = HashMap<String, Vec<i64>>;
+
+/// The bots' entries.
+pub fn entries_of(reports: &[BotReport]) -> Entries {
+    reports
+        .iter()
+        .map(|r| (r.id.to_string(), r.entry_generations.clone()))
+        .collect()
+}
+
+/// The invariants on every stream: none broken as it was watched (two players on one
+/// cell, a chat line twice), no update shown more often than once plus the player's
+/// entries at its generation, and any two streams of one game deliver what both
+/// delivered in one order. The first broken one, with `name(i)` naming stream i.
+pub fn check_streams(
+    streams: &[Watched],
+    entries: &Entries,
+    name: impl Fn(usize) -> String,
+) -> Result<(), String> {
+    for (i, stream) in streams.iter().enumerate() {
+        if !stream.violations.is_empty() {
+            return Err(format!("{}: {:?}", name(i), stream.violations));
+        }
+        for ((player, generation), count) in update_counts(&stream.frames) {
+            let shown_again = entries
+                .get(&player)
+                .map_or(0, |g| g.iter().filter(|e| **e == generation).count());
+            if count > 1 + shown_again {
+                return Err(format!(
+                    "{}: update {generation} of {player} shown {count} times",
+                    name(i)
+                ));
+            }
+        }
+    }
+    let repeated: HashSet<Update> = entries
+        .iter()
+        .flat_map(|(id, gens)| gens.iter().map(|g| (id.clone(), *g)))
+        .collect();
+    for a in 0..streams.len() {
+        for b in (a + 1..streams.len()).filter(|b| streams[*b].game == streams[a].game) {
+            same_order(&streams[a].frames, &streams[b].frames, &repeated)
+                .map_err(|e| format!("{} and {}: {e}", name(a), name(b)))?;
+        }
+    }
+    Ok(())
 }

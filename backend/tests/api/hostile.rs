@@ -51,8 +51,22 @@ async fn handshake_answer(
             .headers_mut()
             .insert("Origin", origin.parse().unwrap());
     }
+    handshake_over(app, request, socket_from(from)).await
+}
+
+/// A client socket bound to the local address `from`, not yet connected.
+fn socket_from(from: &str) -> TcpSocket {
     let socket = TcpSocket::new_v4().unwrap();
     socket.bind(format!("{from}:0").parse().unwrap()).unwrap();
+    socket
+}
+
+/// Opens `request` over `socket`; the socket, or the whole answer of a refusal.
+async fn handshake_over(
+    app: &TestApp,
+    request: tungstenite::handshake::client::Request,
+    socket: TcpSocket,
+) -> Result<Ws, tungstenite::http::Response<Option<Vec<u8>>>> {
     let stream = socket.connect(app.address.parse().unwrap()).await.unwrap();
     match tokio_tungstenite::client_async(request, tokio_tungstenite::MaybeTlsStream::Plain(stream))
         .await
@@ -887,10 +901,8 @@ async fn a_client_that_stops_reading_counts_under_the_caps_until_its_connection_
     .await;
     // a world socket from 127.0.0.3 whose client never reads, with a small receive
     // window: the server's writes to it back up, and the heartbeat gives up on it
-    let socket = TcpSocket::new_v4().unwrap();
+    let socket = socket_from("127.0.0.3");
     socket.set_recv_buffer_size(2048).unwrap();
-    socket.bind("127.0.0.3:0".parse().unwrap()).unwrap();
-    let stream = socket.connect(app.address.parse().unwrap()).await.unwrap();
     let request = format!(
         "ws://{}{}",
         app.address,
@@ -898,10 +910,7 @@ async fn a_client_that_stops_reading_counts_under_the_caps_until_its_connection_
     )
     .into_client_request()
     .unwrap();
-    let (stuck, _) =
-        tokio_tungstenite::client_async(request, tokio_tungstenite::MaybeTlsStream::Plain(stream))
-            .await
-            .unwrap();
+    let stuck = handshake_over(&app, request, socket).await.unwrap();
     // a player standing still as fast as the raised limit lets it: every move is an
     // update for every world socket, megabytes while the heartbeat runs out
     let mut mover = Client::connect(&app, "Mover").await;

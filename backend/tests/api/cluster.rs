@@ -87,13 +87,35 @@ async fn three_instances_play_one_game() {
     // Bob's path steps on no food: a catch now would move a food before Ana picks hers,
     // and her view of it could still be on its way
     let food: Vec<Cell> = bob.view.food.values().copied().collect();
-    let beside = neighbours(ana_at)
-        .into_iter()
-        .find(|c| {
+    let beside_ana = |bob: &Client, ana_at: Cell| {
+        neighbours(ana_at).into_iter().find(|c| {
             bob.path_to(*c)
                 .is_some_and(|path| path.iter().all(|step| !food.contains(step)))
         })
-        .expect("a free cell beside Ana, reachable without catching a food");
+    };
+    // the board is random: one of them may be walled in by bricks and food, so they
+    // take turns stepping out until Bob has a way to Ana that catches nothing
+    let mut ana_at = ana_at;
+    let mut turn = 0;
+    let beside = loop {
+        if let Some(beside) = beside_ana(&bob, ana_at) {
+            break beside;
+        }
+        assert!(
+            turn < 20,
+            "no free cell beside Ana reachable by Bob without catching a food"
+        );
+        let (mover, watcher) = if turn % 2 == 0 {
+            (&mut ana, &mut bob)
+        } else {
+            (&mut bob, &mut ana)
+        };
+        let step = free_neighbour(mover);
+        mover.move_to(step.x, step.y).await;
+        watcher.sees_move(mover.id, mover.generation).await;
+        ana_at = ana.at.unwrap();
+        turn += 1;
+    };
     for step in bob.path_to(beside).unwrap() {
         let got = bob.move_to(step.x, step.y).await;
         assert_eq!(got, step);

@@ -231,6 +231,8 @@ fn the_binary_exits_non_zero_saying_authentication_failed() {
         .arg("--data-dir")
         .arg(dir.path())
         .env("DRAPETISCA_PULSAR_TOKEN", FORGED_TOKEN)
+        // a developer's own token file would clash with the forged token
+        .env_remove("DRAPETISCA_PULSAR_TOKEN_FILE")
         .env("NO_COLOR", "1")
         .env("RUST_BACKTRACE", "0")
         .output()

@@ -61,7 +61,13 @@ fn test() -> Result<()> {
     dist::build()?;
     services::up(&[])?;
     // both suites run even when the first fails, so one CI run shows every failure
-    let suites = cmd::run("cargo", &["test", "--workspace", "--no-fail-fast"], &[]);
+    // without backtraces a failing test's message is the last thing it prints, which is
+    // what a CI log cut to its head and tail keeps
+    let suites = cmd::run(
+        "cargo",
+        &["test", "--workspace", "--no-fail-fast"],
+        &[("RUST_BACKTRACE", "0")],
+    );
     let browser = end_to_end();
     // the services stop with the run, even a failed one; `cargo xtask services up` keeps
     // them for repeated `cargo test` runs instead

@@ -9,11 +9,13 @@
 //!
 //! - [`machine`]: what the figures were measured on.
 //! - [`markdown`]: the tables.
+//! - [`fanout`]: the fan-out scenario's runs and table.
 
+mod fanout;
 mod machine;
 mod markdown;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use anyhow::{bail, Context, Result};
@@ -26,7 +28,9 @@ cargo xtask bench [options]
 
   --quick                  shorter runs and fewer ramp steps (a smoke test of the bench)
   --only NAME              run only this scenario (steady, ramp, idle, hostile, games,
-                           startup); repeatable
+                           startup, fanout); repeatable
+  --baseline BINARY        the fan-out scenario also runs its reference rows on this
+                           other build of drapetisca (e.g. an older commit's), in turn
   --pulsar-url URL         add rows with the server on this Pulsar (as drapetisca's flag)
   --cassandra-nodes NODES  add rows with the server on these Cassandra nodes
   --no-write               print the tables, leave docs/benchmarks.md alone
@@ -54,6 +58,8 @@ struct Options {
     cassandra_nodes: Option<String>,
     /// Whether to update docs/benchmarks.md.
     write: bool,
+    /// Another drapetisca binary for the fan-out scenario's baseline rows.
+    baseline: Option<PathBuf>,
 }
 
 fn parse(args: &[String]) -> Result<Options> {
@@ -74,6 +80,7 @@ fn parse(args: &[String]) -> Result<Options> {
             "--only" => o.only.push(value("--only")?),
             "--pulsar-url" => o.pulsar_url = Some(value("--pulsar-url")?),
             "--cassandra-nodes" => o.cassandra_nodes = Some(value("--cassandra-nodes")?),
+            "--baseline" => o.baseline = Some(value("--baseline")?.into()),
             "-h" | "--help" => {
                 print!("{USAGE}");
                 std::process::exit(0);
@@ -82,7 +89,11 @@ fn parse(args: &[String]) -> Result<Options> {
         }
     }
     for name in &o.only {
-        if !["steady", "ramp", "idle", "hostile", "games", "startup"].contains(&name.as_str()) {
+        if ![
+            "steady", "ramp", "idle", "hostile", "games", "startup", "fanout",
+        ]
+        .contains(&name.as_str())
+        {
             bail!("unknown scenario {name:?}\n\n{USAGE}");
         }
     }
@@ -147,9 +158,11 @@ struct Bins {
     loadgen: PathBuf,
     /// Where runs.jsonl and server logs go.
     out: PathBuf,
+    /// The fan-out scenario's baseline server, copied aside too.
+    baseline: Option<PathBuf>,
 }
 
-fn build() -> Result<Bins> {
+fn build(baseline: Option<&Path>) -> Result<Bins> {
     cmd::run(
         "cargo",
         &["build", "--release", "-p", "backend", "-p", "loadgen"],
@@ -166,20 +179,41 @@ fn build() -> Result<Bins> {
         std::fs::copy(&from, bin.join(name))
             .with_context(|| format!("cannot copy {}", from.display()))?;
     }
+    let baseline = match baseline {
+        Some(from) => {
+            let to = bin.join("drapetisca-baseline");
+            std::fs::copy(from, &to)
+                .with_context(|| format!("cannot copy the baseline {}", from.display()))?;
+            Some(to)
+        }
+        None => None,
+    };
     Ok(Bins {
         server: bin.join("drapetisca"),
         loadgen: bin.join("loadgen"),
         out,
+        baseline,
     })
 }
 
 /// One loadgen run against a fresh server of `variant`; returns its report.
 fn loadgen(bins: &Bins, variant: &Variant, label: &str, args: &[&str]) -> Result<Report> {
+    loadgen_on(bins, &bins.server, variant, label, args)
+}
+
+/// [`loadgen`] against the server binary `server`.
+fn loadgen_on(
+    bins: &Bins,
+    server: &Path,
+    variant: &Variant,
+    label: &str,
+    args: &[&str],
+) -> Result<Report> {
     let log = bins.out.join(format!("{label}.server.log"));
     let mut command = Command::new(&bins.loadgen);
     command
         .arg("--spawn")
-        .arg(&bins.server)
+        .arg(server)
         .args(["--probe-path", "/healthz", "--quiet", "--label", label])
         .arg("--server-log")
         .arg(&log)
@@ -264,12 +298,16 @@ pub struct Results {
     pub idle_games: Option<Report>,
     /// Start-up times of several spawns (embedded only).
     pub startup: Vec<Report>,
+    /// The fan-out scenario's runs (embedded only).
+    pub fanout: Vec<(fanout::Case, Report)>,
+    /// What `--baseline` named, for the fan-out table.
+    pub fanout_baseline: Option<String>,
 }
 
 pub fn run(args: &[String]) -> Result<()> {
     let o = parse(args)?;
     let wanted = |name: &str| o.only.is_empty() || o.only.iter().any(|n| n == name);
-    let bins = build()?;
+    let bins = build(o.baseline.as_deref())?;
     let machine = machine::Machine::probe();
     let (duration, ramp_duration) = if o.quick { ("5", "5") } else { ("20", "10") };
     let ramp_steps: &[u32] = if o.quick {
@@ -385,6 +423,22 @@ pub fn run(args: &[String]) -> Result<()> {
                 .startup
                 .push(loadgen(&bins, embedded, &label, &["--startup-only"])?);
         }
+    }
+    if wanted("fanout") {
+        let embedded = &variants(&o)[0];
+        let duration = if o.quick { "5" } else { "10" };
+        for case in fanout::plan(bins.baseline.is_some()) {
+            let server = match case.build {
+                fanout::Build::Current => &bins.server,
+                // unwrap: the plan has baseline cases only when a baseline was given
+                fanout::Build::Baseline => bins.baseline.as_ref().unwrap(),
+            };
+            let args = case.args(duration);
+            let args: Vec<&str> = args.iter().map(String::as_str).collect();
+            let report = loadgen_on(&bins, server, embedded, &case.label(), &args)?;
+            results.fanout.push((case, report));
+        }
+        results.fanout_baseline = o.baseline.as_ref().map(|b| b.display().to_string());
     }
     let mut command = String::from("cargo xtask bench");
     for a in args {

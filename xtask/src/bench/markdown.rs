@@ -40,7 +40,7 @@ pub fn lost(r: &Report) -> u64 {
 
 /// The server's figures; the bench always spawns the server, so they are there unless
 /// `/proc` could not be read, and then every cell of them reads 0.
-fn server(r: &Report) -> ServerFigures {
+pub(super) fn server(r: &Report) -> ServerFigures {
     r.server.unwrap_or_default()
 }
 
@@ -64,7 +64,7 @@ pub fn one_line(r: &Report) -> String {
     )
 }
 
-fn yes(met: bool) -> &'static str {
+pub(super) fn yes(met: bool) -> &'static str {
     if met {
         "yes"
     } else {
@@ -72,16 +72,16 @@ fn yes(met: bool) -> &'static str {
     }
 }
 
-fn ms(x: f64) -> String {
+pub(super) fn ms(x: f64) -> String {
     format!("{x:.2}")
 }
 
-fn percent(x: f64) -> String {
+pub(super) fn percent(x: f64) -> String {
     format!("{x:.0}%")
 }
 
 /// A markdown table: one header, and rows of exactly as many cells.
-struct Table {
+pub(super) struct Table {
     /// The column names.
     header: Vec<String>,
     /// The rows so far, each as long as `header`.
@@ -89,14 +89,14 @@ struct Table {
 }
 
 impl Table {
-    fn new(header: &[&str]) -> Self {
+    pub(super) fn new(header: &[&str]) -> Self {
         Table {
             header: header.iter().map(|h| h.to_string()).collect(),
             rows: Vec::new(),
         }
     }
 
-    fn row(&mut self, cells: Vec<String>) {
+    pub(super) fn row(&mut self, cells: Vec<String>) {
         // a row of another width would shift every later cell under the wrong header
         assert_eq!(
             cells.len(),
@@ -108,7 +108,7 @@ impl Table {
         self.rows.push(cells);
     }
 
-    fn render(&self) -> String {
+    pub(super) fn render(&self) -> String {
         let line = |cells: &[String]| format!("| {} |\n", cells.join(" | "));
         let mut out = line(&self.header);
         out.push_str(&format!("|{}\n", "---|".repeat(self.header.len())));
@@ -463,6 +463,12 @@ pub fn section(m: &Machine, command: &str, results: &Results) -> String {
         ]);
         writeln!(w, "{}", table.render()).unwrap();
     }
+    if !results.fanout.is_empty() {
+        w.push_str(&super::fanout::section(
+            &results.fanout,
+            results.fanout_baseline.as_deref(),
+        ));
+    }
     w.push_str(&summary(results));
     write!(w, "{END}").unwrap();
     s
@@ -684,6 +690,7 @@ mod tests {
                 ..report(250, 0.0, 0)
             }),
             startup: vec![report(0, 0.0, 0)],
+            ..Results::default()
         };
         let machine = Machine {
             cores: 2,

@@ -164,7 +164,7 @@ pub fn test_ca() -> PathBuf {
 /// Drops, once per test process and in the background, the keyspaces of earlier test
 /// processes that have ended: the test harness has no hook at the end of a run, so
 /// each run cleans up after the ones before it.
-fn drop_stale_keyspaces_once() {
+pub fn drop_stale_keyspaces_once() {
     static ONCE: Once = Once::new();
     ONCE.call_once(|| {
         std::thread::spawn(|| {

@@ -12,7 +12,9 @@ use std::time::{Duration, Instant};
 
 use protocol::Uuid;
 
-use crate::cassandra::support::{fresh_keyspace, require_cassandra, NODE, PASSWORD, USER};
+use crate::cassandra::support::{
+    drop_stale_keyspaces_once, fresh_keyspace, require_cassandra, NODE, PASSWORD, USER,
+};
 use crate::helpers::{create_command_topic, pulsar_token_file, unique_topic, PULSAR_URL};
 
 /// The release binary, built once per test run.
@@ -60,6 +62,9 @@ impl Deployment {
     /// A fresh topic (with its partitioned command topic) and keyspace.
     pub fn new() -> Self {
         require_cassandra();
+        // a developer running only the cluster tests again and again would otherwise
+        // pile up keyspaces until Cassandra's heap runs out (it did, at about 650)
+        drop_stale_keyspaces_once();
         let topic = unique_topic();
         create_command_topic(&topic);
         Deployment {

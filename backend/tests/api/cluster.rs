@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 use protocol::{Cell, Uuid};
 use serde_json::{json, Value};
 
-use self::instances::{owner_after, Deployment, Instance};
+use self::instances::{first_owner, owner_after, Deployment, Instance};
 use crate::helpers::{cell_of, close_of, free_neighbour, next_text, open_at, Client, Ws, PATIENCE};
 
 /// A world socket that records every frame, to compare what instances deliver.
@@ -395,17 +395,8 @@ async fn killing_the_owner_moves_the_game_within_seconds_and_loses_no_validated_
         .iter()
         .map(|n| Some(deployment.start(n)))
         .collect();
-    // someone enters so that the game gets an owner
-    let mut first = Client::connect_at(
-        &instances[0].as_ref().unwrap().address,
-        Uuid::new_v4(),
-        "First",
-    )
-    .await;
-    first.enter().await;
     let all: Vec<&Instance> = instances.iter().map(|i| i.as_ref().unwrap()).collect();
-    let (owner, epoch) = owner_after(&all, 0, PATIENCE).await;
-    drop(first);
+    let (owner, epoch) = first_owner(&all).await;
     let addresses: Vec<String> = all.iter().map(|i| i.address.clone()).collect();
     let others: Vec<usize> = (0..3).filter(|i| *i != owner).collect();
     let address = |i: usize| addresses[i].clone();

@@ -11,7 +11,7 @@ use protocol::{Cell, Uuid};
 use serde_json::{json, Value};
 use tokio_util::sync::CancellationToken;
 
-use super::instances::{owner_after, Deployment, Instance};
+use super::instances::{first_owner, owner_after, Deployment, Instance};
 use super::soak;
 use super::{first_move_after, lobby_count, try_step};
 use crate::cassandra::support::session;
@@ -148,11 +148,7 @@ async fn a_paused_owner_is_fenced_when_it_wakes() {
         .map(|n| deployment.start(n))
         .collect();
     let all: Vec<&Instance> = instances.iter().collect();
-    // someone enters so that the game gets an owner
-    let mut first = Client::connect_at(&all[0].address, Uuid::new_v4(), "First").await;
-    first.enter().await;
-    let (owner, epoch) = owner_after(&all, 0, PATIENCE).await;
-    drop(first);
+    let (owner, epoch) = first_owner(&all).await;
     let paused = &instances[owner];
     let others: Vec<usize> = (0..3).filter(|i| *i != owner).collect();
     let survivors: Vec<&Instance> = others.iter().map(|i| &instances[*i]).collect();

@@ -15,7 +15,9 @@ use protocol::Uuid;
 use crate::cassandra::support::{
     drop_stale_keyspaces_once, fresh_keyspace, require_cassandra, NODE, PASSWORD, USER,
 };
-use crate::helpers::{create_command_topic, pulsar_token_file, unique_topic, PULSAR_URL};
+use crate::helpers::{
+    create_command_topic, pulsar_token_file, unique_topic, Client, PATIENCE, PULSAR_URL,
+};
 
 /// The release binary, built once per test run.
 pub fn release_binary() -> &'static PathBuf {
@@ -225,6 +227,14 @@ impl Drop for Instance {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// Has a player enter through the first of `instances`, so that the game gets an
+/// owner, and waits for it; the owner's index and epoch. The player leaves again.
+pub async fn first_owner(instances: &[&Instance]) -> (usize, u64) {
+    let mut first = Client::connect_at(&instances[0].address, Uuid::new_v4(), "First").await;
+    first.enter().await;
+    owner_after(instances, 0, PATIENCE).await
 }
 
 /// Waits until one of `instances` has taken the game over at an epoch above `after`;

@@ -1,7 +1,7 @@
 //! What the Cassandra store's write path costs, against a running Cassandra
 //! (`cargo xtask services up`). Prints figures; asserts nothing.
 //!
-//!     cargo run --release -p backend --example cassandra_write_cost -- [--nodes host:port] [--iterations N]
+//!     cargo run --release -p drapetisca --example cassandra_write_cost -- [--nodes host:port] [--iterations N]
 //!         [--username U --password P]
 //!
 //! 1. `Store::write` latency and throughput for batch sizes from 1 row (one player's
@@ -16,11 +16,11 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use backend::config::CassandraOptions;
-use backend::metrics::Metrics;
-use backend::store::cassandra::CassandraStore;
-use backend::store::writer::StoreWriter;
-use backend::store::{ObjectKind, Store, StoredObject};
+use store_cassandra::CassandraOptions;
+use game_core::store::writer::metrics::StoreMetrics;
+use store_cassandra::CassandraStore;
+use game_core::store::writer::StoreWriter;
+use game_core::store::{ObjectKind, Store, StoredObject};
 use clap::Parser;
 use protocol::Uuid;
 use scylla::client::session_builder::SessionBuilder;
@@ -124,8 +124,10 @@ async fn main() -> anyhow::Result<()> {
     let moves = 20;
     println!();
     println!("StoreWriter, burst: {players} players x {moves} moves handed over at once");
-    let metrics = Arc::new(Metrics::default());
-    let (writer, task) = StoreWriter::spawn(store.clone(), metrics.clone());
+    let mut figures = edge::metrics::Builder::default();
+    let store_metrics = StoreMetrics::register(figures.ours());
+    let metrics = figures.build();
+    let (writer, task) = StoreWriter::spawn(store.clone(), store_metrics);
     let started = Instant::now();
     for step in 0..moves {
         for n in 0..players {
@@ -157,8 +159,10 @@ async fn main() -> anyhow::Result<()> {
         rate_per_tick * 10,
         ticks / 10
     );
-    let metrics = Arc::new(Metrics::default());
-    let (writer, task) = StoreWriter::spawn(store.clone(), metrics.clone());
+    let mut figures = edge::metrics::Builder::default();
+    let store_metrics = StoreMetrics::register(figures.ours());
+    let metrics = figures.build();
+    let (writer, task) = StoreWriter::spawn(store.clone(), store_metrics);
     let mut peak_backlog = 0;
     let mut tick = tokio::time::interval(Duration::from_millis(100));
     for step in 0..ticks {

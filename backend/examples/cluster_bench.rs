@@ -4,8 +4,8 @@
 //!
 //! ```text
 //! cargo xtask services up
-//! cargo build --release -p backend -p loadgen
-//! cargo run --release -p backend --example cluster_bench [-- KILLS PLAYERS SECONDS]
+//! cargo build --release -p drapetisca -p loadgen
+//! cargo run --release -p drapetisca --example cluster_bench [-- KILLS PLAYERS SECONDS]
 //! ```
 //!
 //! Defaults: 20 kills, 60 players moving twice a second for 20 s. The instances are
@@ -65,7 +65,7 @@ async fn main() -> anyhow::Result<()> {
     for path in [&binary, &loadgen] {
         if !path.is_file() {
             bail!(
-                "{} is missing: cargo build --release -p backend -p loadgen",
+                "{} is missing: cargo build --release -p drapetisca -p loadgen",
                 path.display()
             );
         }
@@ -290,7 +290,7 @@ fn load_average() -> String {
 }
 
 async fn create_command_topic(topic: &str, token: &str) -> anyhow::Result<()> {
-    let path = backend::cluster::command_topic(topic).replace("persistent://", "persistent/");
+    let path = bus_pulsar::contract::command_topic(topic).replace("persistent://", "persistent/");
     let url = format!("{PULSAR_ADMIN}/admin/v2/{path}/partitions");
     let response = reqwest::Client::new()
         .put(&url)

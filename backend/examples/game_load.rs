@@ -2,7 +2,7 @@
 //! player joins a game that is not in memory (`room::load_game`: read the game's rows
 //! from the store, rebuild the board). Prints figures; asserts nothing.
 //!
-//!     cargo run --release -p backend --example game_load -- [--games N] [--players P]
+//!     cargo run --release -p drapetisca --example game_load -- [--games N] [--players P]
 //!         [--cassandra-nodes host:port]
 //!
 //! Writes N games of P players each (every player with a position and a score, the
@@ -15,12 +15,12 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use backend::config::CassandraOptions;
-use backend::room;
-use backend::store::cassandra::CassandraStore;
-use backend::store::embedded::EmbeddedStore;
-use backend::store::rows::GameRows;
-use backend::store::{GameInfo, Store};
+use store_cassandra::CassandraOptions;
+use game_core::room;
+use store_cassandra::CassandraStore;
+use game_core::store::embedded::EmbeddedStore;
+use game_core::store::rows::GameRows;
+use game_core::store::{GameInfo, Store};
 use clap::Parser;
 use protocol::{Board, Uuid};
 use rand::rngs::StdRng;

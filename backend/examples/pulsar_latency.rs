@@ -4,7 +4,7 @@
 //!
 //! ```text
 //! bash services/pulsar/up.sh
-//! cargo run --release -p backend --example pulsar_latency [-- FRAMES]
+//! cargo run --release -p drapetisca --example pulsar_latency [-- FRAMES]
 //! ```
 //!
 //! Two runs: one frame at a time (each published once the previous arrived: the latency
@@ -16,14 +16,14 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
-use backend::bus::pulsar::PulsarBus;
-use backend::bus::{Bus, Fanout, Frame, Wire};
-use backend::config::PulsarOptions;
+use bus_pulsar::PulsarBus;
+use game_core::bus::{Bus, Fanout, Frame, Wire};
+use bus_pulsar::PulsarOptions;
 use tokio::sync::broadcast;
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    backend::telemetry::init("warn");
+    drapetisca::telemetry::init("warn");
     let frames: usize = match std::env::args().nth(1) {
         Some(n) => n.parse().context("FRAMES must be a number")?,
         None => 5000,
@@ -46,7 +46,7 @@ async fn main() -> anyhow::Result<()> {
     // one game: the bus's frames are per game
     let game = protocol::Uuid::new_v4();
     let mut arrivals = fanout.subscribe(game);
-    let bus = PulsarBus::connect(&options, fanout.clone())
+    let bus = PulsarBus::connect(&options, fanout.clone(), std::sync::Arc::new(game_core::hook::Open), &protocol::Uuid::new_v4().to_string())
         .await
         .context("cannot start the pulsar bus (is the broker up? bash services/pulsar/up.sh)")?;
     println!(

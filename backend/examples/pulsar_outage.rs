@@ -6,7 +6,7 @@
 //!
 //! ```text
 //! bash services/pulsar/up.sh
-//! cargo run -p backend --example pulsar_outage [-- OUTAGE]
+//! cargo run -p drapetisca --example pulsar_outage [-- OUTAGE]
 //! ```
 
 use std::path::Path;
@@ -14,13 +14,13 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use anyhow::{ensure, Context};
-use backend::bus::pulsar::PulsarBus;
-use backend::bus::{Bus, Fanout, Frame};
-use backend::config::PulsarOptions;
+use bus_pulsar::PulsarBus;
+use game_core::bus::{Bus, Fanout, Frame};
+use bus_pulsar::PulsarOptions;
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    backend::telemetry::init("error");
+    drapetisca::telemetry::init("error");
     let outage: u64 = match std::env::args().nth(1) {
         Some(s) => s.parse().context("OUTAGE is a number of seconds")?,
         None => 45,
@@ -39,7 +39,7 @@ async fn main() -> anyhow::Result<()> {
     // one game: the bus's frames are per game
     let game = protocol::Uuid::new_v4();
     let mut arrivals = fanout.subscribe(game);
-    let bus = PulsarBus::connect(&options, fanout.clone()).await?;
+    let bus = PulsarBus::connect(&options, fanout.clone(), std::sync::Arc::new(game_core::hook::Open), &protocol::Uuid::new_v4().to_string()).await?;
 
     let service = |name: &str| {
         let script = root.join("services/pulsar").join(name);

@@ -1,41 +1,39 @@
-//! The application: builds the store, bus and game registry from [`Settings`], binds the
-//! listener, serves the routes, and shuts everything down in order.
+//! The application: picks the store, the bus and placement from [`Settings`], builds
+//! the game core and the edge around them, binds the listener, serves, and shuts
+//! everything down in order. The one place that knows every layer.
 
 use std::net::TcpListener;
 use std::sync::Arc;
 use std::time::Duration;
 
-use actix_web::{dev::Server, web, App, HttpResponse, HttpServer};
+use actix_web::dev::Server;
+use actix_web::web;
 use anyhow::Context;
+use bus_pulsar::PulsarBus;
+use cluster::census::Census;
+use cluster::fencing::Fence;
+use cluster::host::Hosting;
+use cluster::placement::ClusterPlacement;
+use cluster::Cluster;
+use edge::guard::metrics::GuardMetrics;
+use edge::guard::Guard;
+use edge::metrics::{self, SocketMetrics};
+use edge::state::AppState;
+use game_core::bus::{inprocess::InProcessBus, Bus, Fanout};
+use game_core::hook::{Open, WorldHook};
+use game_core::placement::{Local, Placement};
+use game_core::registry::{Limits, Registry};
+use game_core::room::metrics::RoomMetrics;
+use game_core::room::RoomDeps;
+use game_core::store::embedded::EmbeddedStore;
+use game_core::store::writer::{metrics::StoreMetrics, StoreWriter};
+use game_core::store::Store;
 use protocol::Board;
+use store_cassandra::CassandraStore;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
-use crate::bus::{inprocess::InProcessBus, pulsar::PulsarBus, Bus, Fanout};
-use crate::cluster::{self, fencing::Fence, host::Hosting, Cluster};
 use crate::config::Settings;
-use crate::metrics::Metrics;
-use crate::registry::{Limits, Registry};
-use crate::room::RoomDeps;
-use crate::store::{
-    cassandra::CassandraStore, embedded::EmbeddedStore, writer::StoreWriter, Store,
-};
-use crate::ws::guard::Guard;
-use crate::{assets, lobby, ws};
-
-/// What every request handler shares.
-pub struct Shared {
-    /// The games: where each runs, loading and unloading them.
-    pub registry: Arc<Registry>,
-    /// This instance's world fan-out.
-    pub fanout: Fanout,
-    /// Counters for `/metrics`.
-    pub metrics: Arc<Metrics>,
-    /// Fires when the server shuts down; sockets then close with a reason.
-    pub shutdown: CancellationToken,
-    /// What clients may do: origins, socket caps, frame rates.
-    pub guard: Guard,
-}
 
 /// A built, listening server, not yet running.
 pub struct Application {
@@ -57,9 +55,31 @@ pub struct Application {
     cluster: Option<Arc<Cluster>>,
 }
 
+/// What the cluster needs of the world bus: the concrete Pulsar bus (its notices), and
+/// the hook it was connected with.
+struct ClusterStream {
+    /// The bus, for take-over markers and the census.
+    world: Arc<PulsarBus>,
+    /// The fence the bus stamps and filters with.
+    fence: Arc<Fence>,
+    /// Newer owners the fence learnt of: their games' hosts here stop.
+    fenced: tokio::sync::mpsc::UnboundedReceiver<protocol::Uuid>,
+    /// The owners' census, for the lobby.
+    census: Arc<Census>,
+}
+
 impl Application {
     pub async fn build(settings: Settings) -> anyhow::Result<Self> {
-        let metrics = Arc::new(Metrics::default());
+        // one id for this instance, everywhere it is named (its bus subscription, its
+        // cluster consumer, the origin of its frames and commands)
+        let instance = protocol::Uuid::new_v4().to_string();
+        let mut figures = metrics::Builder::default();
+        let room_metrics = RoomMetrics::register(figures.ours());
+        let store_metrics = StoreMetrics::register(figures.ours());
+        let sockets = SocketMetrics::register(figures.ours(), room_metrics.queue_drops());
+        let guard = Guard::new(&settings.guard, GuardMetrics::register(figures.ours()));
+        let metrics = Arc::new(figures.build());
+
         let store: Arc<dyn Store> = if !settings.cassandra.nodes.is_empty() {
             Arc::new(CassandraStore::connect(&settings.cassandra).await?)
         } else {
@@ -69,70 +89,73 @@ impl Application {
         };
         let fanout = Fanout::new(
             settings.world_queue,
-            std::time::Duration::from_millis(settings.world_batch_ms),
+            Duration::from_millis(settings.world_batch_ms),
         );
-        // the fence and the census are shared by the cluster and the bus; they only
-        // stamp, filter and count when several instances share games (docs/cluster.md)
-        let (fence, fenced) = Fence::new();
-        let shared = cluster::Shared {
-            fence,
-            census: Arc::default(),
-        };
         let clustered = settings.cluster;
         if clustered && (settings.pulsar.url.is_none() || settings.cassandra.nodes.is_empty()) {
             anyhow::bail!("--cluster needs --pulsar-url and --cassandra-nodes");
         }
+        // in a cluster the Pulsar bus stamps and filters frames with the fence, and
+        // hands the census to the lobby (docs/cluster.md); alone it stamps nothing
+        let mut stream = None;
         let bus: Arc<dyn Bus> = if settings.pulsar.url.is_some() {
-            let shared = clustered.then(|| shared.clone());
-            Arc::new(
-                PulsarBus::connect_shared(&settings.pulsar, fanout.clone(), shared)
+            let (fence, fenced) = Fence::new();
+            let census = Arc::new(Census::default());
+            let hook: Arc<dyn WorldHook> = if clustered {
+                Arc::new(cluster::stream::Stream {
+                    fence: fence.clone(),
+                    census: census.clone(),
+                })
+            } else {
+                Arc::new(Open)
+            };
+            let world = Arc::new(
+                PulsarBus::connect(&settings.pulsar, fanout.clone(), hook, &instance)
                     .await
                     .context("cannot start the pulsar bus")?,
-            )
+            );
+            if clustered {
+                stream = Some(ClusterStream {
+                    world: world.clone(),
+                    fence,
+                    fenced,
+                    census,
+                });
+            }
+            world
         } else {
             Arc::new(InProcessBus::new(fanout.clone()))
         };
-        let (writer, writer_task) = StoreWriter::spawn(store.clone(), metrics.clone());
+        let (writer, writer_task) = StoreWriter::spawn(store.clone(), store_metrics);
         let shutdown = CancellationToken::new();
+        let idle = Duration::from_secs(settings.game_idle_secs);
         let deps = RoomDeps {
             bus: bus.clone(),
             writer,
-            metrics: metrics.clone(),
-            idle: Duration::from_secs(settings.game_idle_secs),
+            metrics: room_metrics,
+            idle,
             max_players: settings.guard.max_players_per_game,
             prune_after: Duration::from_secs(settings.prune_players_after_secs),
         };
-        // in a cluster, the cluster decides where each game runs, and the registry hands
-        // out its gateways
-        let cluster = if clustered {
-            let client = crate::bus::pulsar::client(&settings.pulsar).await?;
-            let consumer_client = crate::bus::pulsar::client(&settings.pulsar).await?;
-            let instance = protocol::Uuid::new_v4().to_string();
-            let world_topic = settings.pulsar.topic.clone();
-            let hosting = |link| Hosting {
-                instance: instance.clone(),
-                store: store.clone(),
-                deps: deps.clone(),
-                link,
-                board: Board::STANDARD,
-                fence: shared.fence.clone(),
-                client: client.clone(),
-                world_topic: world_topic.clone(),
-            };
-            let cluster = Cluster::start(
-                &client,
-                &consumer_client,
-                &world_topic,
-                instance.clone(),
-                fenced,
-                shared.census.clone(),
-                hosting,
-            )
-            .await
-            .context("cannot join the cluster")?;
-            Some(Arc::new(cluster))
-        } else {
-            None
+        // in a cluster, every game runs at its owner and the sockets here get its
+        // gateway; alone, every game runs here
+        let (placement, cluster): (Arc<dyn Placement>, _) = match stream {
+            Some(stream) => {
+                let cluster = Arc::new(join_cluster(&settings, &instance, store.clone(), deps, stream).await?);
+                (
+                    Arc::new(ClusterPlacement::new(cluster.clone(), idle)),
+                    Some(cluster),
+                )
+            }
+            None => (
+                Arc::new(Local::new(
+                    store.clone(),
+                    Board::STANDARD,
+                    deps,
+                    shutdown.clone(),
+                )),
+                None,
+            ),
         };
         let limits = Limits {
             max_games: settings.max_games,
@@ -140,11 +163,9 @@ impl Application {
         };
         let registry = Registry::open(
             store,
-            Board::STANDARD,
-            deps,
+            placement,
             limits,
             settings.game_id,
-            cluster.clone(),
             shutdown.clone(),
         )
         .await
@@ -155,43 +176,32 @@ impl Application {
         let listener = TcpListener::bind(&settings.bind)
             .with_context(|| format!("cannot listen on {}", settings.bind))?;
         let port = listener.local_addr()?.port();
-        let guard = Guard::new(&settings.guard);
-        tokio::spawn(crate::memory::give_back_after_closes(
+        tokio::spawn(edge::memory::give_back_after_closes(
             guard.clone(),
-            metrics.clone(),
+            sockets.clone(),
             shutdown.clone(),
         ));
-        let shared = web::Data::new(Shared {
+        let state = web::Data::new(AppState {
             registry: registry.clone(),
             fanout,
             metrics,
+            sockets,
             shutdown: shutdown.clone(),
             guard,
         });
         let metrics_server = match &settings.metrics_bind {
-            Some(address) => Some(metrics_server(address, shared.clone())?),
+            Some(address) => {
+                let listener = TcpListener::bind(address)
+                    .with_context(|| format!("cannot listen on {address} for /metrics"))?;
+                let bound = listener.local_addr()?;
+                let server = edge::server::serve_metrics_alone(listener, state.clone())?;
+                // not `port=`: operators and tests read the main port from the "listening" line
+                tracing::info!(metrics_address = %bound, "serving /metrics");
+                Some((server, bound.port()))
+            }
             None => None,
         };
-        let public_metrics = metrics_server.is_none();
-        let server = HttpServer::new(move || {
-            App::new()
-                .app_data(shared.clone())
-                .configure(routes)
-                .configure(|cfg| {
-                    if public_metrics {
-                        cfg.route("/metrics", web::get().to(serve_metrics));
-                    }
-                })
-        })
-        // frames are small and must leave at once: without this, Nagle's algorithm
-        // holds a frame back while an earlier one is unacknowledged, and the client's
-        // delayed ACK turns that into stalls of about 40 ms
-        .tcp_nodelay(true)
-        .listen(listener)?
-        // signals are ours: sockets must get close frames before the server stops
-        .disable_signals()
-        .shutdown_timeout(5)
-        .run();
+        let server = edge::server::serve(listener, state, metrics_server.is_none())?;
         tracing::info!(address = %settings.bind, port, "listening");
         Ok(Application {
             port,
@@ -263,52 +273,43 @@ impl Application {
     }
 }
 
-fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.route("/ws/player/{player_id}", web::get().to(ws::player_route))
-        .route("/ws/world/{player_id}", web::get().to(ws::world_route))
-        .route(
-            "/ws/game/{game_id}/player/{player_id}",
-            web::get().to(ws::game_player_route),
-        )
-        .route(
-            "/ws/game/{game_id}/world/{player_id}",
-            web::get().to(ws::game_world_route),
-        )
-        .configure(lobby::configure)
-        .route("/healthz", web::get().to(healthz))
-        .configure(assets::configure);
-}
-
-/// A server of `/metrics` alone on `address`, and the port it bound.
-fn metrics_server(address: &str, shared: web::Data<Shared>) -> anyhow::Result<(Server, u16)> {
-    let listener = TcpListener::bind(address)
-        .with_context(|| format!("cannot listen on {address} for /metrics"))?;
-    let bound = listener.local_addr()?;
-    let server = HttpServer::new(move || {
-        App::new()
-            .app_data(shared.clone())
-            .route("/metrics", web::get().to(serve_metrics))
-    })
-    .workers(1)
-    .listen(listener)?
-    .disable_signals()
-    .shutdown_timeout(1)
-    .run();
-    // not `port=`: operators and tests read the main port from the "listening" line
-    tracing::info!(metrics_address = %bound, "serving /metrics");
-    Ok((server, bound.port()))
-}
-
-async fn healthz(shared: web::Data<Shared>) -> HttpResponse {
-    HttpResponse::Ok().json(serde_json::json!({
-        "status": "ok",
-        "bus_ok": shared.fanout.bus_ok(),
-        "games_running": shared.registry.running(),
-    }))
-}
-
-async fn serve_metrics(shared: web::Data<Shared>) -> HttpResponse {
-    HttpResponse::Ok()
-        .content_type(prometheus_client::encoding::prometheus_text::CONTENT_TYPE)
-        .body(shared.metrics.render())
+/// Joins the cluster: its owners host games with `deps`, loading them from `store`.
+async fn join_cluster(
+    settings: &Settings,
+    instance: &str,
+    store: Arc<dyn Store>,
+    deps: RoomDeps,
+    stream: ClusterStream,
+) -> anyhow::Result<Cluster> {
+    let client = bus_pulsar::client(&settings.pulsar).await?;
+    let consumer_client = bus_pulsar::client(&settings.pulsar).await?;
+    let world_topic = settings.pulsar.topic.clone();
+    let ClusterStream {
+        world,
+        fence,
+        fenced,
+        census,
+    } = stream;
+    let hosting = |link| Hosting {
+        instance: instance.to_string(),
+        store,
+        deps,
+        link,
+        board: Board::STANDARD,
+        fence,
+        world,
+        client: client.clone(),
+        world_topic: world_topic.clone(),
+    };
+    Cluster::start(
+        &client,
+        &consumer_client,
+        &world_topic,
+        instance.to_string(),
+        fenced,
+        census,
+        hosting,
+    )
+    .await
+    .context("cannot join the cluster")
 }

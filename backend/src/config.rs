@@ -1,20 +1,17 @@
 //! Settings: every option is a flag and a `DRAPETISCA_*` environment variable, with a
 //! default that runs the game on one machine with nothing else installed. Credentials
 //! are `secrecy` strings: their `Debug` does not print them, and a driver gets one only
-//! through `expose_secret`.
-
-mod cassandra;
-mod guard;
-mod pulsar;
+//! through `expose_secret`. Each part's options live beside what they configure (the
+//! guard's in `edge`, Pulsar's and Cassandra's in their adapters); this flattens them.
 
 use std::path::PathBuf;
 
 use clap::Parser;
 use protocol::Uuid;
 
-pub use cassandra::CassandraOptions;
-pub use guard::GuardOptions;
-pub use pulsar::{PulsarOptions, DEFAULT_TOPIC};
+pub use bus_pulsar::options::{PulsarOptions, DEFAULT_TOPIC};
+pub use edge::guard::GuardOptions;
+pub use store_cassandra::CassandraOptions;
 
 /// Drapetisca: a real-time multiplayer spider game. Serves the game page and its two
 /// WebSockets; runs on an embedded bus and store unless pointed at Apache Pulsar and

@@ -1,6 +1,6 @@
 //! `drapetisca`: parse settings, start the server, stop cleanly on SIGTERM or Ctrl-C.
 
-use backend::{telemetry, Application, Settings};
+use drapetisca::{telemetry, Application, Settings};
 use clap::Parser;
 
 #[tokio::main]

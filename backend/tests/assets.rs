@@ -5,7 +5,7 @@
 
 use actix_web::http::header;
 use actix_web::{test, App};
-use backend::assets::{self, ASSETS};
+use edge::assets::{self, ASSETS};
 
 /// The embedded files; fails when there are none.
 fn bundle() -> &'static [assets::Asset] {

@@ -3,19 +3,13 @@
 //! (`services/cassandra/down.sh`, `up.sh`), so it holds this one test: cargo runs test
 //! binaries one after another, so no other test sees Cassandra go away.
 
-#[allow(dead_code)] // shared with the api binary, which uses all of it
-#[path = "api/helpers.rs"]
-mod helpers;
-#[allow(dead_code)]
-#[path = "api/cassandra/support.rs"]
-mod support;
 
 use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use helpers::{spawn_app, Client, TestApp};
-use support::{quiet_neighbour, table_rows};
+use test_support::app::{spawn_app, Client, TestApp};
+use test_support::cassandra::{self as support, quiet_neighbour, table_rows};
 
 /// Runs `services/cassandra/<action>.sh`, failing the test if it fails.
 fn service(action: &str) {

@@ -2,10 +2,6 @@
 //! `up.sh`: a test binary of its own, since every other Pulsar test would fail while the
 //! broker is down. Needs the local broker running (`cargo xtask services up`).
 
-#[allow(dead_code)]
-#[path = "api/helpers.rs"]
-mod helpers;
-
 use std::cell::RefCell;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -13,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 
-use helpers::{free_neighbour, spawn_app, Client};
+use test_support::app::{self as helpers, free_neighbour, spawn_app, Client};
 
 /// How long after the broker is back play may take to resume: more room than the
 /// usual patience for a loaded machine, yet under the server's 30 s heartbeat timeout

@@ -5,7 +5,7 @@
 use pulsar::error::{ConnectionError, ConsumerError, ProducerError, ServiceDiscoveryError};
 use pulsar::message::proto::ServerError;
 
-use crate::bus::BusError;
+use crate::error::BusError;
 
 /// `error`, from trying to `what` (e.g. "subscribe to") `topic` at `url`, as a
 /// [`BusError`] that names the step.

@@ -12,10 +12,10 @@ use tokio_util::sync::CancellationToken;
 use super::dedup::Dedup;
 use super::health::Health;
 use super::setup::{subscribe, Client};
-use super::{CENSUS, CLOSE_TIMEOUT, EPOCH, GAME, MARKER, ORIGIN, SEQUENCE};
-use crate::bus::{Fanout, Frame};
-use crate::cluster::fencing::Verdict;
-use crate::cluster::Shared;
+use super::CLOSE_TIMEOUT;
+use crate::contract::{EPOCH, GAME, ORIGIN, SEQUENCE};
+use game_core::bus::{Fanout, Frame};
+use game_core::hook::WorldHook;
 
 /// The consumer acknowledges every this many frames (cumulatively, the subscription
 /// being exclusive), not each one: acks only bound what the broker redelivers after a
@@ -40,9 +40,9 @@ pub struct ConsumerTask {
     pub health: Arc<Health>,
     /// Ends the task, after unsubscribing.
     pub stop: CancellationToken,
-    /// When instances share games: drops the frames of fenced-off owners, counts the
-    /// owners' census.
-    pub cluster: Option<Shared>,
+    /// Decides which messages count (in a cluster: drops the frames of fenced-off
+    /// owners) and takes the notices for the instances.
+    pub hook: Arc<dyn WorldHook>,
 }
 
 impl ConsumerTask {
@@ -110,20 +110,20 @@ impl ConsumerTask {
             tracing::warn!("a message on the world topic names no game: skipped");
             return;
         };
-        if let Some(cluster) = &self.cluster {
-            if let Some(epoch) = property(EPOCH).and_then(|e| e.parse().ok()) {
-                if cluster.fence.observe(game, epoch) == Verdict::Stale {
-                    return;
+        let epoch = property(EPOCH).and_then(|e| e.parse().ok());
+        if !self.hook.admit(game, epoch) {
+            return;
+        }
+        if payload.data.is_empty() {
+            // a notice, for the instances, not for clients: its own property is the one
+            // the bus did not set
+            let ours = [ORIGIN, SEQUENCE, GAME, EPOCH];
+            for kv in &payload.metadata.properties {
+                if !ours.contains(&kv.key.as_str()) {
+                    self.hook.notice(game, &kv.key, &kv.value);
                 }
             }
-            if let Some(players) = property(CENSUS).and_then(|p| p.parse().ok()) {
-                cluster
-                    .census
-                    .record(game, players, std::time::Instant::now());
-            }
-        }
-        if property(MARKER).is_some() || property(CENSUS).is_some() {
-            return; // for the instances, not for clients
+            return;
         }
         match std::str::from_utf8(&payload.data) {
             Ok(text) => self.fanout.deliver(game, Frame::from(text)),

@@ -18,7 +18,7 @@ use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
 use tokio_util::codec::Framed;
 
-use crate::bus::BusError;
+use crate::error::BusError;
 
 /// How long each step of the exchange may take.
 const STEP: Duration = Duration::from_secs(5);

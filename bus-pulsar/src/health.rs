@@ -15,7 +15,7 @@ use tokio::sync::Notify;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-use crate::bus::Fanout;
+use game_core::bus::Fanout;
 
 /// Frames in flight and the consumer's state, shared by the bus's tasks.
 pub struct Health {

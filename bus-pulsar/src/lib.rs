@@ -1,4 +1,5 @@
-//! Apache Pulsar as the bus (the `pulsar` crate), chosen by `--pulsar-url`.
+//! Apache Pulsar as the world bus (the `pulsar` crate), chosen by `--pulsar-url`: an
+//! implementation of the core's [`Bus`] port.
 //!
 //! Every world frame this instance publishes goes to ONE topic through ONE producer, and
 //! comes back, with the frames of every other instance, through ONE consumer, which hands
@@ -41,6 +42,8 @@
 //!
 //! # Layout
 //!
+//! - [`contract`]: the topics, their properties and schemas. [`options`]: the
+//!   settings, [`error`]: why setting up failed.
 //! - [`setup`]: the two clients, the subscription and the producer; [`classify`] tells
 //!   a refusal of our credentials from a connection failure, [`handshake`] asks the
 //!   broker why it refused a connection.
@@ -49,9 +52,12 @@
 
 mod classify;
 mod consumer;
+pub mod contract;
 mod dedup;
+pub mod error;
 mod handshake;
 mod health;
+pub mod options;
 mod publisher;
 mod receipts;
 mod setup;
@@ -65,14 +71,15 @@ use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
-use super::{Bus, BusError, Fanout, Frame};
-use crate::cluster::Shared;
-use crate::config::PulsarOptions;
 use consumer::ConsumerTask;
+use game_core::bus::{Bus, Fanout, Frame};
+use game_core::hook::{Stamp, WorldHook};
 use health::Health;
 use protocol::Uuid;
 use publisher::{Body, Outgoing};
 
+pub use error::BusError;
+pub use options::PulsarOptions;
 pub use setup::Client;
 
 /// How late one of our own frames may come back before clients are told updates are
@@ -89,23 +96,6 @@ const OUTBOX_CAPACITY: usize = 65_536;
 /// unsubscription.
 const CLOSE_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// Message property naming the instance that published a frame.
-const ORIGIN: &str = "drapetisca-origin";
-/// Message property holding the frame's sequence number within its origin.
-const SEQUENCE: &str = "drapetisca-seq";
-/// Message property naming the game a frame belongs to (also the message key, so a
-/// key-aware reader can follow one game).
-pub const GAME: &str = "drapetisca-game";
-/// Message property: the epoch of the owner that published the frame (`cluster`).
-pub const EPOCH: &str = "drapetisca-epoch";
-/// Message property of a take-over marker (no frame for clients): the nonce the new
-/// owner reads the topic up to (`cluster::tail`).
-pub const MARKER: &str = "drapetisca-marker";
-/// Message property: the id of the cluster command a frame answers (`cluster::host`).
-pub const CAUSE: &str = "drapetisca-cause";
-/// Message property of an owner's census (no frame for clients): the game's players
-/// (`cluster::census`).
-pub const CENSUS: &str = "drapetisca-census";
 
 /// The Pulsar bus of one instance: an outbox drained by a publisher task, a consumer
 /// task delivering to the fan-out, and a watchdog telling clients about delays.
@@ -120,8 +110,8 @@ pub struct PulsarBus {
     tasks: Mutex<Option<Tasks>>,
     /// Frames dropped because the outbox was full, reported once in a while.
     dropped: AtomicU64,
-    /// When instances share games: stamps frames with the owner's epoch.
-    cluster: Option<Shared>,
+    /// Says what to stamp on each message (in a cluster: the owner's epoch).
+    hook: Arc<dyn WorldHook>,
 }
 
 /// A client like the bus's own (retries, keep-alive, token, TLS), for the cluster's
@@ -133,25 +123,20 @@ pub async fn client(options: &PulsarOptions) -> Result<Client, BusError> {
 }
 
 impl PulsarBus {
-    /// Connects to the broker, subscribes to the topic and creates the producer. A
-    /// wrong token, an unreachable broker or a bad topic fails here, with a message
-    /// that says which.
-    pub async fn connect(options: &PulsarOptions, fanout: Fanout) -> Result<Self, BusError> {
-        Self::connect_shared(options, fanout, None).await
-    }
-
-    /// Like [`PulsarBus::connect`], for instances that share games (`cluster`): frames
-    /// are published stamped with the fence's epoch of their game (not at all for a
-    /// game this instance does not own), frames of fenced-off owners are dropped, and
-    /// the owners' census messages are counted.
-    pub async fn connect_shared(
+    /// Connects to the broker, subscribes to the topic and creates the producer, for
+    /// the instance `instance` (its subscription's name, and the origin of its frames).
+    /// `hook` stamps what it publishes and admits what it receives
+    /// (`game_core::hook::Open` for an instance that shares no game). A wrong token, an
+    /// unreachable broker or a bad topic fails here, with a message that says which.
+    pub async fn connect(
         options: &PulsarOptions,
         fanout: Fanout,
-        cluster: Option<Shared>,
+        hook: Arc<dyn WorldHook>,
+        instance: &str,
     ) -> Result<Self, BusError> {
         let url = setup::url(options)?;
         let token = options.resolve_token()?;
-        let instance = protocol::Uuid::new_v4().to_string();
+        let instance = instance.to_string();
         let subscription = format!("drapetisca-{instance}");
         let connected =
             setup::connect(&url, token.as_ref(), options, &instance, &subscription).await?;
@@ -169,7 +154,7 @@ impl PulsarBus {
             fanout: fanout.clone(),
             health: health.clone(),
             stop: stop.clone(),
-            cluster: cluster.clone(),
+            hook: hook.clone(),
         };
         let tasks = Tasks {
             publisher: tokio::spawn(publisher::publish_loop(
@@ -193,19 +178,17 @@ impl PulsarBus {
             stop,
             tasks: Mutex::new(Some(tasks)),
             dropped: AtomicU64::new(0),
-            cluster,
+            hook,
         })
     }
 
     /// Queues one message; never waits.
     fn send(&self, game: Uuid, body: Body) {
-        let epoch = match &self.cluster {
-            Some(cluster) => match cluster.fence.stamp(game) {
-                Some(epoch) => Some(epoch),
-                // not (or no longer) the owner: what it would publish must not count
-                None => return,
-            },
-            None => None,
+        let epoch = match self.hook.stamp(game) {
+            Stamp::Plain => None,
+            Stamp::Epoch(epoch) => Some(epoch),
+            // not (or no longer) the owner: what it would publish must not count
+            Stamp::Withhold => return,
         };
         // unwrap: the lock is never held across an await, and nothing panics under it
         let outbox = self.outbox.lock().unwrap();
@@ -230,6 +213,15 @@ impl PulsarBus {
     }
 }
 
+impl PulsarBus {
+    /// Publishes a notice about `game` for the instances (no frame for clients): one
+    /// property `name` (of [`contract`]) with `value`, stamped like a frame. Queued like
+    /// a frame; never waits.
+    pub fn notify(&self, game: Uuid, name: &'static str, value: String) {
+        self.send(game, Body::Notice(name, value));
+    }
+}
+
 #[async_trait]
 impl Bus for PulsarBus {
     fn publish(&self, game: Uuid, frame: Frame) {
@@ -238,14 +230,6 @@ impl Bus for PulsarBus {
 
     fn publish_caused(&self, game: Uuid, frame: Frame, cause: Uuid) {
         self.send(game, Body::Caused(frame, cause));
-    }
-
-    fn publish_marker(&self, game: Uuid, nonce: &str) {
-        self.send(game, Body::Marker(nonce.to_string()));
-    }
-
-    fn publish_census(&self, game: Uuid, players: usize) {
-        self.send(game, Body::Census(players));
     }
 
     async fn flush(&self) {
@@ -311,7 +295,8 @@ mod tests {
             url: Some("http://127.0.0.1:8080".into()),
             ..Default::default()
         };
-        let error = PulsarBus::connect(&options, Fanout::new(1, std::time::Duration::ZERO))
+        let fanout = Fanout::new(1, std::time::Duration::ZERO);
+        let error = PulsarBus::connect(&options, fanout, Arc::new(game_core::hook::Open), "test")
             .await
             .err()
             .unwrap()

@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use secrecy::{ExposeSecret, SecretString};
 
-use crate::bus::BusError;
+use crate::error::BusError;
 
 /// The topic used when none is configured.
 pub const DEFAULT_TOPIC: &str = "persistent://public/default/drapetisca-world";

@@ -8,8 +8,8 @@ use pulsar::producer::{Message, SendFuture};
 use pulsar::{Producer, TokioExecutor};
 use tokio::sync::mpsc;
 
-use super::{CAUSE, CENSUS, EPOCH, GAME, MARKER, ORIGIN, SEQUENCE};
-use crate::bus::Frame;
+use crate::contract::{CAUSE, EPOCH, GAME, ORIGIN, SEQUENCE};
+use game_core::bus::Frame;
 
 /// A message waiting for the publisher.
 pub struct Outgoing {
@@ -17,7 +17,7 @@ pub struct Outgoing {
     pub seq: u64,
     /// The game it belongs to: message key and property.
     pub game: Uuid,
-    /// The epoch of the game's owner, when instances share games (see `cluster`).
+    /// The epoch of the game's owner, when the world-stream hook stamps one.
     pub epoch: Option<u64>,
     /// A frame for clients, or a message for the instances.
     pub body: Body,
@@ -27,13 +27,11 @@ pub struct Outgoing {
 pub enum Body {
     /// A frame for the world sockets.
     Frame(Frame),
-    /// A frame for the world sockets, with the id of the cluster command that caused it
-    /// (in a property), so that a new owner knows the command was applied.
+    /// A frame for the world sockets, with the id of the command that caused it (in a
+    /// property), so that whoever replays the stream knows the command was applied.
     Caused(Frame, Uuid),
-    /// A take-over marker (no payload); the nonce goes in a property.
-    Marker(String),
-    /// The owner's count of the game's players (no payload), for every lobby.
-    Census(usize),
+    /// A notice for the instances: no payload, one property (name, value).
+    Notice(&'static str, String),
 }
 
 impl Outgoing {
@@ -53,12 +51,8 @@ impl Outgoing {
                 properties.insert(CAUSE.to_string(), cause.to_string());
                 frame.as_bytes().to_vec()
             }
-            Body::Marker(nonce) => {
-                properties.insert(MARKER.to_string(), nonce);
-                Vec::new()
-            }
-            Body::Census(players) => {
-                properties.insert(CENSUS.to_string(), players.to_string());
+            Body::Notice(name, value) => {
+                properties.insert(name.to_string(), value);
                 Vec::new()
             }
         };

@@ -12,8 +12,8 @@ use secrecy::{ExposeSecret, SecretString};
 
 use super::classify::setup_error;
 use super::handshake;
-use crate::bus::BusError;
-use crate::config::PulsarOptions;
+use crate::error::BusError;
+use crate::options::PulsarOptions;
 
 /// How long start-up may take to reach the broker, subscribe and create the producer.
 const STARTUP_TIMEOUT: Duration = Duration::from_secs(20);
@@ -73,7 +73,7 @@ pub async fn connect(
                 // outbox) instead of failing the frame with SlowDown
                 block_queue_if_full: true,
                 // typed for any reader: a world frame of the protocol
-                schema: Some(crate::cluster::envelope::world_schema()),
+                schema: Some(crate::contract::world_schema()),
                 ..Default::default()
             })
             .build()

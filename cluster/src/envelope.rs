@@ -1,4 +1,5 @@
-//! What travels on the cluster's own topics, and the JSON schemas registered for them.
+//! What travels on the cluster's own topics, as Rust types; their names, properties and
+//! JSON schemas are the topics' contract, in `bus_pulsar::contract`.
 //!
 //! - The **command** topic (partitioned, key = game id) carries [`Command`]s from the
 //!   instance that holds a player's socket to the instance that owns the game, and each
@@ -6,12 +7,10 @@
 //! - The **direct** topic carries [`Direct`] replies (a brief, an error, "Good catch!")
 //!   from the owner back to the instance that holds the player's socket.
 //!
-//! Both payloads are JSON objects; the schemas below (Pulsar's JSON schema type, which
-//! describes a JSON payload with an Avro record) are registered on the topics, so any
+//! Both payloads are JSON objects whose schemas are registered on the topics, so any
 //! Pulsar client, function or sink reads them typed.
 
 use protocol::Uuid;
-use pulsar::proto;
 use serde::{Deserialize, Serialize};
 
 /// What a command is about.
@@ -82,71 +81,10 @@ pub struct Direct {
     pub close: Option<String>,
 }
 
-/// The JSON schema of the command topic.
-pub fn command_schema() -> proto::Schema {
-    json_schema(
-        "Command",
-        r#"{"type":"record","name":"Command","namespace":"drapetisca","fields":[
- {"name":"game","type":"string"},
- {"name":"origin","type":"string"},
- {"name":"kind","type":"string"},
- {"name":"socket","type":["null",{"type":"record","name":"ConnRef","fields":[
-   {"name":"player","type":"string"},{"name":"conn","type":"long"}]}],"default":null},
- {"name":"frame","type":["null","string"],"default":null},
- {"name":"conns","type":["null",{"type":"array","items":"ConnRef"}],"default":null},
- {"name":"id","type":["null","string"],"default":null}]}"#,
-    )
-}
-
-/// The JSON schema of the direct topic.
-pub fn direct_schema() -> proto::Schema {
-    json_schema(
-        "Direct",
-        r#"{"type":"record","name":"Direct","namespace":"drapetisca","fields":[
- {"name":"target","type":"string"},
- {"name":"game","type":"string"},
- {"name":"socket","type":{"type":"record","name":"ConnRef","fields":[
-   {"name":"player","type":"string"},{"name":"conn","type":"long"}]}},
- {"name":"frames","type":{"type":"array","items":"string"}},
- {"name":"close","type":["null","string"],"default":null}]}"#,
-    )
-}
-
-/// The JSON schema of the world topic: a protocol frame (protocol.md). The payload's
-/// fields depend on `messageType`; the record lists them all as optional.
-pub fn world_schema() -> proto::Schema {
-    json_schema(
-        "WorldFrame",
-        r#"{"type":"record","name":"WorldFrame","namespace":"drapetisca","fields":[
- {"name":"messageType","type":"string"},
- {"name":"playerID","type":["null","string"],"default":null},
- {"name":"foodID","type":["null","string"],"default":null},
- {"name":"payload","type":{"type":"record","name":"WorldPayload","fields":[
-   {"name":"x","type":["null","int"],"default":null},
-   {"name":"y","type":["null","int"],"default":null},
-   {"name":"h","type":["null","boolean"],"default":null},
-   {"name":"generation","type":["null","int"],"default":null},
-   {"name":"name","type":["null","string"],"default":null},
-   {"name":"id","type":["null","string"],"default":null},
-   {"name":"text","type":["null","string"],"default":null},
-   {"name":"score","type":["null","long"],"default":null}]}}]}"#,
-    )
-}
-
-/// A Pulsar JSON schema from its Avro record definition (whitespace removed).
-pub fn json_schema(name: &str, avro: &str) -> proto::Schema {
-    let compact: String = avro.chars().filter(|c| !c.is_whitespace()).collect();
-    proto::Schema {
-        name: name.into(),
-        schema_data: compact.into_bytes(),
-        r#type: proto::schema::Type::Json as i32,
-        properties: Vec::new(),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use bus_pulsar::contract::{command_schema, direct_schema, world_schema};
 
     #[test]
     fn schemas_are_valid_json() {

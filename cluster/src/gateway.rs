@@ -16,9 +16,9 @@ use tokio_util::sync::CancellationToken;
 
 use super::envelope::{Command, ConnRef, Direct, Kind};
 use super::link::Sender;
-use crate::bus::Frame;
-use crate::registry::Lease;
-use crate::room::{self, ConnectError, RoomHandle};
+use game_core::bus::Frame;
+use game_core::directory::Lease;
+use game_core::room::{self, ConnectError, RoomHandle};
 
 /// How often each game's sockets here are announced to its owner.
 pub const PRESENCE_EVERY: Duration = Duration::from_secs(1);

@@ -28,11 +28,13 @@ use super::envelope::{Command, ConnRef, Direct, Kind};
 use super::fencing::Fence;
 use super::gateway::PRESENCE_EVERY;
 use super::link::{Client, Sender};
+use bus_pulsar::contract::{CENSUS, MARKER};
+use bus_pulsar::PulsarBus;
 use super::{replay, tail};
-use crate::registry::Lease;
-use crate::room::{self, ConnId, ConnectError, RoomDeps, RoomHandle};
-use crate::rules;
-use crate::store::Store;
+use game_core::directory::Lease;
+use game_core::room::{self, ConnId, ConnectError, RoomDeps, RoomHandle};
+use game_core::rules;
+use game_core::store::Store;
 
 /// An instance whose presence has not been heard for this long has lost its sockets
 /// (it died, or lost the broker); so has a player active at a take-over that no
@@ -63,6 +65,8 @@ pub struct Hosting {
     pub board: Board,
     /// Stamps this instance's frames with its epochs; learns of newer owners.
     pub fence: Arc<Fence>,
+    /// The world bus: take-over markers and the census go on it as notices.
+    pub world: Arc<PulsarBus>,
     /// A Pulsar client, to read the world topic's tail at a take-over.
     pub client: Client,
     /// The world topic.
@@ -183,7 +187,7 @@ async fn run(
             _ = tick.tick() => {
                 host.expire().await;
                 let players = host.players.load(Ordering::Relaxed);
-                host.hosting.deps.bus.publish_census(game, players);
+                host.hosting.world.notify(game, CENSUS, players.to_string());
             }
         }
     }
@@ -203,7 +207,7 @@ async fn run(
         let _ = room_task.await;
     }
     // the last census, while the fence still stamps it: nobody plays here any more
-    host.hosting.deps.bus.publish_census(game, 0);
+    host.hosting.world.notify(game, CENSUS, 0.to_string());
     let fence = host.hosting.fence.clone();
     drop(host);
     fence.release(game, epoch);
@@ -236,7 +240,7 @@ async fn take_over(
                 .map_err(|e| e.to_string())?;
             hosting.fence.own(game, epoch);
             let nonce = Uuid::new_v4().to_string();
-            hosting.deps.bus.publish_marker(game, &nonce);
+            hosting.world.notify(game, MARKER, nonce.clone());
             let rows = hosting.store.load(game).await.map_err(|e| e.to_string())?;
             let tail = tail::read(&hosting.client, &hosting.world_topic, game, &nonce).await?;
             let mut state = replay::restore(game, hosting.board, &rows).unwrap_or_else(|| {

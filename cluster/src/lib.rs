@@ -18,7 +18,12 @@
 //! - **Nothing lost**: a new owner starts from the stored game plus the world frames
 //!   published since ([`replay`]).
 //!
-//! Topics and their schemas: [`envelope`]. Pulsar plumbing: [`link`].
+//! - **Composition**: [`placement::ClusterPlacement`] is the core's placement port for
+//!   a cluster (sockets get a gateway), [`stream::Stream`] its world-stream hook (the
+//!   Pulsar bus stamps and filters frames with the fence, and hands it the census).
+//!
+//! The topics' contract: `bus_pulsar::contract`; their messages as types: [`envelope`].
+//! Pulsar plumbing: [`link`].
 
 pub mod census;
 pub mod envelope;
@@ -28,7 +33,9 @@ pub mod host;
 pub mod link;
 pub mod ownership;
 pub mod partition;
+pub mod placement;
 pub mod replay;
+pub mod stream;
 pub mod tail;
 
 use std::collections::HashMap;
@@ -43,33 +50,14 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use self::census::Census;
-use self::fencing::Fence;
 use self::gateway::Sockets;
 use self::host::{HostHandle, Hosting};
 use self::link::{Client, LinkError, Publishers, PulsarConsumer, Received, Sender};
 use self::ownership::{Ownership, PING_EVERY};
 use self::partition::partition_of;
-use crate::registry::Lease;
-use crate::room::RoomHandle;
-
-/// What the world bus of an instance in a cluster shares with the cluster.
-#[derive(Clone)]
-pub struct Shared {
-    /// Stamps this instance's frames with its epochs, drops fenced-off owners' frames.
-    pub fence: Arc<Fence>,
-    /// Every game's players, from the owners' census, for the lobby.
-    pub census: Arc<Census>,
-}
-
-/// The command topic that goes with a world topic.
-pub fn command_topic(world_topic: &str) -> String {
-    format!("{world_topic}-commands")
-}
-
-/// The direct-reply topic that goes with a world topic.
-pub fn direct_topic(world_topic: &str) -> String {
-    format!("{world_topic}-direct")
-}
+use bus_pulsar::contract::{command_topic, direct_topic};
+use game_core::directory::Lease;
+use game_core::room::RoomHandle;
 
 /// This instance's part of the cluster.
 pub struct Cluster {

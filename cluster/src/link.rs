@@ -11,11 +11,12 @@ use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
-use super::envelope::{self, Command, Direct, Kind};
+use super::envelope::{Command, Direct, Kind};
+use bus_pulsar::contract;
 use super::ownership::PING_EVERY;
 use super::partition::{index_of, partition_topic};
 
-pub use crate::bus::pulsar::Client;
+pub use bus_pulsar::Client;
 
 /// A consumer of the cluster's topics (raw payloads: the schemas are for other readers).
 pub type PulsarConsumer = Consumer<Vec<u8>, TokioExecutor>;
@@ -145,9 +146,9 @@ pub async fn start_senders(
     let mut producers = Vec::with_capacity(partitions as usize);
     for index in 0..partitions {
         let topic = partition_topic(command_topic, index);
-        producers.push(producer(client, &topic, instance, envelope::command_schema()).await?);
+        producers.push(producer(client, &topic, instance, contract::command_schema()).await?);
     }
-    let direct = producer(client, direct_topic, instance, envelope::direct_schema()).await?;
+    let direct = producer(client, direct_topic, instance, contract::direct_schema()).await?;
     let (commands_tx, commands_rx) = mpsc::channel(OUTBOX);
     let (directs_tx, directs_rx) = mpsc::channel(OUTBOX);
     let sender = Sender {
@@ -286,7 +287,7 @@ pub async fn subscribe_commands(
         .with_options(
             ConsumerOptions::default()
                 .durable(true)
-                .with_schema(envelope::command_schema())
+                .with_schema(contract::command_schema())
                 .with_initial_position(InitialPosition::Latest),
         )
         .build()
@@ -310,7 +311,7 @@ pub async fn subscribe_directs(
         .with_options(
             ConsumerOptions::default()
                 .durable(false)
-                .with_schema(envelope::direct_schema())
+                .with_schema(contract::direct_schema())
                 .with_initial_position(InitialPosition::Latest),
         )
         .build()

@@ -9,9 +9,9 @@
 
 use protocol::{Board, Cell, ServerMessage, Uuid};
 
-use crate::game::{Game, Player};
-use crate::store::rows::GameRows;
-use crate::store::{ObjectKind, StoredObject};
+use game_core::game::{Game, Player};
+use game_core::store::rows::GameRows;
+use game_core::store::{ObjectKind, StoredObject};
 
 /// The game in `rows`, with the players the rows mark active still active: at a
 /// take-over they are connected to some instance, and their cells stay taken. `None`
@@ -106,7 +106,7 @@ mod tests {
 
     #[test]
     fn players_marked_active_in_the_store_stay_active_and_keep_their_cells() {
-        let game = crate::rules::new_game(
+        let game = game_core::rules::new_game(
             Uuid::new_v4(),
             Board::STANDARD,
             &mut StdRng::seed_from_u64(1),
@@ -142,7 +142,7 @@ mod tests {
 
     #[test]
     fn frames_applied_in_order_give_the_last_state_twice_over() {
-        let mut game = crate::rules::new_game(
+        let mut game = game_core::rules::new_game(
             Uuid::new_v4(),
             Board::STANDARD,
             &mut StdRng::seed_from_u64(2),
@@ -198,7 +198,7 @@ mod tests {
 
     #[test]
     fn a_player_shown_on_a_taken_cell_displaces_the_stale_one() {
-        let mut game = crate::rules::new_game(
+        let mut game = game_core::rules::new_game(
             Uuid::new_v4(),
             Board::STANDARD,
             &mut StdRng::seed_from_u64(3),

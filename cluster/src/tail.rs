@@ -16,7 +16,7 @@ use pulsar::ConsumerOptions;
 
 use super::fencing::{Epochs, Verdict};
 use super::link::Client;
-use crate::bus::pulsar::{CAUSE, CENSUS, EPOCH, GAME, MARKER};
+use bus_pulsar::contract::{CAUSE, CENSUS, EPOCH, GAME, MARKER};
 
 /// What a take-over reads from the world topic.
 #[derive(Debug, Default)]

@@ -13,8 +13,8 @@ use std::net::IpAddr;
 use actix_web::http::StatusCode;
 use actix_web::{guard, web, HttpRequest};
 
-use crate::app::Shared;
-use crate::registry::CreateError;
+use crate::state::AppState;
+use game_core::registry::CreateError;
 
 /// Largest request body accepted when creating a game (a name of at most
 /// `MAX_RAW_GAME_NAME_CHARS` characters fits many times over).
@@ -42,27 +42,24 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     .route("/api/games/{id}", web::get().to(api::one));
 }
 
-/// The reasons a creation is refused, as `/metrics` labels them.
-pub const REFUSALS: [&str; 5] = ["origin", "invalid", "too_many", "full", "store"];
-
 /// Counts a refused creation in `/metrics` and gives its status: the client's fault
 /// (400), too fast (429), or the server's limits (503).
-fn refused(e: &CreateError, shared: &Shared) -> StatusCode {
+fn refused(e: &CreateError, state: &AppState) -> StatusCode {
     let (status, reason) = match e {
         CreateError::EmptyName | CreateError::NameTooLong => (StatusCode::BAD_REQUEST, "invalid"),
         CreateError::TooMany => (StatusCode::TOO_MANY_REQUESTS, "too_many"),
         CreateError::Full(_) => (StatusCode::SERVICE_UNAVAILABLE, "full"),
         CreateError::Store(_) => (StatusCode::SERVICE_UNAVAILABLE, "store"),
     };
-    shared.metrics.game_refused(reason);
+    state.sockets.game_refused(reason);
     status
 }
 
 /// Who asks to create a game: the client's address, for the per-address cap; or why
 /// nobody may. Another site's page must not create games with its visitors' browsers.
-fn creator(req: &HttpRequest, shared: &Shared) -> Result<IpAddr, (StatusCode, &'static str)> {
-    if !shared.guard.origin_allowed(req) {
-        shared.metrics.game_refused("origin");
+fn creator(req: &HttpRequest, state: &AppState) -> Result<IpAddr, (StatusCode, &'static str)> {
+    if !state.guard.origin_allowed(req) {
+        state.sockets.game_refused("origin");
         return Err((
             StatusCode::FORBIDDEN,
             "requests from this origin are not allowed",

@@ -13,8 +13,8 @@ use std::time::{Duration, Instant};
 
 use tokio_util::sync::CancellationToken;
 
-use crate::metrics::Metrics;
-use crate::ws::guard::Guard;
+use crate::guard::Guard;
+use crate::metrics::SocketMetrics;
 
 /// How often the closed sockets are counted (a lock and a compare).
 const CHECK_EVERY: Duration = Duration::from_secs(1);
@@ -26,7 +26,7 @@ pub const CLOSES_PER_TRIM: u64 = 64;
 /// `shutdown`.
 pub async fn give_back_after_closes(
     guard: Guard,
-    metrics: std::sync::Arc<Metrics>,
+    metrics: SocketMetrics,
     shutdown: CancellationToken,
 ) {
     let mut interval = tokio::time::interval(CHECK_EVERY);

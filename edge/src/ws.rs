@@ -7,7 +7,6 @@
 //! Both play the default game; `/ws/game/{game_id}/player/{player_id}` and
 //! `/ws/game/{game_id}/world/{player_id}` play any game the registry knows.
 
-pub mod guard;
 pub mod player;
 pub mod world;
 
@@ -23,10 +22,10 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use actix_ws::{AggregatedMessageStream, CloseCode, CloseReason, Session};
 use protocol::{server::StatusPayload, ServerMessage, Uuid, MAX_FRAME_BYTES};
 
-use crate::app::Shared;
-use crate::bus::{frame, Frame, Wire};
-use crate::metrics::Metrics;
-use guard::caps::SocketSlot;
+use crate::state::AppState;
+use game_core::bus::{frame, Frame, Wire};
+use crate::metrics::SocketMetrics;
+use crate::guard::caps::SocketSlot;
 
 /// How often the server pings an idle client.
 const HEARTBEAT: Duration = Duration::from_secs(10);
@@ -54,12 +53,12 @@ fn upgrade(
     req: &HttpRequest,
     body: web::Payload,
     id: &str,
-    shared: &Shared,
+    state: &AppState,
 ) -> Result<Upgraded, actix_web::Error> {
     let player: Uuid = id
         .parse()
         .map_err(|_| actix_web::error::ErrorBadRequest("the player id must be a UUID"))?;
-    let slot = shared.guard.admit(req, &shared.metrics)?;
+    let slot = state.guard.admit(req)?;
     let (response, session, stream) = actix_ws::handle(req, body)?;
     let address = slot.address();
     // the place under the caps is held by the connection's response body, which lives
@@ -107,10 +106,10 @@ pub async fn player_route(
     req: HttpRequest,
     body: web::Payload,
     id: web::Path<String>,
-    shared: web::Data<Shared>,
+    state: web::Data<AppState>,
 ) -> Result<HttpResponse, actix_web::Error> {
-    let game = shared.registry.default_game();
-    serve_player(req, body, game, &id, shared)
+    let game = state.registry.default_game();
+    serve_player(req, body, game, &id, state)
 }
 
 /// What a client asks of its world socket, in the query of its address.
@@ -128,10 +127,10 @@ pub async fn world_route(
     body: web::Payload,
     id: web::Path<String>,
     options: web::Query<WorldOptions>,
-    shared: web::Data<Shared>,
+    state: web::Data<AppState>,
 ) -> Result<HttpResponse, actix_web::Error> {
-    let game = shared.registry.default_game();
-    serve_world(req, body, game, &id, &options, shared)
+    let game = state.registry.default_game();
+    serve_world(req, body, game, &id, &options, state)
 }
 
 /// `/ws/game/{game_id}/player/{player_id}`: a player socket of any game.
@@ -139,10 +138,10 @@ pub async fn game_player_route(
     req: HttpRequest,
     body: web::Payload,
     path: web::Path<(String, String)>,
-    shared: web::Data<Shared>,
+    state: web::Data<AppState>,
 ) -> Result<HttpResponse, actix_web::Error> {
-    let game = known_game(&path.0, &shared).await?;
-    serve_player(req, body, game, &path.1, shared)
+    let game = known_game(&path.0, &state).await?;
+    serve_player(req, body, game, &path.1, state)
 }
 
 /// `/ws/game/{game_id}/world/{player_id}`: a world socket of any game.
@@ -151,18 +150,18 @@ pub async fn game_world_route(
     body: web::Payload,
     path: web::Path<(String, String)>,
     options: web::Query<WorldOptions>,
-    shared: web::Data<Shared>,
+    state: web::Data<AppState>,
 ) -> Result<HttpResponse, actix_web::Error> {
-    let game = known_game(&path.0, &shared).await?;
-    serve_world(req, body, game, &path.1, &options, shared)
+    let game = known_game(&path.0, &state).await?;
+    serve_world(req, body, game, &path.1, &options, state)
 }
 
 /// The game named in a path, refused before the upgrade when it does not exist.
-async fn known_game(id: &str, shared: &Shared) -> Result<Uuid, actix_web::Error> {
+async fn known_game(id: &str, state: &AppState) -> Result<Uuid, actix_web::Error> {
     let game: Uuid = id
         .parse()
         .map_err(|_| actix_web::error::ErrorBadRequest("the game id must be a UUID"))?;
-    match shared.registry.exists(game).await {
+    match state.registry.exists(game).await {
         Ok(true) => Ok(game),
         Ok(false) => Err(actix_web::error::ErrorNotFound("no such game")),
         Err(e) => {
@@ -179,16 +178,16 @@ fn serve_player(
     body: web::Payload,
     game: Uuid,
     id: &str,
-    shared: web::Data<Shared>,
+    state: web::Data<AppState>,
 ) -> Result<HttpResponse, actix_web::Error> {
-    let socket = upgrade(&req, body, id, &shared)?;
+    let socket = upgrade(&req, body, id, &state)?;
     actix_web::rt::spawn(player::run(
         game,
         socket.player,
         socket.session,
         socket.stream,
         socket.address,
-        shared.into_inner(),
+        state.into_inner(),
     ));
     Ok(socket.response)
 }
@@ -199,17 +198,17 @@ fn serve_world(
     game: Uuid,
     id: &str,
     options: &WorldOptions,
-    shared: web::Data<Shared>,
+    state: web::Data<AppState>,
 ) -> Result<HttpResponse, actix_web::Error> {
-    let socket = upgrade(&req, body, id, &shared)?;
+    let socket = upgrade(&req, body, id, &state)?;
     // subscribe before answering, so that no update published after the client's
     // handshake completes can be missed
     let updates = if options.batch {
-        shared.fanout.subscribe_batched(game)
+        state.fanout.subscribe_batched(game)
     } else {
-        shared.fanout.subscribe(game)
+        state.fanout.subscribe(game)
     };
-    let first = (!shared.fanout.bus_ok()).then(|| {
+    let first = (!state.fanout.bus_ok()).then(|| {
         Wire::text(&frame(&ServerMessage::Status {
             payload: StatusPayload { bus_ok: false },
         }))
@@ -219,7 +218,7 @@ fn serve_world(
         (Some(status), true) => Some(Wire::batch(&[status])),
         (first, _) => first,
     };
-    let shared = shared.into_inner();
+    let state = state.into_inner();
     let control = world::outflow::Control::default();
     let response = socket.response.map_body(|_, actix_ws| {
         BoxBody::new(world::outflow::Outflow::new(
@@ -228,12 +227,12 @@ fn serve_world(
             updates,
             first,
             socket.player,
-            Arc::clone(&shared),
+            Arc::clone(&state),
         ))
     });
     // the outflow writes what the socket task sends: actix-ws' session goes unused
     drop(socket.session);
-    actix_web::rt::spawn(world::run(control, socket.stream, socket.address, shared));
+    actix_web::rt::spawn(world::run(control, socket.stream, socket.address, state));
     Ok(response)
 }
 
@@ -281,7 +280,7 @@ impl Heartbeat {
 struct Gone;
 
 /// Writes one frame, giving up on a client that does not take it in time.
-async fn send(session: &mut Session, frame: Frame, metrics: &Metrics) -> Result<(), Gone> {
+async fn send(session: &mut Session, frame: Frame, metrics: &SocketMetrics) -> Result<(), Gone> {
     let len = frame.len();
     match tokio::time::timeout(SEND_TIMEOUT, session.text(frame)).await {
         Ok(Ok(())) => {
@@ -294,9 +293,9 @@ async fn send(session: &mut Session, frame: Frame, metrics: &Metrics) -> Result<
 
 /// The close for a socket that had too many frames dropped or refused; its address is
 /// refused for a while.
-fn flooding(shared: &Shared, address: IpAddr) -> Option<CloseReason> {
-    shared.metrics.socket_flooding();
-    shared.guard.flooded(address);
+fn flooding(state: &AppState, address: IpAddr) -> Option<CloseReason> {
+    state.guard.metrics.socket_flooding();
+    state.guard.flooded(address);
     close(CloseCode::Policy, "too many frames over the limits")
 }
 

@@ -1,14 +1,14 @@
 //! The world bus: every world update goes through it, and comes back out of it into
 //! this instance's [`Fanout`], which hands it to every local world socket.
 //!
-//! [`inprocess`] is the default (one instance, nothing to install); [`pulsar`] runs the
-//! updates through an Apache Pulsar topic so that many instances see the same stream.
+//! [`Bus`] is the port; [`inprocess`] is the default (one instance, nothing to
+//! install), and the `bus-pulsar` crate runs the updates through an Apache Pulsar topic
+//! so that many instances see the same stream.
 //! Frames are serialized once, by the room, and shared as [`Frame`] (a reference-counted
 //! string) by every socket that sends them.
 
 pub mod batch;
 pub mod inprocess;
-pub mod pulsar;
 pub mod wire;
 
 use std::collections::HashMap;
@@ -30,17 +30,6 @@ pub fn frame(message: &ServerMessage) -> Frame {
     Frame::from(message.to_json())
 }
 
-/// Why a bus could not be set up.
-#[derive(Debug, thiserror::Error)]
-pub enum BusError {
-    #[error("bus authentication failed: {0}")]
-    Auth(String),
-    #[error("bus connection failed: {0}")]
-    Connect(String),
-    #[error("bus configuration is invalid: {0}")]
-    Config(String),
-}
-
 /// Where world updates go.
 #[async_trait]
 pub trait Bus: Send + Sync + 'static {
@@ -48,19 +37,13 @@ pub trait Bus: Send + Sync + 'static {
     /// implementation that talks to a network queues the frame and delivers it from a
     /// task of its own, so a slow or absent broker never stalls a game.
     fn publish(&self, game: Uuid, frame: Frame);
-    /// Publishes a take-over marker for `game`: a message for the instances, never a
-    /// frame for clients, that the new owner reads the topic up to (`cluster::tail`).
-    /// Only a bus shared by several instances has anything to mark.
-    fn publish_marker(&self, _game: Uuid, _nonce: &str) {}
-    /// Hands a frame caused by the cluster command `cause` to the bus: a bus shared by
-    /// several instances records the cause with it, so that a new owner of the game
-    /// knows the command was applied (`cluster::host`); any other bus publishes it.
+    /// Hands a frame caused by the command `cause` (a command that came with an id) to
+    /// the bus: a bus shared by several instances records the cause with it, so that
+    /// whoever replays the stream knows the command was applied; any other bus
+    /// publishes it.
     fn publish_caused(&self, game: Uuid, frame: Frame, _cause: Uuid) {
         self.publish(game, frame);
     }
-    /// Publishes the owner's count of `game`'s players for every instance's lobby
-    /// (`cluster::census`). Only a bus shared by several instances has lobbies to tell.
-    fn publish_census(&self, _game: Uuid, _players: usize) {}
     /// Waits (within a bounded time) until every frame handed over so far is on the
     /// bus, where other instances read it: an instance handing its games over calls it
     /// before the next owner may read the topic's tail. A bus with nobody else reading

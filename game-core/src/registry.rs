@@ -1,29 +1,32 @@
-//! The games of this instance: which exist, which run here, starting and letting go of
-//! their rooms. The one place that decides where a game runs.
+//! The games of this instance as the sockets and the lobby see them: which exist,
+//! joining one (starting it through [`Placement`] when it does not run here), creating
+//! and listing them.
 //!
 //! Every game is recorded in the store ([`GameInfo`]) and listed by the lobby. A game
 //! runs (has a room task) only while someone plays it: the first player socket of a game
 //! loads it from the store, and the room lets go after its idle time with no player
-//! socket (see [`crate::room`]). The *default* game is the one the reference routes
+//! socket (see [`crate::room`]); where it runs is [`Placement`]'s to say. The *default* game is the one the reference routes
 //! (`/ws/player/{id}`, `/ws/world/{id}`) play: `--game-id`, else the store's current
 //! game, else a new one.
 
-use std::collections::HashMap;
-use std::net::IpAddr;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, Weak};
-use std::time::{Duration, Instant};
+mod creations;
 
-use protocol::{Board, Uuid, MAX_NAME_CHARS};
+use std::net::IpAddr;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+use protocol::{Uuid, MAX_NAME_CHARS};
 use serde::Serialize;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
-use tokio_util::task::TaskTracker;
 
-use crate::cluster::Cluster;
-use crate::room::{self, ConnId, ConnectError, Direct, RoomDeps, RoomHandle};
-use crate::store::{now_ms, GameInfo, Store, StoreError};
+use crate::clock::now_ms;
+use crate::directory::{Directory, Lease, Loaded};
+use crate::placement::{Placement, StartError};
+use crate::room::{ConnId, ConnectError, Direct, RoomHandle};
+use crate::store::{GameInfo, Store, StoreError};
 use crate::text::clean;
+use creations::Creations;
 
 /// The name of the default game when the store has none for it.
 pub const DEFAULT_GAME_NAME: &str = "Default game";
@@ -32,14 +35,11 @@ pub const DEFAULT_GAME_NAME: &str = "Default game";
 pub const MAX_RAW_GAME_NAME_CHARS: usize = 256;
 /// Most games the lobby lists (the most played first).
 pub const MAX_LISTED: usize = 200;
-/// The owner recorded with the epochs this registry claims (outside a cluster).
-const STANDALONE_OWNER: &str = "standalone";
-
 /// How often a player socket tries again when the room it joined was just letting go.
 const JOIN_ATTEMPTS: usize = 3;
 
 /// The limits of the registry, from the settings (the idle time is the rooms' own, in
-/// [`RoomDeps`]).
+/// [`crate::room::RoomDeps`]).
 #[derive(Clone, Debug)]
 pub struct Limits {
     /// Most games running on this instance at once (in a cluster: games with player
@@ -79,6 +79,15 @@ pub enum JoinError {
     Store(#[from] StoreError),
 }
 
+impl From<StartError> for JoinError {
+    fn from(e: StartError) -> Self {
+        match e {
+            StartError::Connect(e) => JoinError::Connect(e),
+            StartError::Store(e) => JoinError::Store(e),
+        }
+    }
+}
+
 /// Why a game could not be created.
 #[derive(Debug, thiserror::Error)]
 pub enum CreateError {
@@ -94,62 +103,13 @@ pub enum CreateError {
     Store(#[from] StoreError),
 }
 
-/// A running game.
-#[derive(Clone)]
-struct Loaded {
-    /// Its room: where its player sockets send their commands.
-    handle: RoomHandle,
-    /// Its active players, kept by the room.
-    players: Arc<AtomicUsize>,
-}
-
-/// The running games by id. A `std` mutex: held for map operations only, never across
-/// an `.await`.
-type Directory = Mutex<HashMap<Uuid, Loaded>>;
-
-/// A room's right to its place in the directory; the room gives it back when idle.
-pub struct Lease {
-    /// The room's game.
-    game: Uuid,
-    /// The directory (weak: a room never keeps the registry alive).
-    directory: Weak<Directory>,
-}
-
-impl Lease {
-    /// A lease of a room no directory lists (a game hosted for the cluster): it may
-    /// always let go when idle.
-    pub fn unlisted(game: Uuid) -> Lease {
-        Lease {
-            game,
-            directory: Weak::new(),
-        }
-    }
-
-    /// Leaves the directory if `quiet()` holds, checked under the directory's lock: no
-    /// new player can be handed this room once it said yes. Returns whether it left.
-    pub fn release_if(&self, quiet: impl FnOnce() -> bool) -> bool {
-        let Some(directory) = self.directory.upgrade() else {
-            return true;
-        };
-        // unwrap: the lock is never held across an await, and nothing panics under it
-        let mut directory = directory.lock().unwrap();
-        if !quiet() {
-            return false;
-        }
-        directory.remove(&self.game);
-        true
-    }
-}
-
 /// The games of this instance.
 pub struct Registry {
-    /// Where games are kept.
+    /// Where games are recorded.
     store: Arc<dyn Store>,
-    /// The board every game is played on.
-    board: Board,
-    /// What rooms are started with; `None` once closed, so no room starts after.
-    deps: Mutex<Option<RoomDeps>>,
-    /// Idle time and caps, from the settings.
+    /// Where games run: starts them for this instance's sockets.
+    placement: Arc<dyn Placement>,
+    /// Caps, from the settings.
     limits: Limits,
     /// The game of the reference routes.
     default_game: Uuid,
@@ -158,14 +118,9 @@ pub struct Registry {
     /// Held while a game loads, so one game never gets two rooms.
     loading: tokio::sync::Mutex<()>,
     /// Recent creations per client address, for the per-minute cap.
-    creations: Mutex<HashMap<IpAddr, Vec<Instant>>>,
-    /// Every room task, awaited on close.
-    rooms: TaskTracker,
-    /// Stops the rooms.
+    creations: Creations,
+    /// Fires when the server shuts down: no game starts after.
     shutdown: CancellationToken,
-    /// With Pulsar and Cassandra: where games run is the cluster's to say; sockets get
-    /// the game's gateway, which forwards to the owner, here or elsewhere.
-    cluster: Option<Arc<Cluster>>,
 }
 
 impl Registry {
@@ -173,11 +128,9 @@ impl Registry {
     /// current game, else a new one) and records it.
     pub async fn open(
         store: Arc<dyn Store>,
-        board: Board,
-        deps: RoomDeps,
+        placement: Arc<dyn Placement>,
         limits: Limits,
         wanted: Option<Uuid>,
-        cluster: Option<Arc<Cluster>>,
         shutdown: CancellationToken,
     ) -> Result<Self, StoreError> {
         let default_game = match wanted {
@@ -196,16 +149,13 @@ impl Registry {
         store.set_current_game(default_game).await?;
         Ok(Registry {
             store,
-            board,
-            deps: Mutex::new(Some(deps)),
+            placement,
+            creations: Creations::new(limits.creations_per_minute),
             limits,
             default_game,
             directory: Arc::default(),
             loading: tokio::sync::Mutex::new(()),
-            creations: Mutex::default(),
-            rooms: TaskTracker::new(),
             shutdown,
-            cluster,
         })
     }
 
@@ -261,7 +211,7 @@ impl Registry {
         if self.running() >= self.limits.max_games {
             return Err(CreateError::Full(self.limits.max_games));
         }
-        if !self.may_create(from) {
+        if !self.creations.may_create(from) {
             return Err(CreateError::TooMany);
         }
         let info = GameInfo {
@@ -302,19 +252,14 @@ impl Registry {
     /// Waits until every room stopped (after the shutdown token fired), then lets go of
     /// the store writer, so it can drain.
     pub async fn close(&self) {
-        self.rooms.close();
-        self.rooms.wait().await;
-        // unwrap: the lock is never held across an await, and nothing panics under it
-        self.deps.lock().unwrap().take();
+        self.placement.close().await;
     }
 
     fn summarize(&self, info: GameInfo) -> GameSummary {
-        let players = match &self.cluster {
-            Some(cluster) => cluster.players(info.id),
-            None => self
-                .loaded(info.id)
-                .map_or(0, |l| l.players.load(Ordering::Relaxed)),
-        };
+        let players = self.placement.players(info.id).unwrap_or_else(|| {
+            self.loaded(info.id)
+                .map_or(0, |l| l.players.load(Ordering::Relaxed))
+        });
         GameSummary {
             path: format!("/game/{}", info.id),
             default: info.id == self.default_game,
@@ -348,63 +293,13 @@ impl Registry {
         if !self.exists(game).await? {
             return Err(JoinError::UnknownGame);
         }
+        let loaded = self
+            .placement
+            .start(game, Lease::new(game, &self.directory))
+            .await?;
         // unwrap: the lock is never held across an await, and nothing panics under it
-        let deps = self.deps.lock().unwrap().clone();
-        let deps = deps.ok_or(ConnectError::Closed)?;
-        let lease = Lease {
-            game,
-            directory: Arc::downgrade(&self.directory),
-        };
-        if let Some(cluster) = &self.cluster {
-            // the game runs at its owner, maybe here; its sockets here use its gateway,
-            // listed like a room and unloaded like one (the lobby's count of players
-            // is the owner's census)
-            let loaded = Loaded {
-                handle: cluster.gateway(game, lease, deps.idle),
-                players: Arc::default(),
-            };
-            // unwrap: as above
-            self.directory.lock().unwrap().insert(game, loaded.clone());
-            return Ok(loaded);
-        }
-        let started = Instant::now();
-        // a new epoch for every load, as a cluster's take-over does: the rows this room
-        // writes then win over any an earlier process wrote, whatever the clocks say
-        self.store.claim_epoch(game, STANDALONE_OWNER).await?;
-        let stored = room::load_game(&*self.store, self.board, game).await?;
-        let fresh = stored.fresh;
-        let players = Arc::new(AtomicUsize::new(0));
-        let (handle, task) = room::spawn(
-            stored,
-            deps,
-            players.clone(),
-            lease,
-            self.shutdown.child_token(),
-        );
-        self.rooms.spawn(task);
-        let loaded = Loaded { handle, players };
-        // unwrap: as above
         self.directory.lock().unwrap().insert(game, loaded.clone());
-        tracing::info!(%game, fresh, took = ?started.elapsed(), "game loaded");
         Ok(loaded)
     }
 
-    /// Counts a creation from `from`, unless it already made its per-minute share.
-    fn may_create(&self, from: IpAddr) -> bool {
-        let now = Instant::now();
-        let minute = Duration::from_secs(60);
-        // unwrap: the lock is never held across an await, and nothing panics under it
-        let mut creations = self.creations.lock().unwrap();
-        // forget addresses with nothing recent, so the map stays as small as the minute
-        creations.retain(|_, times| {
-            times.retain(|t| now.duration_since(*t) < minute);
-            !times.is_empty()
-        });
-        let times = creations.entry(from).or_default();
-        if times.len() >= self.limits.creations_per_minute {
-            return false;
-        }
-        times.push(now);
-        true
-    }
 }

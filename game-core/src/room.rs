@@ -17,6 +17,7 @@
 //! room forget the longest gone first.
 
 mod departures;
+pub mod metrics;
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -37,14 +38,15 @@ use tokio_util::sync::CancellationToken;
 
 use crate::bus::{frame, Bus, Frame};
 use crate::game::{Game, Item, Player};
-use crate::metrics::{Metrics, PlayerRefusal};
-use crate::registry::Lease;
+use crate::directory::Lease;
 use crate::rules::{self, MoveOutcome};
+use crate::clock::now_ms;
 use crate::store::{
-    now_ms, rows::GameRows, writer::StoreWriter, ObjectKind, Store, StoreError, StoredObject,
+    rows::GameRows, writer::StoreWriter, ObjectKind, Store, StoreError, StoredObject,
 };
 use crate::text::clean;
 use crate::tokens::{Check, Tokens};
+use metrics::{PlayerRefusal, RoomMetrics};
 
 pub use departures::Departures;
 
@@ -231,7 +233,7 @@ pub struct RoomDeps {
     /// Where changed rows go.
     pub writer: StoreWriter,
     /// Where the room counts rejections and times its publishes, for `/metrics`.
-    pub metrics: Arc<Metrics>,
+    pub metrics: RoomMetrics,
     /// How long a room stays loaded with no player socket.
     pub idle: Duration,
     /// Most players one game holds, in it or gone.
@@ -284,7 +286,7 @@ struct Room {
     /// Where changed rows go.
     writer: StoreWriter,
     /// Where the room counts rejections and times its publishes, for `/metrics`.
-    metrics: Arc<Metrics>,
+    metrics: RoomMetrics,
     /// Active players now, read by the lobby.
     players: Arc<AtomicUsize>,
     /// The cluster command being handled, if any: its frames carry its id.

@@ -1,12 +1,11 @@
 //! Where games are kept between restarts.
 //!
-//! [`Store`] is the interface; [`embedded`] keeps games in a file under the data
-//! directory (the default) and [`cassandra`] in Apache Cassandra. The room never waits
+//! [`Store`] is the port; [`embedded`] keeps games in a file under the data
+//! directory (the default), and the `store-cassandra` crate in Apache Cassandra. The room never waits
 //! for a store: it hands rows to a [`writer::StoreWriter`], which writes them behind
 //! the game's back, coalesced per object and retried while the store is away.
 //! [`rows::GameRows`] turns a game into rows and back.
 
-pub mod cassandra;
 pub mod embedded;
 pub mod rows;
 pub mod writer;
@@ -86,15 +85,6 @@ impl StoredObject {
     pub fn expired(&self, now_ms: i64) -> bool {
         self.expires_ms.is_some_and(|at| at <= now_ms)
     }
-}
-
-/// Now, in milliseconds since the Unix epoch: the clock of what the store keeps (games'
-/// creation times, rows' expiry), which must survive restarts and agree between
-/// instances.
-pub fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as i64)
 }
 
 /// What the lobby knows of a game, apart from its board: kept by the store beside the

@@ -2,7 +2,7 @@
 //! started in this test on port 0, and checks that the counts add up. No timing
 //! assertions: latencies only have to be ordered, never fast.
 
-use backend::{Application, Settings};
+use drapetisca::{Application, Settings};
 use loadgen::{Config, Report};
 
 /// Runs `config` against a fresh embedded server in this process; returns the report

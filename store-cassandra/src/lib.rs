@@ -1,4 +1,5 @@
-//! Apache Cassandra as the store (the `scylla` driver).
+//! Apache Cassandra as the store (the `scylla` driver): an implementation of the core's
+//! [`Store`] port, with its options ([`options`]).
 //!
 //! The game's rows live in `objects_by_game_id`, the table of protocol.md, unchanged in
 //! shape; the game to resume lives in a one-row table of our own, `current_game`, and
@@ -21,6 +22,7 @@
 //! written again without TTL. `load` reads the TTL left back into `expires_ms`.
 
 mod epoch;
+pub mod options;
 mod schema;
 mod tls;
 
@@ -42,8 +44,9 @@ use scylla::value::MaybeUnset;
 use secrecy::ExposeSecret;
 
 use self::schema::Statements;
-use super::{now_ms, GameInfo, ObjectKind, Store, StoreError, StoredObject};
-use crate::config::CassandraOptions;
+use game_core::clock::now_ms;
+use game_core::store::{GameInfo, ObjectKind, Store, StoreError, StoredObject};
+pub use options::CassandraOptions;
 
 pub use self::schema::{Keyspace, Replication};
 

@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use secrecy::SecretString;
 
-use crate::store::cassandra::{Keyspace, Replication};
+use crate::{Keyspace, Replication};
 
 /// How to reach Cassandra; unset nodes mean the embedded store.
 #[derive(Clone, Debug, Default, clap::Args)]

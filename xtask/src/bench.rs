@@ -165,7 +165,7 @@ struct Bins {
 fn build(baseline: Option<&Path>) -> Result<Bins> {
     cmd::run(
         "cargo",
-        &["build", "--release", "-p", "backend", "-p", "loadgen"],
+        &["build", "--release", "-p", "drapetisca", "-p", "loadgen"],
         &[],
     )?;
     let target = std::env::var_os("CARGO_TARGET_DIR")

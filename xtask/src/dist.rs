@@ -23,7 +23,7 @@ pub fn build() -> Result<()> {
         &["build", "--release", "--offline"],
         &[("PATH", &path)],
     )?;
-    cmd::run("cargo", &["build", "--release", "-p", "backend"], &[])
+    cmd::run("cargo", &["build", "--release", "-p", "drapetisca"], &[])
 }
 
 /// Builds the deployable binary and runs it; `args` go to drapetisca.

@@ -3,15 +3,15 @@
 //! has: the rows as any CQL client reads them, TLS, replication. The outage scenario
 //! stops Cassandra, so it lives in its own binary (`tests/cassandra_outage.rs`).
 
-pub mod support;
+pub use test_support::cassandra as support;
 
 crate::scenarios::game_scenarios!(crate::cassandra::support::cassandra);
 
 use std::collections::{HashMap, HashSet};
 
-use backend::config::CassandraOptions;
-use backend::store::cassandra::{CassandraStore, Replication};
-use backend::store::{ObjectKind, Store, StoredObject};
+use store_cassandra::CassandraOptions;
+use store_cassandra::{CassandraStore, Replication};
+use game_core::store::{ObjectKind, Store, StoredObject};
 use protocol::{Cell, Uuid};
 
 use self::support::{

@@ -4,7 +4,7 @@
 
 use std::time::{Duration, Instant};
 
-use backend::Settings;
+use drapetisca::Settings;
 use futures_util::SinkExt;
 use serde_json::{json, Value};
 use tokio::net::TcpSocket;
@@ -494,7 +494,7 @@ async fn metrics_can_be_served_on_an_address_of_their_own() {
     let dir = tempfile::tempdir().unwrap();
     let mut settings = Settings::local(dir.path());
     settings.metrics_bind = Some("127.0.0.1:0".into());
-    let app = backend::Application::build(settings).await.unwrap();
+    let app = drapetisca::Application::build(settings).await.unwrap();
     let (port, metrics_port) = (app.port(), app.metrics_port().expect("a metrics port"));
     let stop = app.shutdown_token();
     let task = tokio::spawn(app.run_until_stopped());
@@ -878,13 +878,13 @@ async fn the_memory_of_a_flood_of_closed_sockets_is_given_back_and_a_few_closes_
     tokio::time::sleep(Duration::from_secs(3)).await;
     assert_eq!(metric(&app, trims).await, 0.0);
     // a flood closing: given back once the count is seen
-    open_and_close(&app, backend::memory::CLOSES_PER_TRIM).await;
+    open_and_close(&app, edge::memory::CLOSES_PER_TRIM).await;
     let deadline = Instant::now() + PATIENCE;
     while metric(&app, trims).await < 1.0 {
         assert!(
             Instant::now() < deadline,
             "the memory of {} closed sockets was never given back",
-            backend::memory::CLOSES_PER_TRIM + 10
+            edge::memory::CLOSES_PER_TRIM + 10
         );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }

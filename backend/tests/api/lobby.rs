@@ -3,7 +3,7 @@
 //! refresh and the game pages' play are in `e2e/lobby.mjs`; the JSON API and the
 //! games themselves in `scenarios/games.rs`.
 
-use backend::Settings;
+use drapetisca::Settings;
 use reqwest::{header, redirect, StatusCode};
 use serde_json::Value;
 

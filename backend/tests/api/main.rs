@@ -6,7 +6,10 @@
 mod batched;
 mod cassandra;
 mod cluster;
-mod helpers;
+mod helpers {
+    //! The shared test support, under the name the test modules use.
+    pub use test_support::app::*;
+}
 mod hostile;
 mod lobby;
 mod pulsar;

@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use backend::{Application, Settings};
+use drapetisca::{Application, Settings};
 use futures_util::StreamExt;
 use pulsar::consumer::InitialPosition;
 use pulsar::{Authentication, Consumer, ConsumerOptions, Pulsar, SubType, TokioExecutor};

@@ -12,9 +12,9 @@ use protocol::Uuid;
 use serde::Deserialize;
 
 use super::{creator, refused, MAX_BODY_BYTES, RETRY_AFTER_SECS};
-use crate::app::Shared;
-use crate::registry::GameSummary;
-use crate::store::StoreError;
+use crate::state::AppState;
+use game_core::registry::GameSummary;
+use game_core::store::StoreError;
 
 /// The body of `POST /api/games`.
 #[derive(Deserialize)]
@@ -33,18 +33,18 @@ pub fn json_config() -> web::JsonConfig {
         })
 }
 
-pub async fn list(shared: web::Data<Shared>) -> HttpResponse {
-    match shared.registry.list().await {
+pub async fn list(state: web::Data<AppState>) -> HttpResponse {
+    match state.registry.list().await {
         Ok(games) => HttpResponse::Ok().json(serde_json::json!({ "games": games })),
         Err(e) => store_failed(e),
     }
 }
 
-pub async fn one(id: web::Path<String>, shared: web::Data<Shared>) -> HttpResponse {
+pub async fn one(id: web::Path<String>, state: web::Data<AppState>) -> HttpResponse {
     let Ok(game) = id.parse::<Uuid>() else {
         return refusal(StatusCode::BAD_REQUEST, "the game id must be a UUID");
     };
-    match shared.registry.summary(game).await {
+    match state.registry.summary(game).await {
         Ok(Some(summary)) => HttpResponse::Ok().json(summary),
         Ok(None) => refusal(StatusCode::NOT_FOUND, "no such game"),
         Err(e) => store_failed(e),
@@ -54,16 +54,16 @@ pub async fn one(id: web::Path<String>, shared: web::Data<Shared>) -> HttpRespon
 pub async fn create(
     req: HttpRequest,
     body: web::Json<NewGame>,
-    shared: web::Data<Shared>,
+    state: web::Data<AppState>,
 ) -> HttpResponse {
-    let from = match creator(&req, &shared) {
+    let from = match creator(&req, &state) {
         Ok(from) => from,
         Err((status, why)) => return refusal(status, why),
     };
-    match shared.registry.create(&body.name, from).await {
+    match state.registry.create(&body.name, from).await {
         Ok(summary) => created(summary),
         Err(e) => {
-            let status = refused(&e, &shared);
+            let status = refused(&e, &state);
             let mut response = refusal(status, &e.to_string());
             if status != StatusCode::BAD_REQUEST {
                 let wait = header::HeaderValue::from_static(RETRY_AFTER_SECS);

@@ -17,9 +17,9 @@ use protocol::Uuid;
 
 use super::api::NewGame;
 use super::{creator, refused, MAX_BODY_BYTES, RETRY_AFTER_SECS};
-use crate::app::Shared;
+use crate::state::AppState;
 use crate::assets;
-use crate::registry::{GameSummary, MAX_RAW_GAME_NAME_CHARS};
+use game_core::registry::{GameSummary, MAX_RAW_GAME_NAME_CHARS};
 
 /// The lobby's look: the game page's palette, in a few rules of its own.
 const STYLE: &str = include_str!("lobby.css");
@@ -44,29 +44,29 @@ pub fn form_config() -> web::FormConfig {
 }
 
 /// `GET /`: the games, and the form to create one.
-pub async fn lobby(shared: web::Data<Shared>) -> HttpResponse {
-    lobby_with(&shared, StatusCode::OK, None, "").await
+pub async fn lobby(state: web::Data<AppState>) -> HttpResponse {
+    lobby_with(&state, StatusCode::OK, None, "").await
 }
 
 /// `POST /` (the form): creates the game and sends the browser to its page.
 pub async fn create(
     req: HttpRequest,
     form: web::Form<NewGame>,
-    shared: web::Data<Shared>,
+    state: web::Data<AppState>,
 ) -> HttpResponse {
-    let from = match creator(&req, &shared) {
+    let from = match creator(&req, &state) {
         Ok(from) => from,
         Err((status, why)) => {
             return notice(status, "Not created", &format!("Not created: {why}."))
         }
     };
-    match shared.registry.create(&form.name, from).await {
+    match state.registry.create(&form.name, from).await {
         Ok(game) => HttpResponse::SeeOther()
             .insert_header((header::LOCATION, game.path))
             .finish(),
         Err(e) => {
-            let status = refused(&e, &shared);
-            let mut response = lobby_with(&shared, status, Some(&e.to_string()), &form.name).await;
+            let status = refused(&e, &state);
+            let mut response = lobby_with(&state, status, Some(&e.to_string()), &form.name).await;
             if status != StatusCode::BAD_REQUEST {
                 let wait = header::HeaderValue::from_static(RETRY_AFTER_SECS);
                 response.headers_mut().insert(header::RETRY_AFTER, wait);
@@ -85,7 +85,7 @@ pub async fn icon() -> HttpResponse {
 }
 
 /// `GET /game/{id}`: the page of that game, or a page saying there is none.
-pub async fn game(id: web::Path<String>, shared: web::Data<Shared>) -> HttpResponse {
+pub async fn game(id: web::Path<String>, state: web::Data<AppState>) -> HttpResponse {
     let no_such_game = || {
         notice(
             StatusCode::NOT_FOUND,
@@ -96,7 +96,7 @@ pub async fn game(id: web::Path<String>, shared: web::Data<Shared>) -> HttpRespo
     let Ok(game) = id.parse::<Uuid>() else {
         return no_such_game();
     };
-    match shared.registry.summary(game).await {
+    match state.registry.summary(game).await {
         Ok(Some(summary)) => assets::game_page(&summary.name),
         Ok(None) => no_such_game(),
         Err(e) => {
@@ -107,12 +107,12 @@ pub async fn game(id: web::Path<String>, shared: web::Data<Shared>) -> HttpRespo
 }
 
 async fn lobby_with(
-    shared: &Shared,
+    state: &AppState,
     status: StatusCode,
     refused: Option<&str>,
     typed: &str,
 ) -> HttpResponse {
-    match shared.registry.list().await {
+    match state.registry.list().await {
         Ok(games) => html_response(status, render(&games, now_ms(), refused, typed)),
         Err(e) => {
             tracing::warn!(error = %e, "the lobby cannot read the store");

@@ -8,12 +8,12 @@ use actix_ws::{AggregatedMessage, AggregatedMessageStream, CloseCode, Session};
 use protocol::{server::ErrorPayload, ClientMessage, ServerMessage, Uuid};
 use tokio::sync::mpsc;
 
-use super::guard::rate::{FrameLimiter, Limited, Verdict};
+use crate::guard::rate::{FrameLimiter, Limited, Verdict};
 use super::{close, close_for, flooding, send, Gone, Heartbeat};
-use crate::app::Shared;
-use crate::bus::frame;
-use crate::registry::JoinError;
-use crate::room::{ConnectError, Direct};
+use crate::state::AppState;
+use game_core::bus::frame;
+use game_core::registry::JoinError;
+use game_core::room::{ConnectError, Direct};
 
 /// Direct messages a player socket may have queued before it counts as too slow. A brief
 /// is one message, however many frames it holds.
@@ -26,10 +26,10 @@ pub async fn run(
     mut session: Session,
     mut stream: AggregatedMessageStream,
     address: IpAddr,
-    shared: Arc<Shared>,
+    state: Arc<AppState>,
 ) {
     let (outbox, mut inbox) = mpsc::channel(OUTBOX);
-    let (room, conn) = match shared.registry.connect(game, player, outbox).await {
+    let (room, conn) = match state.registry.connect(game, player, outbox).await {
         Ok(joined) => joined,
         Err(e) => {
             tracing::info!(%player, reason = %e, "player socket refused");
@@ -37,13 +37,13 @@ pub async fn run(
             return;
         }
     };
-    let metrics = &shared.metrics;
+    let metrics = &state.sockets;
     metrics.player_connected();
     let mut heartbeat = Heartbeat::new();
-    let mut limiter = FrameLimiter::new(shared.guard.rates, Instant::now());
+    let mut limiter = FrameLimiter::new(state.guard.rates, Instant::now());
     // one shutdown future for the socket's whole life, as on the world socket: a new one
-    // per turn of the loop would take the shared token's lock twice per frame
-    let shutdown = shared.shutdown.cancelled();
+    // per turn of the loop would take the state token's lock twice per frame
+    let shutdown = state.shutdown.cancelled();
     tokio::pin!(shutdown);
     let reason = loop {
         tokio::select! {
@@ -62,7 +62,7 @@ pub async fn run(
                                     continue;
                                 }
                                 Some((kind, verdict)) => {
-                                    metrics.frame_limited(kind);
+                                    state.guard.metrics.frame_limited(kind);
                                     (verdict, format!("too many {} frames: dropped", kind.as_str()))
                                 }
                             },
@@ -72,18 +72,18 @@ pub async fn run(
                             }
                         };
                         if verdict == Verdict::Close {
-                            break flooding(&shared, address);
+                            break flooding(&state, address);
                         }
-                        if refuse(&mut session, reason, &shared).await.is_err() {
+                        if refuse(&mut session, reason, &state).await.is_err() {
                             break None;
                         }
                     }
                     Some(Ok(AggregatedMessage::Binary(_))) => {
                         metrics.frame_refused();
                         if limiter.refused(Instant::now()) == Verdict::Close {
-                            break flooding(&shared, address);
+                            break flooding(&state, address);
                         }
-                        if refuse(&mut session, "binary frames are not part of the protocol".into(), &shared).await.is_err() {
+                        if refuse(&mut session, "binary frames are not part of the protocol".into(), &state).await.is_err() {
                             break None;
                         }
                     }
@@ -148,10 +148,10 @@ fn refusal_code(error: &JoinError) -> CloseCode {
 }
 
 /// Tells the client why its frame was refused; the connection and the game go on.
-async fn refuse(session: &mut Session, reason: String, shared: &Shared) -> Result<(), Gone> {
+async fn refuse(session: &mut Session, reason: String, state: &AppState) -> Result<(), Gone> {
     tracing::debug!(%reason, "frame refused");
     let message = ServerMessage::Error {
         payload: ErrorPayload { reason },
     };
-    send(session, frame(&message), &shared.metrics).await
+    send(session, frame(&message), &state.sockets).await
 }

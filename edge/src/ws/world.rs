@@ -13,9 +13,9 @@ use std::time::Instant;
 
 use actix_ws::{AggregatedMessage, AggregatedMessageStream, CloseCode, Message};
 
-use super::guard::rate::{FrameLimiter, Verdict};
+use crate::guard::rate::{FrameLimiter, Verdict};
 use super::{close, close_for, flooding, Heartbeat};
-use crate::app::Shared;
+use crate::state::AppState;
 use outflow::Control;
 
 /// Serves one world socket's reading side until it closes.
@@ -23,16 +23,16 @@ pub async fn run(
     control: Control,
     mut stream: AggregatedMessageStream,
     address: IpAddr,
-    shared: Arc<Shared>,
+    state: Arc<AppState>,
 ) {
-    let metrics = &shared.metrics;
+    let metrics = &state.sockets;
     metrics.world_socket_opened();
     let mut heartbeat = Heartbeat::new();
     // the world socket is one-way: every frame a client writes on it is refused
-    let mut limiter = FrameLimiter::new(shared.guard.rates, Instant::now());
+    let mut limiter = FrameLimiter::new(state.guard.rates, Instant::now());
     // one shutdown future for the socket's whole life: a new one per turn of the loop
-    // would take the token's lock, shared by every socket, twice per frame
-    let shutdown = shared.shutdown.cancelled();
+    // would take the token's lock, state by every socket, twice per frame
+    let shutdown = state.shutdown.cancelled();
     tokio::pin!(shutdown);
     let reason = loop {
         tokio::select! {
@@ -48,7 +48,7 @@ pub async fn run(
                     Some(Ok(AggregatedMessage::Text(_) | AggregatedMessage::Binary(_))) => {
                         metrics.frame_refused();
                         if limiter.refused(Instant::now()) == Verdict::Close {
-                            break flooding(&shared, address);
+                            break flooding(&state, address);
                         }
                     }
                     Some(Ok(AggregatedMessage::Pong(_))) => {}

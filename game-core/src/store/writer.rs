@@ -9,6 +9,8 @@
 //! rows that are all written. When every [`StoreWriter`] handle is dropped, the task
 //! writes what is left, flushes the store and ends.
 
+pub mod metrics;
+
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -18,7 +20,7 @@ use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 
 use super::{ObjectKind, Store, StoredObject};
-use crate::metrics::Metrics;
+use metrics::StoreMetrics;
 
 /// Largest batch handed to the store in one call (always rows of one game).
 const MAX_BATCH: usize = 512;
@@ -44,13 +46,13 @@ pub struct StoreWriter {
     /// last loop turn, and a room must never wait here.
     tx: mpsc::UnboundedSender<Order>,
     /// Counters for `/metrics`.
-    metrics: Arc<Metrics>,
+    metrics: StoreMetrics,
 }
 
 impl StoreWriter {
     /// Starts the writer; the handle completes once everything handed over was written
     /// (or given up on) after the last [`StoreWriter`] is dropped.
-    pub fn spawn(store: Arc<dyn Store>, metrics: Arc<Metrics>) -> (Self, JoinHandle<()>) {
+    pub fn spawn(store: Arc<dyn Store>, metrics: StoreMetrics) -> (Self, JoinHandle<()>) {
         let (tx, rx) = mpsc::unbounded_channel();
         let task = tokio::spawn(run(store, rx, metrics.clone()));
         (StoreWriter { tx, metrics }, task)
@@ -94,7 +96,7 @@ impl Pending {
         self.games.values().map(HashMap::len).sum()
     }
 
-    fn absorb(&mut self, order: Order, metrics: &Metrics) {
+    fn absorb(&mut self, order: Order, metrics: &StoreMetrics) {
         match order {
             Order::Row(game, row) => {
                 if self
@@ -146,7 +148,7 @@ impl Pending {
     }
 }
 
-async fn run(store: Arc<dyn Store>, mut rx: mpsc::UnboundedReceiver<Order>, metrics: Arc<Metrics>) {
+async fn run(store: Arc<dyn Store>, mut rx: mpsc::UnboundedReceiver<Order>, metrics: StoreMetrics) {
     let mut pending = Pending::default();
     let mut backoff = FIRST_BACKOFF;
     let mut open = true;

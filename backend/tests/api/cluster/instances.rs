@@ -1,7 +1,7 @@
 //! Instances of the `drapetisca` binary as separate processes sharing one world topic
 //! (hence one command topic) and one keyspace: what an operator runs behind a load
 //! balancer. The binary is the release build, as deployed: the first instance of a
-//! test run has cargo build it (`cargo build --release -p backend`, a no-op when
+//! test run has cargo build it (`cargo build --release -p drapetisca`, a no-op when
 //! `cargo xtask test` built it already), so `cargo test` needs no other build step.
 
 use std::io::{BufRead, BufReader};
@@ -29,7 +29,7 @@ pub fn release_binary() -> &'static PathBuf {
                 "build",
                 "--release",
                 "-p",
-                "backend",
+                "drapetisca",
                 "--bin",
                 "drapetisca",
                 "--message-format=json-render-diagnostics",

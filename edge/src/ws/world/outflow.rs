@@ -5,7 +5,7 @@
 //! does: each frame would then wake two tasks (the socket task, then the connection's
 //! dispatcher), cross a channel, arm a send timeout and be framed and copied by every
 //! socket. Here the ring wakes the connection's dispatcher directly, which pulls every
-//! queued update in one poll and writes them with one syscall; an update is the shared
+//! queued update in one poll and writes them with one syscall; an update is the state
 //! bytes of a message framed once for all sockets ([`Wire`]), copied once into the
 //! connection's write buffer. A lone update still goes out at once: nothing waits.
 //!
@@ -34,8 +34,8 @@ use tokio::sync::broadcast;
 use tokio_stream::wrappers::{errors::BroadcastStreamRecvError, BroadcastStream};
 use tokio_util::codec::Encoder;
 
-use crate::app::Shared;
-use crate::bus::Wire;
+use crate::state::AppState;
+use game_core::bus::Wire;
 
 /// The frames the socket task has its outflow write: pongs, pings and the close.
 #[derive(Clone, Default)]
@@ -82,7 +82,7 @@ pub struct Outflow {
     _actix_ws: BoxBody,
     /// What the socket task writes.
     control: Control,
-    /// The game's updates (one message each, or batches), shared with its other sockets.
+    /// The game's updates (one message each, or batches), state with its other sockets.
     updates: BroadcastStream<Wire>,
     /// A message to write before any update (the bus status, when the bus is down).
     first: Option<Wire>,
@@ -90,7 +90,7 @@ pub struct Outflow {
     done: bool,
     /// The player id of the path, for logs.
     player: Uuid,
-    shared: Arc<Shared>,
+    state: Arc<AppState>,
 }
 
 type Chunk = Poll<Option<Result<Bytes, Box<dyn std::error::Error>>>>;
@@ -102,7 +102,7 @@ impl Outflow {
         updates: broadcast::Receiver<Wire>,
         first: Option<Wire>,
         player: Uuid,
-        shared: Arc<Shared>,
+        state: Arc<AppState>,
     ) -> Self {
         Outflow {
             _actix_ws: actix_ws,
@@ -111,13 +111,13 @@ impl Outflow {
             first,
             done: false,
             player,
-            shared,
+            state,
         }
     }
 
     /// Writes `wire` (counted in the metrics).
     fn write(&self, wire: &Wire) -> Chunk {
-        self.shared.metrics.sent(wire.payload_len());
+        self.state.sockets.sent(wire.payload_len());
         Poll::Ready(Some(Ok(wire.bytes().clone())))
     }
 
@@ -167,7 +167,7 @@ impl MessageBody for Outflow {
         match Pin::new(&mut this.updates).poll_next(cx) {
             Poll::Ready(Some(Ok(wire))) => this.write(&wire),
             Poll::Ready(Some(Err(BroadcastStreamRecvError::Lagged(missed)))) => {
-                this.shared.metrics.socket_queue_drop();
+                this.state.sockets.socket_queue_drop();
                 tracing::warn!(player = %this.player, missed, "world socket too slow; dropping it");
                 this.close(CloseCode::Policy, "too slow to keep up with the game")
             }

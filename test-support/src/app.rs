@@ -5,7 +5,7 @@ use std::collections::{HashMap, HashSet, VecDeque};
 use std::path::Path;
 use std::time::Duration;
 
-use backend::{Application, Settings};
+use drapetisca::{Application, Settings};
 use futures_util::{SinkExt, StreamExt};
 use protocol::{Board, Cell, Uuid};
 use serde_json::{json, Value};
@@ -71,7 +71,7 @@ pub const TEST_PARTITIONS: u32 = 4;
 /// through the broker's admin REST API.
 pub fn create_command_topic(topic: &str) {
     let path =
-        backend::cluster::command_topic(topic).replace("persistent://", "/admin/v2/persistent/");
+        bus_pulsar::contract::command_topic(topic).replace("persistent://", "/admin/v2/persistent/");
     let token = std::fs::read_to_string(pulsar_token_file()).expect("token readable");
     let body = TEST_PARTITIONS.to_string();
     let request = format!(
@@ -135,7 +135,7 @@ pub async fn spawn_app(make: MakeSettings) -> TestApp {
 /// Starts a server with ready-made settings in `dir`.
 pub async fn start(settings: Settings, dir: tempfile::TempDir) -> TestApp {
     // the pulsar crate warns on every routine (re)connection
-    backend::telemetry::init("warn,pulsar=error");
+    drapetisca::telemetry::init("warn,pulsar=error");
     let app = Application::build(settings.clone())
         .await
         .expect("server builds");

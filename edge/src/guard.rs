@@ -3,9 +3,12 @@
 //! server take ([`caps`]), how fast a socket may send each kind of frame ([`rate`]), and
 //! which addresses were just closed for flooding and wait before they may come back
 //! ([`penalty`]).
-//! Every limit is a setting ([`GuardOptions`], in `config`).
+//! Every limit is a setting ([`GuardOptions`]); what the guard refuses is counted in
+//! its own figures ([`metrics`]).
 
 pub mod caps;
+pub mod metrics;
+pub mod options;
 pub mod origin;
 pub mod penalty;
 pub mod rate;
@@ -16,11 +19,11 @@ use std::time::{Duration, Instant};
 use actix_web::http::{header, StatusCode};
 use actix_web::{HttpRequest, HttpResponse, ResponseError};
 
-use crate::config::GuardOptions;
-use crate::metrics::Metrics;
 use caps::{CapError, SocketCaps, SocketSlot};
 use origin::OriginPolicy;
 use penalty::FloodBans;
+use metrics::GuardMetrics;
+pub use options::GuardOptions;
 use rate::FrameRates;
 
 /// The checks, built once from the settings and shared by every socket.
@@ -34,6 +37,8 @@ pub struct Guard {
     bans: FloodBans,
     /// Each socket's frame limits.
     pub rates: FrameRates,
+    /// What the guard refused, for `/metrics`.
+    pub metrics: GuardMetrics,
 }
 
 /// Why a WebSocket handshake was refused, answered before the upgrade.
@@ -91,8 +96,9 @@ impl ResponseError for Refusal {
 }
 
 impl Guard {
-    pub fn new(options: &GuardOptions) -> Self {
+    pub fn new(options: &GuardOptions, metrics: GuardMetrics) -> Self {
         Guard {
+            metrics,
             origins: OriginPolicy::new(&options.allowed_origins),
             caps: SocketCaps::new(options.max_sockets, options.max_sockets_per_address),
             bans: FloodBans::new(Duration::from_secs(options.flood_ban_secs)),
@@ -115,7 +121,7 @@ impl Guard {
 
     /// Checks a WebSocket handshake: its origin, whether its address is refused for
     /// flooding, then the caps. The slot it returns must live as long as the socket.
-    pub fn admit(&self, req: &HttpRequest, metrics: &Metrics) -> Result<SocketSlot, Refusal> {
+    pub fn admit(&self, req: &HttpRequest) -> Result<SocketSlot, Refusal> {
         let address = req
             .peer_addr()
             .map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |a| a.ip());
@@ -131,7 +137,7 @@ impl Guard {
             self.caps.acquire(address).map_err(Refusal::Capacity)
         };
         if let Err(refusal) = &checked {
-            metrics.socket_refused(*refusal);
+            self.metrics.socket_refused(*refusal);
             tracing::debug!(%address, origin = ?text(header::ORIGIN), %refusal, "websocket refused");
         }
         checked

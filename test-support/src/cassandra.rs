@@ -2,7 +2,7 @@
 //! Cassandra in a keyspace of its own, and a plain driver session to look at the tables
 //! as any CQL client would.
 //!
-//! Used by the `api` test binary and by `cassandra_outage` (through `#[path]`).
+//! Used by the `api` test binary and by `cassandra_outage`.
 
 use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
@@ -12,12 +12,12 @@ use std::time::Duration;
 
 use std::collections::HashSet;
 
-use backend::Settings;
+use drapetisca::Settings;
 use protocol::{Cell, Uuid};
 use scylla::client::session::Session;
 use scylla::client::session_builder::SessionBuilder;
 
-use crate::helpers::Client;
+use crate::app::Client;
 
 /// The Cassandra every test talks to: the one `cargo xtask services up` starts.
 pub const NODE: &str = "127.0.0.1:9042";

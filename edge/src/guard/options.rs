@@ -2,7 +2,7 @@
 //! `--flood-ban-secs`), checked
 //! by `ws::guard`.
 
-use crate::ws::guard::rate::Rate;
+use super::rate::Rate;
 
 /// Limits on clients; every one a flag and a `DRAPETISCA_*` variable.
 #[derive(Clone, Debug, clap::Args)]

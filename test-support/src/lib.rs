@@ -1,0 +1,9 @@
+//! What the test binaries of the server share, instead of `#[path]` includes.
+//!
+//! - [`app`]: a server in process on a free port with its own data directory, its
+//!   settings for each bus and store, and a client that speaks the protocol over real
+//!   WebSockets, as a reference client would.
+//! - [`cassandra`]: a fresh keyspace per test, and reading the stored rows back.
+
+pub mod app;
+pub mod cassandra;

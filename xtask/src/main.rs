@@ -62,10 +62,18 @@ fn test() -> Result<()> {
     services::up(&[])?;
     // both suites run even when the first fails, so one CI run shows every failure
     // without backtraces a failing test's message is the last thing it prints, which is
-    // what a CI log cut to its head and tail keeps
+    // what a CI log cut to its head and tail keeps; one build runs both tiers: the
+    // tests that need nothing (a plain `cargo test`) and, with `integration`, those on
+    // the services, the release binary and the bundle
     let suites = cmd::run(
         "cargo",
-        &["test", "--workspace", "--no-fail-fast"],
+        &[
+            "test",
+            "--workspace",
+            "--no-fail-fast",
+            "--features",
+            "drapetisca/integration",
+        ],
         &[("RUST_BACKTRACE", "0")],
     );
     let browser = end_to_end();

@@ -2,9 +2,15 @@
 //!
 //! [`scenarios`] holds the game scenarios, written once; each configuration of bus and
 //! store instantiates them with `game_scenarios!(settings maker)`.
+//!
+//! Two tiers: what needs no service runs under a plain `cargo test`; the modules on
+//! Apache Pulsar and Apache Cassandra, and the clusters of processes, need the feature
+//! `integration` (`cargo xtask test` turns it on, after starting the services).
 
 mod batched;
+#[cfg(feature = "integration")]
 mod cassandra;
+#[cfg(feature = "integration")]
 mod cluster;
 mod helpers {
     //! The shared test support, under the name the test modules use.
@@ -12,6 +18,7 @@ mod helpers {
 }
 mod hostile;
 mod lobby;
+#[cfg(feature = "integration")]
 mod pulsar;
 mod scenarios;
 

@@ -16,14 +16,14 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use store_cassandra::CassandraOptions;
+use clap::Parser;
 use game_core::store::writer::metrics::StoreMetrics;
-use store_cassandra::CassandraStore;
 use game_core::store::writer::StoreWriter;
 use game_core::store::{ObjectKind, Store, StoredObject};
-use clap::Parser;
 use protocol::Uuid;
 use scylla::client::session_builder::SessionBuilder;
+use store_cassandra::CassandraOptions;
+use store_cassandra::CassandraStore;
 
 /// Command line of the benchmark.
 #[derive(Parser)]

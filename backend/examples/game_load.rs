@@ -15,16 +15,16 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use store_cassandra::CassandraOptions;
+use clap::Parser;
 use game_core::room;
-use store_cassandra::CassandraStore;
 use game_core::store::embedded::EmbeddedStore;
 use game_core::store::rows::GameRows;
 use game_core::store::{GameInfo, Store};
-use clap::Parser;
 use protocol::{Board, Uuid};
 use rand::rngs::StdRng;
 use rand::SeedableRng;
+use store_cassandra::CassandraOptions;
+use store_cassandra::CassandraStore;
 
 /// Command line of the benchmark.
 #[derive(Parser)]

@@ -17,8 +17,8 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use bus_pulsar::PulsarBus;
-use game_core::bus::{Bus, Fanout, Frame, Wire};
 use bus_pulsar::PulsarOptions;
+use game_core::bus::{Bus, Fanout, Frame, Wire};
 use tokio::sync::broadcast;
 
 #[tokio::main]
@@ -46,9 +46,14 @@ async fn main() -> anyhow::Result<()> {
     // one game: the bus's frames are per game
     let game = protocol::Uuid::new_v4();
     let mut arrivals = fanout.subscribe(game);
-    let bus = PulsarBus::connect(&options, fanout.clone(), std::sync::Arc::new(game_core::hook::Open), &protocol::Uuid::new_v4().to_string())
-        .await
-        .context("cannot start the pulsar bus (is the broker up? bash services/pulsar/up.sh)")?;
+    let bus = PulsarBus::connect(
+        &options,
+        fanout.clone(),
+        std::sync::Arc::new(game_core::hook::Open),
+        &protocol::Uuid::new_v4().to_string(),
+    )
+    .await
+    .context("cannot start the pulsar bus (is the broker up? bash services/pulsar/up.sh)")?;
     println!(
         "pulsar bus latency, publish -> local fan-out, {frames} frames of a player move, {url}"
     );

@@ -15,8 +15,8 @@ use std::time::{Duration, Instant};
 
 use anyhow::{ensure, Context};
 use bus_pulsar::PulsarBus;
-use game_core::bus::{Bus, Fanout, Frame};
 use bus_pulsar::PulsarOptions;
+use game_core::bus::{Bus, Fanout, Frame};
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
@@ -39,7 +39,13 @@ async fn main() -> anyhow::Result<()> {
     // one game: the bus's frames are per game
     let game = protocol::Uuid::new_v4();
     let mut arrivals = fanout.subscribe(game);
-    let bus = PulsarBus::connect(&options, fanout.clone(), std::sync::Arc::new(game_core::hook::Open), &protocol::Uuid::new_v4().to_string()).await?;
+    let bus = PulsarBus::connect(
+        &options,
+        fanout.clone(),
+        std::sync::Arc::new(game_core::hook::Open),
+        &protocol::Uuid::new_v4().to_string(),
+    )
+    .await?;
 
     let service = |name: &str| {
         let script = root.join("services/pulsar").join(name);

@@ -141,7 +141,9 @@ impl Application {
         // gateway; alone, every game runs here
         let (placement, cluster): (Arc<dyn Placement>, _) = match stream {
             Some(stream) => {
-                let cluster = Arc::new(join_cluster(&settings, &instance, store.clone(), deps, stream).await?);
+                let cluster = Arc::new(
+                    join_cluster(&settings, &instance, store.clone(), deps, stream).await?,
+                );
                 (
                     Arc::new(ClusterPlacement::new(cluster.clone(), idle)),
                     Some(cluster),
@@ -161,15 +163,9 @@ impl Application {
             max_games: settings.max_games,
             creations_per_minute: settings.max_game_creations_per_minute,
         };
-        let registry = Registry::open(
-            store,
-            placement,
-            limits,
-            settings.game_id,
-            shutdown.clone(),
-        )
-        .await
-        .context("cannot read the games from the store")?;
+        let registry = Registry::open(store, placement, limits, settings.game_id, shutdown.clone())
+            .await
+            .context("cannot read the games from the store")?;
         let registry = Arc::new(registry);
         tracing::info!(default_game = %registry.default_game(), "games ready");
 

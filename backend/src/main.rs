@@ -1,7 +1,7 @@
 //! `drapetisca`: parse settings, start the server, stop cleanly on SIGTERM or Ctrl-C.
 
-use drapetisca::{telemetry, Application, Settings};
 use clap::Parser;
+use drapetisca::{telemetry, Application, Settings};
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {

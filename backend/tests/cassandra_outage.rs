@@ -3,7 +3,6 @@
 //! (`services/cassandra/down.sh`, `up.sh`), so it holds this one test: cargo runs test
 //! binaries one after another, so no other test sees Cassandra go away.
 
-
 use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};

@@ -96,7 +96,6 @@ const OUTBOX_CAPACITY: usize = 65_536;
 /// unsubscription.
 const CLOSE_TIMEOUT: Duration = Duration::from_secs(5);
 
-
 /// The Pulsar bus of one instance: an outbox drained by a publisher task, a consumer
 /// task delivering to the fan-out, and a watchdog telling clients about delays.
 pub struct PulsarBus {

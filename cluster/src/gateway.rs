@@ -17,7 +17,7 @@ use tokio_util::sync::CancellationToken;
 use super::envelope::{Command, ConnRef, Direct, Kind};
 use super::link::Sender;
 use game_core::bus::Frame;
-use game_core::directory::Lease;
+use game_core::room::Lease;
 use game_core::room::{self, ConnectError, RoomHandle};
 
 /// How often each game's sockets here are announced to its owner.

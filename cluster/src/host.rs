@@ -28,10 +28,10 @@ use super::envelope::{Command, ConnRef, Direct, Kind};
 use super::fencing::Fence;
 use super::gateway::PRESENCE_EVERY;
 use super::link::{Client, Sender};
+use super::{replay, tail};
 use bus_pulsar::contract::{CENSUS, MARKER};
 use bus_pulsar::PulsarBus;
-use super::{replay, tail};
-use game_core::directory::Lease;
+use game_core::room::Lease;
 use game_core::room::{self, ConnId, ConnectError, RoomDeps, RoomHandle};
 use game_core::rules;
 use game_core::store::Store;
@@ -156,7 +156,7 @@ async fn run(
         stored,
         hosting.deps.clone(),
         players.clone(),
-        Lease::unlisted(game),
+        Lease::unlisted(),
         room_stop.clone(),
     );
     let mut room_task = tokio::spawn(room_task);

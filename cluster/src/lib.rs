@@ -56,7 +56,7 @@ use self::link::{Client, LinkError, Publishers, PulsarConsumer, Received, Sender
 use self::ownership::{Ownership, PING_EVERY};
 use self::partition::partition_of;
 use bus_pulsar::contract::{command_topic, direct_topic};
-use game_core::directory::Lease;
+use game_core::room::Lease;
 use game_core::room::RoomHandle;
 
 /// This instance's part of the cluster.

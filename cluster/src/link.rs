@@ -12,9 +12,9 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use super::envelope::{Command, Direct, Kind};
-use bus_pulsar::contract;
 use super::ownership::PING_EVERY;
 use super::partition::{index_of, partition_topic};
+use bus_pulsar::contract;
 
 pub use bus_pulsar::Client;
 

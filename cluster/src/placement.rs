@@ -7,8 +7,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use game_core::directory::{Lease, Loaded};
+use game_core::directory::Loaded;
 use game_core::placement::{Placement, StartError};
+use game_core::room::Lease;
 use protocol::Uuid;
 
 use super::Cluster;

@@ -63,7 +63,10 @@ mod tests {
         assert_eq!(stream.stamp(game), Stamp::Epoch(3));
         assert!(stream.admit(game, Some(3)));
         assert!(stream.admit(game, Some(4)), "a newer owner counts");
-        assert!(!stream.admit(game, Some(3)), "the older owner's frames no longer do");
+        assert!(
+            !stream.admit(game, Some(3)),
+            "the older owner's frames no longer do"
+        );
         assert!(stream.admit(game, None), "unstamped frames are not fenced");
     }
 

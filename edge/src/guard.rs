@@ -20,10 +20,10 @@ use actix_web::http::{header, StatusCode};
 use actix_web::{HttpRequest, HttpResponse, ResponseError};
 
 use caps::{CapError, SocketCaps, SocketSlot};
-use origin::OriginPolicy;
-use penalty::FloodBans;
 use metrics::GuardMetrics;
 pub use options::GuardOptions;
+use origin::OriginPolicy;
+use penalty::FloodBans;
 use rate::FrameRates;
 
 /// The checks, built once from the settings and shared by every socket.

@@ -22,10 +22,10 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use actix_ws::{AggregatedMessageStream, CloseCode, CloseReason, Session};
 use protocol::{server::StatusPayload, ServerMessage, Uuid, MAX_FRAME_BYTES};
 
+use crate::guard::caps::SocketSlot;
+use crate::metrics::SocketMetrics;
 use crate::state::AppState;
 use game_core::bus::{frame, Frame, Wire};
-use crate::metrics::SocketMetrics;
-use crate::guard::caps::SocketSlot;
 
 /// How often the server pings an idle client.
 const HEARTBEAT: Duration = Duration::from_secs(10);

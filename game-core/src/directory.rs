@@ -1,13 +1,13 @@
 //! The running games of this instance: the one map that says which games run here, and
-//! a room's lease of its place in it.
+//! the leases through which their rooms leave it.
 
 use std::collections::HashMap;
 use std::sync::atomic::AtomicUsize;
-use std::sync::{Arc, Mutex, Weak};
+use std::sync::{Arc, Mutex};
 
 use protocol::Uuid;
 
-use crate::room::RoomHandle;
+use crate::room::{Lease, RoomHandle};
 
 /// A running game.
 #[derive(Clone)]
@@ -23,36 +23,12 @@ pub struct Loaded {
 /// an `.await`.
 pub type Directory = Mutex<HashMap<Uuid, Loaded>>;
 
-/// A room's right to its place in the directory; the room gives it back when idle.
-pub struct Lease {
-    /// The room's game.
-    game: Uuid,
-    /// The directory (weak: a room never keeps the registry alive).
-    directory: Weak<Directory>,
-}
-
-impl Lease {
-    /// A lease of `game`'s place in `directory`.
-    pub fn new(game: Uuid, directory: &Arc<Directory>) -> Lease {
-        Lease {
-            game,
-            directory: Arc::downgrade(directory),
-        }
-    }
-
-    /// A lease of a room no directory lists (a game hosted for other instances): it may
-    /// always let go when idle.
-    pub fn unlisted(game: Uuid) -> Lease {
-        Lease {
-            game,
-            directory: Weak::new(),
-        }
-    }
-
-    /// Leaves the directory if `quiet()` holds, checked under the directory's lock: no
-    /// new player can be handed this room once it said yes. Returns whether it left.
-    pub fn release_if(&self, quiet: impl FnOnce() -> bool) -> bool {
-        let Some(directory) = self.directory.upgrade() else {
+/// The lease of `game`'s place in `directory`: the room leaves it under the
+/// directory's lock (weakly held: a room never keeps the registry alive).
+pub fn lease(game: Uuid, directory: &Arc<Directory>) -> Lease {
+    let directory = Arc::downgrade(directory);
+    Lease::new(move |quiet| {
+        let Some(directory) = directory.upgrade() else {
             return true;
         };
         // unwrap: the lock is never held across an await, and nothing panics under it
@@ -60,7 +36,7 @@ impl Lease {
         if !quiet() {
             return false;
         }
-        directory.remove(&self.game);
+        directory.remove(&game);
         true
-    }
+    })
 }

@@ -12,8 +12,8 @@ use protocol::{Board, Uuid};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use crate::directory::{Lease, Loaded};
-use crate::room::{self, ConnectError, RoomDeps};
+use crate::directory::Loaded;
+use crate::room::{self, ConnectError, Lease, RoomDeps};
 use crate::store::{Store, StoreError};
 
 /// The owner recorded with the epochs a lone instance claims.

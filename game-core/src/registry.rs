@@ -21,7 +21,7 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use crate::clock::now_ms;
-use crate::directory::{Directory, Lease, Loaded};
+use crate::directory::{self, Directory, Loaded};
 use crate::placement::{Placement, StartError};
 use crate::room::{ConnId, ConnectError, Direct, RoomHandle};
 use crate::store::{GameInfo, Store, StoreError};
@@ -295,11 +295,10 @@ impl Registry {
         }
         let loaded = self
             .placement
-            .start(game, Lease::new(game, &self.directory))
+            .start(game, directory::lease(game, &self.directory))
             .await?;
         // unwrap: the lock is never held across an await, and nothing panics under it
         self.directory.lock().unwrap().insert(game, loaded.clone());
         Ok(loaded)
     }
-
 }

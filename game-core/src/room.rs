@@ -17,6 +17,7 @@
 //! room forget the longest gone first.
 
 mod departures;
+mod lease;
 pub mod metrics;
 
 use std::collections::HashMap;
@@ -37,9 +38,6 @@ use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 
 use crate::bus::{frame, Bus, Frame};
-use crate::game::{Game, Item, Player};
-use crate::directory::Lease;
-use crate::rules::{self, MoveOutcome};
 use crate::clock::now_ms;
 use crate::store::{
     rows::GameRows, writer::StoreWriter, ObjectKind, Store, StoreError, StoredObject,
@@ -47,8 +45,11 @@ use crate::store::{
 use crate::text::clean;
 use crate::tokens::{Check, Tokens};
 use metrics::{PlayerRefusal, RoomMetrics};
+use rules::game::{Game, Item, Player};
+use rules::MoveOutcome;
 
 pub use departures::Departures;
+pub use lease::Lease;
 
 /// Commands waiting for the room; senders wait when it is full, which slows only the
 /// sockets that send.

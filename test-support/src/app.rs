@@ -70,8 +70,8 @@ pub const TEST_PARTITIONS: u32 = 4;
 /// `topic` need (what an operator does once per deployment, see docs/cluster.md),
 /// through the broker's admin REST API.
 pub fn create_command_topic(topic: &str) {
-    let path =
-        bus_pulsar::contract::command_topic(topic).replace("persistent://", "/admin/v2/persistent/");
+    let path = bus_pulsar::contract::command_topic(topic)
+        .replace("persistent://", "/admin/v2/persistent/");
     let token = std::fs::read_to_string(pulsar_token_file()).expect("token readable");
     let body = TEST_PARTITIONS.to_string();
     let request = format!(

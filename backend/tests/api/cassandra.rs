@@ -9,10 +9,10 @@ crate::scenarios::game_scenarios!(crate::cassandra::support::cassandra);
 
 use std::collections::{HashMap, HashSet};
 
-use store_cassandra::CassandraOptions;
-use store_cassandra::{CassandraStore, Replication};
 use game_core::store::{ObjectKind, Store, StoredObject};
 use protocol::{Cell, Uuid};
+use store_cassandra::CassandraOptions;
+use store_cassandra::{CassandraStore, Replication};
 
 use self::support::{
     cassandra, fresh_keyspace, quiet_neighbour, session, table_rows, test_ca, Row, NODE, PASSWORD,

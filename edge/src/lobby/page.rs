@@ -17,8 +17,8 @@ use protocol::Uuid;
 
 use super::api::NewGame;
 use super::{creator, refused, MAX_BODY_BYTES, RETRY_AFTER_SECS};
-use crate::state::AppState;
 use crate::assets;
+use crate::state::AppState;
 use game_core::registry::{GameSummary, MAX_RAW_GAME_NAME_CHARS};
 
 /// The lobby's look: the game page's palette, in a few rules of its own.

@@ -8,8 +8,8 @@ use actix_ws::{AggregatedMessage, AggregatedMessageStream, CloseCode, Session};
 use protocol::{server::ErrorPayload, ClientMessage, ServerMessage, Uuid};
 use tokio::sync::mpsc;
 
-use crate::guard::rate::{FrameLimiter, Limited, Verdict};
 use super::{close, close_for, flooding, send, Gone, Heartbeat};
+use crate::guard::rate::{FrameLimiter, Limited, Verdict};
 use crate::state::AppState;
 use game_core::bus::frame;
 use game_core::registry::JoinError;

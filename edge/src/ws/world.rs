@@ -13,8 +13,8 @@ use std::time::Instant;
 
 use actix_ws::{AggregatedMessage, AggregatedMessageStream, CloseCode, Message};
 
-use crate::guard::rate::{FrameLimiter, Verdict};
 use super::{close, close_for, flooding, Heartbeat};
+use crate::guard::rate::{FrameLimiter, Verdict};
 use crate::state::AppState;
 use outflow::Control;
 

@@ -53,7 +53,10 @@ mod tests {
         let (a, b): (IpAddr, IpAddr) = ("10.0.0.1".parse().unwrap(), "10.0.0.2".parse().unwrap());
         assert!(creations.may_create(a));
         assert!(creations.may_create(a));
-        assert!(!creations.may_create(a), "a third within the minute is refused");
+        assert!(
+            !creations.may_create(a),
+            "a third within the minute is refused"
+        );
         assert!(creations.may_create(b), "another address is counted apart");
     }
 }

@@ -10,7 +10,7 @@ use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::{Registry, Unit};
 
 use crate::metrics::LATENCY_BUCKETS;
-use crate::rules::Rejection;
+use rules::Rejection;
 
 /// Why a game refused a player: the label of `drapetisca_players_refused_total`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -22,8 +22,8 @@ use async_trait::async_trait;
 use protocol::Uuid;
 use serde::{Deserialize, Serialize};
 
-use crate::clock::now_ms;
 use super::{GameInfo, ObjectKind, Store, StoreError, StoredObject};
+use crate::clock::now_ms;
 
 /// The log's file name inside the data directory.
 const FILE_NAME: &str = "drapetisca.jsonl";

@@ -7,8 +7,8 @@
 
 use protocol::{Board, Cell, Uuid};
 
-use crate::game::{Game, Item, Player};
 use crate::store::{ObjectKind, StoredObject};
+use rules::game::{Game, Item, Player};
 
 /// Converting a [`Game`] to and from [`StoredObject`] rows.
 pub trait GameRows: Sized {
@@ -107,8 +107,8 @@ impl GameRows for Game {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::rules;
     use rand::{rngs::StdRng, SeedableRng};
+    use rules;
 
     #[test]
     fn a_game_survives_a_round_trip_through_store_rows() {

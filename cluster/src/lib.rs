@@ -52,10 +52,11 @@ use tokio_util::sync::CancellationToken;
 use self::census::Census;
 use self::gateway::Sockets;
 use self::host::{HostHandle, Hosting};
-use self::link::{Client, LinkError, Publishers, PulsarConsumer, Received, Sender};
+use self::link::{LinkError, Publishers, PulsarConsumer, Received, Sender};
 use self::ownership::{Ownership, PING_EVERY};
 use self::partition::partition_of;
 use bus_pulsar::contract::{command_topic, direct_topic};
+use bus_pulsar::Client;
 use game_core::room::Lease;
 use game_core::room::RoomHandle;
 

@@ -16,7 +16,7 @@ use super::ownership::PING_EVERY;
 use super::partition::{index_of, partition_topic};
 use bus_pulsar::contract;
 
-pub use bus_pulsar::Client;
+use bus_pulsar::Client;
 
 /// A consumer of the cluster's topics (raw payloads: the schemas are for other readers).
 pub type PulsarConsumer = Consumer<Vec<u8>, TokioExecutor>;

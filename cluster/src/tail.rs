@@ -15,8 +15,8 @@ use pulsar::consumer::InitialPosition;
 use pulsar::ConsumerOptions;
 
 use super::fencing::{Epochs, Verdict};
-use super::link::Client;
 use bus_pulsar::contract::{CAUSE, CENSUS, EPOCH, GAME, MARKER};
+use bus_pulsar::Client;
 
 /// What a take-over reads from the world topic.
 #[derive(Debug, Default)]

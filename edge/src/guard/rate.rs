@@ -146,9 +146,9 @@ pub struct FrameRates {
     pub drops: Rate,
 }
 
-/// What to do with a frame.
+/// What becomes of a frame, by the rate limits.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Verdict {
+pub enum FrameFate {
     /// Within the limits: handle it.
     Pass,
     /// Over a limit: drop it and tell the client.
@@ -178,25 +178,25 @@ impl FrameLimiter {
     }
 
     /// Whether a well-formed frame of `kind` may go on.
-    pub fn admit(&mut self, kind: Limited, now: Instant) -> Verdict {
+    pub fn admit(&mut self, kind: Limited, now: Instant) -> FrameFate {
         let bucket = match kind {
             Limited::Move => &mut self.moves,
             Limited::Chat => &mut self.chat,
             Limited::Entering => &mut self.entering,
         };
         if bucket.take(now) {
-            Verdict::Pass
+            FrameFate::Pass
         } else {
             self.refused(now)
         }
     }
 
     /// A frame was refused (malformed, or over a limit): `Close` once there were too many.
-    pub fn refused(&mut self, now: Instant) -> Verdict {
+    pub fn refused(&mut self, now: Instant) -> FrameFate {
         if self.drops.take(now) {
-            Verdict::Drop
+            FrameFate::Drop
         } else {
-            Verdict::Close
+            FrameFate::Close
         }
     }
 }
@@ -264,8 +264,8 @@ mod tests {
             drops: rate("1/3"),
         };
         let mut l = FrameLimiter::new(rates, t0);
-        let verdicts: Vec<Verdict> = (0..6).map(|_| l.admit(Limited::Move, t0)).collect();
-        use Verdict::*;
+        let verdicts: Vec<FrameFate> = (0..6).map(|_| l.admit(Limited::Move, t0)).collect();
+        use FrameFate::*;
         assert_eq!(verdicts, [Pass, Pass, Drop, Drop, Drop, Close]);
         // the kinds are counted apart
         let mut l = FrameLimiter::new(rates, t0);

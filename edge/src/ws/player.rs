@@ -9,7 +9,7 @@ use protocol::{server::ErrorPayload, ClientMessage, ServerMessage, Uuid};
 use tokio::sync::mpsc;
 
 use super::{close, close_for, flooding, send, Gone, Heartbeat};
-use crate::guard::rate::{FrameLimiter, Limited, Verdict};
+use crate::guard::rate::{FrameFate, FrameLimiter, Limited};
 use crate::state::AppState;
 use game_core::bus::frame;
 use game_core::registry::JoinError;
@@ -55,7 +55,7 @@ pub async fn run(
                         let now = Instant::now();
                         let (verdict, reason) = match ClientMessage::parse(&text) {
                             Ok(message) => match Limited::of(&message).map(|kind| (kind, limiter.admit(kind, now))) {
-                                None | Some((_, Verdict::Pass)) => {
+                                None | Some((_, FrameFate::Pass)) => {
                                     if room.send(player, conn, message).await.is_err() {
                                         break close(CloseCode::Away, "the server is shutting down");
                                     }
@@ -71,7 +71,7 @@ pub async fn run(
                                 (limiter.refused(now), format!("invalid frame: {e}"))
                             }
                         };
-                        if verdict == Verdict::Close {
+                        if verdict == FrameFate::Close {
                             break flooding(&state, address);
                         }
                         if refuse(&mut session, reason, &state).await.is_err() {
@@ -80,7 +80,7 @@ pub async fn run(
                     }
                     Some(Ok(AggregatedMessage::Binary(_))) => {
                         metrics.frame_refused();
-                        if limiter.refused(Instant::now()) == Verdict::Close {
+                        if limiter.refused(Instant::now()) == FrameFate::Close {
                             break flooding(&state, address);
                         }
                         if refuse(&mut session, "binary frames are not part of the protocol".into(), &state).await.is_err() {

@@ -14,7 +14,7 @@ use std::time::Instant;
 use actix_ws::{AggregatedMessage, AggregatedMessageStream, CloseCode, Message};
 
 use super::{close, close_for, flooding, Heartbeat};
-use crate::guard::rate::{FrameLimiter, Verdict};
+use crate::guard::rate::{FrameFate, FrameLimiter};
 use crate::state::AppState;
 use outflow::Control;
 
@@ -47,7 +47,7 @@ pub async fn run(
                     // a client that keeps writing is closed
                     Some(Ok(AggregatedMessage::Text(_) | AggregatedMessage::Binary(_))) => {
                         metrics.frame_refused();
-                        if limiter.refused(Instant::now()) == Verdict::Close {
+                        if limiter.refused(Instant::now()) == FrameFate::Close {
                             break flooding(&state, address);
                         }
                     }

@@ -302,3 +302,6 @@ impl Registry {
         Ok(loaded)
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -38,6 +38,8 @@ mod play;
 mod rows;
 mod sockets;
 mod task;
+#[cfg(test)]
+mod tests;
 
 use std::future::Future;
 use std::sync::atomic::AtomicUsize;

@@ -1,0 +1,164 @@
+//! The room's frames: building them from the game, and publishing the world's on the bus.
+//!
+//! Each frame is serialized once, here, and shared by every socket that sends it. World
+//! frames go to the [`World`] (the bus, timed for `/metrics`, stamped with the command
+//! that caused them); a player's brief is built by [`brief`] and sent by the caller.
+
+use std::sync::Arc;
+
+use protocol::{
+    server::{ErrorPayload, TokenPayload},
+    ChatFrom, ChatLine, LeavingPayload, ObjectPayload, PlayerUpdate, ScorePayload, ServerMessage,
+    Uuid,
+};
+use rules::game::{Game, Item, Player};
+
+use super::metrics::RoomMetrics;
+use crate::bus::{frame, Bus, Frame};
+
+/// How many top scorers a brief lists (the page shows fewer).
+const SCOREBOARD_BRIEF: usize = 10;
+
+/// Where a room's world frames go.
+pub(super) struct World {
+    /// The game whose frames these are.
+    game: Uuid,
+    /// Where world frames go.
+    bus: Arc<dyn Bus>,
+    /// Where the room times its publishes, for `/metrics`.
+    metrics: RoomMetrics,
+    /// The cluster command being handled, if any: its frames carry its id.
+    cause: Option<Uuid>,
+}
+
+impl World {
+    pub(super) fn new(game: Uuid, bus: Arc<dyn Bus>, metrics: RoomMetrics) -> Self {
+        World {
+            game,
+            bus,
+            metrics,
+            cause: None,
+        }
+    }
+
+    /// Stamps every frame published from now on with `cause` (`None`: with nothing).
+    pub(super) fn caused_by(&mut self, cause: Option<Uuid>) {
+        self.cause = cause;
+    }
+
+    /// Hands one world frame to the bus, timed for `/metrics`.
+    pub(super) fn publish(&self, frame: Frame) {
+        let started = std::time::Instant::now();
+        match self.cause {
+            Some(cause) => self.bus.publish_caused(self.game, frame, cause),
+            None => self.bus.publish(self.game, frame),
+        }
+        self.metrics.observe_bus_publish(started.elapsed());
+    }
+}
+
+/// What a player who entered is told, in order: its token if one was just bound, the
+/// board, the other players, bricks, food, the scoreboard, and its own position (`own`)
+/// last.
+pub(super) fn brief(
+    game: &Game,
+    player: Uuid,
+    entered: &Player,
+    token: Option<String>,
+    own: Frame,
+) -> Vec<Frame> {
+    let mut brief = Vec::with_capacity(game.bricks.len() + game.food.len() + 16);
+    if let Some(token) = token {
+        brief.push(frame(&ServerMessage::Token {
+            payload: TokenPayload { token },
+        }));
+    }
+    brief.push(frame(&ServerMessage::Geometry {
+        payload: game.board.into(),
+    }));
+    for (id, other) in game.active_players().filter(|(id, _)| *id != player) {
+        brief.push(player_frame(id, other.update()));
+    }
+    brief.extend(game.bricks.iter().map(brick_frame));
+    brief.extend(game.food.iter().map(food_frame));
+    // the scoreboard: the best, and our own count (players who caught nothing have
+    // none); the page hears of every later catch on the world socket
+    let top = game.top_scores(SCOREBOARD_BRIEF);
+    brief.extend(top.iter().map(|(id, p)| score_frame(*id, p)));
+    if entered.score > 0 && !top.iter().any(|(id, _)| *id == player) {
+        brief.push(score_frame(player, entered));
+    }
+    brief.push(own);
+    brief
+}
+
+/// A player's position and looks.
+pub(super) fn player_frame(player: Uuid, update: PlayerUpdate) -> Frame {
+    frame(&ServerMessage::Player {
+        player_id: player,
+        payload: update,
+    })
+}
+
+fn brick_frame(brick: &Item) -> Frame {
+    frame(&ServerMessage::Brick {
+        payload: item_payload(brick),
+    })
+}
+
+pub(super) fn food_frame(food: &Item) -> Frame {
+    frame(&ServerMessage::Food {
+        food_id: food.id,
+        payload: item_payload(food),
+    })
+}
+
+/// A player's score (the scoreboard extension).
+pub(super) fn score_frame(id: Uuid, player: &Player) -> Frame {
+    frame(&ServerMessage::Score {
+        player_id: id,
+        payload: ScorePayload {
+            name: player.name.clone(),
+            score: player.score,
+        },
+    })
+}
+
+/// `player` left the game under `name`.
+pub(super) fn leaving_frame(player: Uuid, name: String) -> Frame {
+    frame(&ServerMessage::Leaving {
+        player_id: player,
+        payload: LeavingPayload { name },
+    })
+}
+
+/// A chat line of `player`'s.
+pub(super) fn chat_frame(player: Uuid, line: ChatLine) -> Frame {
+    frame(&ServerMessage::Chat {
+        player_id: ChatFrom::Player(player),
+        payload: line,
+    })
+}
+
+/// A line the server says to one player.
+pub(super) fn server_chat_frame(text: &str) -> Frame {
+    frame(&ServerMessage::server_chat(
+        Uuid::new_v4().to_string(),
+        text,
+    ))
+}
+
+/// Why a frame of a player's was refused.
+pub(super) fn error_frame(reason: String) -> Frame {
+    frame(&ServerMessage::Error {
+        payload: ErrorPayload { reason },
+    })
+}
+
+fn item_payload(item: &Item) -> ObjectPayload {
+    ObjectPayload {
+        x: item.cell.x,
+        y: item.cell.y,
+        name: item.name.clone(),
+    }
+}

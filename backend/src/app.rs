@@ -136,6 +136,7 @@ impl Application {
             idle,
             max_players: settings.guard.max_players_per_game,
             prune_after: Duration::from_secs(settings.prune_players_after_secs),
+            clock: Arc::new(game_core::clock::System),
         };
         // in a cluster, every game runs at its owner and the sockets here get its
         // gateway; alone, every game runs here

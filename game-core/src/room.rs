@@ -52,6 +52,7 @@ use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 
 use crate::bus::{Bus, Frame};
+use crate::clock::Clock;
 use crate::store::{
     rows::GameRows, writer::StoreWriter, ObjectKind, Store, StoreError, StoredObject,
 };
@@ -237,6 +238,8 @@ pub struct RoomDeps {
     pub max_players: usize,
     /// How long a player who left keeps its place before it is forgotten.
     pub prune_after: Duration,
+    /// The wall clock of expiries (`clock::System` but in tests).
+    pub clock: Arc<dyn Clock>,
 }
 
 /// Starts the room for `stored`. When fresh, every row of the game is persisted first.

@@ -53,7 +53,7 @@ impl Play {
             fresh,
         } = stored;
         let id = game.id;
-        let rows = Rows::new(id, deps.writer, departures, deps.prune_after);
+        let rows = Rows::new(id, deps.writer, departures, deps.prune_after, deps.clock);
         if fresh {
             rows.lay(&game);
         }

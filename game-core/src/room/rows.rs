@@ -4,13 +4,14 @@
 //! when the room does; every write goes to the [`StoreWriter`], which never makes the
 //! room wait.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use protocol::Uuid;
 use rules::game::{Game, Item};
 
 use super::departures::Departures;
-use crate::clock::now_ms;
+use crate::clock::Clock;
 use crate::store::{rows::GameRows, writer::StoreWriter, ObjectKind, StoredObject};
 
 /// A room's writes, and its players who left.
@@ -23,6 +24,8 @@ pub(super) struct Rows {
     departures: Departures,
     /// How long a player who left keeps its place.
     prune_after: Duration,
+    /// The wall clock of expiries.
+    clock: Arc<dyn Clock>,
 }
 
 impl Rows {
@@ -31,12 +34,14 @@ impl Rows {
         writer: StoreWriter,
         departures: Departures,
         prune_after: Duration,
+        clock: Arc<dyn Clock>,
     ) -> Self {
         Rows {
             game,
             writer,
             departures,
             prune_after,
+            clock,
         }
     }
 
@@ -89,7 +94,9 @@ impl Rows {
 
     /// When a player leaving now is forgotten.
     fn expiry_from_now(&self) -> i64 {
-        now_ms().saturating_add(self.prune_after.as_millis() as i64)
+        self.clock
+            .now_ms()
+            .saturating_add(self.prune_after.as_millis() as i64)
     }
 
     /// Gives every player who left an expiry: the loaded rows of older files, or
@@ -114,7 +121,7 @@ impl Rows {
         let gone = self.departures.soonest()?;
         // its row expires now: the store forgets it too
         if let Some(mut row) = self.player_row(game, gone) {
-            row.expires_ms = Some(now_ms());
+            row.expires_ms = Some(self.clock.now_ms());
             self.writer.upsert(self.game, row);
         }
         Some(gone)
@@ -123,6 +130,6 @@ impl Rows {
     /// Takes out every player gone for longer than the prune time. Their store rows
     /// carry the same expiry, so the store forgets them by itself.
     pub(super) fn due(&mut self) -> Vec<Uuid> {
-        self.departures.due(now_ms())
+        self.departures.due(self.clock.now_ms())
     }
 }

@@ -143,6 +143,7 @@ impl Setup {
             idle: self.idle,
             max_players: self.max_players,
             prune_after: self.prune_after,
+            clock: Arc::new(crate::clock::System),
         };
         let (lease, asked, released) = recording_lease(self.lease_answers);
         let players = Arc::new(AtomicUsize::new(0));

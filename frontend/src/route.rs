@@ -1,6 +1,6 @@
 //! What the page's address means: `/game/{id}` plays that game; any other address (`/`
 //! under `trunk serve`) plays the server's default game through the reference routes.
-//! The lobby itself is a page of the server's own (`backend/src/lobby/page.rs`).
+//! The lobby itself is a page of the server's own (`edge/src/lobby/page.rs`).
 
 use protocol::Uuid;
 

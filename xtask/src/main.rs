@@ -8,12 +8,15 @@
 //! - [`dist`]: builds the frontend with trunk and the release binary that embeds it.
 //! - [`services`]: starts and stops the local Apache Pulsar and Apache Cassandra.
 //! - [`bench`]: runs the load-generator scenarios and writes `docs/benchmarks.md`.
+//! - [`layers`]: checks the layering: what each crate must never depend on, and that
+//!   the top-level modules of every crate import one way.
 //! - [`system`]: Debian packages the build and tests need (protoc, chromium, a JDK).
 //! - [`cmd`]: running child processes with their output shown.
 
 mod bench;
 mod cmd;
 mod dist;
+mod layers;
 mod services;
 mod system;
 mod tools;
@@ -30,6 +33,8 @@ cargo xtask <command>
   dist            build the release binary with the frontend embedded
   services up     start local Apache Pulsar and Apache Cassandra (idempotent)
   services down   stop them
+  layers          check the layering: forbidden dependencies between crates, and
+                  import cycles among each crate's top-level modules
   bench           run the benchmark scenarios and write docs/benchmarks.md
 ";
 
@@ -45,6 +50,7 @@ fn main() -> Result<()> {
             Some("down") => services::down(&args[2..]),
             _ => bail!("usage: cargo xtask services up|down [pulsar|cassandra]"),
         },
+        Some("layers") => layers::run(&cmd::root()),
         Some("bench") => bench::run(&rest()),
         Some("help" | "--help" | "-h") | None => {
             print!("{HELP}");

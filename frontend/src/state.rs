@@ -191,7 +191,8 @@ impl GameState {
                 self.world.clear();
             }
             Action::Opened { session, socket } => {
-                if let Some(payload) = self.link.opened(session, socket, &self.form.name) {
+                if self.link.opened(session, socket) {
+                    let payload = self.link.entering(&self.form.name);
                     self.send(ClientMessage::Entering { payload });
                 }
             }
@@ -220,18 +221,21 @@ impl GameState {
             Action::Unreachable => self.link.unreachable(),
             Action::Step { dx, dy } => {
                 if self.link.status == Status::Open {
-                    let update = self.world.step(self.me, &self.form.name, dx, dy);
-                    self.send_if_any(update.map(|payload| ClientMessage::Player { payload }));
+                    if self.world.step(self.me, dx, dy) {
+                        self.send_own_move();
+                    }
                 }
             }
             Action::ToggleHearts => {
-                let update = self.world.toggle_hearts(self.me, &self.form.name);
-                self.send_if_any(update.map(|payload| ClientMessage::Player { payload }));
+                if self.world.toggle_hearts(self.me) {
+                    self.send_own_move();
+                }
             }
             Action::Chat { id, text } => {
                 if self.link.status == Status::Open {
-                    let line = chat::say(id, &self.form.name, &text);
-                    self.send_if_any(line.map(|payload| ClientMessage::Chat { payload }));
+                    if let Some(payload) = chat::say(id, &self.form.name, &text) {
+                        self.send(ClientMessage::Chat { payload });
+                    }
                 }
             }
         }
@@ -270,18 +274,18 @@ impl GameState {
         }
     }
 
+    /// Tells the server where our spider now stands, counting the move.
+    fn send_own_move(&mut self) {
+        if let Some(payload) = self.world.own_move(self.me, &self.form.name) {
+            self.send(ClientMessage::Player { payload });
+        }
+    }
+
     /// Queues a frame for the player socket.
     fn send(&mut self, message: ClientMessage) {
         let text = crate::wire::encode(&message);
         self.outbox.push(text.clone());
         self.debug.last_sent = text;
-    }
-
-    /// Queues the frame a sub-state asked for, if it asked for one.
-    fn send_if_any(&mut self, message: Option<ClientMessage>) {
-        if let Some(message) = message {
-            self.send(message);
-        }
     }
 }
 

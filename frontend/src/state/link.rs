@@ -77,20 +77,26 @@ impl Link {
     }
 
     /// A socket of `session` opened. Once the player socket of the session being opened
-    /// is, the link is open, and the `entering` frame to send as `name` is returned.
-    pub fn opened(&mut self, session: u32, socket: Socket, name: &str) -> Option<Entering> {
+    /// is, the link is open: true, and we are to enter ([`Link::entering`]).
+    pub fn opened(&mut self, session: u32, socket: Socket) -> bool {
         if session != self.session || self.status != Status::Connecting {
-            return None;
+            return false;
         }
         if socket != Socket::Player {
-            return None;
+            return false;
         }
         self.status = Status::Open;
-        Some(Entering {
+        true
+    }
+
+    /// The `entering` frame's payload for `name`: with our resume token, or asking for
+    /// one.
+    pub fn entering(&self, name: &str) -> Entering {
+        Entering {
             name: name.into(),
             want_token: self.token.is_none(),
             token: self.token.clone(),
-        })
+        }
     }
 
     /// A socket of `session` closed or failed: wait, then try again.

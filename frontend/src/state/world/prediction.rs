@@ -10,18 +10,23 @@ use super::World;
 use crate::state::Socket;
 
 impl World {
-    /// One king's step of our spider (`me`, named `name`), judged by the server's rules
-    /// on what we know: a step into a brick or onto a spider is refused, one off the
-    /// board is clamped back onto our own cell; either way nothing shows and nothing is
-    /// sent (the server would refuse or ignore it). An allowed step shows at once, with
-    /// the fly it catches, and its `player` frame is returned to be sent.
-    pub fn step(&mut self, me: Uuid, name: &str, dx: i32, dy: i32) -> Option<PlayerUpdate> {
-        let mut own = self.own_player(me).cloned()?;
-        let from = own.cell?;
+    /// One king's step of our spider (`me`), judged by the server's rules on what we
+    /// know: a step into a brick or onto a spider is refused, one off the board is
+    /// clamped back onto our own cell; either way nothing shows and false is returned:
+    /// nothing is to be sent (the server would refuse or ignore it). An allowed step
+    /// shows at once, with the fly it catches; true then: the move is to be sent
+    /// ([`World::own_move`]).
+    pub fn step(&mut self, me: Uuid, dx: i32, dy: i32) -> bool {
+        let Some(mut own) = self.own_player(me).cloned() else {
+            return false;
+        };
+        let Some(from) = own.cell else { return false };
         let requested = Cell::new(from.x + dx.signum(), from.y + dy.signum());
-        let to = rules::judge_move(&self.known, me, from, requested).ok()?;
+        let Ok(to) = rules::judge_move(&self.known, me, from, requested) else {
+            return false;
+        };
         if to == from {
-            return None;
+            return false;
         }
         self.turn(me, from, to);
         own.cell = Some(to);
@@ -32,21 +37,23 @@ impl World {
             own.score += 1;
         }
         self.known.put_player(me, own);
-        self.own_move(me, name)
+        true
     }
 
-    /// Shows or hides our hearts: a `player` frame that counts as a move, returned to be
-    /// sent; none before the server placed us.
-    pub fn toggle_hearts(&mut self, me: Uuid, name: &str) -> Option<PlayerUpdate> {
-        let mut own = self.own_player(me).cloned()?;
+    /// Shows or hides our hearts, which counts as a move (true: to be sent); not before
+    /// the server placed us.
+    pub fn toggle_hearts(&mut self, me: Uuid) -> bool {
+        let Some(mut own) = self.own_player(me).cloned() else {
+            return false;
+        };
         own.h = !own.h;
         self.known.put_player(me, own);
-        self.own_move(me, name)
+        true
     }
 
-    /// The `player` frame saying where our spider now stands (in [`World::known`]),
-    /// counting the move.
-    fn own_move(&mut self, me: Uuid, name: &str) -> Option<PlayerUpdate> {
+    /// The `player` frame saying where our spider (`me`, named `name`) now stands (in
+    /// [`World::known`]), counting the move; none before the server placed us.
+    pub fn own_move(&mut self, me: Uuid, name: &str) -> Option<PlayerUpdate> {
         let own = self.own_player(me)?;
         let update = PlayerUpdate {
             generation: self.generation,

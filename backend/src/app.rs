@@ -12,7 +12,7 @@ use anyhow::Context;
 use bus_pulsar::PulsarBus;
 use cluster::census::Census;
 use cluster::fencing::Fence;
-use cluster::host::Hosting;
+use cluster::hosting::Hosting;
 use cluster::placement::ClusterPlacement;
 use cluster::Cluster;
 use edge::guard::metrics::GuardMetrics;

@@ -27,7 +27,10 @@ pub enum Kind {
     /// second, it keeps the owner's view of who is connected where alive, and tells a
     /// new owner after a take-over.
     Presence,
-    /// "Whoever owns this partition": the origin's own ping to learn ownership.
+    /// "Whoever owns this partition": the origin's own ping to learn ownership (nil
+    /// game); or, with a game and a nonce in `id`, a new owner's take-over marker: the
+    /// commands before it may be redeliveries, those after it are new (see
+    /// `cluster::redelivery`).
     Ping,
 }
 
@@ -43,7 +46,7 @@ pub struct ConnRef {
 /// A message on the command topic.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Command {
-    /// The game it is for (nil for a ping).
+    /// The game it is for (nil for an ownership ping).
     pub game: Uuid,
     /// The instance that sent it (holds the socket).
     pub origin: String,
@@ -60,7 +63,7 @@ pub struct Command {
     pub conns: Option<Vec<ConnRef>>,
     /// A unique id (connect, message, disconnect): the owner stamps the world frames a
     /// command causes with it, so that a new owner recognises a command the old one
-    /// applied when the broker delivers it again.
+    /// applied when the broker delivers it again. A take-over marker's nonce.
     #[serde(default)]
     pub id: Option<Uuid>,
 }

@@ -8,34 +8,32 @@
 //! ([`super::census`]).
 //!
 //! A command the old owner applied but had not acknowledged when it died is delivered
-//! again to the new owner: the world frames it caused carry its id, so the new owner,
-//! which read them in the tail, drops it (an `entering` must not brief twice, a chat
-//! line must not show twice); a move is also recognised by its move counter, which
-//! holds beyond the tail's window.
+//! again to the new owner, which drops it until its take-over marker comes back through
+//! the game's partition ([`super::redelivery`]).
+//!
+//! A host ends with its room when the room unloads itself (idle); the commands it had
+//! taken but not applied by then go to the next host of the game here, which the owner
+//! loop starts with the next command for it.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use protocol::{Board, ClientMessage, Uuid};
-use rand::{rngs::StdRng, SeedableRng};
+use protocol::{ClientMessage, Uuid};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use super::envelope::{Command, ConnRef, Direct, Kind};
-use super::fencing::Fence;
 use super::gateway::PRESENCE_EVERY;
+use super::hosting::Hosting;
 use super::link::Sender;
-use super::{replay, tail};
-use bus_pulsar::contract::{CENSUS, MARKER};
-use bus_pulsar::Client;
-use bus_pulsar::PulsarBus;
-use game_core::room::Lease;
-use game_core::room::{self, ConnId, ConnectError, RoomDeps, RoomHandle};
-use game_core::rules;
-use game_core::store::Store;
+use super::partition::partition_of;
+use super::redelivery::Redeliveries;
+use super::takeover::take_over;
+use bus_pulsar::contract::CENSUS;
+use game_core::room::{self, ConnId, ConnectError, Lease, RoomHandle};
 
 /// An instance whose presence has not been heard for this long has lost its sockets
 /// (it died, or lost the broker); so has a player active at a take-over that no
@@ -51,43 +49,28 @@ const QUEUE: usize = 4096;
 /// How long a host waits for its room's rows to be written when it stops.
 const FLUSH_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// What every host of this instance shares.
-#[derive(Clone)]
-pub struct Hosting {
-    /// This instance's id (recorded as the owner in the store).
-    pub instance: String,
-    /// Where games are loaded from.
-    pub store: Arc<dyn Store>,
-    /// What rooms run with: the bus, the store writer, counters, the idle time.
-    pub deps: RoomDeps,
-    /// Where direct replies go.
-    pub link: Sender,
-    /// The board of new games.
-    pub board: Board,
-    /// Stamps this instance's frames with its epochs; learns of newer owners.
-    pub fence: Arc<Fence>,
-    /// The world bus: take-over markers and the census go on it as notices.
-    pub world: Arc<PulsarBus>,
-    /// A Pulsar client, to read the world topic's tail at a take-over.
-    pub client: Client,
-    /// The world topic.
-    pub world_topic: String,
-}
-
 /// A running host: its command queue and task.
 pub struct HostHandle {
-    /// Commands for the game.
+    /// Commands for the game; closed once the host ends.
     pub tx: mpsc::Sender<Command>,
     /// Stops the host (the room stops, its rows are written).
     pub stop: CancellationToken,
-    /// Ends after the room stopped and its rows were written.
-    pub task: JoinHandle<()>,
+    /// Ends after the room stopped and its rows were written, with the commands it took
+    /// and did not apply because its room unloaded itself (idle).
+    pub task: JoinHandle<Vec<Command>>,
 }
 
-/// Starts hosting `game`.
-pub fn spawn(game: Uuid, hosting: Hosting, stop: CancellationToken) -> HostHandle {
+/// Starts hosting `game`. `previous` is the task of the game's last host here, which
+/// ended (its room unloaded itself when idle): this one takes over once it finished
+/// (its rows written), and applies first the commands it left.
+pub fn spawn(
+    game: Uuid,
+    hosting: Hosting,
+    stop: CancellationToken,
+    previous: Option<JoinHandle<Vec<Command>>>,
+) -> HostHandle {
     let (tx, rx) = mpsc::channel(QUEUE);
-    let task = tokio::spawn(run(game, hosting, rx, stop.clone()));
+    let task = tokio::spawn(run(game, hosting, rx, stop.clone(), previous));
     HostHandle { tx, stop, task }
 }
 
@@ -115,13 +98,11 @@ struct Host {
     orphans: HashSet<Uuid>,
     /// When the orphans leave.
     orphan_deadline: Instant,
-    /// Each player's move counter at the take-over: a move that does not count past it
-    /// is a command the old owner applied already, redelivered to us (the broker
-    /// redelivers what the old owner had not acknowledged), and is dropped.
-    generations: HashMap<Uuid, i32>,
-    /// The ids of the commands the old owners applied, from the world topic's tail:
-    /// when the broker delivers one again it is dropped.
-    applied: HashSet<Uuid>,
+    /// Recognises the commands the old owner applied, delivered again, until this
+    /// take-over's marker comes back.
+    redeliveries: Redeliveries,
+    /// The game's command partition, where the marker goes.
+    partition: u32,
     /// The game's active players, kept by the room, for the census.
     players: Arc<AtomicUsize>,
 }
@@ -131,10 +112,18 @@ async fn run(
     hosting: Hosting,
     mut rx: mpsc::Receiver<Command>,
     stop: CancellationToken,
-) {
+    previous: Option<JoinHandle<Vec<Command>>>,
+) -> Vec<Command> {
+    let left = match previous {
+        Some(previous) => tokio::select! {
+            _ = stop.cancelled() => return Vec::new(),
+            left = previous => left.unwrap_or_default(),
+        },
+        None => Vec::new(),
+    };
     let started = Instant::now();
     let Some((stored, epoch, tail)) = take_over(game, &hosting, &stop).await else {
-        return;
+        return Vec::new();
     };
     let replayed = tail.frames.len();
     tracing::info!(
@@ -147,11 +136,13 @@ async fn run(
         .players()
         .map(|(id, player)| (id, player.generation))
         .collect();
+    let redeliveries = Redeliveries::new(tail.causes, generations, Uuid::new_v4());
     let room_stop = CancellationToken::new();
     // every row is written again under the new epoch: a late write of the old owner
     // can then never win over what this owner took over; the room unloads itself when
     // idle, and the host ends with it
     let writer = hosting.deps.writer.clone();
+    let partitions = hosting.link.partitions();
     let players = Arc::new(AtomicUsize::new(0));
     let (room, room_task) = room::spawn(
         stored,
@@ -169,16 +160,22 @@ async fn run(
         heard: HashMap::new(),
         orphans,
         orphan_deadline: Instant::now() + ORIGIN_LOST_AFTER,
-        generations,
-        applied: tail.causes,
+        partition: partition_of(game, partitions),
+        redeliveries,
         players,
     };
+    host.send_marker();
+    for command in left {
+        host.handle(command).await;
+    }
     let mut tick = tokio::time::interval(PRESENCE_EVERY);
+    let mut unloaded = false;
     loop {
         tokio::select! {
             _ = stop.cancelled() => break,
             _ = &mut room_task => {
                 tracing::info!(%game, "idle game unloaded");
+                unloaded = true;
                 break;
             }
             command = rx.recv() => match command {
@@ -187,9 +184,19 @@ async fn run(
             },
             _ = tick.tick() => {
                 host.expire().await;
+                host.send_marker();
                 let players = host.players.load(Ordering::Relaxed);
                 host.hosting.world.notify(game, CENSUS, players.to_string());
             }
+        }
+    }
+    // unloaded: the commands taken meanwhile (acknowledged) go to the game's next host
+    // here; closing the queue first makes every later one go there too
+    let mut left = Vec::new();
+    if unloaded {
+        rx.close();
+        while let Ok(command) = rx.try_recv() {
+            left.push(command);
         }
     }
     // handing over (not fenced off): the commands already taken (and acknowledged) are
@@ -218,70 +225,36 @@ async fn run(
     {
         tracing::warn!(%game, "rows of a game given up not written");
     }
-    tracing::info!(%game, "game handed over");
-}
-
-/// Takes `game` over: claims a new epoch (so every instance drops what an earlier
-/// owner publishes from the marker on), publishes the take-over marker, loads the
-/// stored game and applies the world frames published since. Retries while the store
-/// or the broker fails, until `stop` fires. Returns the game, the epoch and how many
-/// frames were replayed.
-async fn take_over(
-    game: Uuid,
-    hosting: &Hosting,
-    stop: &CancellationToken,
-) -> Option<(room::Stored, u64, tail::Tail)> {
-    let mut backoff = Duration::from_millis(50);
-    loop {
-        let attempt = async {
-            let epoch = hosting
-                .store
-                .claim_epoch(game, &hosting.instance)
-                .await
-                .map_err(|e| e.to_string())?;
-            hosting.fence.own(game, epoch);
-            let nonce = Uuid::new_v4().to_string();
-            hosting.world.notify(game, MARKER, nonce.clone());
-            let rows = hosting.store.load(game).await.map_err(|e| e.to_string())?;
-            let tail = tail::read(&hosting.client, &hosting.world_topic, game, &nonce).await?;
-            let mut state = replay::restore(game, hosting.board, &rows).unwrap_or_else(|| {
-                rules::new_game(game, hosting.board, &mut StdRng::from_entropy())
-            });
-            for frame in &tail.frames {
-                replay::apply(&mut state, frame);
-            }
-            // a player the tail shows back in the game has not left any more
-            let mut departures = room::departures_of(&rows);
-            for (player, _) in state.active_players() {
-                departures.returned(player);
-            }
-            // fresh: every row is written again under the new epoch (a departed
-            // player's with what is left of its expiry)
-            let stored = room::Stored {
-                game: state,
-                departures,
-                fresh: true,
-            };
-            Ok::<_, String>((stored, epoch, tail))
-        };
-        let result = tokio::select! {
-            _ = stop.cancelled() => return None,
-            result = attempt => result,
-        };
-        match result {
-            Ok(taken) => return Some(taken),
-            Err(e) => tracing::warn!(%game, error = %e, "take-over failed, retrying"),
-        }
-        tokio::select! {
-            _ = stop.cancelled() => return None,
-            _ = tokio::time::sleep(backoff) => {}
-        }
-        backoff = (backoff * 2).min(Duration::from_secs(2));
-    }
+    tracing::info!(%game, left = left.len(), "game handed over");
+    left
 }
 
 impl Host {
+    /// Publishes this take-over's marker into the game's partition, when due.
+    fn send_marker(&mut self) {
+        let Some(marker) = self.redeliveries.marker_due(Instant::now()) else {
+            return;
+        };
+        let command = Command {
+            game: self.game,
+            origin: self.hosting.instance.clone(),
+            kind: Kind::Ping,
+            socket: None,
+            frame: None,
+            conns: None,
+            id: Some(marker),
+        };
+        self.hosting.link.command(self.partition, command);
+    }
+
     async fn handle(&mut self, command: Command) {
+        if command.kind == Kind::Ping {
+            // a marker; only this take-over's own counts
+            if self.redeliveries.ping(command.id) {
+                tracing::debug!(game = %self.game, "take-over marker back: no more redeliveries");
+            }
+            return;
+        }
         let origin = command.origin;
         self.heard.insert(origin.clone(), Instant::now());
         match command.kind {
@@ -302,16 +275,11 @@ impl Host {
                         return;
                     }
                 };
-                if command.id.is_some_and(|id| self.applied.contains(&id)) {
-                    tracing::debug!(player = %socket.player, "a redelivered command dropped");
+                if !self
+                    .redeliveries
+                    .is_new(command.id, socket.player, &message)
+                {
                     return;
-                }
-                if let ClientMessage::Player { payload } = &message {
-                    let applied = self.generations.get(&socket.player);
-                    if applied.is_some_and(|g| payload.generation <= *g) {
-                        tracing::debug!(player = %socket.player, "a redelivered move dropped");
-                        return;
-                    }
                 }
                 if let Some(room_conn) = self.ensure(&origin, socket).await {
                     let _ = self

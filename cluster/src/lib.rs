@@ -30,13 +30,16 @@ pub mod envelope;
 pub mod fencing;
 pub mod gateway;
 pub mod host;
+pub mod hosting;
 pub mod link;
 pub mod ownership;
 pub mod partition;
 pub mod placement;
+pub mod redelivery;
 pub mod replay;
 pub mod stream;
 pub mod tail;
+pub mod takeover;
 
 use std::collections::HashMap;
 use std::sync::atomic::AtomicU64;
@@ -51,7 +54,8 @@ use tokio_util::sync::CancellationToken;
 
 use self::census::Census;
 use self::gateway::Sockets;
-use self::host::{HostHandle, Hosting};
+use self::host::HostHandle;
+use self::hosting::Hosting;
 use self::link::{LinkError, Publishers, PulsarConsumer, Received, Sender};
 use self::ownership::{Ownership, PING_EVERY};
 use self::partition::partition_of;
@@ -296,8 +300,10 @@ impl Cluster {
 }
 
 /// The owner loop: routes each received command to its game's host, starting one for
-/// a game it does not host yet, and stops the hosts of partitions it lost and of games
-/// a newer owner took over.
+/// a game it does not host yet (or any more: a host ends when its room unloads itself
+/// when idle), and stops the hosts of partitions it lost and of games a newer owner
+/// took over. It answers every command it does not stop on: the receive loop waits for
+/// that answer.
 async fn own(
     mut received: mpsc::Receiver<Received>,
     stop: CancellationToken,
@@ -318,18 +324,36 @@ async fn own(
                 // unwrap: the lock is never held across an await
                 ownership.lock().unwrap().heard(partition, Instant::now());
                 if command.kind == envelope::Kind::Ping {
+                    // an instance's ping (nil game) only tells ownership; a host's
+                    // take-over marker goes back to it, and starts no host
+                    if let Some(host) = hosts.get(&command.game) {
+                        let _ = host.tx.send(command).await;
+                    }
                     let _ = taken.send(());
                     continue;
                 }
                 let game = command.game;
                 let host = hosts.entry(game).or_insert_with(|| {
-                    host::spawn(game, hosting.clone(), CancellationToken::new())
+                    host::spawn(game, hosting.clone(), CancellationToken::new(), None)
                 });
-                if host.tx.send(command).await.is_err() {
-                    hosts.remove(&game);
-                } else {
-                    let _ = taken.send(());
+                if let Err(mpsc::error::SendError(command)) = host.tx.send(command).await {
+                    // the host ended with its room (idle): the next one takes the game
+                    // over once it finished, and applies first what it left
+                    if let Some(ended) = hosts.remove(&game) {
+                        let next = host::spawn(
+                            game,
+                            hosting.clone(),
+                            CancellationToken::new(),
+                            Some(ended.task),
+                        );
+                        // a new host's queue is empty: the command fits
+                        if next.tx.try_send(command).is_err() {
+                            tracing::warn!(%game, "a command for a restarted host dropped");
+                        }
+                        hosts.insert(game, next);
+                    }
                 }
+                let _ = taken.send(());
             }
             Some(game) = fenced.recv() => {
                 if let Some(host) = hosts.remove(&game) {

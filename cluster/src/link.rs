@@ -106,6 +106,8 @@ pub struct Sender {
     commands: mpsc::Sender<(u32, Command)>,
     /// Direct replies, for the direct publisher task.
     directs: mpsc::Sender<Direct>,
+    /// How many command partitions there are.
+    partitions: u32,
 }
 
 impl Sender {
@@ -117,6 +119,11 @@ impl Sender {
                 "cluster command outbox full or closed: command dropped"
             );
         }
+    }
+
+    /// How many command partitions there are.
+    pub fn partitions(&self) -> u32 {
+        self.partitions
     }
 
     /// Queues a direct reply; never waits.
@@ -154,6 +161,7 @@ pub async fn start_senders(
     let sender = Sender {
         commands: commands_tx,
         directs: directs_tx,
+        partitions,
     };
     let pinger = sender.clone();
     let origin = instance.to_string();
@@ -334,7 +342,9 @@ pub struct Received {
 /// Hands every command of the partitions this instance owns to `out`, acknowledging
 /// each once taken; malformed messages are acknowledged and skipped. Returns the
 /// consumer when stopped, still subscribed: closing it is what hands the partitions
-/// over, which must wait until the games' rows are written.
+/// over, which must wait until the games' rows are written. Only stopping ends it: an
+/// instance that stays subscribed keeps its partitions, so a loop that ended otherwise
+/// would leave their games with nobody applying their commands.
 pub async fn receive_commands(
     mut consumer: PulsarConsumer,
     out: mpsc::Sender<Received>,
@@ -356,9 +366,20 @@ pub async fn receive_commands(
                     command,
                     taken,
                 };
-                if out.send(received).await.is_err() || answer.await.is_err() {
-                    // stopping: not acknowledged, so the next owner gets it
+                if out.send(received).await.is_err() {
+                    // the owner loop stopped: not acknowledged, so the next owner gets it
                     return Some(consumer);
+                }
+                if answer.await.is_err() {
+                    if stop.is_cancelled() {
+                        // stopping: as above
+                        return Some(consumer);
+                    }
+                    // the owner loop answers every command it does not stop on; should
+                    // one go unanswered all the same, it stays unacknowledged (the next
+                    // owner gets it) and the loop goes on
+                    tracing::warn!(partition, "a command was not taken; left unacknowledged");
+                    continue;
                 }
             }
             (_, Err(e)) => tracing::warn!(error = %e, "malformed cluster command skipped"),

@@ -7,6 +7,7 @@
 //! them again.
 
 use std::collections::HashSet;
+use std::future::Future;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use futures_util::StreamExt;
@@ -32,12 +33,35 @@ pub struct Tail {
 /// when the owner died loses the moves made meanwhile (see docs/cluster.md).
 pub const REPLAY_WINDOW: Duration = Duration::from_secs(15);
 
-/// How long reading the tail may take before the take-over is retried.
+/// How long reading the tail may take, all of it (the reader's creation, its seek, the
+/// frames up to the marker), before the take-over is retried.
 const READ_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// The frames of `game` that count, from `REPLAY_WINDOW` ago up to the marker `nonce`,
-/// in topic order, and their causes.
+/// in topic order, and their causes; an error after [`READ_TIMEOUT`] at the latest.
 pub async fn read(
+    client: &Client,
+    world_topic: &str,
+    game: Uuid,
+    nonce: &str,
+) -> Result<Tail, String> {
+    within(READ_TIMEOUT, read_all(client, world_topic, game, nonce)).await
+}
+
+/// `work`'s outcome, or an error once `limit` passed. Every step of reading the tail
+/// waits on the broker, which may not answer (a lookup, a seek or a read that never
+/// comes back): without a deadline over all of them, a take-over could wait forever
+/// with its game's commands piling up behind it.
+async fn within<T>(
+    limit: Duration,
+    work: impl Future<Output = Result<T, String>>,
+) -> Result<T, String> {
+    tokio::time::timeout(limit, work)
+        .await
+        .map_err(|_| format!("the world topic's tail not read within {limit:?}"))?
+}
+
+async fn read_all(
     client: &Client,
     world_topic: &str,
     game: Uuid,
@@ -107,10 +131,34 @@ pub async fn read(
         }
         Err("the world topic reader ended".to_string())
     };
-    let outcome = tokio::time::timeout(READ_TIMEOUT, read)
-        .await
-        .map_err(|_| format!("the take-over marker did not come back within {READ_TIMEOUT:?}"))?;
+    let outcome = read.await;
     // the reader's subscription is not durable: it goes away with the reader
     drop(reader);
     outcome.map(|()| tail)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_broker_that_never_answers_fails_the_read_at_the_deadline() {
+        let limit = Duration::from_millis(200);
+        let never = std::future::pending::<Result<Tail, String>>();
+        // the outer bound only keeps a broken deadline from hanging the test
+        let outcome = tokio::time::timeout(Duration::from_secs(30), within(limit, never))
+            .await
+            .expect("the deadline ends the read");
+        let error = outcome.expect_err("a read past its deadline fails");
+        assert!(error.contains("not read within"), "{error}");
+    }
+
+    #[tokio::test]
+    async fn a_read_within_the_deadline_gives_its_outcome() {
+        let limit = Duration::from_secs(30);
+        let tail = within(limit, async { Ok(Tail::default()) }).await;
+        assert!(tail.expect("read").frames.is_empty());
+        let failed = within(limit, async { Err::<Tail, _>("refused".to_string()) }).await;
+        assert_eq!(failed.unwrap_err(), "refused");
+    }
 }

@@ -3,7 +3,8 @@
 //!
 //! # Layout
 //!
-//! - [`state`]: the one reducer holding all game state, with its unit tests (native).
+//! - [`state`]: the one reducer holding all game state in sub-states (form, link, world
+//!   with our predicted moves, chat, outbox, debug), each with its unit tests (native).
 //! - [`names`]: the random spider genus that prefills the name field (native).
 //! - [`wire`]: the frames' JSON without serde: server frames decoded into the protocol
 //!   crate's types, client frames encoded from them (native).

@@ -5,7 +5,9 @@
 //! instance is restarted in turn.
 
 mod fencing;
+mod idle;
 mod instances;
+mod reentering;
 mod returning;
 mod soak;
 
@@ -14,7 +16,9 @@ use std::time::{Duration, Instant};
 use protocol::{Cell, Uuid};
 use serde_json::{json, Value};
 
-use self::instances::{first_owner, owner_after, Deployment, Instance};
+use self::instances::{
+    first_owner, owner_after, three_with_a_player_each, Deployment, Instance, THREE,
+};
 use crate::helpers::{cell_of, close_of, free_neighbour, next_text, open_at, Client, Ws, PATIENCE};
 
 /// A world socket that records every frame, to compare what instances deliver.
@@ -503,16 +507,8 @@ const STALL_BOUND: Duration = Duration::from_millis(2500);
 #[tokio::test]
 async fn a_rolling_restart_of_every_instance_loses_no_move_and_stalls_no_game_long() {
     let deployment = Deployment::new();
-    let names = ["one", "two", "three"];
-    let mut instances: Vec<Option<Instance>> =
-        names.iter().map(|n| Some(deployment.start(n))).collect();
-    let mut players = Vec::new();
-    for (i, name) in ["Ana", "Bob", "Cleo"].iter().enumerate() {
-        let address = instances[i].as_ref().unwrap().address.clone();
-        let mut player = Client::connect_at(&address, Uuid::new_v4(), name).await;
-        player.enter().await;
-        players.push(player);
-    }
+    let names = THREE;
+    let (mut instances, mut players) = three_with_a_player_each(&deployment).await;
     // which instance each player's sockets are on
     let mut homes = [0, 1, 2];
     let mut stalls = Vec::new();

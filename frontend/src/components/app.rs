@@ -19,7 +19,8 @@ use super::scoreboard::Scoreboard;
 use super::status_bar::StatusBar;
 use super::Game;
 use crate::net::Sockets;
-use crate::state::{Action, GameState, Link};
+use crate::state::link::Status;
+use crate::state::{Action, GameState};
 use crate::{browser, names};
 
 #[function_component]
@@ -40,8 +41,8 @@ pub fn App() -> Html {
     // `leaving` frame is written before the sockets close.
     {
         let sockets = sockets.clone();
-        let outbox = game.outbox.clone();
-        use_effect_with(game.outbox_seq, move |_| {
+        let outbox = game.outbox.frames.clone();
+        use_effect_with(game.outbox.seq, move |_| {
             let mut upto = sent_upto.borrow_mut();
             if let Some(sockets) = sockets.borrow().as_ref() {
                 for (_, text) in outbox.iter().filter(|(seq, _)| *seq > *upto) {
@@ -56,8 +57,9 @@ pub fn App() -> Html {
 
     // Open both sockets for each new session; the cleanup closes them.
     {
-        let wanted = matches!(game.link, Link::Connecting | Link::Open).then_some(game.session);
-        let server = game.server.clone();
+        let wanted = matches!(game.link.status, Status::Connecting | Status::Open)
+            .then_some(game.link.session);
+        let server = game.form.server.clone();
         let me = game.me;
         let playing = here.as_ref().as_ref().map(|(id, _)| *id);
         let dispatch = game.dispatcher();
@@ -77,23 +79,26 @@ pub fn App() -> Html {
     // attempts too: waiting the longest delay twice in a row is a new wait.
     {
         let dispatch = game.dispatcher();
-        let server = game.server.clone();
-        use_effect_with((game.link, game.attempts), move |(link, _)| {
-            let timer = match *link {
-                Link::Retrying { delay_ms } => Some(Timeout::new(delay_ms, move || {
-                    yew::platform::spawn_local(async move {
-                        let up = browser::reachable(&server).await;
-                        dispatch.dispatch(if up {
-                            Action::Retry
-                        } else {
-                            Action::Unreachable
+        let server = game.form.server.clone();
+        use_effect_with(
+            (game.link.status, game.link.attempts),
+            move |(status, _)| {
+                let timer = match *status {
+                    Status::Retrying { delay_ms } => Some(Timeout::new(delay_ms, move || {
+                        yew::platform::spawn_local(async move {
+                            let up = browser::reachable(&server).await;
+                            dispatch.dispatch(if up {
+                                Action::Retry
+                            } else {
+                                Action::Unreachable
+                            })
                         })
-                    })
-                })),
-                _ => None,
-            };
-            move || drop(timer)
-        });
+                    })),
+                    _ => None,
+                };
+                move || drop(timer)
+            },
+        );
     }
 
     // Arrow keys move, H toggles hearts, anywhere on the page except while typing.

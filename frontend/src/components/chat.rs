@@ -6,6 +6,7 @@ use yew::prelude::*;
 
 use super::use_game;
 use crate::browser;
+use crate::state::link::Status;
 use crate::state::Action;
 
 #[function_component]
@@ -28,7 +29,7 @@ pub fn Chat() -> Html {
             }
         })
     };
-    let lines = game.chat.iter().map(|line| {
+    let lines = game.chat.lines.iter().map(|line| {
         let who = classes!(
             "who",
             line.own.then_some("own"),
@@ -41,7 +42,7 @@ pub fn Chat() -> Html {
             </li>
         }
     });
-    let connected = game.link == crate::state::Link::Open;
+    let connected = game.link.status == Status::Open;
     html! {
         <section class="chat" aria-label="chat">
             <h2>{"Chat"}</h2>

@@ -16,7 +16,10 @@ pub fn Controls() -> Html {
                 disabled={game.own().is_none()}>{glyph}</button>
         }
     };
-    let (max_x, max_y) = (game.board().width() - 1, game.board().height() - 1);
+    let (max_x, max_y) = (
+        game.world.board().width() - 1,
+        game.world.board().height() - 1,
+    );
     let readout = match game.own() {
         Some(c) => format!("({}, {}) / ({max_x}, {max_y})", c.x, c.y),
         None => format!("(-, -) / ({max_x}, {max_y})"),
@@ -27,7 +30,7 @@ pub fn Controls() -> Html {
                 <svg class="who-spider" viewBox="-12 -12 24 24" aria-hidden="true">
                     <use href="#spider" class="spider own" x="-12" y="-12" width="24" height="24" />
                 </svg>
-                <span class="who-name">{game.name.clone()}</span>
+                <span class="who-name">{game.form.name.clone()}</span>
             </div>
             <div class="dpad">
                 <span />

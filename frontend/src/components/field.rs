@@ -23,7 +23,7 @@ fn centre(cell: Cell) -> (i32, i32) {
 #[function_component]
 pub fn Field() -> Html {
     let game = use_game();
-    let board = game.board();
+    let board = game.world.board();
     let (w, h) = (board.width() * CELL, board.height() * CELL);
     let view_box = format!(
         "{} {} {} {}",
@@ -33,11 +33,11 @@ pub fn Field() -> Html {
         h + 2 * MARGIN
     );
     let near_right = board.width() - 5;
-    let bricks = game.world.bricks.iter().map(|brick| {
+    let bricks = game.world.known.bricks.iter().map(|brick| {
         let (x, y) = (brick.cell.x * CELL, brick.cell.y * CELL);
         html! { <use key={format!("b{x}.{y}")} href="#brick" x={x.to_string()} y={y.to_string()} width="20" height="20" /> }
     });
-    let food = game.world.food.iter().map(|fly| {
+    let food = game.world.known.food.iter().map(|fly| {
         html! {
             <g key={fly.id.to_string()} class="fly-cell" style={place(fly.cell)}>
                 <use href="#fly" class="fly" x="-10" y="-10" width="20" height="20" />
@@ -46,10 +46,16 @@ pub fn Field() -> Html {
     });
     let others = game
         .others()
-        .map(|(id, p)| spider(id.to_string(), p, game.heading(id), false, near_right));
-    let own = game
-        .own_player()
-        .map(|me| spider("own".into(), me, game.heading(game.me), true, near_right));
+        .map(|(id, p)| spider(id.to_string(), p, game.world.heading(id), false, near_right));
+    let own = game.own_player().map(|me| {
+        spider(
+            "own".into(),
+            me,
+            game.world.heading(game.me),
+            true,
+            near_right,
+        )
+    });
     // where the current stroke started; the stroke only counts when the finger lifts
     let stroke = use_mut_ref(|| None::<(i32, i32)>);
     let on_down = {

@@ -41,12 +41,12 @@ pub fn PlayerForm() -> Html {
         <form class="player-form" onsubmit={on_submit}>
             <label>
                 <span>{"Name"}</span>
-                <input id="name" value={game.name.clone()} oninput={on_name} disabled={playing}
+                <input id="name" value={game.form.name.clone()} oninput={on_name} disabled={playing}
                     maxlength={protocol::MAX_NAME_CHARS.to_string()} autocomplete="off" required=true />
             </label>
             <label class="server-field">
                 <span>{"Server"}</span>
-                <input id="server" value={game.server.clone()} oninput={on_server}
+                <input id="server" value={game.form.server.clone()} oninput={on_server}
                     disabled={playing} spellcheck="false" />
             </label>
             <span class="player-id" title="your player id">

@@ -9,7 +9,7 @@ use super::use_game;
 pub fn Scoreboard() -> Html {
     let game = use_game();
     let own = game.own_player().map_or(0, |p| p.score);
-    let rows = game.top_scores().into_iter().map(|(id, p)| {
+    let rows = game.world.top_scores().into_iter().map(|(id, p)| {
         let mine = id == game.me;
         html! {
             <li key={id.to_string()} class={classes!(mine.then_some("own"))}>

@@ -257,3 +257,23 @@ pub async fn owner_after(instances: &[&Instance], after: u64, within: Duration) 
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
+
+/// The names of the three instances of [`three_with_a_player_each`].
+pub const THREE: [&str; 3] = ["one", "two", "three"];
+
+/// Three instances, and a player entered on each: Ana on `one`, Bob on `two`, Cleo on
+/// `three`. The instances are `Option`s, to be killed and started again in place.
+pub async fn three_with_a_player_each(
+    deployment: &Deployment,
+) -> (Vec<Option<Instance>>, Vec<Client>) {
+    let instances: Vec<Option<Instance>> =
+        THREE.iter().map(|n| Some(deployment.start(n))).collect();
+    let mut players = Vec::new();
+    for (i, name) in ["Ana", "Bob", "Cleo"].iter().enumerate() {
+        let address = instances[i].as_ref().unwrap().address.clone();
+        let mut player = Client::connect_at(&address, Uuid::new_v4(), name).await;
+        player.enter().await;
+        players.push(player);
+    }
+    (instances, players)
+}

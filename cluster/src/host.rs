@@ -15,7 +15,7 @@
 //! taken but not applied by then go to the next host of the game here, which the owner
 //! loop starts with the next command for it.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -30,15 +30,11 @@ use super::gateway::PRESENCE_EVERY;
 use super::hosting::Hosting;
 use super::link::Sender;
 use super::partition::partition_of;
+use super::presence::Presence;
 use super::redelivery::Redeliveries;
 use super::takeover::take_over;
 use bus_pulsar::contract::CENSUS;
 use game_core::room::{self, ConnId, ConnectError, Lease, RoomHandle};
-
-/// An instance whose presence has not been heard for this long has lost its sockets
-/// (it died, or lost the broker); so has a player active at a take-over that no
-/// instance claims within it.
-pub const ORIGIN_LOST_AFTER: Duration = Duration::from_secs(3);
 
 /// Direct messages the room may queue for one remote socket before it counts as slow.
 const REMOTE_OUTBOX: usize = 64;
@@ -91,13 +87,9 @@ struct Host {
     room: RoomHandle,
     /// Remote sockets by (instance, connection).
     remotes: HashMap<(String, u64), Remote>,
-    /// When each instance last announced its sockets of this game.
-    heard: HashMap<String, Instant>,
-    /// Players active when the game was taken over and not yet claimed by a socket,
-    /// with the deadline after which they leave.
-    orphans: HashSet<Uuid>,
-    /// When the orphans leave.
-    orphan_deadline: Instant,
+    /// Who is still there: instances heard from, players not claimed since the
+    /// take-over.
+    presence: Presence,
     /// Recognises the commands the old owner applied, delivered again, until this
     /// take-over's marker comes back.
     redeliveries: Redeliveries,
@@ -130,7 +122,10 @@ async fn run(
         %game, epoch, replayed, instance = %hosting.instance,
         took_ms = started.elapsed().as_millis() as u64, "game taken over"
     );
-    let orphans: HashSet<Uuid> = stored.game.active_players().map(|(id, _)| id).collect();
+    let presence = Presence::new(
+        stored.game.active_players().map(|(id, _)| id),
+        Instant::now(),
+    );
     let generations = stored
         .game
         .players()
@@ -157,9 +152,7 @@ async fn run(
         hosting,
         room,
         remotes: HashMap::new(),
-        heard: HashMap::new(),
-        orphans,
-        orphan_deadline: Instant::now() + ORIGIN_LOST_AFTER,
+        presence,
         partition: partition_of(game, partitions),
         redeliveries,
         players,
@@ -256,7 +249,7 @@ impl Host {
             return;
         }
         let origin = command.origin;
-        self.heard.insert(origin.clone(), Instant::now());
+        self.presence.heard(&origin, Instant::now());
         match command.kind {
             Kind::Connect => {
                 if let Some(socket) = command.socket {
@@ -328,7 +321,7 @@ impl Host {
             Err(ConnectError::AlreadyConnected) => {
                 // an id without a token, connected through another socket: the player
                 // reconnected, most likely after its instance died (its sockets are
-                // only dropped once it is silent for `ORIGIN_LOST_AFTER`), and the
+                // only dropped once it is silent for `presence::ORIGIN_LOST_AFTER`), and the
                 // older socket gives way
                 self.evict(socket.player).await;
                 let (outbox, again) = mpsc::channel(REMOTE_OUTBOX);
@@ -344,7 +337,7 @@ impl Host {
             }
             Err(ConnectError::Closed) => return None,
         };
-        self.orphans.remove(&socket.player);
+        self.presence.claimed(socket.player);
         let forwarder = tokio::spawn(forward(
             inbox,
             self.hosting.link.clone(),
@@ -392,14 +385,7 @@ impl Host {
     /// nobody claimed since the take-over leave.
     async fn expire(&mut self) {
         let now = Instant::now();
-        let silent: Vec<String> = self
-            .heard
-            .iter()
-            .filter(|(_, at)| now.duration_since(**at) >= ORIGIN_LOST_AFTER)
-            .map(|(origin, _)| origin.clone())
-            .collect();
-        for origin in silent {
-            self.heard.remove(&origin);
+        for origin in self.presence.silent(now) {
             let conns: Vec<u64> = self
                 .remotes
                 .keys()
@@ -413,13 +399,11 @@ impl Host {
                 self.drop_remote(&origin, conn).await;
             }
         }
-        if now >= self.orphan_deadline && !self.orphans.is_empty() {
-            for player in std::mem::take(&mut self.orphans) {
-                // a connect and a disconnect make the room publish the departure
-                let (outbox, _inbox) = mpsc::channel(1);
-                if let Ok(conn) = self.room.connect(player, outbox).await {
-                    self.room.disconnect(player, conn).await;
-                }
+        for player in self.presence.unclaimed(now) {
+            // a connect and a disconnect make the room publish the departure
+            let (outbox, _inbox) = mpsc::channel(1);
+            if let Ok(conn) = self.room.connect(player, outbox).await {
+                self.room.disconnect(player, conn).await;
             }
         }
     }

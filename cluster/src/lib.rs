@@ -35,6 +35,7 @@ pub mod link;
 pub mod ownership;
 pub mod partition;
 pub mod placement;
+pub mod presence;
 pub mod redelivery;
 pub mod replay;
 pub mod stream;

@@ -136,6 +136,7 @@ fn player(n: u128, x: i32, generation: i32) -> StoredObject {
         name: format!("p{n}"),
         score: 0,
         expires_ms: None,
+        token_hash: None,
     }
 }
 

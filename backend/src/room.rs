@@ -180,6 +180,8 @@ pub struct Stored {
     pub game: Game,
     /// When each player who left is forgotten, from the rows' expiry.
     pub departures: Departures,
+    /// The resume tokens bound to its player ids, from the rows' hashes.
+    pub tokens: Tokens,
     /// Whether the store held none of it (a game just created, laid now).
     pub fresh: bool,
 }
@@ -193,11 +195,13 @@ pub async fn load_game(store: &dyn Store, board: Board, id: Uuid) -> Result<Stor
         Some(game) => Stored {
             game,
             departures,
+            tokens: Tokens::of_rows(&rows),
             fresh: false,
         },
         None => Stored {
             game: rules::new_game(id, board, &mut StdRng::from_entropy()),
             departures: Departures::default(),
+            tokens: Tokens::default(),
             fresh: true,
         },
     })
@@ -305,15 +309,17 @@ pub fn spawn(
     let Stored {
         game,
         departures,
+        tokens,
         fresh,
     } = stored;
     let id = game.id;
     if fresh {
         for mut row in game.rows() {
             // a player gone keeps what is left of its time: the store forgets it when
-            // the room would
+            // the room would; a player keeps its token
             if row.kind == ObjectKind::Player {
                 row.expires_ms = departures.expiry(row.object_id);
+                row.token_hash = tokens.hash(row.object_id);
             }
             deps.writer.upsert(id, row);
         }
@@ -332,7 +338,7 @@ pub fn spawn(
         rng: StdRng::from_entropy(),
         conns: HashMap::new(),
         pending: HashMap::new(),
-        tokens: Tokens::default(),
+        tokens,
         departures,
         max_players,
         prune_after,
@@ -685,10 +691,11 @@ impl Room {
         }
     }
 
-    /// A player's store row, with its expiry if it is gone.
+    /// A player's store row, with its expiry if it is gone, and its token's hash.
     fn player_row(&self, player: Uuid) -> Option<StoredObject> {
         let mut row = self.game.player_row(player)?;
         row.expires_ms = self.departures.expiry(player);
+        row.token_hash = self.tokens.hash(player);
         Some(row)
     }
 

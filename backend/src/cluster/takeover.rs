@@ -53,6 +53,7 @@ pub async fn take_over(
             let stored = room::Stored {
                 game: state,
                 departures,
+                tokens: crate::tokens::Tokens::of_rows(&rows),
                 fresh: true,
             };
             Ok::<_, String>((stored, epoch, tail))

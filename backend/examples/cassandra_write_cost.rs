@@ -59,6 +59,7 @@ fn player(n: u128, step: i32) -> StoredObject {
         name: format!("player_{n:05}"),
         score: 0,
         expires_ms: None,
+        token_hash: None,
     }
 }
 

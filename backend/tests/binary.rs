@@ -1,11 +1,12 @@
-//! The `drapetisca` binary as an operator runs it: its help, its start-up, and a clean
-//! stop on SIGTERM.
+//! The `drapetisca` binary as an operator runs it: its help, its start-up, a clean
+//! stop on SIGTERM, and what a SIGKILL leaves (resume tokens stay bound).
 
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
+use sha2::Digest;
 use tokio_tungstenite::connect_async;
 use tokio_tungstenite::tungstenite::{self, client::IntoClientRequest, Message};
 
@@ -233,4 +234,123 @@ async fn sigterm_closes_sockets_with_a_reason_and_exits_zero() {
         22,
         "the new game was stored"
     );
+}
+
+/// What the server answered an `entering` on a fresh player socket: the frames up to
+/// the own position, or the close code and reason when it closed the socket instead.
+async fn enter(
+    port: u16,
+    id: protocol::Uuid,
+    extra: serde_json::Value,
+) -> Result<Vec<serde_json::Value>, (u16, String)> {
+    let url = format!("ws://127.0.0.1:{port}/ws/player/{id}");
+    let (mut player, _) = connect_async(&url).await.unwrap();
+    let mut payload = serde_json::json!({"name": "Ana"});
+    payload
+        .as_object_mut()
+        .unwrap()
+        .extend(extra.as_object().unwrap().clone());
+    let entering = serde_json::json!({"messageType": "entering", "payload": payload});
+    player
+        .send(Message::text(entering.to_string()))
+        .await
+        .unwrap();
+    let mut frames = Vec::new();
+    let answer = tokio::time::timeout(Duration::from_secs(10), async {
+        loop {
+            match player.next().await {
+                Some(Ok(Message::Text(text))) => {
+                    let frame: serde_json::Value = serde_json::from_str(&text).unwrap();
+                    let own =
+                        frame["messageType"] == "player" && frame["playerID"] == id.to_string();
+                    frames.push(frame);
+                    if own {
+                        return Ok(());
+                    }
+                }
+                Some(Ok(Message::Close(Some(close)))) => {
+                    return Err((u16::from(close.code), close.reason.to_string()))
+                }
+                Some(Ok(_)) => continue, // pings
+                other => panic!("expected a brief or a close, got {other:?}"),
+            }
+        }
+    })
+    .await
+    .expect("an answer within 10 s");
+    answer.map(|()| frames)
+}
+
+#[tokio::test]
+async fn a_bound_id_stays_bound_after_the_server_is_killed_and_started_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let (child, port) = start(dir.path());
+    let mut child = KillOnDrop(child);
+    let ana = protocol::Uuid::new_v4();
+    let brief = enter(port, ana, serde_json::json!({"wantToken": true}))
+        .await
+        .expect("Ana enters");
+    assert_eq!(brief[0]["messageType"], "token", "the token comes first");
+    let token = brief[0]["payload"]["token"].as_str().unwrap().to_string();
+    let home = brief.last().unwrap()["payload"].clone();
+    // she left (her socket closed): wait until the store has her row saying so
+    let log = dir.path().join("drapetisca.jsonl");
+    let id = ana.to_string();
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    let departed = loop {
+        let text = std::fs::read_to_string(&log).unwrap_or_default();
+        let row = text
+            .lines()
+            .filter(|l| l.contains(&id) && l.contains("\"active\":false"))
+            .next_back()
+            .map(str::to_string);
+        if let Some(row) = row {
+            break row;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "Ana's departure never reached the store"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+
+    child.0.kill().unwrap();
+    child.0.wait().unwrap();
+    let (child, port) = start(dir.path());
+    let _child = KillOnDrop(child);
+    let stranger = enter(port, ana, serde_json::json!({})).await;
+    assert_eq!(
+        stranger.err(),
+        Some((1008, "this player id needs its token".to_string())),
+        "a stranger under Ana's id after the restart"
+    );
+    let back = enter(port, ana, serde_json::json!({"token": token}))
+        .await
+        .expect("Ana enters with her token");
+    assert_eq!(back[0]["messageType"], "geometry", "no new token");
+    let at = &back.last().unwrap()["payload"];
+    assert_eq!(
+        (&at["x"], &at["y"]),
+        (&home["x"], &home["y"]),
+        "Ana in her place"
+    );
+    // the store kept the token's SHA-256, never the token
+    let stored: serde_json::Value = serde_json::from_str(&departed).unwrap();
+    let hash = hex::encode(sha2::Sha256::digest(&token));
+    assert_eq!(stored["token_hash"], hash.as_str());
+    let file = std::fs::read_to_string(&log).unwrap();
+    assert!(
+        !file.contains(&token),
+        "the token itself is nowhere in the store"
+    );
+}
+
+/// A server process killed when the test ends, also when it fails.
+struct KillOnDrop(Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
 }

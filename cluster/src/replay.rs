@@ -130,6 +130,7 @@ mod tests {
                 name: "p".into(),
                 score: 3,
                 expires_ms: None,
+                token_hash: None,
             });
         }
         let restored = restore(game.id, Board::STANDARD, &rows).unwrap();

@@ -54,6 +54,7 @@ pub async fn take_over(
             let stored = room::Stored {
                 game: state,
                 departures,
+                tokens: room::tokens_of(&rows),
                 fresh: true,
             };
             Ok::<_, String>((stored, epoch, tail))

@@ -56,6 +56,7 @@ use crate::clock::Clock;
 use crate::store::{
     rows::GameRows, writer::StoreWriter, ObjectKind, Store, StoreError, StoredObject,
 };
+use crate::tokens::Tokens;
 use metrics::RoomMetrics;
 use play::Play;
 use rules::game::Game;
@@ -189,6 +190,8 @@ pub struct Stored {
     pub game: Game,
     /// When each player who left is forgotten, from the rows' expiry.
     pub departures: Departures,
+    /// The resume tokens bound to its player ids, from the rows' hashes.
+    pub tokens: Tokens,
     /// Whether the store held none of it (a game just created, laid now).
     pub fresh: bool,
 }
@@ -202,11 +205,13 @@ pub async fn load_game(store: &dyn Store, board: Board, id: Uuid) -> Result<Stor
         Some(game) => Stored {
             game,
             departures,
+            tokens: tokens_of(&rows),
             fresh: false,
         },
         None => Stored {
             game: rules::new_game(id, board, &mut StdRng::from_entropy()),
             departures: Departures::default(),
+            tokens: Tokens::default(),
             fresh: true,
         },
     })
@@ -221,6 +226,16 @@ pub fn departures_of(rows: &[StoredObject]) -> Departures {
         }
     }
     departures
+}
+
+/// The resume tokens the store's rows hold: those of the player rows it keeps (a token
+/// is forgotten with its player).
+pub fn tokens_of(rows: &[StoredObject]) -> Tokens {
+    Tokens::from_hashes(
+        rows.iter()
+            .filter(|r| r.kind == ObjectKind::Player)
+            .filter_map(|r| Some((r.object_id, r.token_hash?))),
+    )
 }
 
 /// What a room works with besides its game, the same for every room of the instance.
@@ -258,4 +273,40 @@ pub fn spawn(
     let play = Play::new(stored, deps, players);
     let task = task::run(play, rx, lease, shutdown, idle, prune_after);
     (RoomHandle { tx }, task)
+}
+
+#[cfg(test)]
+mod stored_tests {
+    //! What a room is loaded with, from the store's rows.
+
+    use super::*;
+    use crate::tokens::{Check, TokenHash};
+
+    #[test]
+    fn the_bindings_come_back_from_the_player_rows_that_carry_a_hash() {
+        let row = |kind, n: u128, token: Option<&str>| StoredObject {
+            kind,
+            object_id: Uuid::from_u128(n),
+            active: false,
+            x: 0,
+            y: 0,
+            h: false,
+            generation: 0,
+            name: "p".into(),
+            score: 0,
+            expires_ms: None,
+            token_hash: token.map(TokenHash::of),
+        };
+        let rows = [
+            row(ObjectKind::Player, 1, Some("one")),
+            row(ObjectKind::Player, 2, None),
+            row(ObjectKind::Brick, 3, Some("not a player's")),
+        ];
+        let tokens = tokens_of(&rows);
+        assert_eq!(tokens.len(), 1);
+        assert_eq!(tokens.check(Uuid::from_u128(1), Some("one")), Check::Valid);
+        assert_eq!(tokens.check(Uuid::from_u128(1), None), Check::Invalid);
+        assert_eq!(tokens.check(Uuid::from_u128(2), None), Check::Unbound);
+        assert_eq!(tokens.check(Uuid::from_u128(3), None), Check::Unbound);
+    }
 }

@@ -14,6 +14,8 @@ use async_trait::async_trait;
 use protocol::Uuid;
 use serde::{Deserialize, Serialize};
 
+use crate::tokens::TokenHash;
+
 /// The kind of a stored object: the `kind` column of `objects_by_game_id`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -73,6 +75,12 @@ pub struct StoredObject {
     /// game, rows of older files).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expires_ms: Option<i64>,
+    /// For a player who bound a resume token: the token's hash (never the token), so
+    /// that the binding outlives the room and is forgotten with the row. Not a column
+    /// of `objects_by_game_id` either: the Cassandra store keeps it in
+    /// `tokens_by_game_id`. `None`: an id without a token (and rows of older files).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token_hash: Option<TokenHash>,
 }
 
 impl StoredObject {

@@ -3,9 +3,11 @@
 //!
 //! The game's rows live in `objects_by_game_id`, the table of protocol.md, unchanged in
 //! shape; the game to resume lives in a one-row table of our own, `current_game`, and
-//! the players' scores (the scoreboard extension) in `scores_by_game_id`. Every
-//! statement that touches data is prepared once at connect ([`schema::Statements`]);
-//! only the schema set-up (keyspace and tables, created if missing) is plain CQL.
+//! what our players have beyond that row in two more ([`players`]): their scores (the
+//! scoreboard extension) in `scores_by_game_id`, the hashes of their resume tokens in
+//! `tokens_by_game_id`. Every statement that touches data is prepared once at connect
+//! ([`schema::Statements`]); only the schema set-up (keyspace and tables, created if
+//! missing) is plain CQL.
 //!
 //! Writes: all rows of a game share one partition (`game_id`), so a [`Store::write`]
 //! batch goes out as UNLOGGED batches of at most [`ROWS_PER_BATCH`] rows. A
@@ -17,12 +19,14 @@
 //! row of the same object, nor can a write of an owner that another instance fenced off.
 //!
 //! Expiry: a player's row with [`StoredObject::expires_ms`] (a player who left) is
-//! written with the matching TTL, and so is its score, so Cassandra forgets both by
-//! itself, also for games no instance has loaded; a player who comes back first is
-//! written again without TTL. `load` reads the TTL left back into `expires_ms`.
+//! written with the matching TTL, and so are its score and token hash, so Cassandra
+//! forgets them by itself, also for games no instance has loaded; a player who comes
+//! back first is written again without TTL. `load` reads the TTL left back into
+//! `expires_ms`.
 
 mod epoch;
 pub mod options;
+mod players;
 mod schema;
 mod tls;
 
@@ -39,7 +43,11 @@ use protocol::Uuid;
 use scylla::client::execution_profile::ExecutionProfile;
 use scylla::client::session::Session;
 use scylla::client::session_builder::SessionBuilder;
+use scylla::deserialize::row::DeserializeRow;
+use scylla::errors::ExecutionError;
+use scylla::serialize::row::SerializeRow;
 use scylla::statement::batch::{Batch, BatchType};
+use scylla::statement::prepared::PreparedStatement;
 use scylla::value::MaybeUnset;
 use secrecy::ExposeSecret;
 
@@ -316,12 +324,10 @@ impl Store for CassandraStore {
                 Err(reason) => tracing::warn!(%game, reason, "skipping an unusable row"),
             }
         }
-        let scores = self.scores(game).await?;
-        for object in objects.iter_mut() {
-            if object.kind == ObjectKind::Player {
-                object.score = scores.get(&object.object_id).copied().unwrap_or(0);
-            }
-        }
+        let scores = self.by_player(&self.statements.select_scores, game, "scores");
+        let tokens = self.by_player(&self.statements.select_tokens, game, "token hashes");
+        let (scores, tokens) = futures_util::join!(scores, tokens);
+        players::join(&mut objects, &scores?, &tokens?);
         Ok(objects)
     }
 
@@ -340,69 +346,68 @@ impl Store for CassandraStore {
         }
         let timestamp = self.write_timestamp(game);
         let now = now_ms();
-        // a player who caught nothing has no score row (scores only grow)
-        let scored: Vec<&StoredObject> = batch
+        let objects: Vec<UpsertValues> = batch
             .iter()
-            .filter(|o| o.kind == ObjectKind::Player && o.score > 0)
+            .map(|object| upsert_values(game, object, timestamp, now))
             .collect();
-        let scores = scored.chunks(ROWS_PER_BATCH).map(|chunk| {
-            let mut statement = Batch::new(BatchType::Unlogged);
-            statement.set_is_idempotent(true);
-            let values: Vec<(Uuid, Uuid, i32, i64, i32)> = chunk
-                .iter()
-                .map(|object| {
-                    statement.append_statement(self.statements.upsert_score.clone());
-                    let score = i32::try_from(object.score).unwrap_or(i32::MAX);
-                    (
-                        game,
-                        object.object_id,
-                        score,
-                        timestamp,
-                        ttl_secs(object, now),
-                    )
-                })
-                .collect();
-            async move { self.session.batch(&statement, values).await }
-        });
-        let objects = batch.chunks(ROWS_PER_BATCH).map(|chunk| {
-            let mut statement = Batch::new(BatchType::Unlogged);
-            // idempotent: the rows carry their timestamp, so the driver may retry them
-            statement.set_is_idempotent(true);
-            let values: Vec<UpsertValues> = chunk
-                .iter()
-                .map(|object| {
-                    statement.append_statement(self.statements.upsert_object.clone());
-                    upsert_values(game, object, timestamp, now)
-                })
-                .collect();
-            async move { self.session.batch(&statement, values).await }
-        });
-        let (objects, scores) = futures_util::join!(try_join_all(objects), try_join_all(scores));
+        let scores = players::score_values(game, batch, timestamp, now);
+        let tokens = players::token_values(game, batch, timestamp, now);
+        let (objects, scores, tokens) = futures_util::join!(
+            self.upsert(&self.statements.upsert_object, &objects),
+            self.upsert(&self.statements.upsert_score, &scores),
+            self.upsert(&self.statements.upsert_token, &tokens),
+        );
         objects.map_err(|e| backend("writing", e))?;
         scores.map_err(|e| backend("writing scores", e))?;
+        tokens.map_err(|e| backend("writing token hashes", e))?;
         Ok(())
     }
 }
 
 impl CassandraStore {
-    /// Every player's score in `game`, by player id.
-    async fn scores(&self, game: Uuid) -> Result<HashMap<Uuid, u32>, StoreError> {
+    /// Sends `rows` through `statement` as single-partition unlogged batches of at most
+    /// [`ROWS_PER_BATCH`], concurrently.
+    async fn upsert<V: SerializeRow + Sync>(
+        &self,
+        statement: &PreparedStatement,
+        rows: &[V],
+    ) -> Result<(), ExecutionError> {
+        let batches = rows.chunks(ROWS_PER_BATCH).map(|chunk| {
+            let mut batch = Batch::new(BatchType::Unlogged);
+            // idempotent: the rows carry their timestamp, so the driver may retry them
+            batch.set_is_idempotent(true);
+            for _ in chunk {
+                batch.append_statement(statement.clone());
+            }
+            async move { self.session.batch(&batch, chunk).await }
+        });
+        try_join_all(batches).await.map(drop)
+    }
+
+    /// One value per player of `game` from one of our tables (`statement` selects
+    /// `player_id` and the value), by player id.
+    async fn by_player<T>(
+        &self,
+        statement: &PreparedStatement,
+        game: Uuid,
+        what: &str,
+    ) -> Result<HashMap<Uuid, T>, StoreError>
+    where
+        (Uuid, T): for<'f, 'm> DeserializeRow<'f, 'm>,
+    {
+        let failed = |e: &dyn fmt::Display| backend(&format!("loading the {what}"), e);
         let mut rows = self
             .session
-            .execute_iter(self.statements.select_scores.clone(), (game,))
+            .execute_iter(statement.clone(), (game,))
             .await
-            .map_err(|e| backend("loading the scores", e))?
-            .rows_stream::<(Uuid, Option<i32>)>()
-            .map_err(|e| backend("loading the scores", e))?;
-        let mut scores = HashMap::new();
-        while let Some((player, score)) = rows
-            .try_next()
-            .await
-            .map_err(|e| backend("loading the scores", e))?
-        {
-            scores.insert(player, score.unwrap_or(0).max(0) as u32);
+            .map_err(|e| failed(&e))?
+            .rows_stream::<(Uuid, T)>()
+            .map_err(|e| failed(&e))?;
+        let mut values = HashMap::new();
+        while let Some((player, value)) = rows.try_next().await.map_err(|e| failed(&e))? {
+            values.insert(player, value);
         }
-        Ok(scores)
+        Ok(values)
     }
 }
 
@@ -463,9 +468,10 @@ fn to_object(row: ObjectRow, now_ms: i64) -> Result<StoredObject, String> {
         h: h.unwrap_or(false),
         generation: generation.unwrap_or(0),
         name: name.unwrap_or_default(),
-        // from scores_by_game_id, joined in by `load`
+        // from scores_by_game_id and tokens_by_game_id, joined in by `load`
         score: 0,
         expires_ms: ttl.map(|secs| now_ms + i64::from(secs) * 1000),
+        token_hash: None,
     })
 }
 

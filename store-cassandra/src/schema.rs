@@ -122,6 +122,10 @@ pub struct Statements {
     pub upsert_score: PreparedStatement,
     /// Every score of one game.
     pub select_scores: PreparedStatement,
+    /// Upserts one player's token hash, with a client-side timestamp and a TTL (0: none).
+    pub upsert_token: PreparedStatement,
+    /// Every token hash of one game.
+    pub select_tokens: PreparedStatement,
     /// The game to resume.
     pub select_current: PreparedStatement,
     /// Records the game to resume, with a client-side timestamp.
@@ -188,6 +192,17 @@ pub async fn set_up(
         ),
     )
     .await?;
+    // Ours: the hash of each resume token (never the token), with its player's TTL, so
+    // that an id stays bound across restarts and take-overs (docs/protocol.md).
+    run(
+        session,
+        &format!(
+            "CREATE TABLE IF NOT EXISTS {keyspace}.tokens_by_game_id (
+                game_id uuid, player_id uuid, token_hash blob,
+                PRIMARY KEY ((game_id), player_id))"
+        ),
+    )
+    .await?;
     // Ours: the game a restart resumes (one row per deployment).
     run(
         session,
@@ -235,6 +250,15 @@ pub async fn set_up(
         .await?,
         select_scores: prepare(format!(
             "SELECT player_id, score FROM {keyspace}.scores_by_game_id WHERE game_id = ?"
+        ))
+        .await?,
+        upsert_token: prepare(format!(
+            "INSERT INTO {keyspace}.tokens_by_game_id (game_id, player_id, token_hash)
+             VALUES (?, ?, ?) USING TIMESTAMP ? AND TTL ?"
+        ))
+        .await?,
+        select_tokens: prepare(format!(
+            "SELECT player_id, token_hash FROM {keyspace}.tokens_by_game_id WHERE game_id = ?"
         ))
         .await?,
         select_current: prepare(format!(

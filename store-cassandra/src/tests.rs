@@ -27,6 +27,7 @@ fn rows_read_back_become_objects_and_half_rows_are_refused() {
             name: "brick_0000".into(),
             score: 0,
             expires_ms: None,
+            token_hash: None,
         })
     );
     let mut gone = brick.clone();
@@ -53,6 +54,7 @@ fn a_row_is_written_with_the_time_left_to_its_expiry() {
         name: "p".into(),
         score: 0,
         expires_ms,
+        token_hash: None,
     };
     assert_eq!(ttl_secs(&row(None), 1_000), 0, "kept: no TTL");
     assert_eq!(ttl_secs(&row(Some(61_000)), 1_000), 60);

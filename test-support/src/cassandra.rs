@@ -150,6 +150,27 @@ pub async fn table_rows(keyspace: &str) -> Vec<Row> {
         .collect()
 }
 
+/// `player`'s row of `game` in our `tokens_by_game_id`, as a CQL client reads it: the
+/// stored hash and the TTL left on it (`None` while there is no row).
+pub async fn token_row(keyspace: &str, game: Uuid, player: Uuid) -> Option<(Vec<u8>, Option<i32>)> {
+    let result = session()
+        .await
+        .query_unpaged(
+            format!(
+                "SELECT token_hash, TTL(token_hash) FROM {keyspace}.tokens_by_game_id \
+                 WHERE game_id = ? AND player_id = ?"
+            ),
+            (game, player),
+        )
+        .await
+        .expect("our token table answers a plain query");
+    result
+        .into_rows_result()
+        .expect("rows")
+        .maybe_first_row::<(Vec<u8>, Option<i32>)>()
+        .expect("a hash and a TTL")
+}
+
 /// The private CA that signed the test Cassandra's certificate (made by up.sh).
 pub fn test_ca() -> PathBuf {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../.services/cassandra/tls/ca.pem");

@@ -9,14 +9,16 @@ crate::scenarios::game_scenarios!(crate::cassandra::support::cassandra);
 
 use std::collections::{HashMap, HashSet};
 
+use game_core::clock::now_ms;
 use game_core::store::{ObjectKind, Store, StoredObject};
+use game_core::tokens::TokenHash;
 use protocol::{Cell, Uuid};
 use store_cassandra::CassandraOptions;
 use store_cassandra::{CassandraStore, Replication};
 
 use self::support::{
-    cassandra, fresh_keyspace, quiet_neighbour, session, table_rows, test_ca, Row, NODE, PASSWORD,
-    USER,
+    cassandra, fresh_keyspace, quiet_neighbour, session, table_rows, test_ca, token_row, Row, NODE,
+    PASSWORD, USER,
 };
 use crate::helpers::{spawn_app, Client};
 
@@ -136,6 +138,7 @@ fn player(n: u128, x: i32, generation: i32) -> StoredObject {
         name: format!("p{n}"),
         score: 0,
         expires_ms: None,
+        token_hash: None,
     }
 }
 
@@ -160,6 +163,93 @@ async fn a_later_write_replaces_an_earlier_one_and_a_repeated_batch_is_harmless(
     assert_eq!(rows[7], player(7, 9, 2));
     assert_eq!(rows[8], player(8, 1, 1));
     assert!(store.load(Uuid::new_v4()).await.unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn a_token_hash_is_kept_beside_the_reference_table_and_expires_with_its_player() {
+    let keyspace = fresh_keyspace();
+    let store = CassandraStore::connect(&options(&keyspace))
+        .await
+        .expect("store connects");
+    let game = Uuid::new_v4();
+    let token = "0123456789abcdef0123456789abcdef";
+    let mut ana = player(1, 3, 1);
+    ana.token_hash = Some(TokenHash::of(token));
+    store
+        .write(game, &[ana.clone(), player(2, 4, 1)])
+        .await
+        .unwrap();
+    let mut rows = store.load(game).await.unwrap();
+    rows.sort_by_key(|r| r.object_id);
+    assert_eq!(
+        rows,
+        vec![ana.clone(), player(2, 4, 1)],
+        "the hash comes back"
+    );
+
+    // as any CQL client reads it: the hash (not the token) in a table of our own, and
+    // the reference's table with exactly its columns
+    let (stored, ttl) = token_row(&keyspace, game, ana.object_id)
+        .await
+        .expect("a row");
+    assert_eq!(stored, TokenHash::of(token).as_bytes().to_vec());
+    assert_ne!(stored, token.as_bytes());
+    assert_eq!(ttl, None, "kept while the player is");
+    assert_eq!(token_row(&keyspace, game, Uuid::from_u128(2)).await, None);
+    let columns = session()
+        .await
+        .query_unpaged(
+            "SELECT column_name FROM system_schema.columns \
+             WHERE keyspace_name = ? AND table_name = 'objects_by_game_id'",
+            (keyspace.as_str(),),
+        )
+        .await
+        .unwrap()
+        .into_rows_result()
+        .unwrap();
+    let mut columns: Vec<String> = columns
+        .rows::<(String,)>()
+        .unwrap()
+        .map(|r| r.unwrap().0)
+        .collect();
+    columns.sort();
+    assert_eq!(
+        columns,
+        [
+            "active",
+            "game_id",
+            "generation",
+            "h",
+            "kind",
+            "name",
+            "object_id",
+            "x",
+            "y"
+        ]
+    );
+
+    // Ana leaves: her hash gets her row's TTL...
+    ana.active = false;
+    ana.expires_ms = Some(now_ms() + 3_600_000);
+    store.write(game, &[ana.clone()]).await.unwrap();
+    let (_, ttl) = token_row(&keyspace, game, ana.object_id)
+        .await
+        .expect("a row");
+    let ttl = ttl.expect("a TTL once she left");
+    assert!(ttl > 3_500 && ttl <= 3_600, "the row's TTL: {ttl} s");
+    // ...and is forgotten with her
+    ana.expires_ms = Some(now_ms());
+    store.write(game, &[ana.clone()]).await.unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while token_row(&keyspace, game, ana.object_id).await.is_some() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the hash never expired"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    let rows = store.load(game).await.unwrap();
+    assert_eq!(rows, vec![player(2, 4, 1)], "Ana's row expired with it");
 }
 
 #[tokio::test]

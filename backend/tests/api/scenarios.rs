@@ -8,7 +8,9 @@ use serde_json::json;
 use tokio_tungstenite::tungstenite::Message;
 
 mod games;
+mod tokens;
 pub use games::*;
+pub use tokens::*;
 
 use crate::helpers::{
     close_of, free_neighbour, open, spawn_app, start, Client, MakeSettings, TestApp, PATIENCE,
@@ -37,6 +39,7 @@ macro_rules! game_scenarios {
             the_lobby_counts_the_players_of_each_game,
             game_caps_and_bad_names_are_refused_and_change_nothing,
             players_gone_longer_than_the_prune_time_are_forgotten_and_others_keep_their_place,
+            a_bound_id_stays_bound_after_an_idle_unload_and_a_restart,
         );
     };
     (@each $make:expr; $($name:ident),* $(,)?) => {
@@ -486,7 +489,8 @@ pub async fn players_gone_longer_than_the_prune_time_are_forgotten_and_others_ke
     settings.prune_players_after_secs = PRUNE.as_secs();
     let app = start(settings, dir).await;
     let mut ana = Client::connect(&app, "Ana").await;
-    ana.enter().await;
+    // her id is bound to a token: it is forgotten with her
+    enter_binding(&mut ana).await;
     catch_nearest_food(&mut ana).await;
     let ana_id = ana.id;
     drop(ana);
@@ -548,7 +552,7 @@ pub async fn players_gone_longer_than_the_prune_time_are_forgotten_and_others_ke
     assert_eq!(
         scores_in(&ana.enter().await),
         vec![],
-        "Ana comes back as a newcomer, with no score"
+        "Ana comes back as a newcomer, with no score and no token"
     );
     app.shutdown().await;
 }

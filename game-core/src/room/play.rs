@@ -50,24 +50,25 @@ impl Play {
         let Stored {
             game,
             departures,
+            tokens,
             fresh,
         } = stored;
         let id = game.id;
         let rows = Rows::new(id, deps.writer, departures, deps.prune_after, deps.clock);
         if fresh {
-            rows.lay(&game);
+            rows.lay(&game, &tokens);
         }
         let mut play = Play {
             game,
             rng: StdRng::from_entropy(),
-            sockets: Sockets::new(deps.metrics.clone()),
+            sockets: Sockets::new(deps.metrics.clone(), tokens),
             rows,
             world: World::new(id, deps.bus, deps.metrics.clone()),
             metrics: deps.metrics,
             players,
             max_players: deps.max_players,
         };
-        play.rows.date_departures(&play.game);
+        play.rows.date_departures(&play.game, play.sockets.tokens());
         // a game loaded with active players (a take-over in a cluster) has them from the
         // start: the census must not say 0 until someone enters or leaves
         play.count_players();
@@ -85,6 +86,12 @@ impl Play {
             ClientMessage::Chat { payload } => self.chat(player, payload),
             ClientMessage::Leaving { .. } => self.leave(player),
         }
+    }
+
+    /// Writes `player`'s row, with its token's hash.
+    fn persist(&self, player: Uuid) {
+        let token = self.sockets.tokens().hash(player);
+        self.rows.player(&self.game, player, token);
     }
 
     fn enter(&mut self, player: Uuid, request: Entering) {
@@ -115,7 +122,7 @@ impl Play {
             // this socket has its brief: only the (renamed) own position
             self.direct(player, Direct::Frame(own.clone()));
             self.world.publish(own);
-            self.rows.player(&self.game, player);
+            self.persist(player);
             return;
         }
         let brief = frames::brief(&self.game, player, &entered.player, token, own.clone());
@@ -123,7 +130,7 @@ impl Play {
         self.count_players();
         self.direct(player, Direct::Batch(brief));
         self.world.publish(own);
-        self.rows.player(&self.game, player);
+        self.persist(player);
         tracing::debug!(%player, returning = entered.returning, "player entered");
     }
 
@@ -132,16 +139,16 @@ impl Play {
             MoveOutcome::NotEntered => self.error(player, "enter the game before moving".into()),
             MoveOutcome::PassedThrough(update) => {
                 self.world.publish(frames::player_frame(player, update));
-                self.rows.player(&self.game, player);
+                self.persist(player);
             }
             MoveOutcome::Rejected { update, reason } => {
                 self.metrics.reject(reason);
                 self.world.publish(frames::player_frame(player, update));
-                self.rows.player(&self.game, player);
+                self.persist(player);
             }
             MoveOutcome::Accepted { update, caught } => {
                 self.world.publish(frames::player_frame(player, update));
-                self.rows.player(&self.game, player);
+                self.persist(player);
                 if let Some(caught) = caught {
                     let food = &self.game.food[caught.index];
                     self.world.publish(frames::food_frame(food));
@@ -185,7 +192,7 @@ impl Play {
             self.count_players();
             self.rows.left(player);
             self.world.publish(frames::leaving_frame(player, name));
-            self.rows.player(&self.game, player);
+            self.persist(player);
         }
     }
 

@@ -13,6 +13,7 @@ use rules::game::{Game, Item};
 use super::departures::Departures;
 use crate::clock::Clock;
 use crate::store::{rows::GameRows, writer::StoreWriter, ObjectKind, StoredObject};
+use crate::tokens::{TokenHash, Tokens};
 
 /// A room's writes, and its players who left.
 pub(super) struct Rows {
@@ -50,21 +51,23 @@ impl Rows {
         self.writer.clone()
     }
 
-    /// Writes every row of `game`, just laid.
-    pub(super) fn lay(&self, game: &Game) {
+    /// Writes every row of `game`, just laid, each player's with its token's hash.
+    pub(super) fn lay(&self, game: &Game, tokens: &Tokens) {
         for mut row in game.rows() {
             // a player gone keeps what is left of its time: the store forgets it when
-            // the room would
+            // the room would; a player keeps its token
             if row.kind == ObjectKind::Player {
                 row.expires_ms = self.departures.expiry(row.object_id);
+                row.token_hash = tokens.hash(row.object_id);
             }
             self.writer.upsert(self.game, row);
         }
     }
 
-    /// Writes `player`'s row as `game` holds it now.
-    pub(super) fn player(&self, game: &Game, player: Uuid) {
-        if let Some(row) = self.player_row(game, player) {
+    /// Writes `player`'s row as `game` holds it now, with its token's hash.
+    pub(super) fn player(&self, game: &Game, player: Uuid, token: Option<TokenHash>) {
+        if let Some(mut row) = self.player_row(game, player) {
+            row.token_hash = token;
             self.writer.upsert(self.game, row);
         }
     }
@@ -102,7 +105,7 @@ impl Rows {
     /// Gives every player who left an expiry: the loaded rows of older files, or
     /// written by reference servers, have none. Each is counted from now, and written
     /// with it, so the store forgets it too.
-    pub(super) fn date_departures(&mut self, game: &Game) {
+    pub(super) fn date_departures(&mut self, game: &Game, tokens: &Tokens) {
         let undated: Vec<Uuid> = game
             .players()
             .filter(|(id, p)| !p.active && self.departures.expiry(*id).is_none())
@@ -111,7 +114,7 @@ impl Rows {
         let expiry = self.expiry_from_now();
         for player in undated {
             self.departures.left(player, expiry);
-            self.player(game, player);
+            self.player(game, player, tokens.hash(player));
         }
     }
 

@@ -71,14 +71,19 @@ pub(super) struct Sockets {
 }
 
 impl Sockets {
-    pub(super) fn new(metrics: RoomMetrics) -> Self {
+    pub(super) fn new(metrics: RoomMetrics, tokens: Tokens) -> Self {
         Sockets {
             conns: HashMap::new(),
             pending: HashMap::new(),
-            tokens: Tokens::default(),
+            tokens,
             next_conn: 1,
             metrics,
         }
+    }
+
+    /// The resume tokens of the game's player ids (their hashes go with the rows).
+    pub(super) fn tokens(&self) -> &Tokens {
+        &self.tokens
     }
 
     /// Whether no player socket is connected.

@@ -99,6 +99,7 @@ fn known_game() -> Stored {
     Stored {
         game,
         departures,
+        tokens: Default::default(),
         fresh: true,
     }
 }

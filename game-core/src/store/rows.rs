@@ -70,6 +70,7 @@ impl GameRows for Game {
             name: item.name.clone(),
             score: 0,
             expires_ms: None,
+            token_hash: None,
         }
     }
 
@@ -87,6 +88,7 @@ impl GameRows for Game {
             name: p.name.clone(),
             score: p.score,
             expires_ms: None,
+            token_hash: None,
         })
     }
 

@@ -1,14 +1,15 @@
 //! Coming back across instances: the resume-token rules hold whichever instance a
-//! socket is on, and a departed player keeps what is left of its expiry when another
-//! instance takes the game over.
+//! socket is on and after the owner is killed, and a departed player keeps what is left
+//! of its expiry when another instance takes the game over.
 
 use std::time::{Duration, Instant};
 
 use protocol::{Cell, Uuid};
 use serde_json::{json, Value};
+use sha2::Digest;
 
 use super::instances::{first_owner, owner_after, Deployment, Instance};
-use crate::cassandra::support::session;
+use crate::cassandra::support::{session, token_row};
 use crate::helpers::{cell_of, close_of, Client, PATIENCE};
 use crate::hostile;
 
@@ -25,16 +26,8 @@ async fn enter_with(client: &mut Client, extra: Value) -> Vec<Value> {
 /// owner's room says, with 1008.
 async fn refused_without_token(instance: &Instance, id: Uuid) {
     let mut thief = Client::connect_at(&instance.address, id, "Thief").await;
-    thief
-        .send(json!({"messageType": "entering", "payload": {"name": "Thief"}}))
-        .await;
-    let (code, reason) = close_of(&mut thief.player).await;
-    assert_eq!(
-        (code, reason.as_str()),
-        (1008, "this player id needs its token"),
-        "a socket on {} without the token",
-        instance.name
-    );
+    let when = format!("on {}", instance.name);
+    crate::scenarios::stranger_refused(&mut thief, &when).await;
 }
 
 #[tokio::test]
@@ -45,8 +38,8 @@ async fn a_token_bound_on_one_instance_is_needed_on_the_others_also_after_it_is_
         .map(|n| Some(deployment.start(n)))
         .collect();
     let all: Vec<&Instance> = instances.iter().flatten().collect();
-    // the token rules are played on the two instances that do not own the game (a
-    // take-over forgets tokens, docs/cluster.md)
+    // the token rules are played on the two instances that do not own the game, so
+    // that a kill here is no take-over (the test below kills the owner)
     let (owner, _) = first_owner(&all).await;
     let others: Vec<usize> = (0..3).filter(|i| *i != owner).collect();
     let (a, b) = (others[0], others[1]);
@@ -186,4 +179,59 @@ async fn a_take_over_keeps_what_is_left_of_a_departed_player_s_expiry() {
         ttl <= left && ttl > left - 120,
         "what was left of it ({left} s then), not a new prune time: {ttl} s"
     );
+}
+
+#[tokio::test]
+async fn an_id_bound_at_the_owner_stays_bound_after_the_owner_is_killed() {
+    let deployment = Deployment::new();
+    let mut instances: Vec<Option<Instance>> = ["one", "two"]
+        .iter()
+        .map(|n| Some(deployment.start(n)))
+        .collect();
+    let all: Vec<&Instance> = instances.iter().flatten().collect();
+    let (owner, epoch) = first_owner(&all).await;
+    let survivor = 1 - owner;
+    // Bob stays on the instance that survives: his socket makes it take the game over
+    let mut bob = Client::connect_at(&all[survivor].address, Uuid::new_v4(), "Bob").await;
+    bob.enter().await;
+
+    // Ana binds her id on the owner, and leaves
+    let mut ana = Client::connect_at(&all[owner].address, Uuid::new_v4(), "Ana").await;
+    let brief = enter_with(&mut ana, json!({"wantToken": true})).await;
+    assert_eq!(brief[0]["messageType"], "token", "the token comes first");
+    let token = brief[0]["payload"]["token"].as_str().unwrap().to_string();
+    let (ana_id, home) = (ana.id, ana.at.unwrap());
+    drop(ana);
+    bob.world_until("Ana leaving", |f| {
+        f["messageType"] == "leaving" && f["playerID"] == ana_id.to_string()
+    })
+    .await;
+    // her departure is written (what the owner writes behind the game's back)
+    let deadline = Instant::now() + PATIENCE;
+    while !matches!(
+        ttl_of(&deployment.keyspace, deployment.game, ana_id).await,
+        Some((Some(_), _))
+    ) {
+        assert!(
+            Instant::now() < deadline,
+            "Ana's departure was never written"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+
+    // the owner dies; the survivor takes the game over from the store
+    instances[owner].take().unwrap().kill();
+    let survivors: Vec<&Instance> = instances.iter().flatten().collect();
+    owner_after(&survivors, epoch, Duration::from_secs(30)).await;
+    refused_without_token(survivors[0], ana_id).await;
+    let mut back = Client::connect_at(&survivors[0].address, ana_id, "Ana").await;
+    let brief = enter_with(&mut back, json!({"token": token})).await;
+    assert_eq!(brief[0]["messageType"], "geometry", "no new token");
+    assert_eq!(back.at, Some(home), "Ana comes back where she was");
+
+    // what let the new owner know: the token's SHA-256, never the token
+    let (stored, _) = token_row(&deployment.keyspace, deployment.game, ana_id)
+        .await
+        .expect("Ana's token row");
+    assert_eq!(stored, sha2::Sha256::digest(&token).as_slice());
 }

@@ -36,6 +36,18 @@ async fn listed(app: &TestApp, game: Uuid) -> Option<Value> {
     lobby(app).await.into_iter().find(|g| g["id"] == id)
 }
 
+/// Waits until no game runs (is loaded) on the server: idle games unloaded themselves.
+pub async fn until_unloaded(app: &TestApp) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    while running(app).await > 0 {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the idle game was not unloaded"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
 /// How many games run (are loaded) on the server now.
 async fn running(app: &TestApp) -> u64 {
     let (status, body) = app.get("/healthz").await;
@@ -151,14 +163,7 @@ pub async fn an_unloaded_game_loads_back_exactly(make: MakeSettings) {
     drop((ana, bob));
 
     // nobody plays it: the game leaves memory
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
-    while running(&app).await > 0 {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "the idle game was not unloaded"
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    until_unloaded(&app).await;
     assert_eq!(listed(&app, game).await.unwrap()["players"], 0);
 
     // and comes back as it was: bricks, food where it was last, players where they were

@@ -11,6 +11,7 @@ fn row(kind: ObjectKind, n: u128, x: i32) -> StoredObject {
         generation: 0,
         score: 0,
         expires_ms: None,
+        token_hash: None,
         name: format!("o{n}"),
     }
 }
@@ -124,6 +125,7 @@ async fn expired_rows_are_forgotten_and_compacted_away_and_others_kept() {
     let game = Uuid::from_u128(9);
     let expiring = |n: u128, at: i64| StoredObject {
         expires_ms: Some(at),
+        token_hash: None,
         ..row(ObjectKind::Player, n, 1)
     };
     let later = now_ms() + 60_000;
@@ -220,6 +222,31 @@ async fn a_write_after_a_torn_last_line_survives_the_next_reopen() {
         text.lines().count(),
         3,
         "the torn fragment is gone:\n{text}"
+    );
+}
+
+#[tokio::test]
+async fn a_players_token_hash_survives_reopening_and_older_rows_have_none() {
+    let dir = tempfile::tempdir().unwrap();
+    let game = Uuid::from_u128(9);
+    EmbeddedStore::open(dir.path()).unwrap();
+    // a row as older versions wrote it: no token_hash field at all
+    let older = Record::Object {
+        game_id: game,
+        object: row(ObjectKind::Player, 2, 1),
+    };
+    let mut line = serde_json::to_vec(&older).unwrap();
+    assert!(!String::from_utf8_lossy(&line).contains("token_hash"));
+    line.push(b'\n');
+    append_raw(dir.path(), &line);
+    let mut bound = row(ObjectKind::Player, 3, 7);
+    bound.token_hash = Some(crate::tokens::TokenHash::of("secret"));
+    let rows = write_then_reopen(dir.path(), game, bound.clone()).await;
+    assert_eq!(rows, vec![row(ObjectKind::Player, 2, 1), bound]);
+    let text = fs::read_to_string(dir.path().join(FILE_NAME)).unwrap();
+    assert!(
+        !text.contains("secret"),
+        "only the hash is written:\n{text}"
     );
 }
 

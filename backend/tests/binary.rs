@@ -88,31 +88,15 @@ async fn the_limits_and_the_metrics_address_come_from_the_environment() {
             ("DRAPETISCA_METRICS_BIND", &metrics_bind),
         ],
     );
-    let url = |kind: &str| {
-        format!(
-            "ws://127.0.0.1:{port}/ws/{kind}/{}",
-            protocol::Uuid::new_v4()
-        )
-    };
-    let from = |origin: &str| {
-        let mut request = url("world").into_client_request().unwrap();
-        request
-            .headers_mut()
-            .insert("Origin", origin.parse().unwrap());
-        request
-    };
-    let refused = |result: Result<_, tungstenite::Error>| match result {
-        Err(tungstenite::Error::Http(response)) => response.status().as_u16(),
-        Err(e) => panic!("not an HTTP refusal: {e}"),
-        Ok(_) => 101,
-    };
     assert_eq!(
-        refused(connect_async(from("http://127.0.0.1:8080")).await),
+        refused(connect_async(from(port, "http://127.0.0.1:8080")).await),
         403
     );
-    let (world, _) = connect_async(from("https://play.example")).await.unwrap();
+    let (world, _) = connect_async(from(port, "https://play.example"))
+        .await
+        .unwrap();
     assert_eq!(
-        refused(connect_async(url("player")).await),
+        refused(connect_async(socket_url(port, "player")).await),
         429,
         "one socket per address"
     );
@@ -125,6 +109,75 @@ async fn the_limits_and_the_metrics_address_come_from_the_environment() {
     assert!(http_get(port, "/metrics").await.starts_with("HTTP/1.1 404"));
     child.kill().unwrap();
     child.wait().unwrap();
+}
+
+#[tokio::test]
+async fn a_refused_origin_is_logged_once_with_the_flag_that_allows_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut child, port, log) = start_logged(dir.path(), &[]);
+    // the reference React client's usual set-up: its page on port 3000, the server on
+    // another port, default flags; the page reloads and retries
+    for _ in 0..3 {
+        let result = connect_async(from(port, "http://127.0.0.1:3000")).await;
+        assert_eq!(refused(result), 403);
+    }
+    // a hostile page making up origins
+    for i in 0..60 {
+        let result = connect_async(from(port, &format!("http://evil{i}.example"))).await;
+        assert_eq!(refused(result), 403);
+    }
+    // each line is written before the 403 is answered: the log is complete
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let log = log.join().unwrap();
+    let told: Vec<&String> = log
+        .iter()
+        .filter(|line| line.contains("refused a page from another origin"))
+        .collect();
+    let of_3000: Vec<&&String> = told
+        .iter()
+        .filter(|line| line.contains("127.0.0.1:3000"))
+        .collect();
+    assert_eq!(of_3000.len(), 1, "told once: {told:#?}");
+    assert!(
+        of_3000[0].contains(" INFO ")
+            && of_3000[0].contains(
+                "start drapetisca with --allowed-origins \
+                 http://127.0.0.1:8080,http://localhost:8080,http://127.0.0.1:3000"
+            ),
+        "{}",
+        of_3000[0]
+    );
+    assert!(
+        (2..=10).contains(&told.len()),
+        "the made-up origins are told, up to a budget of lines: {told:#?}"
+    );
+}
+
+/// The address of a fresh socket of `kind` (`player`, `world`) on a local port.
+fn socket_url(port: u16, kind: &str) -> String {
+    format!(
+        "ws://127.0.0.1:{port}/ws/{kind}/{}",
+        protocol::Uuid::new_v4()
+    )
+}
+
+/// A world socket handshake as a page served from `origin` sends it.
+fn from(port: u16, origin: &str) -> tungstenite::handshake::client::Request {
+    let mut request = socket_url(port, "world").into_client_request().unwrap();
+    request
+        .headers_mut()
+        .insert("Origin", origin.parse().unwrap());
+    request
+}
+
+/// The HTTP status a handshake was answered with (101 when it opened).
+fn refused<S>(result: Result<S, tungstenite::Error>) -> u16 {
+    match result {
+        Err(tungstenite::Error::Http(response)) => response.status().as_u16(),
+        Err(e) => panic!("not an HTTP refusal: {e}"),
+        Ok(_) => 101,
+    }
 }
 
 /// The whole HTTP response to `GET path` on a local port.
@@ -147,6 +200,16 @@ fn start(data_dir: &std::path::Path) -> (Child, u16) {
 
 /// Like [`start`], with more environment variables.
 fn start_with(data_dir: &std::path::Path, env: &[(&str, &str)]) -> (Child, u16) {
+    let (child, port, _log) = start_logged(data_dir, env);
+    (child, port)
+}
+
+/// Like [`start_with`]; also returns the rest of the server's log, whole once the
+/// server has exited.
+fn start_logged(
+    data_dir: &std::path::Path,
+    env: &[(&str, &str)],
+) -> (Child, u16, std::thread::JoinHandle<Vec<String>>) {
     let mut child = Command::new(BIN)
         .args(["--bind", "127.0.0.1:0", "--log", "info"])
         .arg("--data-dir")
@@ -171,8 +234,8 @@ fn start_with(data_dir: &std::path::Path, env: &[(&str, &str)]) -> (Child, u16) 
         }
     };
     // keep draining the log so the server never blocks on a full pipe
-    std::thread::spawn(move || lines.for_each(drop));
-    (child, port)
+    let log = std::thread::spawn(move || lines.map_while(Result::ok).collect());
+    (child, port, log)
 }
 
 #[tokio::test]

@@ -1,5 +1,6 @@
 //! What a client may do, checked in the socket layer before anything reaches a room:
-//! whose pages may open sockets ([`origin`]), how many sockets one address and the whole
+//! whose pages may open sockets ([`origin`]; a refused one is told to the operator once,
+//! with the flag that allows it: [`hint`]), how many sockets one address and the whole
 //! server take ([`caps`]), how fast a socket may send each kind of frame ([`rate`]), and
 //! which addresses were just closed for flooding and wait before they may come back
 //! ([`penalty`]).
@@ -7,6 +8,7 @@
 //! its own figures ([`metrics`]).
 
 pub mod caps;
+pub mod hint;
 pub mod metrics;
 pub mod options;
 pub mod origin;
@@ -14,12 +16,14 @@ pub mod penalty;
 pub mod rate;
 
 use std::net::{IpAddr, Ipv4Addr};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use actix_web::http::{header, StatusCode};
 use actix_web::{HttpRequest, HttpResponse, ResponseError};
 
 use caps::{CapError, SocketCaps, SocketSlot};
+use hint::OriginHints;
 use metrics::GuardMetrics;
 pub use options::GuardOptions;
 use origin::OriginPolicy;
@@ -31,6 +35,9 @@ use rate::FrameRates;
 pub struct Guard {
     /// Whose pages may open sockets.
     origins: OriginPolicy,
+    /// Which refused origins the log has told of; a `std` mutex, held for a lookup
+    /// and never across an `.await`.
+    hints: Arc<Mutex<OriginHints>>,
     /// How many sockets may be open.
     caps: SocketCaps,
     /// Addresses refused for a while after flooding.
@@ -100,6 +107,7 @@ impl Guard {
         Guard {
             metrics,
             origins: OriginPolicy::new(&options.allowed_origins),
+            hints: Arc::default(),
             caps: SocketCaps::new(options.max_sockets, options.max_sockets_per_address),
             bans: FloodBans::new(Duration::from_secs(options.flood_ban_secs)),
             rates: FrameRates {
@@ -112,11 +120,44 @@ impl Guard {
     }
 
     /// Whether the page that sent `req` (its `Origin`, if any) may use this server: for
-    /// sockets, and for the lobby's forms and API that change something.
+    /// sockets, and for the lobby's forms and API that change something. The first
+    /// refusal of an origin is logged at info with the flag that would allow it, since
+    /// the refused page itself shows nothing (a browser hides why a socket failed).
     pub fn origin_allowed(&self, req: &HttpRequest) -> bool {
         let text = |name| req.headers().get(name).and_then(|v| v.to_str().ok());
-        self.origins
-            .allows(text(header::ORIGIN), text(header::HOST))
+        let origin = text(header::ORIGIN);
+        let allowed = self.origins.allows(origin, text(header::HOST));
+        if let (false, Some(origin)) = (allowed, origin) {
+            self.tell(origin);
+        }
+        allowed
+    }
+
+    /// Logs the refusal of `origin` unless it was told already or the budget is spent
+    /// ([`hint`]).
+    fn tell(&self, origin: &str) {
+        let hint = self
+            .hints
+            .lock()
+            // the hints are only a log's memory: a panic elsewhere leaves them usable
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .refused(origin, self.origins.listed(), Instant::now());
+        let Some(hint) = hint else { return };
+        match &hint.flag {
+            Some(flag) => tracing::info!(
+                origin = ?hint.origin,
+                others_not_logged = hint.untold,
+                "refused a page from another origin (403); to let its pages play here, \
+                 start drapetisca with {flag} (or DRAPETISCA_ALLOWED_ORIGINS); \
+                 later refusals of this origin are not logged"
+            ),
+            None => tracing::info!(
+                origin = ?hint.origin,
+                others_not_logged = hint.untold,
+                "refused a page from another origin (403), not a plain \
+                 http(s)://host[:port]; later refusals of this origin are not logged"
+            ),
+        }
     }
 
     /// Checks a WebSocket handshake: its origin, whether its address is refused for

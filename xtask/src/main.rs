@@ -5,7 +5,8 @@
 //!
 //! - [`tools`]: installs what the build needs (wasm32 target, trunk, wasm-bindgen-cli,
 //!   wasm-opt), skipping what is already there.
-//! - [`dist`]: builds the frontend with trunk and the release binary that embeds it.
+//! - [`dist`]: builds the frontend with trunk (skipped when nothing it reads changed)
+//!   and the release binary that embeds it; a run with nothing changed takes seconds.
 //! - [`services`]: starts and stops the local Apache Pulsar and Apache Cassandra.
 //! - [`bench`]: runs the load-generator scenarios and writes `docs/benchmarks.md`.
 //! - [`layers`]: checks the layering: what each crate must never depend on, and that

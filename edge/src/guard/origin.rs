@@ -27,6 +27,11 @@ impl OriginPolicy {
         }
     }
 
+    /// The origins allowed besides our own, as normalised.
+    pub fn listed(&self) -> &[String] {
+        &self.allowed
+    }
+
     /// Whether a handshake with `origin` (its `Origin` header, if any) sent to `host`
     /// (its `Host` header) may open a socket.
     pub fn allows(&self, origin: Option<&str>, host: Option<&str>) -> bool {

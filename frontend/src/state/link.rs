@@ -44,6 +44,8 @@ pub struct Link {
     /// for on the first entering, presented on every later one, so that nobody else can
     /// enter under our id and a reconnect replaces our stale socket at once.
     pub token: Option<String>,
+    /// Which sockets of the session being opened are open: (player, world).
+    opened: (bool, bool),
 }
 
 impl Default for Link {
@@ -54,6 +56,7 @@ impl Default for Link {
             attempts: 0,
             session: 0,
             token: None,
+            opened: (false, false),
         }
     }
 }
@@ -76,13 +79,21 @@ impl Link {
         self.connect();
     }
 
-    /// A socket of `session` opened. Once the player socket of the session being opened
-    /// is, the link is open: true, and we are to enter ([`Link::entering`]).
+    /// A socket of `session` opened. Once both sockets of the session being opened are,
+    /// the link is open: true, and we are to enter ([`Link::entering`]). Not before the
+    /// world socket: the server subscribes it to the game before answering its
+    /// handshake, so an update published after our brief can reach it; entering on the
+    /// player socket alone, a player who entered between our brief and the world
+    /// socket's handshake stayed invisible to us until it moved.
     pub fn opened(&mut self, session: u32, socket: Socket) -> bool {
         if session != self.session || self.status != Status::Connecting {
             return false;
         }
-        if socket != Socket::Player {
+        match socket {
+            Socket::Player => self.opened.0 = true,
+            Socket::World => self.opened.1 = true,
+        }
+        if self.opened != (true, true) {
             return false;
         }
         self.status = Status::Open;
@@ -132,6 +143,7 @@ impl Link {
         self.session += 1;
         self.status = Status::Connecting;
         self.bus_ok = true;
+        self.opened = (false, false);
     }
 
     /// Counts a failed attempt and waits longer before the next one.
@@ -178,6 +190,7 @@ mod tests {
             assert_eq!(s.link.status, Status::Connecting);
         }
         assert_eq!(delays, vec![500, 1000, 2000, 4000, 8000, 8000]);
+        open_world(&mut s);
         s.apply(Action::Opened {
             session: s.link.session,
             socket: Socket::Player,
@@ -198,6 +211,7 @@ mod tests {
             session: s.link.session,
         });
         s.apply(Action::Retry);
+        open_world(&mut s);
         s.apply(Action::Opened {
             session: s.link.session,
             socket: Socket::Player,
@@ -227,6 +241,43 @@ mod tests {
             Status::Connecting,
             "only a waiting page backs off"
         );
+    }
+
+    #[test]
+    fn entering_waits_for_both_sockets_in_either_order_and_starts_over_with_a_new_session() {
+        for first in [Socket::Player, Socket::World] {
+            let second = match first {
+                Socket::Player => Socket::World,
+                Socket::World => Socket::Player,
+            };
+            let mut s = offline();
+            s.apply(Action::Enter);
+            let session = s.link.session;
+            s.apply(Action::Opened {
+                session,
+                socket: first,
+            });
+            assert_eq!(s.link.status, Status::Connecting, "{first:?} alone");
+            assert!(sent(&s).is_empty(), "no entering on one socket ({first:?})");
+            // a drop before the second: the new session needs both again
+            s.apply(Action::Dropped { session });
+            s.apply(Action::Retry);
+            let session = s.link.session;
+            s.apply(Action::Opened {
+                session,
+                socket: second,
+            });
+            assert!(
+                sent(&s).is_empty(),
+                "the old session's socket does not count"
+            );
+            s.apply(Action::Opened {
+                session,
+                socket: first,
+            });
+            assert_eq!(s.link.status, Status::Open);
+            assert_eq!(sent(&s).len(), 1, "one entering, once both are open");
+        }
     }
 
     #[test]

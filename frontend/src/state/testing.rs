@@ -14,16 +14,25 @@ pub fn offline() -> GameState {
     GameState::new(ME, "Argiope".into(), "ws://127.0.0.1:8000".into())
 }
 
-/// A state that entered, had its player socket open and was placed at (10, 10).
+/// A state that entered, had both sockets open and was placed at (10, 10).
 pub fn placed() -> GameState {
     let mut s = offline();
     s.apply(Action::Enter);
+    open_world(&mut s);
     s.apply(Action::Opened {
         session: s.link.session,
         socket: Socket::Player,
     });
     receive(&mut s, Socket::Player, &player_frame(ME, 10, 10, 0));
     s
+}
+
+/// The world socket of the current session opened.
+pub fn open_world(s: &mut GameState) {
+    s.apply(Action::Opened {
+        session: s.link.session,
+        socket: Socket::World,
+    });
 }
 
 pub fn player_frame(id: Uuid, x: i32, y: i32, generation: i32) -> String {

@@ -97,31 +97,31 @@ impl Application {
         }
         // in a cluster the Pulsar bus stamps and filters frames with the fence, and
         // hands the census to the lobby (docs/cluster.md); alone it stamps nothing
+        let fencing = clustered.then(|| {
+            let (fence, fenced) = Fence::new();
+            (fence, fenced, Arc::new(Census::default()))
+        });
+        let hook: Arc<dyn WorldHook> = match &fencing {
+            Some((fence, _, census)) => Arc::new(cluster::stream::Stream {
+                fence: fence.clone(),
+                census: census.clone(),
+            }),
+            None => Arc::new(Open),
+        };
         let mut stream = None;
         let bus: Arc<dyn Bus> = if settings.pulsar.url.is_some() {
-            let (fence, fenced) = Fence::new();
-            let census = Arc::new(Census::default());
-            let hook: Arc<dyn WorldHook> = if clustered {
-                Arc::new(cluster::stream::Stream {
-                    fence: fence.clone(),
-                    census: census.clone(),
-                })
-            } else {
-                Arc::new(Open)
-            };
             let world = Arc::new(
                 PulsarBus::connect(&settings.pulsar, fanout.clone(), hook, &instance)
                     .await
                     .context("cannot start the pulsar bus")?,
             );
-            if clustered {
-                stream = Some(ClusterStream {
-                    world: world.clone(),
-                    fence,
-                    fenced,
-                    census,
-                });
-            }
+            // --cluster was checked above to come with --pulsar-url
+            stream = fencing.map(|(fence, fenced, census)| ClusterStream {
+                world: world.clone(),
+                fence,
+                fenced,
+                census,
+            });
             world
         } else {
             Arc::new(InProcessBus::new(fanout.clone()))

@@ -10,7 +10,9 @@
 //! - [`machine`]: what the figures were measured on.
 //! - [`markdown`]: the tables.
 //! - [`fanout`]: the fan-out scenario's runs and table.
+//! - [`charts`]: the ramp and the batching sweep drawn as SVG beside the tables.
 
+mod charts;
 mod fanout;
 mod machine;
 mod markdown;
@@ -445,13 +447,15 @@ pub fn run(args: &[String]) -> Result<()> {
         command.push(' ');
         command.push_str(a);
     }
-    let section = markdown::section(&machine, &command, &results);
     if o.write {
-        let path = cmd::root().join("docs").join("benchmarks.md");
+        let docs = cmd::root().join("docs");
+        let charts = charts::write(&docs, &results)?;
+        let section = markdown::section(&machine, &command, &results, &charts);
+        let path = docs.join("benchmarks.md");
         markdown::write_into(&path, &section)?;
         eprintln!("bench: wrote {}", path.display());
     } else {
-        println!("{section}");
+        println!("{}", markdown::section(&machine, &command, &results, &[]));
     }
     Ok(())
 }

@@ -7,6 +7,7 @@ use std::path::Path;
 use anyhow::{Context, Result};
 use loadgen_report::{Report, ServerFigures};
 
+use super::charts::Chart;
 use super::machine::Machine;
 use super::{Results, Run, BUSY_MACHINE_PERCENT, RAMP_LIMIT_MS, TRIES};
 
@@ -174,13 +175,18 @@ fn best_step(steps: &[Run]) -> Option<&Report> {
 }
 
 /// The generated section: machine, commands, one table per scenario, and the summary.
-pub fn section(m: &Machine, command: &str, results: &Results) -> String {
+/// The generated section: `charts` are the figures drawn from the same run, linked at
+/// its top (see [`super::charts`]).
+pub fn section(m: &Machine, command: &str, results: &Results, charts: &[Chart]) -> String {
     let mut s = String::new();
     // unwrap (every writeln! below): writing to a String cannot fail
     let w = &mut s;
     writeln!(w, "{BEGIN}").unwrap();
     writeln!(w, "## Latest run\n").unwrap();
     writeln!(w, "Command: `{command}` (commit `{}`)\n", m.commit).unwrap();
+    for chart in charts {
+        writeln!(w, "![{}]({})\n", chart.alt, chart.file).unwrap();
+    }
     let mut machine = Table::new(&["cores", "CPU", "memory", "kernel", "load average at start"]);
     machine.row(vec![
         m.cores.to_string(),
@@ -611,7 +617,7 @@ pub fn write_into(path: &Path, section: &str) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::bench::Variant;
+    use crate::bench::{charts, Variant};
     use loadgen_report::{Deliveries, HostileFigures, Summary};
 
     fn report(players: usize, p99_ms: f64, lost: u64) -> Report {
@@ -700,8 +706,9 @@ mod tests {
             commit: "c".into(),
             load: "0".into(),
         };
-        let text = section(&machine, "cargo xtask bench", &results);
+        let text = section(&machine, "cargo xtask bench", &results, &[charts::RAMP]);
         for quoted in [
+            "![the ramp: p99 to others and server CPU against players on one board](bench-ramp.svg)",
             "100 x 2/s, embedded: p99 to others 1.59 ms",
             "goal p99 <= 5 ms met",
             "Ramp, embedded: 850 players within 100 ms, at p99 20.13 ms",

@@ -297,6 +297,7 @@ async fn join_cluster(
         world,
         client: client.clone(),
         world_topic: world_topic.clone(),
+        max_owned_games: settings.max_owned_games,
     };
     Cluster::start(
         &client,

@@ -62,9 +62,22 @@ pub struct Settings {
     pub prune_players_after_secs: u64,
 
     /// Most games this instance runs at once; creating or loading one more is refused
-    /// (with --cluster: games with player sockets on this instance)
+    /// (with --cluster: games with player sockets on this instance, wherever they are
+    /// owned; --max-owned-games caps the games it owns)
     #[arg(long, env = "DRAPETISCA_MAX_GAMES", default_value_t = 1000)]
     pub max_games: usize,
+
+    /// With --cluster: most games this instance owns (applies the rules for, whoever's
+    /// sockets play them); a new game of its partitions is refused at the cap (1013, try
+    /// again later), while running games of a dead or leaving instance are taken over
+    /// even above it (see docs/cluster.md)
+    #[arg(
+        long,
+        env = "DRAPETISCA_MAX_OWNED_GAMES",
+        default_value_t = 1000,
+        value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..)
+    )]
+    pub max_owned_games: usize,
 
     /// Most games one client address may create per minute
     #[arg(

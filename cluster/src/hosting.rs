@@ -32,4 +32,7 @@ pub struct Hosting {
     pub client: Client,
     /// The world topic.
     pub world_topic: String,
+    /// Most games this instance starts hosting for new games (`--max-owned-games`);
+    /// running games it takes over go above it (see [`super::owned_cap`]).
+    pub max_owned_games: usize,
 }

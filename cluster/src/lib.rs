@@ -18,6 +18,9 @@
 //! - **Nothing lost**: a new owner starts from the stored game plus the world frames
 //!   published since ([`replay`]).
 //!
+//! - **A cap on owned games** (`--max-owned-games`): a new game starts at its owner only
+//!   below the cap, a running one is taken over whatever the count ([`owned_cap`], the
+//!   rule; [`admission`], the owner loop's IO around it).
 //! - **Composition**: [`placement::ClusterPlacement`] is the core's placement port for
 //!   a cluster (sockets get a gateway), [`stream::Stream`] its world-stream hook (the
 //!   Pulsar bus stamps and filters frames with the fence, and hands it the census).
@@ -25,6 +28,7 @@
 //! The topics' contract: `bus_pulsar::contract`; their messages as types: [`envelope`].
 //! Pulsar plumbing: [`link`].
 
+pub mod admission;
 pub mod census;
 pub mod envelope;
 pub mod fencing;
@@ -32,6 +36,7 @@ pub mod gateway;
 pub mod host;
 pub mod hosting;
 pub mod link;
+pub mod owned_cap;
 pub mod ownership;
 pub mod partition;
 pub mod placement;
@@ -58,6 +63,7 @@ use self::gateway::Sockets;
 use self::host::HostHandle;
 use self::hosting::Hosting;
 use self::link::{LinkError, Publishers, PulsarConsumer, Received, Sender};
+use self::owned_cap::OwnedCap;
 use self::ownership::{Ownership, PING_EVERY};
 use self::partition::partition_of;
 use bus_pulsar::contract::{command_topic, direct_topic};
@@ -160,6 +166,7 @@ impl Cluster {
             hosting(sender.clone()),
             partitions,
             ownership.clone(),
+            census.clone(),
         ));
         tracing::info!(%instance, partitions, topic = %commands, "joined the cluster");
         Ok(Cluster {
@@ -312,8 +319,10 @@ async fn own(
     hosting: Hosting,
     partitions: u32,
     ownership: Arc<Mutex<Ownership>>,
+    census: Arc<Census>,
 ) {
     let mut hosts: HashMap<Uuid, HostHandle> = HashMap::new();
+    let mut cap = OwnedCap::new(hosting.max_owned_games);
     let mut check = tokio::time::interval(PING_EVERY);
     loop {
         tokio::select! {
@@ -334,9 +343,14 @@ async fn own(
                     continue;
                 }
                 let game = command.game;
-                let host = hosts.entry(game).or_insert_with(|| {
-                    host::spawn(game, hosting.clone(), CancellationToken::new(), None)
-                });
+                if !admission::admit(&mut hosts, &mut cap, &command, &census, &hosting) {
+                    let _ = taken.send(());
+                    continue;
+                }
+                let Some(host) = hosts.get_mut(&game) else {
+                    let _ = taken.send(());
+                    continue;
+                };
                 if let Err(mpsc::error::SendError(command)) = host.tx.send(command).await {
                     // the host ended with its room (idle): the next one takes the game
                     // over once it finished, and applies first what it left
@@ -363,6 +377,7 @@ async fn own(
                 }
             }
             _ = check.tick() => {
+                admission::forget_ended(&mut hosts, &hosting).await;
                 // unwrap: as above
                 let lost = ownership.lock().unwrap().lost(Instant::now());
                 if lost.is_empty() {

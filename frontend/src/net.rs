@@ -4,7 +4,7 @@
 use protocol::Uuid;
 use wasm_bindgen::closure::Closure;
 use wasm_bindgen::{JsCast, JsValue};
-use web_sys::{MessageEvent, WebSocket};
+use web_sys::{CloseEvent, MessageEvent, WebSocket};
 use yew::UseReducerDispatcher;
 
 use crate::state::{Action, GameState, Socket};
@@ -72,8 +72,10 @@ struct Channel {
     _on_open: Closure<dyn FnMut()>,
     /// Reports every text frame.
     _on_message: Closure<dyn FnMut(MessageEvent)>,
-    /// Reports a close or an error as a drop.
-    _on_drop: Closure<dyn FnMut()>,
+    /// Reports a close as a drop, with the server's reason.
+    _on_close: Closure<dyn FnMut(CloseEvent)>,
+    /// Reports an error as a drop.
+    _on_error: Closure<dyn FnMut()>,
 }
 
 impl Channel {
@@ -97,17 +99,31 @@ impl Channel {
                 }
             })
         };
-        let on_drop =
-            Closure::<dyn FnMut()>::new(move || dispatch.dispatch(Action::Dropped { session }));
+        let on_close = {
+            let dispatch = dispatch.clone();
+            Closure::<dyn FnMut(CloseEvent)>::new(move |event: CloseEvent| {
+                dispatch.dispatch(Action::Dropped {
+                    session,
+                    reason: Some(event.reason()),
+                })
+            })
+        };
+        let on_error = Closure::<dyn FnMut()>::new(move || {
+            dispatch.dispatch(Action::Dropped {
+                session,
+                reason: None,
+            })
+        });
         ws.set_onopen(Some(on_open.as_ref().unchecked_ref()));
         ws.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
-        ws.set_onclose(Some(on_drop.as_ref().unchecked_ref()));
-        ws.set_onerror(Some(on_drop.as_ref().unchecked_ref()));
+        ws.set_onclose(Some(on_close.as_ref().unchecked_ref()));
+        ws.set_onerror(Some(on_error.as_ref().unchecked_ref()));
         Ok(Channel {
             ws,
             _on_open: on_open,
             _on_message: on_message,
-            _on_drop: on_drop,
+            _on_close: on_close,
+            _on_error: on_error,
         })
     }
 }

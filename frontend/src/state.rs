@@ -110,6 +110,9 @@ pub enum Action {
     Dropped {
         /// The session the socket belongs to.
         session: u32,
+        /// Why, when the server said so in its close frame (e.g. a cluster's owner at
+        /// its cap: "try again later"); shown while the page waits to retry.
+        reason: Option<String>,
     },
     /// The backoff delay ran out: open the sockets again.
     Retry,
@@ -211,7 +214,7 @@ impl GameState {
                 }
                 self.debug.last_received = text;
             }
-            Action::Dropped { session } => self.link.dropped(session),
+            Action::Dropped { session, reason } => self.link.dropped(session, reason),
             Action::Retry => {
                 // the server briefs us again on entering
                 if self.link.retry() {

@@ -63,7 +63,7 @@ use rules::game::Game;
 
 pub use departures::Departures;
 pub use lease::Lease;
-pub use sockets::close_reason;
+pub use sockets::{close_reason, try_again_later, OWNER_FULL};
 
 /// Commands waiting for the room; senders wait when it is full, which slows only the
 /// sockets that send.

@@ -13,7 +13,7 @@ use crate::guard::rate::{FrameFate, FrameLimiter, Limited};
 use crate::state::AppState;
 use game_core::bus::frame;
 use game_core::registry::JoinError;
-use game_core::room::{ConnectError, Direct};
+use game_core::room::{try_again_later, ConnectError, Direct};
 
 /// Direct messages a player socket may have queued before it counts as too slow. A brief
 /// is one message, however many frames it holds.
@@ -118,7 +118,12 @@ pub async fn run(
                         break None;
                     }
                 }
-                Some(Direct::Close(reason)) => break close(CloseCode::Policy, reason),
+                Some(Direct::Close(reason)) => {
+                    // the game's rules refuse (1008); a cluster's owner at its cap asks
+                    // to come back later (1013)
+                    let code = if try_again_later(reason) { CloseCode::Again } else { CloseCode::Policy };
+                    break close(code, reason);
+                }
                 // the room let go of this socket: it could not keep up
                 None => break close(CloseCode::Policy, "too slow to keep up with the game"),
             },

@@ -67,7 +67,10 @@ pub fn App() -> Html {
             if let Some(session) = *wanted {
                 match Sockets::open(&server, playing, me, session, dispatch.clone()) {
                     Ok(opened) => *sockets.borrow_mut() = Some(opened),
-                    Err(_) => dispatch.dispatch(Action::Dropped { session }),
+                    Err(_) => dispatch.dispatch(Action::Dropped {
+                        session,
+                        reason: None,
+                    }),
                 }
             }
             move || drop(sockets.borrow_mut().take())

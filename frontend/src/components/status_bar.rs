@@ -20,7 +20,12 @@ pub fn StatusBar() -> Html {
             "retrying",
             // whole and tenth seconds by hand: float formatting would add kilobytes of wasm
             format!(
-                "connection lost, retrying in {}.{} s",
+                "{}, retrying in {}.{} s",
+                // the server's reason when it gave one (e.g. no room for a new game)
+                game.link
+                    .closed_because
+                    .as_deref()
+                    .unwrap_or("connection lost"),
                 delay_ms / 1000,
                 delay_ms % 1000 / 100
             ),

@@ -44,6 +44,9 @@ pub struct Link {
     /// for on the first entering, presented on every later one, so that nobody else can
     /// enter under our id and a reconnect replaces our stale socket at once.
     pub token: Option<String>,
+    /// Why the server closed the last socket that dropped, if it said: shown while the
+    /// page waits to retry, forgotten once a session opens.
+    pub closed_because: Option<String>,
     /// Which sockets of the session being opened are open: (player, world).
     opened: (bool, bool),
 }
@@ -56,6 +59,7 @@ impl Default for Link {
             attempts: 0,
             session: 0,
             token: None,
+            closed_because: None,
             opened: (false, false),
         }
     }
@@ -97,6 +101,7 @@ impl Link {
             return false;
         }
         self.status = Status::Open;
+        self.closed_because = None;
         true
     }
 
@@ -110,11 +115,13 @@ impl Link {
         }
     }
 
-    /// A socket of `session` closed or failed: wait, then try again.
-    pub fn dropped(&mut self, session: u32) {
+    /// A socket of `session` closed or failed (the server saying why, or not): wait,
+    /// then try again.
+    pub fn dropped(&mut self, session: u32, reason: Option<String>) {
         if !self.current(session) {
             return;
         }
+        self.closed_because = reason.filter(|r| !r.is_empty());
         self.back_off();
         // a new session makes the socket effect close both old sockets
         self.session += 1;
@@ -181,6 +188,7 @@ mod tests {
         for _ in 0..6 {
             s.apply(Action::Dropped {
                 session: s.link.session,
+                reason: None,
             });
             let Status::Retrying { delay_ms } = s.link.status else {
                 panic!("expected a retry, got {:?}", s.link.status)
@@ -209,6 +217,7 @@ mod tests {
         );
         s.apply(Action::Dropped {
             session: s.link.session,
+            reason: None,
         });
         s.apply(Action::Retry);
         open_world(&mut s);
@@ -223,10 +232,40 @@ mod tests {
     }
 
     #[test]
+    fn the_server_s_reason_for_a_close_is_kept_until_a_session_opens() {
+        let mut s = placed();
+        let why =
+            "this game cannot start now: its server runs the most games it may; try again later";
+        s.apply(Action::Dropped {
+            session: s.link.session,
+            reason: Some(why.into()),
+        });
+        assert_eq!(s.link.closed_because.as_deref(), Some(why));
+        s.apply(Action::Retry);
+        s.apply(Action::Dropped {
+            session: s.link.session,
+            reason: Some(String::new()),
+        });
+        assert_eq!(s.link.closed_because, None, "a close that says nothing");
+        s.apply(Action::Dropped {
+            session: s.link.session,
+            reason: Some(why.into()),
+        });
+        s.apply(Action::Retry);
+        open_world(&mut s);
+        s.apply(Action::Opened {
+            session: s.link.session,
+            socket: Socket::Player,
+        });
+        assert_eq!(s.link.closed_because, None, "open again");
+    }
+
+    #[test]
     fn an_unreachable_server_backs_off_without_opening_sockets() {
         let mut s = placed();
         s.apply(Action::Dropped {
             session: s.link.session,
+            reason: None,
         });
         let session = s.link.session;
         s.apply(Action::Unreachable);
@@ -260,7 +299,10 @@ mod tests {
             assert_eq!(s.link.status, Status::Connecting, "{first:?} alone");
             assert!(sent(&s).is_empty(), "no entering on one socket ({first:?})");
             // a drop before the second: the new session needs both again
-            s.apply(Action::Dropped { session });
+            s.apply(Action::Dropped {
+                session,
+                reason: None,
+            });
             s.apply(Action::Retry);
             let session = s.link.session;
             s.apply(Action::Opened {
@@ -284,9 +326,15 @@ mod tests {
     fn events_from_an_old_session_are_ignored() {
         let mut s = placed();
         let old = s.link.session;
-        s.apply(Action::Dropped { session: old });
+        s.apply(Action::Dropped {
+            session: old,
+            reason: None,
+        });
         s.apply(Action::Retry);
-        s.apply(Action::Dropped { session: old });
+        s.apply(Action::Dropped {
+            session: old,
+            reason: None,
+        });
         assert_eq!(s.link.status, Status::Connecting);
         s.apply(Action::Received {
             session: old,

@@ -20,13 +20,25 @@ const NEEDS_TOKEN: &str = "this player id needs its token";
 /// Why a socket replaced by a token holder's newer one is closed.
 const REPLACED: &str = "replaced by a newer connection";
 
+/// Why the socket of a new game is closed in a cluster when the instance that owns the
+/// game's command partition owns the most games it may (`--max-owned-games`): not the
+/// room's reason but its owner's, and one where waiting helps.
+pub const OWNER_FULL: &str =
+    "this game cannot start now: its server runs the most games it may; try again later";
+
 /// Why a socket is closed, as the room says it: one of its own reasons for a reason
 /// that came as text (from the room of another instance, `cluster`), else a general one.
 pub fn close_reason(text: &str) -> &'static str {
-    [NEEDS_TOKEN, REPLACED]
+    [NEEDS_TOKEN, REPLACED, OWNER_FULL]
         .into_iter()
         .find(|known| *known == text)
         .unwrap_or("closed by the game")
+}
+
+/// Whether a socket closed for `reason` may come back later (close code 1013, "try again
+/// later"), rather than being refused by the game's rules (1008).
+pub fn try_again_later(reason: &str) -> bool {
+    reason == OWNER_FULL
 }
 
 /// A connected player socket.

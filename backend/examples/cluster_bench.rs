@@ -16,6 +16,9 @@
 //! - **Move to others**: `target/release/loadgen --addr A --also-addr B --also-addr C`,
 //!   bot i on instance i mod 3: the time from a move sent on one instance to its update
 //!   on the world sockets of every other bot, on all three instances.
+//! - **The same load on one instance**: the bots on one instance started on its own
+//!   (no `--cluster`, a topic and game of its own) on the same Pulsar and Cassandra,
+//!   right after: the figure the cluster's latency is compared with.
 //! - **Failover**: per round, a fresh player on an instance that does not own the game
 //!   tries a move every 50 ms (each a new move, as a page does); the owner is killed;
 //!   the figure is the time from the SIGKILL to the first move validated after it. The
@@ -98,41 +101,22 @@ async fn main() -> anyhow::Result<()> {
         load_average()
     );
 
-    // moves with players spread over the three instances
-    let mut command = Command::new(&loadgen);
-    command.args(["--addr", &instances[0].address]);
-    for instance in &instances[1..] {
-        command.args(["--also-addr", &instance.address]);
-    }
-    let output = command
-        .args([
-            "-n",
-            &players.to_string(),
-            "-r",
-            "2",
-            "-t",
-            &seconds.to_string(),
-        ])
-        .args(["--quiet", "--label", "cluster-3"])
-        .output()
-        .context("loadgen runs")?;
-    let line = String::from_utf8_lossy(&output.stdout);
-    let report: loadgen_report::Report = serde_json::from_str(line.trim())
-        .with_context(|| format!("loadgen printed no report: {line}"))?;
-    let others = &report.to_others;
+    // moves with players spread over the three instances, then the same load on one
+    // instance (no --cluster) on the same Pulsar and Cassandra: the comparison the
+    // cluster's latency goal is stated against
+    let addresses: Vec<&str> = instances.iter().map(|i| i.address.as_str()).collect();
+    let cluster = move_to_others(&loadgen, &addresses, players, seconds, "cluster-3")?;
+    print_move_to_others("over 3 instances", &cluster, players, seconds);
+    let mut alone = deployment.start_alone()?;
+    let one = move_to_others(&loadgen, &[&alone.address], players, seconds, "alone")?;
+    alone.kill();
+    print_move_to_others("on one instance", &one, players, seconds);
     println!(
-        "move to others, {players} players x 2 moves/s x {seconds} s over 3 instances: \
-         p50 {:.2} ms, p90 {:.2} ms, p99 {:.2} ms, max {:.2} ms; {} expected, {} lost, {} late; \
-         loadgen CPU {:.0}%, machine CPU {:.0}%",
-        others.latency.p50_ms,
-        others.latency.p90_ms,
-        others.latency.p99_ms,
-        others.latency.max_ms,
-        others.expected,
-        others.lost,
-        others.late,
-        report.loadgen_cpu_percent,
-        report.machine_cpu_percent,
+        "p99 move to others, 3 instances / one: {:.2} / {:.2} ms ({:.1}x); load average {}",
+        cluster.to_others.latency.p99_ms,
+        one.to_others.latency.p99_ms,
+        cluster.to_others.latency.p99_ms / one.to_others.latency.p99_ms,
+        load_average()
     );
 
     // failover: kill the owner, time the first validated move after it
@@ -184,6 +168,46 @@ async fn main() -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Runs `loadgen` with bot i on `addresses[i mod n]`; its report.
+fn move_to_others(
+    loadgen: &std::path::Path,
+    addresses: &[&str],
+    players: u64,
+    seconds: u64,
+    label: &str,
+) -> anyhow::Result<loadgen_report::Report> {
+    let mut command = Command::new(loadgen);
+    command.args(["--addr", addresses[0]]);
+    for address in &addresses[1..] {
+        command.args(["--also-addr", address]);
+    }
+    let output = command
+        .args(["-n", &players.to_string(), "-r", "2"])
+        .args(["-t", &seconds.to_string(), "--quiet", "--label", label])
+        .output()
+        .context("loadgen runs")?;
+    let line = String::from_utf8_lossy(&output.stdout);
+    serde_json::from_str(line.trim()).with_context(|| format!("loadgen printed no report: {line}"))
+}
+
+fn print_move_to_others(setup: &str, report: &loadgen_report::Report, players: u64, seconds: u64) {
+    let others = &report.to_others;
+    println!(
+        "move to others, {players} players x 2 moves/s x {seconds} s {setup}: \
+         p50 {:.2} ms, p90 {:.2} ms, p99 {:.2} ms, max {:.2} ms; {} expected, {} lost, {} late; \
+         loadgen CPU {:.0}%, machine CPU {:.0}%",
+        others.latency.p50_ms,
+        others.latency.p90_ms,
+        others.latency.p99_ms,
+        others.latency.max_ms,
+        others.expected,
+        others.lost,
+        others.late,
+        report.loadgen_cpu_percent,
+        report.machine_cpu_percent,
+    );
+}
+
 /// What the instances share.
 struct Deployment {
     binary: PathBuf,
@@ -203,16 +227,33 @@ struct Instance {
 }
 
 impl Deployment {
+    /// Starts an instance of the cluster.
     fn start(&self, name: &str) -> anyhow::Result<Instance> {
-        let mut child = Command::new(&self.binary)
+        let mut command = Command::new(&self.binary);
+        command
+            .env("DRAPETISCA_GAME_ID", self.game.to_string())
+            .env("DRAPETISCA_CLUSTER", "true")
+            .env("DRAPETISCA_PULSAR_TOPIC", &self.topic);
+        self.spawn(name, command)
+    }
+
+    /// Starts an instance on its own (no --cluster) on the same Pulsar and Cassandra,
+    /// with a world topic and a game of its own.
+    fn start_alone(&self) -> anyhow::Result<Instance> {
+        let mut command = Command::new(&self.binary);
+        command
+            .env("DRAPETISCA_GAME_ID", Uuid::new_v4().to_string())
+            .env("DRAPETISCA_PULSAR_TOPIC", format!("{}-alone", self.topic));
+        self.spawn("alone", command)
+    }
+
+    fn spawn(&self, name: &str, mut command: Command) -> anyhow::Result<Instance> {
+        let mut child = command
             .env("NO_COLOR", "1")
             .env("DRAPETISCA_BIND", "127.0.0.1:0")
             .env("DRAPETISCA_DATA_DIR", std::env::temp_dir())
-            .env("DRAPETISCA_GAME_ID", self.game.to_string())
-            .env("DRAPETISCA_CLUSTER", "true")
             .env("DRAPETISCA_LOG", "info,pulsar=error")
             .env("DRAPETISCA_PULSAR_URL", PULSAR_URL)
-            .env("DRAPETISCA_PULSAR_TOPIC", &self.topic)
             .env("DRAPETISCA_PULSAR_TOKEN_FILE", &self.token_file)
             .env("DRAPETISCA_CASSANDRA_NODES", CASSANDRA)
             .env("DRAPETISCA_CASSANDRA_KEYSPACE", &self.keyspace)

@@ -18,9 +18,11 @@
 //!   connection's queue is full a send waits (`block_queue_if_full`) instead of failing
 //!   with `SlowDown`, and frames queue up in the outbox.
 //! - **Two connections.** The producer and the consumer each get their own client, hence
-//!   their own TCP connection: the crate leaves Nagle's algorithm on, and on a shared
-//!   connection a consumer ack holds the next frame back until the broker's delayed ACK
-//!   (about 40 ms per frame, measured). Apart, receipts acknowledge sends at once.
+//!   their own TCP connection: the published crate leaves Nagle's algorithm on, and on a
+//!   shared connection a consumer ack held the next frame back until the broker's delayed
+//!   ACK (about 40 ms per frame, measured). Apart, receipts acknowledge sends at once.
+//!   The workspace builds the crate from `vendor/pulsar`, which sets `TCP_NODELAY` on
+//!   every connection (reconnections too).
 //! - **A durable subscription, removed on close.** The subscription is exclusive and
 //!   named after this instance. It is durable because the broker forgets a non-durable
 //!   one when it restarts, and the crate re-subscribes at the topic's end, losing the

@@ -16,7 +16,8 @@
 //! - **Fencing** comes from Cassandra: a take-over bumps the game's epoch with one
 //!   lightweight transaction; see [`fencing`].
 //! - **Nothing lost**: a new owner starts from the stored game plus the world frames
-//!   published since ([`replay`]).
+//!   published since its checkpoint, however long ago ([`start`], [`tail`],
+//!   [`replay`]); the owner records the checkpoint with the rows (the host).
 //!
 //! - **Composition**: [`placement::ClusterPlacement`] is the core's placement port for
 //!   a cluster (sockets get a gateway), [`stream::Stream`] its world-stream hook (the
@@ -26,6 +27,7 @@
 //! Pulsar plumbing: [`link`].
 
 pub mod census;
+pub mod checkpoints;
 pub mod envelope;
 pub mod fencing;
 pub mod gateway;
@@ -38,6 +40,7 @@ pub mod placement;
 pub mod presence;
 pub mod redelivery;
 pub mod replay;
+pub mod start;
 pub mod stream;
 pub mod tail;
 pub mod takeover;

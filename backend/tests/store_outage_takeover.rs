@@ -113,7 +113,8 @@ async fn step_seen(mover: &mut Client, watcher: &mut Client) {
     watcher.sees_move(mover.id, mover.generation).await;
 }
 
-#[tokio::test]
+// several threads: the proxy's tasks run while the test blocks on an instance's start
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_take_over_after_a_store_outage_longer_than_the_old_window_loses_no_validated_move() {
     let deployment = Deployment::new();
     let mut proxy = Proxy::start().await;

@@ -71,35 +71,37 @@ async fn within<T>(
 
 type Reader = pulsar::reader::Reader<Vec<u8>, pulsar::TokioExecutor>;
 
-/// A reader of the world topic at `start`.
+/// A reader of the world topic at `start`. A checkpoint is the reader's start message,
+/// not a seek: the crate subscribes again with its options when the broker closes the
+/// reader (as it does after a seek), so a start message holds where a seek may not.
+/// Reading from further back than asked is never wrong, only longer: the frames carry
+/// whole state.
 async fn open(client: &Client, world_topic: &str, start: &Start) -> Result<Reader, String> {
+    let mut options = ConsumerOptions::default()
+        .durable(false)
+        .with_initial_position(InitialPosition::Earliest);
+    if let Start::At { position, .. } = start {
+        options = options.starting_on_message(position.clone());
+    }
     let mut reader = client
         .reader()
         .with_topic(world_topic)
         .with_subscription(format!("drapetisca-replay-{}", Uuid::new_v4()))
-        .with_options(
-            ConsumerOptions::default()
-                .durable(false)
-                .with_initial_position(InitialPosition::Earliest),
-        )
+        .with_options(options)
         .into_reader::<Vec<u8>>()
         .await
         .map_err(|e| format!("cannot read the world topic: {e}"))?;
-    let seek = match start {
-        // the reader starts there
-        Start::Earliest => return Ok(reader),
-        Start::At { position, .. } => reader.seek(Some(position.clone()), None),
-        Start::Window => {
-            let since = SystemTime::now()
-                .checked_sub(REPLAY_WINDOW)
-                .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
-                .map(|d| d.as_millis() as u64)
-                .unwrap_or(0);
-            reader.seek(None, Some(since))
-        }
-    };
-    seek.await
-        .map_err(|e| format!("cannot seek the world topic: {e}"))?;
+    if *start == Start::Window {
+        let since = SystemTime::now()
+            .checked_sub(REPLAY_WINDOW)
+            .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
+            .map(|d| d.as_millis() as u64)
+            .unwrap_or(0);
+        reader
+            .seek(None, Some(since))
+            .await
+            .map_err(|e| format!("cannot seek the world topic: {e}"))?;
+    }
     Ok(reader)
 }
 
@@ -116,7 +118,6 @@ async fn read_from(
     }
     let mut tail = Tail::default();
     let game_text = game.to_string();
-    let mut first = true;
     let read = async {
         loop {
             let Some(message) =
@@ -125,9 +126,6 @@ async fn read_from(
                 break;
             };
             let message = message.map_err(|e| format!("reading the world topic: {e}"))?;
-            if std::mem::take(&mut first) {
-                gap_check(game, start, message.message_id());
-            }
             let property = |key: &str| {
                 message
                     .payload
@@ -170,22 +168,6 @@ async fn read_from(
     // the reader's subscription is not durable: it goes away with the reader
     drop(reader);
     outcome.map(|()| tail)
-}
-
-/// Warns when the first message read lies past the checkpoint: the topic no longer
-/// keeps it (its retention is shorter than the store was away), and frames after it
-/// may be lost with the owner (docs/cluster.md, "Operating it").
-fn gap_check(game: Uuid, start: &Start, first: &MessageIdData) {
-    if let Start::At { position, .. } = start {
-        if (first.ledger_id, first.entry_id) > (position.ledger_id, position.entry_id) {
-            tracing::warn!(
-                %game,
-                checkpoint = %bus_pulsar::positions::encode(position),
-                first = %bus_pulsar::positions::encode(first),
-                "the world topic no longer keeps the game's checkpoint: raise its retention"
-            );
-        }
-    }
 }
 
 #[cfg(test)]

@@ -278,6 +278,11 @@ async fn join_cluster(
     deps: RoomDeps,
     stream: ClusterStream,
 ) -> anyhow::Result<Cluster> {
+    // a take-over replays the world topic from the game's checkpoint: said in the log
+    // whether the topic keeps messages long enough (in the background: the admin API
+    // may be slow or refuse, and the instance starts all the same)
+    let options = settings.pulsar.clone();
+    tokio::spawn(async move { bus_pulsar::retention::check(&options).await });
     let client = bus_pulsar::client(&settings.pulsar).await?;
     let consumer_client = bus_pulsar::client(&settings.pulsar).await?;
     let world_topic = settings.pulsar.topic.clone();

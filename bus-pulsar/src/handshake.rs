@@ -67,6 +67,14 @@ pub async fn explain(
 
 /// The public roots plus the CA certificates of `ca_file`, as the crate trusts them.
 fn connector(ca_file: Option<&Path>) -> Result<tokio_rustls::TlsConnector, String> {
+    Ok(tokio_rustls::TlsConnector::from(Arc::new(client_config(
+        ca_file,
+    )?)))
+}
+
+/// A TLS client configuration trusting the public roots plus the CA certificates of
+/// `ca_file` (also for the broker's admin REST API).
+pub(crate) fn client_config(ca_file: Option<&Path>) -> Result<rustls::ClientConfig, String> {
     let mut roots = rustls::RootCertStore::empty();
     roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
     if let Some(path) = ca_file {
@@ -79,10 +87,9 @@ fn connector(ca_file: Option<&Path>) -> Result<tokio_rustls::TlsConnector, Strin
                 .map_err(|e| format!("a certificate in {} is not usable: {e}", path.display()))?;
         }
     }
-    let config = rustls::ClientConfig::builder()
+    Ok(rustls::ClientConfig::builder()
         .with_root_certificates(roots)
-        .with_no_client_auth();
-    Ok(tokio_rustls::TlsConnector::from(Arc::new(config)))
+        .with_no_client_auth())
 }
 
 /// CONNECT over `stream`; the broker's refusal, if it refuses.

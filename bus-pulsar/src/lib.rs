@@ -50,7 +50,8 @@
 //!   a refusal of our credentials from a connection failure, [`handshake`] asks the
 //!   broker why it refused a connection.
 //! - [`publisher`], [`receipts`], [`consumer`]: the bus's tasks, with [`health`]'s
-//!   watchdog; [`dedup`] drops frames delivered twice.
+//!   watchdog; [`dedup`] drops frames delivered twice; [`positions`] notes where each
+//!   game's frames landed (a cluster's checkpoints).
 
 mod classify;
 mod consumer;
@@ -60,8 +61,10 @@ pub mod error;
 mod handshake;
 mod health;
 pub mod options;
+pub mod positions;
 mod publisher;
 mod receipts;
+pub mod retention;
 mod setup;
 
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -77,6 +80,7 @@ use consumer::ConsumerTask;
 use game_core::bus::{Bus, Fanout, Frame};
 use game_core::hook::{Stamp, WorldHook};
 use health::Health;
+use positions::{Landed, Positions};
 use protocol::Uuid;
 use publisher::{Body, Outgoing};
 
@@ -113,6 +117,8 @@ pub struct PulsarBus {
     dropped: AtomicU64,
     /// Says what to stamp on each message (in a cluster: the owner's epoch).
     hook: Arc<dyn WorldHook>,
+    /// Where each game's latest stamped frame landed on the topic.
+    positions: Arc<Positions>,
 }
 
 /// A client like the bus's own (retries, keep-alive, token, TLS), for the cluster's
@@ -144,6 +150,7 @@ impl PulsarBus {
         tracing::info!(%url, topic = %options.topic, %subscription, "pulsar bus connected");
 
         let health = Arc::new(Health::new());
+        let positions = Arc::new(Positions::default());
         let stop = CancellationToken::new();
         let (outbox, frames) = mpsc::channel(OUTBOX_CAPACITY);
         let (receipts_tx, receipts) = mpsc::unbounded_channel();
@@ -164,7 +171,11 @@ impl PulsarBus {
                 frames,
                 receipts_tx,
             )),
-            receipts: tokio::spawn(receipts::receipt_loop(receipts, health.clone())),
+            receipts: tokio::spawn(receipts::receipt_loop(
+                receipts,
+                health.clone(),
+                positions.clone(),
+            )),
             consumer: tokio::spawn(consumer_task.run(connected.consumer)),
             watchdog: tokio::spawn(health::watch(
                 health.clone(),
@@ -180,6 +191,7 @@ impl PulsarBus {
             tasks: Mutex::new(Some(tasks)),
             dropped: AtomicU64::new(0),
             hook,
+            positions,
         })
     }
 
@@ -220,6 +232,17 @@ impl PulsarBus {
     /// a frame; never waits.
     pub fn notify(&self, game: Uuid, name: &'static str, value: String) {
         self.send(game, Body::Notice(name, value));
+    }
+
+    /// Where the latest frame of `game` this instance published with an epoch stamp
+    /// landed on the topic, once the broker acknowledged it.
+    pub fn landed(&self, game: Uuid) -> Option<Landed> {
+        self.positions.latest(game)
+    }
+
+    /// Forgets where `game`'s frames landed (this instance let the game go).
+    pub fn forget_landed(&self, game: Uuid) {
+        self.positions.forget(game);
     }
 }
 

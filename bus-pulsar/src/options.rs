@@ -53,6 +53,16 @@ pub struct PulsarOptions {
         env = "DRAPETISCA_PULSAR_TLS_CA_FILE"
     )]
     pub tls_ca_file: Option<PathBuf>,
+
+    /// The broker's admin REST URL (http:// or https://, e.g. http://127.0.0.1:8080),
+    /// to check at start that the world topic keeps messages long enough for a
+    /// take-over to replay from the games' checkpoints; unset: not checked
+    #[arg(
+        id = "pulsar_admin_url",
+        long = "pulsar-admin-url",
+        env = "DRAPETISCA_PULSAR_ADMIN_URL"
+    )]
+    pub admin_url: Option<String>,
 }
 
 impl Default for PulsarOptions {
@@ -64,6 +74,7 @@ impl Default for PulsarOptions {
             token: None,
             token_file: None,
             tls_ca_file: None,
+            admin_url: None,
         }
     }
 }

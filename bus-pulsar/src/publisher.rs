@@ -34,7 +34,24 @@ pub enum Body {
     Notice(&'static str, String),
 }
 
+/// What the receipt task needs to know of a sent message.
+pub struct Sent {
+    /// Its number among this instance's messages.
+    pub seq: u64,
+    /// The game and epoch of a frame stamped with one (its position becomes the
+    /// game's checkpoint, see [`crate::positions`]); `None` for the rest.
+    pub frame_of: Option<(Uuid, u64)>,
+}
+
 impl Outgoing {
+    fn sent(&self) -> Sent {
+        let frame = matches!(self.body, Body::Frame(_) | Body::Caused(..));
+        Sent {
+            seq: self.seq,
+            frame_of: self.epoch.filter(|_| frame).map(|e| (self.game, e)),
+        }
+    }
+
     fn message(self, instance: &str) -> Message {
         let game = self.game.to_string();
         let mut properties = HashMap::from([
@@ -72,16 +89,17 @@ pub async fn publish_loop(
     mut producer: Producer<TokioExecutor>,
     instance: String,
     mut frames: mpsc::Receiver<Outgoing>,
-    receipts: mpsc::UnboundedSender<(u64, SendFuture)>,
+    receipts: mpsc::UnboundedSender<(Sent, SendFuture)>,
 ) {
     while let Some(outgoing) = frames.recv().await {
         let seq = outgoing.seq;
+        let sent = outgoing.sent();
         let message = outgoing.message(&instance);
         let mut attempt = 0u32;
         loop {
             match producer.send_non_blocking(message.clone()).await {
                 Ok(receipt) => {
-                    let _ = receipts.send((seq, receipt));
+                    let _ = receipts.send((sent, receipt));
                     break;
                 }
                 Err(e) => {

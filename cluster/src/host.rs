@@ -25,6 +25,7 @@ use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
+use super::checkpoints::Checkpoints;
 use super::envelope::{Command, ConnRef, Direct, Kind};
 use super::gateway::PRESENCE_EVERY;
 use super::hosting::Hosting;
@@ -118,6 +119,7 @@ async fn run(
         return Vec::new();
     };
     let replayed = tail.frames.len();
+    let marker = tail.marker.clone();
     tracing::info!(
         %game, epoch, replayed, instance = %hosting.instance,
         took_ms = started.elapsed().as_millis() as u64, "game taken over"
@@ -147,6 +149,9 @@ async fn run(
         room_stop.clone(),
     );
     let mut room_task = tokio::spawn(room_task);
+    // the room laid every row: the state taken over stands at the marker
+    let mut checkpoints =
+        Checkpoints::start(game, epoch, writer.clone(), hosting.world.clone(), marker);
     let mut host = Host {
         game,
         hosting,
@@ -176,6 +181,7 @@ async fn run(
                 None => break,
             },
             _ = tick.tick() => {
+                checkpoints.tick(&host.hosting.fence);
                 host.expire().await;
                 host.send_marker();
                 let players = host.players.load(Ordering::Relaxed);
@@ -211,6 +217,7 @@ async fn run(
     host.hosting.world.notify(game, CENSUS, 0.to_string());
     let fence = host.hosting.fence.clone();
     drop(host);
+    checkpoints.finish(&fence);
     fence.release(game, epoch);
     if tokio::time::timeout(FLUSH_TIMEOUT, writer.flushed(game))
         .await

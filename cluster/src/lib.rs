@@ -16,7 +16,8 @@
 //! - **Fencing** comes from Cassandra: a take-over bumps the game's epoch with one
 //!   lightweight transaction; see [`fencing`].
 //! - **Nothing lost**: a new owner starts from the stored game plus the world frames
-//!   published since ([`replay`]).
+//!   published since its checkpoint, however long ago ([`start`], [`tail`],
+//!   [`replay`]); the owner records the checkpoint with the rows (the host).
 //!
 //! - **A cap on owned games** (`--max-owned-games`): a new game starts at its owner only
 //!   below the cap, a running one is taken over whatever the count ([`owned_cap`], the
@@ -30,6 +31,7 @@
 
 pub mod admission;
 pub mod census;
+pub mod checkpoints;
 pub mod envelope;
 pub mod fencing;
 pub mod gateway;
@@ -43,6 +45,7 @@ pub mod placement;
 pub mod presence;
 pub mod redelivery;
 pub mod replay;
+pub mod start;
 pub mod stream;
 pub mod tail;
 pub mod takeover;

@@ -1,10 +1,11 @@
 //! Reading the world topic's tail at a take-over: every frame of the game published
-//! since a moment before the store's rows could lag, up to the new owner's own marker.
-//! Everything the old owner published before the marker is in the tail; everything it
-//! publishes after is dropped by every instance (its epoch is older), so the tail is
-//! exactly what clients saw. The frames' causes (the ids of the commands the old owner
-//! applied) come along, so the new owner drops those commands when the broker delivers
-//! them again.
+//! since the game's checkpoint (where its stored rows stand, however long ago; see
+//! [`super::start`]), up to the new owner's own marker. Everything the old owner
+//! published before the marker is in the tail; everything it publishes after is dropped
+//! by every instance (its epoch is older), so the tail is exactly what clients saw. The
+//! frames' causes (the ids of the commands the old owner applied) come along, so the
+//! new owner drops those commands when the broker delivers them again; and the marker's
+//! own position, the new owner's first checkpoint.
 
 use std::collections::HashSet;
 use std::future::Future;
@@ -13,9 +14,11 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use futures_util::StreamExt;
 use protocol::{ServerMessage, Uuid};
 use pulsar::consumer::InitialPosition;
+use pulsar::proto::MessageIdData;
 use pulsar::ConsumerOptions;
 
 use super::fencing::{Epochs, Verdict};
+use super::start::Start;
 use bus_pulsar::contract::{CAUSE, CENSUS, EPOCH, GAME, MARKER};
 use bus_pulsar::Client;
 
@@ -26,26 +29,31 @@ pub struct Tail {
     pub frames: Vec<ServerMessage>,
     /// The ids of the commands those frames answer.
     pub causes: HashSet<Uuid>,
+    /// Where the take-over's marker is on the topic: the game's state after the tail
+    /// reflects every frame up to it.
+    pub marker: Option<MessageIdData>,
 }
 
-/// How far back a take-over reads: far more than the store writer lags behind the game
-/// while Cassandra answers (milliseconds). A store that was away for longer than this
-/// when the owner died loses the moves made meanwhile (see docs/cluster.md).
+/// How far back a take-over of a game with nothing stored reads (a new game: there is
+/// nothing to replay onto); games with stored rows replay from their checkpoint.
 pub const REPLAY_WINDOW: Duration = Duration::from_secs(15);
 
-/// How long reading the tail may take, all of it (the reader's creation, its seek, the
-/// frames up to the marker), before the take-over is retried.
+/// How long opening the reader and seeking may take, and how long the broker may then
+/// go without handing over a message, before the take-over is retried. Not a bound on
+/// the whole read: a checkpoint long ago means many messages to read.
 const READ_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// The frames of `game` that count, from `REPLAY_WINDOW` ago up to the marker `nonce`,
-/// in topic order, and their causes; an error after [`READ_TIMEOUT`] at the latest.
+/// The frames of `game` that count, from `start` up to the marker `nonce`, in topic
+/// order, and their causes; an error when the broker stalls for [`READ_TIMEOUT`].
 pub async fn read(
     client: &Client,
     world_topic: &str,
     game: Uuid,
     nonce: &str,
+    start: &Start,
 ) -> Result<Tail, String> {
-    within(READ_TIMEOUT, read_all(client, world_topic, game, nonce)).await
+    let reader = within(READ_TIMEOUT, open(client, world_topic, start)).await?;
+    read_from(reader, game, nonce, start).await
 }
 
 /// `work`'s outcome, or an error once `limit` passed. Every step of reading the tail
@@ -61,38 +69,62 @@ async fn within<T>(
         .map_err(|_| format!("the world topic's tail not read within {limit:?}"))?
 }
 
-async fn read_all(
-    client: &Client,
-    world_topic: &str,
-    game: Uuid,
-    nonce: &str,
-) -> Result<Tail, String> {
-    let since = SystemTime::now()
-        .checked_sub(REPLAY_WINDOW)
-        .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
-        .map(|d| d.as_millis() as u64)
-        .unwrap_or(0);
+type Reader = pulsar::reader::Reader<Vec<u8>, pulsar::TokioExecutor>;
+
+/// A reader of the world topic at `start`. A checkpoint is the reader's start message,
+/// not a seek: the crate subscribes again with its options when the broker closes the
+/// reader (as it does after a seek), so a start message holds where a seek may not.
+/// Reading from further back than asked is never wrong, only longer: the frames carry
+/// whole state.
+async fn open(client: &Client, world_topic: &str, start: &Start) -> Result<Reader, String> {
+    let mut options = ConsumerOptions::default()
+        .durable(false)
+        .with_initial_position(InitialPosition::Earliest);
+    if let Start::At { position, .. } = start {
+        options = options.starting_on_message(position.clone());
+    }
     let mut reader = client
         .reader()
         .with_topic(world_topic)
         .with_subscription(format!("drapetisca-replay-{}", Uuid::new_v4()))
-        .with_options(
-            ConsumerOptions::default()
-                .durable(false)
-                .with_initial_position(InitialPosition::Earliest),
-        )
+        .with_options(options)
         .into_reader::<Vec<u8>>()
         .await
         .map_err(|e| format!("cannot read the world topic: {e}"))?;
-    reader
-        .seek(None, Some(since))
-        .await
-        .map_err(|e| format!("cannot seek the world topic: {e}"))?;
+    if *start == Start::Window {
+        let since = SystemTime::now()
+            .checked_sub(REPLAY_WINDOW)
+            .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
+            .map(|d| d.as_millis() as u64)
+            .unwrap_or(0);
+        reader
+            .seek(None, Some(since))
+            .await
+            .map_err(|e| format!("cannot seek the world topic: {e}"))?;
+    }
+    Ok(reader)
+}
+
+async fn read_from(
+    mut reader: Reader,
+    game: Uuid,
+    nonce: &str,
+    start: &Start,
+) -> Result<Tail, String> {
     let mut epochs = Epochs::default();
+    if let Start::At { epoch, .. } = start {
+        // the checkpoint's owner took over before it: older epochs were fenced off
+        epochs.observe(game, *epoch);
+    }
     let mut tail = Tail::default();
     let game_text = game.to_string();
     let read = async {
-        while let Some(message) = reader.next().await {
+        loop {
+            let Some(message) =
+                within(READ_TIMEOUT, async { Ok::<_, String>(reader.next().await) }).await?
+            else {
+                break;
+            };
             let message = message.map_err(|e| format!("reading the world topic: {e}"))?;
             let property = |key: &str| {
                 message
@@ -114,6 +146,7 @@ async fn read_all(
             }
             if let Some(marker) = property(MARKER) {
                 if marker == nonce {
+                    tail.marker = Some(message.message_id().clone());
                     return Ok(());
                 }
                 continue;

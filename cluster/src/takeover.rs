@@ -1,8 +1,9 @@
 //! Taking a game over: a new epoch (so that every instance drops what an earlier owner
-//! publishes from then on), the take-over marker on the world topic, the stored game,
-//! and the world frames published since, up to the marker ([`super::tail`]). Retried
-//! while the store or the broker fails; the tail read has a deadline of its own (the
-//! broker may never answer a reader), after which it fails and is retried too.
+//! publishes from then on), the game's checkpoint, the take-over marker on the world
+//! topic, the stored game, and the world frames published since the checkpoint, up to
+//! the marker ([`super::start`], [`super::tail`]). Retried while the store or the
+//! broker fails; the tail read has a deadline of its own (the broker may stop
+//! answering a reader), after which it fails and is retried too.
 
 use std::time::Duration;
 
@@ -11,15 +12,20 @@ use rand::{rngs::StdRng, SeedableRng};
 use tokio_util::sync::CancellationToken;
 
 use super::hosting::Hosting;
+use super::start::start;
 use super::{replay, tail};
 use bus_pulsar::contract::MARKER;
 use game_core::room;
 use game_core::rules;
 
 /// Takes `game` over: claims a new epoch (so every instance drops what an earlier
-/// owner publishes from the marker on), publishes the take-over marker, loads the
-/// stored game and applies the world frames published since. Retries while the store
-/// or the broker fails, until `stop` fires. Returns the game, the epoch and the tail.
+/// owner publishes from the marker on), reads the game's checkpoint, publishes the
+/// take-over marker, loads the stored game and applies the world frames published
+/// since the checkpoint. Retries while the store or the broker fails, until `stop`
+/// fires. Returns the game, the epoch and the tail.
+///
+/// The checkpoint is read before the marker goes out, so its position lies before the
+/// marker; and before the rows, so the rows are at least as new as it.
 pub async fn take_over(
     game: Uuid,
     hosting: &Hosting,
@@ -34,10 +40,18 @@ pub async fn take_over(
                 .await
                 .map_err(|e| e.to_string())?;
             hosting.fence.own(game, epoch);
+            let checkpoint = hosting
+                .store
+                .checkpoint(game)
+                .await
+                .map_err(|e| e.to_string())?;
             let nonce = Uuid::new_v4().to_string();
             hosting.world.notify(game, MARKER, nonce.clone());
             let rows = hosting.store.load(game).await.map_err(|e| e.to_string())?;
-            let tail = tail::read(&hosting.client, &hosting.world_topic, game, &nonce).await?;
+            let from = start(checkpoint.as_ref(), !rows.is_empty(), epoch);
+            tracing::info!(%game, epoch, from = %from, "replaying the world topic");
+            let tail =
+                tail::read(&hosting.client, &hosting.world_topic, game, &nonce, &from).await?;
             let mut state = replay::restore(game, hosting.board, &rows).unwrap_or_else(|| {
                 rules::new_game(game, hosting.board, &mut StdRng::from_entropy())
             });

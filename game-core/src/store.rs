@@ -107,6 +107,20 @@ pub struct GameInfo {
     pub created_ms: i64,
 }
 
+/// Where a game's stored rows stand on the world topic (a cluster's, see
+/// docs/cluster.md): every world frame of the game up to `position` is reflected in
+/// the rows stored with it or before it. A take-over replays the world topic from
+/// there, however long ago that was.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Checkpoint {
+    /// The position of a message on the world topic, as the bus writes it (opaque to
+    /// the core).
+    pub position: String,
+    /// The epoch of the owner that published that message: a frame after it stamped
+    /// with an older epoch was fenced off, and counts for nobody.
+    pub epoch: u64,
+}
+
 /// Why a store call failed.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -143,6 +157,23 @@ pub trait Store: Send + Sync + 'static {
     /// the new one. A store only one process uses needs no epochs: the default says 1.
     async fn claim_epoch(&self, _game: Uuid, _owner: &str) -> Result<u64, StoreError> {
         Ok(1)
+    }
+    /// Upserts `batch` as [`Store::write`] does, and once every row of it is written,
+    /// records `checkpoint` for `game`: never ahead of the rows it speaks for. A
+    /// store only one process uses has no take-overs, so needs no checkpoint: the
+    /// default writes the rows alone.
+    async fn write_checkpointed(
+        &self,
+        game: Uuid,
+        batch: &[StoredObject],
+        _checkpoint: &Checkpoint,
+    ) -> Result<(), StoreError> {
+        self.write(game, batch).await
+    }
+    /// The checkpoint last recorded for `game` (`None`: none yet, or a store without
+    /// them).
+    async fn checkpoint(&self, _game: Uuid) -> Result<Option<Checkpoint>, StoreError> {
+        Ok(None)
     }
     /// Makes every completed write durable (called on shutdown).
     async fn flush(&self) -> Result<(), StoreError> {

@@ -24,7 +24,9 @@
 //! back first is written again without TTL. `load` reads the TTL left back into
 //! `expires_ms`.
 
+mod checkpoint;
 mod epoch;
+mod objects;
 pub mod options;
 mod players;
 mod schema;
@@ -48,12 +50,12 @@ use scylla::errors::ExecutionError;
 use scylla::serialize::row::SerializeRow;
 use scylla::statement::batch::{Batch, BatchType};
 use scylla::statement::prepared::PreparedStatement;
-use scylla::value::MaybeUnset;
 use secrecy::ExposeSecret;
 
+use self::objects::{to_object, upsert_values, ObjectRow, UpsertValues};
 use self::schema::Statements;
 use game_core::clock::now_ms;
-use game_core::store::{GameInfo, ObjectKind, Store, StoreError, StoredObject};
+use game_core::store::{Checkpoint, GameInfo, Store, StoreError, StoredObject};
 pub use options::CassandraOptions;
 
 pub use self::schema::{Keyspace, Replication};
@@ -99,6 +101,8 @@ pub struct CassandraStore {
     epochs: std::sync::Mutex<std::collections::HashMap<Uuid, u64>>,
     /// Object writes so far: the sequence part of their timestamps.
     writes: std::sync::atomic::AtomicU64,
+    /// The statements of `checkpoints_by_game_id` ([`checkpoint`]).
+    checkpoints: checkpoint::CheckpointStatements,
 }
 
 impl CassandraStore {
@@ -145,6 +149,12 @@ impl CassandraStore {
                     keyspace: options.keyspace.to_string(),
                     reason,
                 })?;
+        let checkpoints = checkpoint::set_up(&session, &options.keyspace)
+            .await
+            .map_err(|reason| ConnectError::Schema {
+                keyspace: options.keyspace.to_string(),
+                reason,
+            })?;
         tracing::info!(nodes = %options.nodes.join(","), keyspace = %options.keyspace, "cassandra store ready");
         Ok(CassandraStore {
             session,
@@ -153,6 +163,7 @@ impl CassandraStore {
             epoch_statements,
             epochs: Default::default(),
             writes: Default::default(),
+            checkpoints,
         })
     }
 
@@ -184,35 +195,6 @@ impl CassandraStore {
         }
     }
 }
-
-/// One `objects_by_game_id` row as bound to the prepared upsert.
-type UpsertValues<'a> = (
-    Uuid,
-    &'a str,
-    Uuid,
-    bool,
-    i32,
-    i32,
-    MaybeUnset<bool>,
-    MaybeUnset<i32>,
-    &'a str,
-    i64,
-    i32,
-);
-
-/// One `objects_by_game_id` row as read back. Every regular column is nullable in CQL
-/// (and rows written by other clients may leave some out).
-type ObjectRow = (
-    String,
-    Uuid,
-    Option<bool>,
-    Option<i32>,
-    Option<i32>,
-    Option<bool>,
-    Option<i32>,
-    Option<String>,
-    Option<i32>,
-);
 
 /// One `games_by_deployment` row as read back; name and time may be unset when another
 /// client wrote the row.
@@ -344,7 +326,41 @@ impl Store for CassandraStore {
         if batch.is_empty() {
             return Ok(());
         }
+        self.write_rows(game, batch, self.write_timestamp(game))
+            .await
+    }
+
+    async fn write_checkpointed(
+        &self,
+        game: Uuid,
+        batch: &[StoredObject],
+        checkpoint: &Checkpoint,
+    ) -> Result<(), StoreError> {
+        // the rows first: a checkpoint is never stored ahead of them
         let timestamp = self.write_timestamp(game);
+        self.write_rows(game, batch, timestamp).await?;
+        let (session, statements) = (&self.session, &self.checkpoints);
+        checkpoint::record(session, statements, game, checkpoint, timestamp)
+            .await
+            .map_err(|e| backend("recording the checkpoint", e))
+    }
+
+    async fn checkpoint(&self, game: Uuid) -> Result<Option<Checkpoint>, StoreError> {
+        checkpoint::read(&self.session, &self.checkpoints, game)
+            .await
+            .map_err(|e| backend("reading the checkpoint", e))
+    }
+}
+
+impl CassandraStore {
+    /// Upserts `batch` (rows, scores, token hashes) with the write timestamp
+    /// `timestamp`; an empty batch writes nothing.
+    async fn write_rows(
+        &self,
+        game: Uuid,
+        batch: &[StoredObject],
+        timestamp: i64,
+    ) -> Result<(), StoreError> {
         let now = now_ms();
         let objects: Vec<UpsertValues> = batch
             .iter()
@@ -362,9 +378,7 @@ impl Store for CassandraStore {
         tokens.map_err(|e| backend("writing token hashes", e))?;
         Ok(())
     }
-}
 
-impl CassandraStore {
     /// Sends `rows` through `statement` as single-partition unlogged batches of at most
     /// [`ROWS_PER_BATCH`], concurrently.
     async fn upsert<V: SerializeRow + Sync>(
@@ -409,70 +423,6 @@ impl CassandraStore {
         }
         Ok(values)
     }
-}
-
-/// The TTL to write `object` with at `now_ms`, in seconds: 0 (none) for a row that is
-/// kept, else the time left to its expiry, at least 1 s (0 would mean "keep forever").
-fn ttl_secs(object: &StoredObject, now_ms: i64) -> i32 {
-    match object.expires_ms {
-        None => 0,
-        Some(at) => ((at - now_ms).max(0) as u64)
-            .div_ceil(1000)
-            .clamp(1, i32::MAX as u64) as i32,
-    }
-}
-
-fn upsert_values(
-    game: Uuid,
-    object: &StoredObject,
-    timestamp: i64,
-    now_ms: i64,
-) -> UpsertValues<'_> {
-    // Players carry hearts and a move counter; bricks and food leave those cells unset
-    // rather than writing nulls (tombstones) into them.
-    let (h, generation) = match object.kind {
-        ObjectKind::Player => (
-            MaybeUnset::Set(object.h),
-            MaybeUnset::Set(object.generation),
-        ),
-        ObjectKind::Brick | ObjectKind::Food => (MaybeUnset::Unset, MaybeUnset::Unset),
-    };
-    (
-        game,
-        object.kind.as_str(),
-        object.object_id,
-        object.active,
-        object.x,
-        object.y,
-        h,
-        generation,
-        &object.name,
-        timestamp,
-        ttl_secs(object, now_ms),
-    )
-}
-
-/// A row read back at `now_ms` as an object; the TTL left on it becomes its expiry.
-fn to_object(row: ObjectRow, now_ms: i64) -> Result<StoredObject, String> {
-    let (kind, object_id, active, x, y, h, generation, name, ttl) = row;
-    let kind = ObjectKind::parse(&kind).ok_or_else(|| format!("unknown kind {kind:?}"))?;
-    let (Some(x), Some(y)) = (x, y) else {
-        return Err(format!("{} {object_id} has no position", kind.as_str()));
-    };
-    Ok(StoredObject {
-        kind,
-        object_id,
-        active: active.unwrap_or(true),
-        x,
-        y,
-        h: h.unwrap_or(false),
-        generation: generation.unwrap_or(0),
-        name: name.unwrap_or_default(),
-        // from scores_by_game_id and tokens_by_game_id, joined in by `load`
-        score: 0,
-        expires_ms: ttl.map(|secs| now_ms + i64::from(secs) * 1000),
-        token_hash: None,
-    })
 }
 
 #[cfg(test)]

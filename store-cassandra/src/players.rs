@@ -9,7 +9,7 @@ use std::collections::HashMap;
 
 use protocol::Uuid;
 
-use super::ttl_secs;
+use super::objects::ttl_secs;
 use game_core::store::{ObjectKind, StoredObject};
 use game_core::tokens::TokenHash;
 

@@ -225,12 +225,8 @@ pub async fn set_up(
     )
     .await?;
 
-    let prepare = |cql: String| async move {
-        let mut statement = session.prepare(cql).await.map_err(|e| e.to_string())?;
-        // every statement reads or upserts whole rows: safe to retry
-        statement.set_is_idempotent(true);
-        Ok::<_, String>(statement)
-    };
+    // every statement reads or upserts whole rows: safe to retry
+    let prepare = |cql: String| prepare_idempotent(session, cql);
     Ok(Statements {
         upsert_object: prepare(format!(
             "INSERT INTO {keyspace}.objects_by_game_id
@@ -288,7 +284,18 @@ pub async fn set_up(
     })
 }
 
-async fn run(session: &Session, cql: &str) -> Result<(), String> {
+/// Prepares `cql`, marked safe for the driver to retry.
+pub(crate) async fn prepare_idempotent(
+    session: &Session,
+    cql: String,
+) -> Result<PreparedStatement, String> {
+    let mut statement = session.prepare(cql).await.map_err(|e| e.to_string())?;
+    statement.set_is_idempotent(true);
+    Ok(statement)
+}
+
+/// Runs one schema statement.
+pub(crate) async fn run(session: &Session, cql: &str) -> Result<(), String> {
     session
         .query_unpaged(cql, &[])
         .await

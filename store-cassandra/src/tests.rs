@@ -1,4 +1,6 @@
+use super::objects::ttl_secs;
 use super::*;
+use game_core::store::ObjectKind;
 
 #[test]
 fn rows_read_back_become_objects_and_half_rows_are_refused() {

@@ -1,6 +1,9 @@
 //! The game as a room plays it: entering, moves, chat and leaving, applied with the pure
 //! [`rules`]; the per-game cap, and forgetting players long gone. Each verb publishes
-//! its world frames, sends its direct ones, and hands its rows to the writer.
+//! its world frames, sends its direct ones, and hands its rows to the writer: the rows
+//! first, so that a frame back from the world topic always had its rows handed over
+//! before it (a cluster's checkpoint, taken from the frames the broker stored, is then
+//! never ahead of the rows it goes with; docs/cluster.md).
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -121,16 +124,16 @@ impl Play {
         if self.sockets.enters(player, active) {
             // this socket has its brief: only the (renamed) own position
             self.direct(player, Direct::Frame(own.clone()));
-            self.world.publish(own);
             self.persist(player);
+            self.world.publish(own);
             return;
         }
         let brief = frames::brief(&self.game, player, &entered.player, token, own.clone());
         // counted first: whoever sees the entry finds the lobby agreeing
         self.count_players();
         self.direct(player, Direct::Batch(brief));
-        self.world.publish(own);
         self.persist(player);
+        self.world.publish(own);
         tracing::debug!(%player, returning = entered.returning, "player entered");
     }
 
@@ -138,21 +141,21 @@ impl Play {
         match rules::apply_move(&mut self.game, player, request, &mut self.rng) {
             MoveOutcome::NotEntered => self.error(player, "enter the game before moving".into()),
             MoveOutcome::PassedThrough(update) => {
-                self.world.publish(frames::player_frame(player, update));
                 self.persist(player);
+                self.world.publish(frames::player_frame(player, update));
             }
             MoveOutcome::Rejected { update, reason } => {
                 self.metrics.reject(reason);
-                self.world.publish(frames::player_frame(player, update));
                 self.persist(player);
+                self.world.publish(frames::player_frame(player, update));
             }
             MoveOutcome::Accepted { update, caught } => {
-                self.world.publish(frames::player_frame(player, update));
                 self.persist(player);
+                self.world.publish(frames::player_frame(player, update));
                 if let Some(caught) = caught {
                     let food = &self.game.food[caught.index];
-                    self.world.publish(frames::food_frame(food));
                     self.rows.food(food);
+                    self.world.publish(frames::food_frame(food));
                     if let Some(catcher) = self.game.player(player) {
                         self.world.publish(frames::score_frame(player, catcher));
                     }
@@ -191,8 +194,8 @@ impl Play {
             // counted first: whoever sees the departure finds the lobby agreeing
             self.count_players();
             self.rows.left(player);
-            self.world.publish(frames::leaving_frame(player, name));
             self.persist(player);
+            self.world.publish(frames::leaving_frame(player, name));
         }
     }
 

@@ -8,6 +8,11 @@
 //! unloaded asks for a [`StoreWriter::flushed`] barrier, so the game is loaded back from
 //! rows that are all written. When every [`StoreWriter`] handle is dropped, the task
 //! writes what is left, flushes the store and ends.
+//!
+//! A cluster's host hands over a [`Checkpoint`] now and then (where the game's rows
+//! stand on the world topic); it coalesces too (the latest wins), and goes to the
+//! store only with a batch that holds every row of its game still waiting, so it is
+//! never stored ahead of a row handed over before it.
 
 pub mod metrics;
 
@@ -19,7 +24,7 @@ use protocol::Uuid;
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 
-use super::{ObjectKind, Store, StoredObject};
+use super::{Checkpoint, ObjectKind, Store, StoredObject};
 use metrics::StoreMetrics;
 
 /// Largest batch handed to the store in one call (always rows of one game).
@@ -34,6 +39,8 @@ const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 enum Order {
     /// Write this row of this game.
     Row(Uuid, StoredObject),
+    /// Record this checkpoint of this game once the rows handed over before are in.
+    Checkpoint(Uuid, Checkpoint),
     /// Answer once every row of this game handed over before is written.
     Flushed(Uuid, oneshot::Sender<()>),
 }
@@ -67,6 +74,15 @@ impl StoreWriter {
         }
     }
 
+    /// Records `checkpoint` for `game` once every row of it handed over before this
+    /// call is written (with the last of them); never waits. A later checkpoint of the
+    /// game replaces one still waiting.
+    pub fn checkpoint(&self, game: Uuid, checkpoint: Checkpoint) {
+        if self.tx.send(Order::Checkpoint(game, checkpoint)).is_err() {
+            tracing::error!("store writer is gone; a checkpoint was not recorded");
+        }
+    }
+
     /// Completes once every row of `game` handed over before this call is written. It
     /// waits as long as the store fails (the writer keeps retrying); the caller decides
     /// how long to wait.
@@ -78,11 +94,28 @@ impl StoreWriter {
     }
 }
 
+/// What one game has waiting.
+#[derive(Default)]
+struct GamePending {
+    /// Its rows by object key.
+    rows: HashMap<(ObjectKind, Uuid), StoredObject>,
+    /// Its latest checkpoint not yet recorded.
+    checkpoint: Option<Checkpoint>,
+}
+
+/// One call to the store: rows of one game, and its checkpoint when the rows are all
+/// it has waiting.
+struct Batch {
+    game: Uuid,
+    rows: Vec<StoredObject>,
+    checkpoint: Option<Checkpoint>,
+}
+
 /// The rows not yet written, latest per object, by game.
 #[derive(Default)]
 struct Pending {
-    /// Game to its rows by object key.
-    games: HashMap<Uuid, HashMap<(ObjectKind, Uuid), StoredObject>>,
+    /// Game to what it has waiting.
+    games: HashMap<Uuid, GamePending>,
     /// Barriers waiting for a game's rows to be written.
     barriers: Vec<(Uuid, oneshot::Sender<()>)>,
 }
@@ -93,7 +126,7 @@ impl Pending {
     }
 
     fn rows(&self) -> usize {
-        self.games.values().map(HashMap::len).sum()
+        self.games.values().map(|g| g.rows.len()).sum()
     }
 
     fn absorb(&mut self, order: Order, metrics: &StoreMetrics) {
@@ -103,12 +136,16 @@ impl Pending {
                     .games
                     .entry(game)
                     .or_default()
+                    .rows
                     .insert(row.key(), row)
                     .is_some()
                 {
                     // replaced a row still waiting: one less to write
                     metrics.store_rows_done(1);
                 }
+            }
+            Order::Checkpoint(game, checkpoint) => {
+                self.games.entry(game).or_default().checkpoint = Some(checkpoint);
             }
             Order::Flushed(game, done) => {
                 if self.games.contains_key(&game) {
@@ -120,21 +157,32 @@ impl Pending {
         }
     }
 
-    /// Up to [`MAX_BATCH`] rows of one game; games take turns as the map iterates.
-    fn next_batch(&self) -> Option<(Uuid, Vec<StoredObject>)> {
-        let (game, rows) = self.games.iter().next()?;
-        Some((*game, rows.values().take(MAX_BATCH).cloned().collect()))
+    /// Up to [`MAX_BATCH`] rows of one game, with its checkpoint when they are all
+    /// of its rows waiting; games take turns as the map iterates.
+    fn next_batch(&self) -> Option<Batch> {
+        let (game, pending) = self.games.iter().next()?;
+        let whole = pending.rows.len() <= MAX_BATCH;
+        Some(Batch {
+            game: *game,
+            rows: pending.rows.values().take(MAX_BATCH).cloned().collect(),
+            checkpoint: pending.checkpoint.clone().filter(|_| whole),
+        })
     }
 
-    /// Forgets the rows of `batch` that were written, and answers the barriers of games
-    /// that have nothing left.
-    fn written(&mut self, game: Uuid, batch: &[StoredObject]) {
-        if let Some(rows) = self.games.get_mut(&game) {
-            for row in batch {
-                rows.remove(&row.key());
+    /// Forgets what of `batch` was written, and answers the barriers of games that
+    /// have nothing left.
+    fn written(&mut self, batch: &Batch) {
+        if let Some(pending) = self.games.get_mut(&batch.game) {
+            for row in &batch.rows {
+                pending.rows.remove(&row.key());
             }
-            if rows.is_empty() {
-                self.games.remove(&game);
+            // nothing is absorbed between taking a batch and writing it: a checkpoint
+            // waiting now is the one written
+            if batch.checkpoint.is_some() {
+                pending.checkpoint = None;
+            }
+            if pending.rows.is_empty() && pending.checkpoint.is_none() {
+                self.games.remove(&batch.game);
             }
         }
         let games = &self.games;
@@ -163,15 +211,23 @@ async fn run(store: Arc<dyn Store>, mut rx: mpsc::UnboundedReceiver<Order>, metr
         while let Ok(order) = rx.try_recv() {
             pending.absorb(order, &metrics);
         }
-        let Some((game, batch)) = pending.next_batch() else {
+        let Some(batch) = pending.next_batch() else {
             continue; // only barriers arrived, answered already
         };
         let started = Instant::now();
-        match store.write(game, &batch).await {
+        let written = match &batch.checkpoint {
+            Some(checkpoint) => {
+                store
+                    .write_checkpointed(batch.game, &batch.rows, checkpoint)
+                    .await
+            }
+            None => store.write(batch.game, &batch.rows).await,
+        };
+        match written {
             Ok(()) => {
                 metrics.observe_store_write(started.elapsed());
-                pending.written(game, &batch);
-                metrics.store_rows_done(batch.len());
+                pending.written(&batch);
+                metrics.store_rows_done(batch.rows.len());
                 backoff = FIRST_BACKOFF;
             }
             Err(e) => {
@@ -210,5 +266,139 @@ async fn run(store: Arc<dyn Store>, mut rx: mpsc::UnboundedReceiver<Order>, metr
     }
     if let Err(e) = store.flush().await {
         tracing::error!(error = %e, "store flush failed at shutdown");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::{GameInfo, StoreError};
+    use async_trait::async_trait;
+    use std::sync::Mutex;
+
+    /// A store that records each write call (its rows and checkpoint) and fails the
+    /// first `failures` of them.
+    #[derive(Default)]
+    struct Recording {
+        calls: Mutex<Vec<(usize, Option<Checkpoint>)>>,
+        failures: Mutex<usize>,
+    }
+
+    impl Recording {
+        fn record(&self, rows: usize, checkpoint: Option<&Checkpoint>) -> Result<(), StoreError> {
+            let mut failures = self.failures.lock().unwrap();
+            if *failures > 0 {
+                *failures -= 1;
+                return Err(StoreError::Backend("away".into()));
+            }
+            self.calls.lock().unwrap().push((rows, checkpoint.cloned()));
+            Ok(())
+        }
+    }
+
+    #[async_trait]
+    impl Store for Recording {
+        async fn current_game(&self) -> Result<Option<Uuid>, StoreError> {
+            Ok(None)
+        }
+        async fn set_current_game(&self, _: Uuid) -> Result<(), StoreError> {
+            Ok(())
+        }
+        async fn create_game(&self, _: &GameInfo) -> Result<(), StoreError> {
+            Ok(())
+        }
+        async fn games(&self) -> Result<Vec<GameInfo>, StoreError> {
+            Ok(Vec::new())
+        }
+        async fn game(&self, _: Uuid) -> Result<Option<GameInfo>, StoreError> {
+            Ok(None)
+        }
+        async fn load(&self, _: Uuid) -> Result<Vec<StoredObject>, StoreError> {
+            Ok(Vec::new())
+        }
+        async fn write(&self, _: Uuid, batch: &[StoredObject]) -> Result<(), StoreError> {
+            self.record(batch.len(), None)
+        }
+        async fn write_checkpointed(
+            &self,
+            _: Uuid,
+            batch: &[StoredObject],
+            checkpoint: &Checkpoint,
+        ) -> Result<(), StoreError> {
+            self.record(batch.len(), Some(checkpoint))
+        }
+    }
+
+    fn row(n: u128) -> StoredObject {
+        StoredObject {
+            kind: ObjectKind::Brick,
+            object_id: Uuid::from_u128(n),
+            active: true,
+            x: 0,
+            y: 0,
+            h: false,
+            generation: 0,
+            name: "b".into(),
+            score: 0,
+            expires_ms: None,
+            token_hash: None,
+        }
+    }
+
+    fn at(position: &str) -> Checkpoint {
+        Checkpoint {
+            position: position.into(),
+            epoch: 1,
+        }
+    }
+
+    /// Hands `orders` to a writer over `store` in one go, then waits until it wrote
+    /// everything; the store's calls.
+    async fn run_orders(
+        store: Arc<Recording>,
+        orders: impl FnOnce(&StoreWriter),
+    ) -> Vec<(usize, Option<Checkpoint>)> {
+        let (writer, task) = StoreWriter::spawn(store.clone(), StoreMetrics::default());
+        orders(&writer);
+        drop(writer);
+        task.await.unwrap();
+        let calls = store.calls.lock().unwrap().clone();
+        calls
+    }
+
+    #[tokio::test]
+    async fn a_checkpoint_goes_with_the_last_of_the_rows_handed_over_before_it() {
+        let game = Uuid::from_u128(7);
+        let calls = run_orders(Arc::default(), |w| {
+            for n in 0..(MAX_BATCH as u128 + 88) {
+                w.upsert(game, row(n));
+            }
+            w.checkpoint(game, at("1:2"));
+        })
+        .await;
+        // the first batch leaves rows waiting: no checkpoint with it
+        assert_eq!(calls, [(MAX_BATCH, None), (88, Some(at("1:2")))]);
+    }
+
+    #[tokio::test]
+    async fn a_checkpoint_with_no_row_waiting_is_recorded_alone() {
+        let game = Uuid::from_u128(7);
+        let calls = run_orders(Arc::default(), |w| w.checkpoint(game, at("1:2"))).await;
+        assert_eq!(calls, [(0, Some(at("1:2")))]);
+    }
+
+    #[tokio::test]
+    async fn while_the_store_fails_the_latest_checkpoint_waits_with_the_rows() {
+        let game = Uuid::from_u128(7);
+        let store = Arc::new(Recording::default());
+        *store.failures.lock().unwrap() = 2;
+        let calls = run_orders(store, |w| {
+            w.upsert(game, row(1));
+            w.checkpoint(game, at("1:2"));
+            w.upsert(game, row(2));
+            w.checkpoint(game, at("1:5"));
+        })
+        .await;
+        assert_eq!(calls, [(2, Some(at("1:5")))]);
     }
 }

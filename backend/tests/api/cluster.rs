@@ -7,6 +7,7 @@
 mod fencing;
 mod idle;
 mod instances;
+mod partitions;
 mod reentering;
 mod returning;
 mod soak;

@@ -145,13 +145,18 @@ impl Cluster {
         )
         .await?;
         let sockets = Arc::new(Sockets::default());
-        let direct_consumer = link::subscribe_directs(consumer_client, &directs, &instance).await?;
+        let direct_consumer =
+            link::subscribe_directs(consumer_client, &directs, &instance, 0).await?;
         let command_consumer =
             link::subscribe_commands(consumer_client, &commands, &instance).await?;
         let ownership = Arc::new(Mutex::new(Ownership::new(partitions)));
         let (received_tx, received_rx) = mpsc::channel(1024);
         let delivered = sockets.clone();
         let directs_task = tokio::spawn(link::receive_directs(
+            link::DirectSource {
+                client: consumer_client.clone(),
+                topic: directs.clone(),
+            },
             direct_consumer,
             instance.clone(),
             move |direct| delivered.deliver(direct),

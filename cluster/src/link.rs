@@ -2,7 +2,7 @@
 //! partition, receiving the commands of the partitions this instance owns, and the
 //! direct replies both ways. Knows topics and messages, not games.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use futures_util::StreamExt;
 use pulsar::consumer::{InitialPosition, Message};
@@ -11,7 +11,7 @@ use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
-use super::envelope::{Command, Direct, Kind};
+use super::envelope::{Command, ConnRef, Direct, Kind};
 use super::ownership::PING_EVERY;
 use super::partition::{index_of, partition_topic};
 use bus_pulsar::contract;
@@ -179,6 +179,7 @@ pub async fn start_senders(
                 for partition in 0..partitions {
                     pinger.command(partition, ping(&origin));
                 }
+                pinger.direct(probe(&origin));
             }
         }),
     };
@@ -194,6 +195,22 @@ fn ping(origin: &str) -> Command {
         frame: None,
         conns: None,
         id: None,
+    }
+}
+
+/// An empty direct reply to `origin` itself: its direct consumer hears it, or must be
+/// subscribed again (see [`receive_directs`]). Delivering it does nothing (no frames,
+/// no close).
+fn probe(origin: &str) -> Direct {
+    Direct {
+        target: origin.into(),
+        game: protocol::Uuid::nil(),
+        socket: ConnRef {
+            player: protocol::Uuid::nil(),
+            conn: 0,
+        },
+        frames: Vec::new(),
+        close: None,
     }
 }
 
@@ -304,16 +321,22 @@ pub async fn subscribe_commands(
 }
 
 /// Subscribes to the direct topic with a subscription of this instance's own (not
-/// durable: a dead instance leaves nothing behind).
+/// durable: a dead instance leaves nothing behind); `again` counts re-subscriptions,
+/// each under a new name, so that the broker never holds it against the old one.
 pub async fn subscribe_directs(
     client: &Client,
     direct_topic: &str,
     instance: &str,
+    again: u32,
 ) -> Result<PulsarConsumer, LinkError> {
+    let subscription = match again {
+        0 => format!("drapetisca-direct-{instance}"),
+        n => format!("drapetisca-direct-{instance}-{n}"),
+    };
     client
         .consumer()
         .with_topic(direct_topic)
-        .with_subscription(format!("drapetisca-direct-{instance}"))
+        .with_subscription(subscription)
         .with_subscription_type(SubType::Exclusive)
         .with_consumer_name(instance)
         .with_options(
@@ -392,26 +415,74 @@ pub async fn receive_commands(
     Some(consumer)
 }
 
-/// Hands every direct reply addressed to `instance` to `out`.
+/// How long the direct consumer may hear none of its own probes (sent with the pings,
+/// every [`PING_EVERY`]) before it is subscribed again. After a partition between an
+/// instance and the broker healed, pulsar-rs re-created the consumer and it never
+/// delivered again, with neither an error nor an end (backend/tests/api/cluster/
+/// partitions.rs): the instance's players got no brief and no reply. Its own probe
+/// coming back is the only sign that the consumer works.
+const DIRECT_SILENT_AFTER: Duration = Duration::from_secs(5);
+
+/// Where [`receive_directs`] subscribes again.
+pub struct DirectSource {
+    /// The client of the consumers.
+    pub client: Client,
+    /// The direct topic.
+    pub topic: String,
+}
+
+/// Hands every direct reply addressed to `instance` to `out`; subscribes again when
+/// none of its own probes came for [`DIRECT_SILENT_AFTER`] or the consumer ended.
 pub async fn receive_directs(
+    source: DirectSource,
     mut consumer: PulsarConsumer,
     instance: String,
     out: impl Fn(Direct),
     stop: CancellationToken,
 ) {
+    let mut heard = Instant::now();
+    let mut again = 0u32;
+    let mut check = tokio::time::interval(DIRECT_SILENT_AFTER / 5);
     loop {
-        let Next::Message(message) = next_message(&mut consumer, &stop, "direct").await else {
-            break;
+        let silent = tokio::select! {
+            _ = check.tick() => heard.elapsed() > DIRECT_SILENT_AFTER,
+            next = next_message(&mut consumer, &stop, "direct") => match next {
+                Next::Stopped => break,
+                Next::Ended => true,
+                Next::Message(message) => {
+                    // only the target decodes: the key says who it is for
+                    if message.payload.metadata.partition_key.as_deref() == Some(instance.as_str()) {
+                        heard = Instant::now();
+                        match serde_json::from_slice::<Direct>(&message.payload.data) {
+                            Ok(direct) if direct.target == instance => out(direct),
+                            Ok(_) => {}
+                            Err(e) => tracing::warn!(error = %e, "malformed direct reply skipped"),
+                        }
+                    }
+                    let _ = consumer.ack(&message).await;
+                    false
+                }
+            },
         };
-        // only the target decodes: the key says who it is for
-        if message.payload.metadata.partition_key.as_deref() == Some(instance.as_str()) {
-            match serde_json::from_slice::<Direct>(&message.payload.data) {
-                Ok(direct) if direct.target == instance => out(direct),
-                Ok(_) => {}
-                Err(e) => tracing::warn!(error = %e, "malformed direct reply skipped"),
-            }
+        if !silent {
+            continue;
         }
-        let _ = consumer.ack(&message).await;
+        again += 1;
+        tracing::warn!(
+            silent_ms = heard.elapsed().as_millis() as u64,
+            "cluster direct consumer heard nothing: subscribing again"
+        );
+        let fresh = tokio::select! {
+            _ = stop.cancelled() => break,
+            fresh = subscribe_directs(&source.client, &source.topic, &instance, again) => fresh,
+        };
+        match fresh {
+            Ok(fresh) => {
+                consumer = fresh;
+                heard = Instant::now();
+            }
+            Err(e) => tracing::warn!(error = %e, "cluster direct re-subscription failed"),
+        }
     }
     let _ = consumer.close().await;
 }

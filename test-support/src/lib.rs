@@ -4,6 +4,10 @@
 //!   settings for each bus and store, and a client that speaks the protocol over real
 //!   WebSockets, as a reference client would.
 //! - [`cassandra`]: a fresh keyspace per test, and reading the stored rows back.
+//! - [`netns`]: network namespaces whose packets to Pulsar or Cassandra can be dropped
+//!   (the partition tests), with [`binaries`], which builds the processes tests run.
 
 pub mod app;
+pub mod binaries;
 pub mod cassandra;
+pub mod netns;

@@ -50,6 +50,11 @@ const TEST: &[Need] = &[
         package: "maven",
         why: "Pulsar's and Cassandra's jars come from Maven Central",
     },
+    Need {
+        program: "tc",
+        package: "iproute2",
+        why: "the partition tests make network namespaces (`ip netns`) and drop packets on their veths (`tc`)",
+    },
 ];
 
 pub fn on_path(program: &str) -> bool {
@@ -58,9 +63,18 @@ pub fn on_path(program: &str) -> bool {
         .unwrap_or(false)
 }
 
+/// On the `PATH`, or in the system's `sbin` directories, which a user's `PATH` may
+/// lack (`ip` and `tc` live there).
+fn installed(program: &str) -> bool {
+    on_path(program)
+        || ["/usr/sbin", "/sbin"]
+            .iter()
+            .any(|dir| std::path::Path::new(dir).join(program).is_file())
+}
+
 fn ensure(needs: &[Need]) -> Result<()> {
-    let missing: Vec<&Need> = needs.iter().filter(|n| !on_path(n.program)).collect();
-    for need in needs.iter().filter(|n| on_path(n.program)) {
+    let missing: Vec<&Need> = needs.iter().filter(|n| !installed(n.program)).collect();
+    for need in needs.iter().filter(|n| installed(n.program)) {
         eprintln!("xtask: {} is installed", need.program);
     }
     if missing.is_empty() {

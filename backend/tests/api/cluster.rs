@@ -8,6 +8,7 @@ mod fencing;
 mod idle;
 mod instances;
 mod owned_cap;
+mod partitions;
 mod reentering;
 mod returning;
 mod soak;

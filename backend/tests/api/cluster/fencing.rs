@@ -56,7 +56,7 @@ async fn send_step(client: &mut Client) -> i64 {
 
 /// Where a stream shows a player's generation going back: a position shown after one
 /// of a later validated move (a re-entry shows the last one again, never an older one).
-fn generations_going_back(frames: &[Value]) -> Vec<String> {
+pub(super) fn generations_going_back(frames: &[Value]) -> Vec<String> {
     let mut newest: HashMap<&str, i64> = HashMap::new();
     let mut back = Vec::new();
     for frame in frames.iter().filter(|f| f["messageType"] == "player") {
@@ -78,7 +78,10 @@ fn generations_going_back(frames: &[Value]) -> Vec<String> {
 }
 
 /// The cells and scores stored for `game`'s players.
-async fn stored(keyspace: &str, game: Uuid) -> (HashMap<Uuid, Cell>, HashMap<Uuid, i64>) {
+pub(super) async fn stored(
+    keyspace: &str,
+    game: Uuid,
+) -> (HashMap<Uuid, Cell>, HashMap<Uuid, i64>) {
     let session = session().await;
     let result = session
         .query_unpaged(

@@ -11,6 +11,7 @@ use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use protocol::Uuid;
+use test_support::netns::Netns;
 
 use crate::cassandra::support::{
     drop_stale_keyspaces_once, fresh_keyspace, require_cassandra, NODE, PASSWORD, USER,
@@ -23,29 +24,7 @@ use crate::helpers::{
 pub fn release_binary() -> &'static PathBuf {
     static BINARY: OnceLock<PathBuf> = OnceLock::new();
     BINARY.get_or_init(|| {
-        let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-        let out = Command::new(cargo)
-            .args([
-                "build",
-                "--release",
-                "-p",
-                "drapetisca",
-                "--bin",
-                "drapetisca",
-                "--message-format=json-render-diagnostics",
-            ])
-            .current_dir(env!("CARGO_MANIFEST_DIR"))
-            .stderr(Stdio::inherit())
-            .output()
-            .expect("cargo runs");
-        assert!(out.status.success(), "cargo build --release failed");
-        // the last artifact line names the executable, wherever the target dir is
-        String::from_utf8_lossy(&out.stdout)
-            .lines()
-            .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
-            .filter_map(|v| v["executable"].as_str().map(PathBuf::from))
-            .next_back()
-            .expect("cargo names the drapetisca executable")
+        test_support::binaries::build(&["--release", "-p", "drapetisca", "--bin", "drapetisca"])
     })
 }
 
@@ -83,10 +62,26 @@ impl Deployment {
 
     /// Like [`Deployment::start`], with more settings (`DRAPETISCA_*` variables).
     pub fn start_with(&self, name: &str, settings: &[(&str, &str)]) -> Instance {
+        self.launch(name, settings, None)
+    }
+
+    /// Starts one instance inside `netns`: it reaches Pulsar and Cassandra through the
+    /// namespace's forwarders (which [`Netns::cut`] can cut off), and its players reach
+    /// it at the namespace's address.
+    pub fn start_in(&self, name: &str, netns: &Netns) -> Instance {
+        self.launch(name, &[], Some(netns))
+    }
+
+    fn launch(&self, name: &str, settings: &[(&str, &str)], netns: Option<&Netns>) -> Instance {
         let dir = tempfile::tempdir().expect("temporary directory");
-        let mut child = Command::new(release_binary())
+        let host = netns.map_or("127.0.0.1".to_string(), |n| n.address.to_string());
+        let mut command = match netns {
+            Some(netns) => netns.command(release_binary()),
+            None => Command::new(release_binary()),
+        };
+        let mut child = command
             .env("NO_COLOR", "1")
-            .env("DRAPETISCA_BIND", "127.0.0.1:0")
+            .env("DRAPETISCA_BIND", format!("{host}:0"))
             .env("DRAPETISCA_DATA_DIR", dir.path())
             .env("DRAPETISCA_GAME_ID", self.game.to_string())
             .env("DRAPETISCA_CLUSTER", "true")
@@ -122,7 +117,7 @@ impl Deployment {
             .unwrap_or_else(|_| panic!("{name} did not start: {:?}", log.lock().unwrap()));
         Instance {
             name: name.into(),
-            address: format!("127.0.0.1:{port}"),
+            address: format!("{host}:{port}"),
             child,
             log,
             _dir: dir,
@@ -134,7 +129,7 @@ impl Deployment {
 pub struct Instance {
     /// For messages.
     pub name: String,
-    /// `127.0.0.1:port`.
+    /// `127.0.0.1:port`, or the namespace's address and the port.
     pub address: String,
     child: Child,
     /// Its log lines so far.

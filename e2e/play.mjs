@@ -15,20 +15,21 @@ import {
   enter,
   fail,
   get,
+  messages,
   moveSomewhere,
   openPage,
   position,
   scenario,
+  socketUrls,
   spiderOf,
   step,
   waitForSpiderAt,
   WAIT,
-  worldMessages,
 } from "./lib/harness.mjs";
 
 const screenshot = process.env.SCREENSHOT ?? path.join(e2eDir, "out", "screenshot.png");
 /**
- * The ceiling for what a player downloads, gzipped: today's 99,772 bytes and 0.6 KB of
+ * The ceiling for what a player downloads, gzipped: today's 99,445 bytes and 0.9 KB of
  * headroom (the reference client: ~53 KB; ARCHITECTURE.md, "The page's weight").
  */
 const PAGE_BUDGET = 98 * 1024;
@@ -86,15 +87,21 @@ await scenario(async ({ server: startServer, browser }) => {
   await waitForSpiderAt(alpha, "Alpha", moved);
   step(`Alpha moved with the arrow keys to ${moved}; Beta sees it there`);
 
-  // the page reads the batched world stream (docs/protocol.md): every world message
-  // is a JSON array of reference frames
-  const world = worldMessages(beta);
-  if (world.length === 0) fail("Beta received nothing on its world socket");
-  for (const { url, text } of world) {
-    if (new URL(url).searchParams.get("batch") !== "true") fail(`world socket ${url} is not batched`);
-    if (!Array.isArray(JSON.parse(text))) fail(`a world message is not a batch: ${text}`);
+  // the page plays on one socket (docs/protocol.md): its commands, the direct replies
+  // (JSON objects) and the batched world stream (JSON arrays of reference frames)
+  const urls = socketUrls(beta);
+  if (urls.length !== 1 || !new URL(urls[0]).pathname.includes("/one/")) {
+    fail(`Beta opened ${urls.join(", ")}, not its one socket`);
   }
-  step(`Beta's world socket is batched: ${world.length} messages, all arrays`);
+  const received = messages(beta);
+  const world = received.filter(({ json }) => Array.isArray(json));
+  const direct = received.filter(({ json }) => !Array.isArray(json));
+  if (world.length === 0) fail("Beta received no world batch");
+  if (!direct.some(({ json }) => json.messageType === "geometry")) fail("Beta received no brief");
+  for (const { text, json } of received) {
+    if (json === null || typeof json !== "object") fail(`neither a batch nor a frame: ${text}`);
+  }
+  step(`Beta plays on one socket: ${world.length} world batches, ${direct.length} direct replies`);
 
   const line = `hello from Alpha ${Date.now()}`;
   await alpha.locator("#chat-input").fill(line);

@@ -158,6 +158,8 @@ export async function scenario(test) {
 
 /** Frames each page's sockets received, as { url, text }, oldest first. */
 const received = new WeakMap();
+/** The address of every WebSocket each page opened, oldest first. */
+const opened = new WeakMap();
 
 /**
  * A page of `context` at `url` that records console errors and uncaught exceptions into
@@ -168,11 +170,14 @@ export async function openPage(context, url, errors, label, ready = ".app") {
   const page = await context.newPage();
   const frames = [];
   received.set(page, frames);
+  const urls = [];
+  opened.set(page, urls);
   page.on("console", (msg) => {
     if (msg.type() === "error") errors.push(`${label} console: ${msg.text()}`);
   });
   page.on("pageerror", (err) => errors.push(`${label} exception: ${err.message}`));
   page.on("websocket", (ws) => {
+    urls.push(ws.url());
     ws.on("framereceived", ({ payload }) => frames.push({ url: ws.url(), text: String(payload) }));
   });
   await page.goto(url);
@@ -212,10 +217,18 @@ export function spiderOf(page, name) {
   });
 }
 
-/** What `page` received on its world socket so far, as { url, text }, oldest first. */
-export function worldMessages(page) {
+/** The address of every WebSocket `page` opened so far, oldest first. */
+export function socketUrls(page) {
+  return opened.get(page) ?? fail("the page was not opened with openPage");
+}
+
+/**
+ * Every message `page` received so far, as { url, text, json }, oldest first. On the one
+ * socket (docs/protocol.md) a world batch is a JSON array, a direct reply an object.
+ */
+export function messages(page) {
   const frames = received.get(page) ?? fail("the page was not opened with openPage");
-  return frames.filter(({ url }) => new URL(url).pathname.includes("/world/"));
+  return frames.map(({ url, text }) => ({ url, text, json: JSON.parse(text) }));
 }
 
 /** Waits until `page` draws the spider named `name` on cell (x, y). */
@@ -233,8 +246,8 @@ export async function waitForSpiderAt(page, name, [x, y]) {
 
 /**
  * Waits until `page` received the server's answer to its move of generation
- * `generation`: the move's echo on the world socket, or the position it was snapped
- * back to on the player socket (protocol.md: a refusal keeps the generation).
+ * `generation`: the move's echo in a world batch, or the position it was snapped
+ * back to in a direct reply (protocol.md: a refusal keeps the generation).
  */
 export async function waitForEcho(page, generation) {
   const me = await playerId(page);

@@ -66,6 +66,12 @@ fn routes(cfg: &mut web::ServiceConfig) {
             "/ws/game/{game_id}/world/{player_id}",
             web::get().to(ws::game_world_route),
         )
+        // the one socket, an extension for our own clients (docs/protocol.md)
+        .route("/ws/one/{player_id}", web::get().to(ws::one::route))
+        .route(
+            "/ws/game/{game_id}/one/{player_id}",
+            web::get().to(ws::one::game_route),
+        )
         .configure(lobby::configure)
         .route("/healthz", web::get().to(healthz))
         .configure(assets::configure);

@@ -4,9 +4,15 @@
 //! - [`player`]: `/ws/player/{player_id}`, the player's commands and direct replies.
 //! - [`world`]: `/ws/world/{player_id}`, every world update of the game from the bus.
 //!
-//! Both play the default game; `/ws/game/{game_id}/player/{player_id}` and
-//! `/ws/game/{game_id}/world/{player_id}` play any game the registry knows.
+//! - [`one`]: `/ws/one/{player_id}`, both on one socket (an extension for our own
+//!   clients, docs/protocol.md): the player socket's task, with the world socket's
+//!   outflow as its connection's body.
+//!
+//! They play the default game; `/ws/game/{game_id}/player/{player_id}`,
+//! `/ws/game/{game_id}/world/{player_id}` and `/ws/game/{game_id}/one/{player_id}` play
+//! any game the registry knows.
 
+pub mod one;
 pub mod player;
 pub mod world;
 
@@ -20,12 +26,12 @@ use actix_web::body::{BodySize, BoxBody, MessageBody};
 use actix_web::web::Bytes;
 use actix_web::{web, HttpRequest, HttpResponse};
 use actix_ws::{AggregatedMessageStream, CloseCode, CloseReason, Session};
-use protocol::{server::StatusPayload, ServerMessage, Uuid, MAX_FRAME_BYTES};
+use protocol::{Uuid, MAX_FRAME_BYTES};
 
 use crate::guard::caps::SocketSlot;
 use crate::metrics::SocketMetrics;
 use crate::state::AppState;
-use game_core::bus::{frame, Frame, Wire};
+use game_core::bus::Frame;
 
 /// How often the server pings an idle client.
 const HEARTBEAT: Duration = Duration::from_secs(10);
@@ -201,34 +207,17 @@ fn serve_world(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, actix_web::Error> {
     let socket = upgrade(&req, body, id, &state)?;
-    // subscribe before answering, so that no update published after the client's
-    // handshake completes can be missed
-    let updates = if options.batch {
-        state.fanout.subscribe_batched(game)
-    } else {
-        state.fanout.subscribe(game)
-    };
-    let first = (!state.fanout.bus_ok()).then(|| {
-        Wire::text(&frame(&ServerMessage::Status {
-            payload: StatusPayload { bus_ok: false },
-        }))
-    });
-    let first = match (first, options.batch) {
-        // the batched stream is batches only, even the first message
-        (Some(status), true) => Some(Wire::batch(&[status])),
-        (first, _) => first,
-    };
+    let (updates, first) = world::subscribe(&state, game, options.batch);
     let state = state.into_inner();
     let control = world::outflow::Control::default();
     let response = socket.response.map_body(|_, actix_ws| {
-        BoxBody::new(world::outflow::Outflow::new(
-            actix_ws,
-            control.clone(),
-            updates,
-            first,
-            socket.player,
-            Arc::clone(&state),
-        ))
+        let writer = world::outflow::Writer::Control {
+            control: control.clone(),
+            _actix_ws: actix_ws,
+        };
+        let outflow =
+            world::outflow::Outflow::new(writer, updates, first, socket.player, Arc::clone(&state));
+        BoxBody::new(outflow)
     });
     // the outflow writes what the socket task sends: actix-ws' session goes unused
     drop(socket.session);

@@ -1,5 +1,7 @@
-//! The two WebSockets of a session. Their callbacks do nothing but dispatch
-//! [`Action`]s; the reducer decides what a frame or a drop means.
+//! The WebSocket of a session: the one socket (docs/protocol.md), our commands and
+//! replies and the batched world stream together. Its callbacks do nothing but dispatch
+//! [`Action`]s; the reducer decides what a message or a drop means, and which stream a
+//! message belongs to (`Socket::of`).
 
 use protocol::Uuid;
 use wasm_bindgen::closure::Closure;
@@ -7,21 +9,16 @@ use wasm_bindgen::{JsCast, JsValue};
 use web_sys::{CloseEvent, MessageEvent, WebSocket};
 use yew::UseReducerDispatcher;
 
-use crate::state::{Action, GameState, Socket};
+use crate::state::{Action, GameState};
 
 type Dispatch = UseReducerDispatcher<GameState>;
 
-/// Both sockets of one session; dropping it closes them without reporting a drop.
-pub struct Sockets {
-    /// Where our commands go.
-    player: Channel,
-    /// Kept open for the world's updates; never written to.
-    _world: Channel,
-}
+/// The socket of one session; dropping it closes it without reporting a drop.
+pub struct Connection(Channel);
 
-impl Sockets {
-    /// Opens both sockets of `session` against `server` (`ws://host:port`): those of
-    /// `game`, or the reference routes (the server's default game) when `None`.
+impl Connection {
+    /// Opens the socket of `session` against `server` (`ws://host:port`): that of
+    /// `game`, or of the server's default game when `None`.
     pub fn open(
         server: &str,
         game: Option<Uuid>,
@@ -29,37 +26,19 @@ impl Sockets {
         session: u32,
         dispatch: Dispatch,
     ) -> Result<Self, JsValue> {
-        // the routes of protocol.md: `/ws/player/{id}` and `/ws/world/{id}` play the
-        // default game, `/ws/game/{game}/player/{id}` and `.../world/{id}` that game
-        // (one prefix, not two formatted routes: the page's bytes count)
-        let base = match game {
-            Some(game) => format!("{server}/ws/game/{game}"),
-            None => format!("{server}/ws"),
+        // `/ws/one/{id}` plays the default game, `/ws/game/{game}/one/{id}` that game
+        let url = match game {
+            Some(game) => format!("{server}/ws/game/{game}/one/{me}"),
+            None => format!("{server}/ws/one/{me}"),
         };
-        let player = Channel::open(
-            &format!("{base}/player/{me}"),
-            Socket::Player,
-            session,
-            dispatch.clone(),
-        )?;
-        // the batched world stream (docs/protocol.md): several updates to a message
-        let world = Channel::open(
-            &format!("{base}/world/{me}{}", protocol::BATCH_QUERY),
-            Socket::World,
-            session,
-            dispatch,
-        )?;
-        Ok(Sockets {
-            player,
-            _world: world,
-        })
+        Channel::open(&url, session, dispatch).map(Connection)
     }
 
-    /// Writes a frame to the player socket. A frame written while the socket is not
-    /// open is lost, as it would be on the wire; the drop is already being handled.
+    /// Writes a frame. A frame written while the socket is not open is lost, as it
+    /// would be on the wire; the drop is already being handled.
     pub fn send(&self, text: &str) {
-        if self.player.ws.ready_state() == WebSocket::OPEN {
-            let _ = self.player.ws.send_with_str(text);
+        if self.0.ws.ready_state() == WebSocket::OPEN {
+            let _ = self.0.ws.send_with_str(text);
         }
     }
 }
@@ -79,23 +58,17 @@ struct Channel {
 }
 
 impl Channel {
-    fn open(url: &str, socket: Socket, session: u32, dispatch: Dispatch) -> Result<Self, JsValue> {
+    fn open(url: &str, session: u32, dispatch: Dispatch) -> Result<Self, JsValue> {
         let ws = WebSocket::new(url)?;
         let on_open = {
             let dispatch = dispatch.clone();
-            Closure::<dyn FnMut()>::new(move || {
-                dispatch.dispatch(Action::Opened { session, socket })
-            })
+            Closure::<dyn FnMut()>::new(move || dispatch.dispatch(Action::Opened { session }))
         };
         let on_message = {
             let dispatch = dispatch.clone();
             Closure::<dyn FnMut(MessageEvent)>::new(move |event: MessageEvent| {
                 if let Some(text) = event.data().as_string() {
-                    dispatch.dispatch(Action::Received {
-                        session,
-                        socket,
-                        text,
-                    });
+                    dispatch.dispatch(Action::Received { session, text });
                 }
             })
         };

@@ -19,7 +19,7 @@
 //! - [`world`]: the world as the page knows it, with our own moves predicted
 //!   (`world/prediction`) and the spiders' headings (`world/heading`).
 //! - [`chat`]: the last chat lines.
-//! - [`outbox`]: frames waiting to be written to the player socket.
+//! - [`outbox`]: frames waiting to be written to the socket.
 //! - [`debug`]: the last frames sent and received, as text, for the status bar.
 //!
 //! A sub-state never reaches into another: what one needs of another (our id, our
@@ -49,13 +49,27 @@ use link::{Link, Status};
 use outbox::Outbox;
 use world::World;
 
-/// Which of the two sockets a frame or an event came from.
+/// Which stream of our one socket (`/ws/one/{id}`, docs/protocol.md) a frame came on.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Socket {
-    /// `/ws/player/{id}`: our commands, and replies meant for us alone.
+    /// Replies meant for us alone, as the reference's player socket carries them: one
+    /// JSON object per message.
     Player,
-    /// `/ws/world/{id}`: everything published to every player.
+    /// Everything published to every player, as a batched world socket carries it: a
+    /// JSON array per message.
     World,
+}
+
+impl Socket {
+    /// The stream a message of the one socket belongs to: world batches are arrays,
+    /// direct replies objects.
+    pub fn of(text: &str) -> Socket {
+        if text.trim_start().starts_with('[') {
+            Socket::World
+        } else {
+            Socket::Player
+        }
+    }
 }
 
 /// Everything the page knows and shows.
@@ -73,7 +87,7 @@ pub struct GameState {
     pub world: World,
     /// The chat lines shown.
     pub chat: Chat,
-    /// Frames waiting to be written to the player socket.
+    /// Frames waiting to be written to the socket.
     pub outbox: Outbox,
     /// The last frames sent and received, for the status bar.
     pub debug: LastFrames,
@@ -90,20 +104,16 @@ pub enum Action {
     Enter,
     /// The player pressed Leave.
     Leave,
-    /// A socket of session `session` opened.
+    /// The socket of session `session` opened.
     Opened {
         /// The session the socket belongs to.
         session: u32,
-        /// Which socket.
-        socket: Socket,
     },
-    /// A text frame arrived on a socket of session `session`.
+    /// A text message arrived on the socket of session `session`.
     Received {
         /// The session the socket belongs to.
         session: u32,
-        /// Which socket.
-        socket: Socket,
-        /// The frame, as received.
+        /// The message, as received: a direct reply, or a batch of world updates.
         text: String,
     },
     /// A socket of session `session` closed or failed.
@@ -193,22 +203,19 @@ impl GameState {
                 self.link.status = Status::Offline;
                 self.world.clear();
             }
-            Action::Opened { session, socket } => {
-                if self.link.opened(session, socket) {
+            Action::Opened { session } => {
+                if self.link.opened(session) {
                     let payload = self.link.entering(&self.form.name);
                     self.send(ClientMessage::Entering { payload });
                 }
             }
-            Action::Received {
-                session,
-                socket,
-                text,
-            } => {
+            Action::Received { session, text } => {
                 if !self.link.current(session) {
                     return;
                 }
-                // a batch of the batched world stream: its updates in order, each
-                // as if it had come alone
+                // a batch of the world stream: its updates in order, each as if it had
+                // come alone
+                let socket = Socket::of(&text);
                 for message in crate::wire::parse_all(&text) {
                     self.receive(socket, message);
                 }
@@ -284,7 +291,7 @@ impl GameState {
         }
     }
 
-    /// Queues a frame for the player socket.
+    /// Queues a frame for the socket.
     fn send(&mut self, message: ClientMessage) {
         let text = crate::wire::encode(&message);
         self.outbox.push(text.clone());
@@ -329,5 +336,26 @@ mod tests {
             s.world.known.player(OTHER).unwrap().cell,
             Some(Cell::new(3, 5))
         );
+    }
+
+    #[test]
+    fn a_direct_reply_about_us_applies_where_the_same_frame_in_a_batch_is_stale() {
+        let mut s = placed();
+        for _ in 0..3 {
+            s.apply(Action::Step { dx: 1, dy: 0 });
+        }
+        // an object is a direct reply (a snap-back): it always applies
+        s.apply(Action::Received {
+            session: s.link.session,
+            text: player_frame(ME, 10, 11, 0),
+        });
+        assert_eq!(s.own(), Some(Cell::new(10, 11)));
+        // the same kind of frame in an array is a world update older than our
+        // generation - 1: stale, it does not move us back
+        s.apply(Action::Received {
+            session: s.link.session,
+            text: format!("[{}]", player_frame(ME, 12, 10, 0)),
+        });
+        assert_eq!(s.own(), Some(Cell::new(10, 11)));
     }
 }

@@ -1,7 +1,7 @@
-//! One bot player: its two sockets, its brief, its moves, and everything it receives.
+//! One bot player: its sockets ([`Sockets`]), its brief, its moves, and everything it
+//! receives.
 //!
-//! A bot is one task: a `select!` over its world socket, its player socket, the start
-//! signal and its own timer. No thread per bot, no lock per frame: deliveries go to the
+//! A bot is one task: a `select!` over its sockets, the start signal and its own timer. No thread per bot, no lock per frame: deliveries go to the
 //! shared [`Ledger`](crate::ledger::Ledger) through atomics and to the latency
 //! histograms through a per-bot buffer.
 
@@ -9,27 +9,21 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use anyhow::{bail, Context, Result};
-use futures_util::{SinkExt, StreamExt};
+use anyhow::{bail, Result};
+use futures_util::SinkExt;
 use protocol::{Board, Cell};
 use protocol::{ChatFrom, ChatLine, ClientMessage, Entering, PlayerUpdate, ServerMessage, Uuid};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
-use tokio::net::TcpStream;
 use tokio::sync::{mpsc, watch};
-use tokio::time::{sleep_until, timeout};
+use tokio::time::sleep_until;
 use tokio_tungstenite::tungstenite::Message;
-use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
 use crate::field::{Field, Other};
 use crate::ledger::Ledger;
 use crate::recorder::{Latencies, Recorder};
 use crate::roster::Roster;
-
-pub type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
-
-/// How long one WebSocket handshake may take.
-const CONNECT_TIMEOUT: Duration = Duration::from_secs(15);
+use crate::sockets::{Socket, SocketMode, Sockets, Stream};
 
 /// The timeline of the measured part of a run, the same for every bot.
 #[derive(Clone, Copy, Debug)]
@@ -50,8 +44,10 @@ pub struct Shared {
     pub rate: f64,
     /// Seconds between chat lines, 0 for none.
     pub chat_every: f64,
-    /// Bots read the batched world stream.
+    /// Bots read the batched world stream (two-socket bots; the one socket always does).
     pub batched: bool,
+    /// How many sockets each bot plays on.
+    pub sockets: SocketMode,
     /// Deliveries slower than this are counted as late, in microseconds.
     pub late_us: u64,
     /// Every bot's id.
@@ -141,32 +137,6 @@ pub async fn run(
     bot.stats
 }
 
-/// Opens the WebSocket at `route`, with Nagle off.
-pub async fn connect(addr: SocketAddr, route: &str) -> Result<Socket> {
-    let url = format!("ws://{addr}{route}");
-    let (socket, _) = timeout(
-        CONNECT_TIMEOUT,
-        // disable_nagle: moves are tiny frames that must leave at once
-        tokio_tungstenite::connect_async_with_config(url.as_str(), None, true),
-    )
-    .await
-    .with_context(|| format!("connecting {url} timed out"))?
-    .with_context(|| format!("could not connect {url}"))?;
-    Ok(socket)
-}
-
-/// Sends a close frame and reads until the server's answering close (or the end), so
-/// that the server sees a clean goodbye rather than a connection torn down under it;
-/// the run is over whatever the server answers, hence the time limit.
-async fn close_politely(mut socket: Socket) {
-    let _ = timeout(Duration::from_secs(2), async {
-        if socket.close(None).await.is_ok() {
-            while let Some(Ok(_)) = socket.next().await {}
-        }
-    })
-    .await;
-}
-
 /// A bot's own state.
 struct Bot {
     /// Everything shared with the other bots.
@@ -225,29 +195,23 @@ impl Bot {
         mut start: watch::Receiver<Option<Schedule>>,
         ready: &Ready,
     ) -> Result<()> {
-        // the world socket first, so nothing published after the brief is missed
-        let (world_route, player_route) = match self.shared.roster.game(self.me) {
-            Some(game) => (
-                protocol::game_world_route(game, self.id),
-                protocol::game_player_route(game, self.id),
-            ),
-            None => (
-                protocol::world_route(self.id),
-                protocol::player_route(self.id),
-            ),
-        };
-        let world_route = if self.shared.batched {
-            world_route + protocol::BATCH_QUERY
-        } else {
-            world_route
-        };
         let addr = self.shared.addrs[self.me % self.shared.addrs.len()];
-        let mut world = connect(addr, &world_route).await?;
-        let mut player = connect(addr, &player_route).await?;
+        let game = self.shared.roster.game(self.me);
+        let mut sockets = Sockets::open(
+            addr,
+            game,
+            self.id,
+            self.shared.sockets,
+            self.shared.batched,
+        )
+        .await?;
         let entering = ClientMessage::Entering {
             payload: Entering::named(self.name.clone()),
         };
-        player.send(Message::Text(entering.to_json())).await?;
+        sockets
+            .commands()
+            .send(Message::Text(entering.to_json()))
+            .await?;
         self.stats.frames_out += 1;
 
         let far = Instant::now() + Duration::from_secs(86_400 * 365);
@@ -257,23 +221,20 @@ impl Bot {
         loop {
             let mut due = false;
             tokio::select! {
-                frame = world.next() => match frame {
-                    Some(Ok(Message::Text(text))) => self.on_world(&text),
-                    Some(Ok(Message::Close(_))) | None => bail!("the server closed the world socket"),
-                    Some(Ok(_)) => {}
-                    Some(Err(e)) => return Err(e).context("world socket failed"),
-                },
-                frame = player.next() => match frame {
-                    Some(Ok(Message::Text(text))) => {
+                (stream, frame) = sockets.next() => match (stream, frame) {
+                    (Stream::World, Some(Ok(Message::Text(text)))) => self.on_world(&text),
+                    (Stream::Player, Some(Ok(Message::Text(text)))) => {
                         let was_entered = self.stats.entered;
                         self.on_player(&text);
                         if self.stats.entered && !was_entered {
                             ready.send(true).await.ok();
                         }
                     }
-                    Some(Ok(Message::Close(_))) | None => bail!("the server closed the player socket"),
-                    Some(Ok(_)) => {}
-                    Some(Err(e)) => return Err(e).context("player socket failed"),
+                    (stream, Some(Ok(Message::Close(_))) | None) => {
+                        bail!("the server closed the {} socket", stream.name())
+                    }
+                    (_, Some(Ok(_))) => {}
+                    (_, Some(Err(e))) => return Err(e),
                 },
                 changed = start.changed(), if self.schedule.is_none() => {
                     if changed.is_err() {
@@ -305,11 +266,11 @@ impl Bot {
                 break;
             }
             if now >= next_move && now < schedule.end {
-                self.send_move(&mut player).await?;
+                self.send_move(sockets.commands()).await?;
                 next_move = skip_missed(next_move, 1.0 / self.shared.rate, now);
             }
             if now >= next_chat && now < schedule.end {
-                self.send_chat(&mut player).await?;
+                self.send_chat(sockets.commands()).await?;
                 next_chat = skip_missed(next_chat, self.shared.chat_every, now);
             }
             let mut wake = schedule.stop;
@@ -320,7 +281,7 @@ impl Bot {
             }
             timer.as_mut().reset(wake.into());
         }
-        tokio::join!(close_politely(player), close_politely(world));
+        sockets.close().await;
         Ok(())
     }
 
@@ -383,7 +344,7 @@ impl Bot {
         }
     }
 
-    /// A message of the world socket: the hot path. A batch (a JSON array) is its
+    /// A message of the world stream: the hot path. A batch (a JSON array) is its
     /// updates in order, each handled as if it had come alone.
     fn on_world(&mut self, text: &str) {
         let now = Instant::now();
@@ -484,7 +445,7 @@ impl Bot {
         }
     }
 
-    /// A frame of the player socket: the brief, then answers meant for this bot only.
+    /// A direct reply: the brief, then answers meant for this bot only.
     fn on_player(&mut self, text: &str) {
         self.count_frame(text, Instant::now());
         let Ok(message) = ServerMessage::parse(text) else {

@@ -6,6 +6,8 @@ use std::time::Duration;
 
 use clap::Parser;
 
+use crate::sockets::SocketMode;
+
 /// One load run: how many bots, how fast they move, for how long, against which server.
 #[derive(Clone, Debug, Parser)]
 #[command(
@@ -20,7 +22,7 @@ pub struct Config {
     /// to the i-th of `--addr` and these, round-robin, so players spread over instances.
     #[arg(long = "also-addr")]
     pub also_addrs: Vec<SocketAddr>,
-    /// How many bot players, each with a player and a world socket.
+    /// How many bot players.
     #[arg(long, short = 'n', default_value_t = 100)]
     pub players: usize,
     /// Games the bots are spread over: bot `i` plays game `i mod N`. Game 0 is the
@@ -38,9 +40,16 @@ pub struct Config {
     /// Bots connecting per second during the ramp-up, so connects do not stampede.
     #[arg(long, default_value_t = 200.0)]
     pub connects_per_sec: f64,
-    /// Bots ask for the batched world stream (`?batch=true`, several updates to a
-    /// message), as Drapetisca's own page does; without it they are reference clients,
-    /// one message per update. Latency and loss count every update inside a batch.
+    /// How many sockets each bot plays on: `one` (`/ws/one/{id}`, as Drapetisca's own
+    /// page plays: commands, replies and the batched world stream on one socket), or
+    /// `two`, the reference protocol's player and world sockets (what a reference
+    /// server speaks).
+    #[arg(long, value_enum, default_value_t = SocketMode::One)]
+    pub sockets: SocketMode,
+    /// Two-socket bots ask for the batched world stream (`?batch=true`, several updates
+    /// to a message); without it they are reference clients, one message per update.
+    /// The one socket is always batched. Latency and loss count every update inside a
+    /// batch.
     #[arg(long)]
     pub batched: bool,
     /// Seconds between two chat lines of one bot; 0 means the bots never chat.

@@ -36,9 +36,9 @@ use tokio::time::{sleep, timeout, timeout_at};
 use tokio_tungstenite::tungstenite::{self, client::IntoClientRequest, Message};
 use tokio_tungstenite::MaybeTlsStream;
 
-use crate::bot::Socket;
 use crate::report::HostileFigures;
 use crate::server::ProcSample;
+use crate::sockets::Socket;
 
 /// Spammers at once.
 pub const SPAMMERS: usize = 10;

@@ -1,7 +1,9 @@
 //! Drapetisca's load generator: bot players that speak only the wire protocol, driving
 //! a local server and measuring what its players would feel.
 //!
-//! Each bot opens both sockets (`/ws/world/{id}` first, then `/ws/player/{id}`), enters,
+//! Each bot opens its one socket (`/ws/one/{id}`, as Drapetisca's page plays), or with
+//! `--sockets two` the reference's two (`/ws/world/{id}` first, then `/ws/player/{id}`),
+//! enters,
 //! waits until every bot has entered, then makes random valid one-step moves at a fixed
 //! rate. Every move is matched, by player id and generation, to its arrival at the mover
 //! and at every other bot; the report gives percentiles of both latencies, deliveries
@@ -13,6 +15,7 @@
 //! - [`run`](run()): the coordinator: spawn or find the server, ramp bots up, start,
 //!   stop, add up.
 //! - [`bot`]: one bot's task: its sockets, brief, moves and receipts.
+//! - [`sockets`]: a bot's one socket or two, and which stream a message came on.
 //! - [`field`]: a bot's picture of the board, for choosing valid moves.
 //! - [`frame`]: the borrowed reading of world frames (the hot path).
 //! - [`ledger`]: the shared, lock-free record of every move and its deliveries.
@@ -35,6 +38,7 @@ pub mod recorder;
 pub use loadgen_report as report;
 pub mod roster;
 pub mod server;
+pub mod sockets;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -116,6 +120,7 @@ async fn drive(
         rate: config.rate,
         chat_every: config.chat_every,
         batched: config.batched,
+        sockets: config.sockets,
         late_us: (config.late_ms * 1000.0) as u64,
         roster: Roster::spread(config.players, games),
         ledger: Ledger::new(config.players, config.max_moves()),

@@ -3,6 +3,7 @@
 //! assertions: latencies only have to be ordered, never fast.
 
 use drapetisca::{Application, Settings};
+use loadgen::sockets::SocketMode;
 use loadgen::{Config, Report};
 
 /// Runs `config` against a fresh embedded server in this process; returns the report
@@ -70,7 +71,10 @@ fn small_load() -> Config {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn five_bots_for_two_seconds_deliver_every_move_to_everyone_and_the_counts_add_up() {
-    let (r, _) = run_against_a_fresh_server(small_load()).await;
+    // reference clients: two sockets, one message per update
+    let mut config = small_load();
+    config.sockets = SocketMode::Two;
+    let (r, _) = run_against_a_fresh_server(config).await;
     println!("{r}");
     assert_eq!((r.entered, r.failed), (5, 0), "{:?}", r.first_error);
 
@@ -121,8 +125,17 @@ async fn five_bots_for_two_seconds_deliver_every_move_to_everyone_and_the_counts
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bots_on_the_batched_stream_count_every_update_inside_a_batch() {
-    let mut config = small_load();
-    config.batched = true;
+    for (sockets, batched) in [(SocketMode::Two, true), (SocketMode::One, false)] {
+        let mut config = small_load();
+        config.sockets = sockets;
+        config.batched = batched;
+        batched_run_adds_up(config).await;
+    }
+}
+
+/// Runs `config`, whose bots read the batched stream (on two sockets or the one), and
+/// checks that every update inside a batch counts.
+async fn batched_run_adds_up(config: Config) {
     let (r, _) = run_against_a_fresh_server(config).await;
     println!("{r}");
     assert_eq!((r.entered, r.failed), (5, 0), "{:?}", r.first_error);

@@ -53,6 +53,18 @@ pub fn game_world_route(game_id: Uuid, player_id: Uuid) -> String {
     format!("/ws/game/{game_id}/world/{player_id}")
 }
 
+/// The one socket's route for `player_id` in the default game (an extension,
+/// docs/protocol.md): the player's commands and replies and its batched world stream on
+/// one WebSocket.
+pub fn one_route(player_id: Uuid) -> String {
+    format!("/ws/one/{player_id}")
+}
+
+/// The one socket's route for `player_id` in game `game_id` (an extension).
+pub fn game_one_route(game_id: Uuid, player_id: Uuid) -> String {
+    format!("/ws/game/{game_id}/one/{player_id}")
+}
+
 /// The query a client appends to either world route to get the batched world stream
 /// (an extension, docs/protocol.md): each message a JSON array of the reference frames,
 /// in order, several updates to a message.

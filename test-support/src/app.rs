@@ -409,21 +409,16 @@ impl Client {
         player: Uuid,
         generation: i64,
     ) -> Value {
-        let id = player.to_string();
-        self.world_until_within(patience, &format!("move {generation} of {id}"), |f| {
-            f["messageType"] == "player"
-                && f["playerID"] == id
-                && f["payload"]["generation"] == generation
-        })
-        .await
+        let what = format!("move {generation} of {player}");
+        self.world_until_within(patience, &what, |f| is_move(f, player, generation))
+            .await
     }
 
     /// Asks to move to `(x, y)` and returns where the server put us (own world update).
     pub async fn move_to(&mut self, x: i32, y: i32) -> Cell {
         self.generation += 1;
         let generation = self.generation;
-        self.send(json!({"messageType": "player", "payload":
-            {"x": x, "y": y, "h": false, "generation": generation, "name": self.name}}))
+        self.send(move_frame(Cell::new(x, y), generation, &self.name))
             .await;
         let update = self.sees_move(self.id, generation).await;
         let cell = cell_of(&update);
@@ -486,49 +481,73 @@ impl Client {
 
     /// Updates the view from any server frame.
     pub fn learn(&mut self, frame: &Value) {
+        self.view.learn(self.id, frame);
+    }
+}
+
+impl View {
+    /// Updates the view of player `me` from any server frame.
+    pub fn learn(&mut self, me: Uuid, frame: &Value) {
         match frame["messageType"].as_str() {
             Some("geometry") => {
-                self.view.board = Some(Board {
+                self.board = Some(Board {
                     half_x: frame["payload"]["halfSizeX"].as_i64().unwrap() as i32,
                     half_y: frame["payload"]["halfSizeY"].as_i64().unwrap() as i32,
                 })
             }
             Some("brick") => {
-                self.view.bricks.insert(cell_of(frame));
+                self.bricks.insert(cell_of(frame));
             }
             Some("food") => {
-                self.view
-                    .food
+                self.food
                     .insert(frame["foodID"].as_str().unwrap().into(), cell_of(frame));
             }
             Some("player") if frame["payload"]["x"].is_i64() => {
                 let id = frame["playerID"].as_str().unwrap();
-                if id != self.id.to_string() {
-                    self.view.players.insert(id.into(), cell_of(frame));
+                if id != me.to_string() {
+                    self.players.insert(id.into(), cell_of(frame));
                 }
             }
             Some("leaving") => {
-                self.view
-                    .players
-                    .remove(frame["playerID"].as_str().unwrap());
+                self.players.remove(frame["playerID"].as_str().unwrap());
             }
             _ => {}
         }
+    }
+
+    /// A cell next to `at` with nothing on it (no brick, player or food: catching food
+    /// sends frames a caller does not expect).
+    pub fn free_neighbour(&self, at: Cell) -> Cell {
+        let board = self.board.expect("geometry known");
+        (-1..=1)
+            .flat_map(|dx| (-1..=1).map(move |dy| Cell::new(at.x + dx, at.y + dy)))
+            .find(|c| {
+                *c != at
+                    && board.contains(*c)
+                    && !self.bricks.contains(c)
+                    && !self.players.values().any(|p| p == c)
+                    && !self.food.values().any(|f| f == c)
+            })
+            .expect("a free neighbour")
     }
 }
 
 /// A cell next to `client` it can step on, with nothing on it.
 pub fn free_neighbour(client: &Client) -> Cell {
-    let at = client.at.unwrap();
-    (-1..=1)
-        .flat_map(|dx| (-1..=1).map(move |dy| Cell::new(at.x + dx, at.y + dy)))
-        // no food either: catching it sends frames the caller does not expect
-        .find(|c| {
-            *c != at
-                && !client.view.food.values().any(|f| f == c)
-                && client.path_to(*c).is_some_and(|p| p.len() == 1)
-        })
-        .expect("a free neighbour")
+    client.view.free_neighbour(client.at.unwrap())
+}
+
+/// Whether `frame` is the world update of `player`'s move `generation`.
+pub fn is_move(frame: &Value, player: Uuid, generation: i64) -> bool {
+    frame["messageType"] == "player"
+        && frame["playerID"] == player.to_string()
+        && frame["payload"]["generation"] == generation
+}
+
+/// The `player` frame of a move of `name` to `to`, counted `generation`.
+pub fn move_frame(to: Cell, generation: i64, name: &str) -> Value {
+    json!({"messageType": "player", "payload":
+        {"x": to.x, "y": to.y, "h": false, "generation": generation, "name": name}})
 }
 
 /// The cell in a frame's payload.

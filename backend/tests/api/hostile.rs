@@ -12,11 +12,11 @@ use tokio_tungstenite::tungstenite::{self, client::IntoClientRequest, http::Stat
 
 use crate::helpers::{close_of, start, Client, TestApp, PATIENCE};
 
-type Ws =
+pub(crate) type Ws =
     tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
 /// A server on the embedded bus and store whose settings `adjust` changed.
-async fn spawn_with(adjust: impl FnOnce(&mut Settings)) -> TestApp {
+pub(crate) async fn spawn_with(adjust: impl FnOnce(&mut Settings)) -> TestApp {
     let dir = tempfile::tempdir().expect("temporary directory");
     let mut settings = Settings::local(dir.path());
     adjust(&mut settings);
@@ -25,7 +25,7 @@ async fn spawn_with(adjust: impl FnOnce(&mut Settings)) -> TestApp {
 
 /// Opens `path` from the local address `from` with an `Origin` header (if given);
 /// returns the socket, or the HTTP status of the refusal.
-async fn handshake(
+pub(crate) async fn handshake(
     app: &TestApp,
     path: &str,
     from: &str,
@@ -78,7 +78,7 @@ async fn handshake_over(
 }
 
 /// The value of one series in the server's `/metrics`.
-async fn metric(app: &TestApp, series: &str) -> f64 {
+pub(crate) async fn metric(app: &TestApp, series: &str) -> f64 {
     let (status, body) = app.get("/metrics").await;
     assert_eq!(status, 200);
     body.lines()
@@ -232,33 +232,51 @@ async fn a_move_flood_reaches_others_only_up_to_the_limit_and_the_flooder_is_clo
     honest.enter().await;
     let mut flooder = Client::connect(&app, "Flooder").await;
     flooder.enter().await;
-    let at = flooder.at.unwrap();
     let started = Instant::now();
-    // standing still is a valid move: each one would be fanned out to everyone
+    flood_standing_still(&mut flooder.player, flooder.at.unwrap()).await;
+    let (errors, code, reason) = errors_until_closed(&mut flooder.player).await;
+    let took = started.elapsed().as_secs_f64();
+    closed_for_flooding_moves(code, &reason, &errors);
+
+    flood_capped(&mut honest, flooder.id, took).await;
+    assert!(metric(&app, "drapetisca_frames_limited_total{kind=\"move\"}").await >= 20.0);
+    assert_eq!(metric(&app, "drapetisca_sockets_flooding_total").await, 1.0);
+    // the honest player plays on
+    let step = crate::helpers::free_neighbour(&honest);
+    assert_eq!(honest.move_to(step.x, step.y).await, step);
+    app.shutdown().await;
+}
+
+/// Sends 200 moves on the spot `at` (standing still is a valid move: each one would be
+/// fanned out to everyone), or until the server closed `ws`.
+pub(crate) async fn flood_standing_still(ws: &mut Ws, at: protocol::Cell) {
     for generation in 1..=200 {
-        let frame = json!({"messageType": "player", "payload":
-            {"x": at.x, "y": at.y, "h": false, "generation": generation, "name": "Flooder"}});
-        if flooder
-            .player
-            .send(Message::text(frame.to_string()))
-            .await
-            .is_err()
-        {
+        let frame = crate::helpers::move_frame(at, generation, "Flooder");
+        if ws.send(Message::text(frame.to_string())).await.is_err() {
             break; // closed by the server meanwhile
         }
     }
-    let (errors, code, reason) = errors_until_closed(&mut flooder.player).await;
-    let took = started.elapsed().as_secs_f64();
-    assert_eq!(code, 1008, "policy violation");
-    assert_eq!(reason, "too many frames over the limits");
+}
+
+/// Asserts that a move flood was answered with error frames, then closed with 1008.
+pub(crate) fn closed_for_flooding_moves(code: u16, reason: &str, errors: &[String]) {
+    assert_eq!(
+        (code, reason),
+        (1008, "too many frames over the limits"),
+        "policy violation"
+    );
     assert!(errors.len() >= 20, "{} error frames", errors.len());
     assert!(
         errors.iter().all(|e| e == "too many move frames: dropped"),
         "{errors:?}"
     );
+}
 
-    // the honest player saw the flooder's entering and at most the burst plus the rate
-    let flooder_id = flooder.id.to_string();
+/// Asserts that `honest` saw the flooder's entering and at most the burst plus the rate
+/// of its moves (`--move-limit 5/10`) over the `took` seconds of the flood, up to its
+/// leaving.
+pub(crate) async fn flood_capped(honest: &mut Client, flooder: protocol::Uuid, took: f64) {
+    let flooder_id = flooder.to_string();
     let mut seen = 0;
     loop {
         let frame = honest
@@ -277,12 +295,6 @@ async fn a_move_flood_reaches_others_only_up_to_the_limit_and_the_flooder_is_clo
         "{seen} updates of the flooder reached others, at most {most} may"
     );
     assert!(seen >= 10, "the burst goes through: {seen}");
-    assert!(metric(&app, "drapetisca_frames_limited_total{kind=\"move\"}").await >= 20.0);
-    assert_eq!(metric(&app, "drapetisca_sockets_flooding_total").await, 1.0);
-    // the honest player plays on
-    let step = crate::helpers::free_neighbour(&honest);
-    assert_eq!(honest.move_to(step.x, step.y).await, step);
-    app.shutdown().await;
 }
 
 #[tokio::test]
@@ -692,6 +704,23 @@ async fn an_id_bound_to_a_token_cannot_be_entered_without_it() {
     app.shutdown().await;
 }
 
+/// Asserts that `watcher` sees `player`'s move `generation` and no leaving before it:
+/// a replaced socket goes without a `leaving`.
+pub(crate) async fn moved_on_without_leaving(
+    watcher: &mut Client,
+    player: protocol::Uuid,
+    generation: i64,
+) {
+    let id = player.to_string();
+    let seen = watcher
+        .world_until("a move or leaving", |f| {
+            f["playerID"] == id
+                && (f["messageType"] == "leaving" || f["payload"]["generation"] == generation)
+        })
+        .await;
+    assert_eq!(seen["messageType"], "player", "{seen}");
+}
+
 #[tokio::test]
 async fn presenting_the_token_replaces_a_stale_socket_at_once() {
     let app = spawn_with(|_| {}).await;
@@ -735,15 +764,7 @@ async fn presenting_the_token_replaces_a_stale_socket_at_once() {
         "the new socket plays"
     );
     // Bob saw Ana move on without ever leaving
-    let id = fresh.id.to_string();
-    let generation = fresh.generation;
-    let seen = bob
-        .world_until("Ana's move or leaving", |f| {
-            f["playerID"] == id
-                && (f["messageType"] == "leaving" || f["payload"]["generation"] == generation)
-        })
-        .await;
-    assert_eq!(seen["messageType"], "player", "{seen}");
+    moved_on_without_leaving(&mut bob, fresh.id, fresh.generation).await;
     app.shutdown().await;
 }
 

@@ -15,9 +15,11 @@ mod cluster;
 mod helpers {
     //! The shared test support, under the name the test modules use.
     pub use test_support::app::*;
+    pub use test_support::one::OneClient;
 }
 mod hostile;
 mod lobby;
+mod one_socket;
 #[cfg(feature = "integration")]
 mod pulsar;
 mod scenarios;

@@ -8,8 +8,10 @@ use serde_json::json;
 use tokio_tungstenite::tungstenite::Message;
 
 mod games;
+mod one_socket;
 mod tokens;
 pub use games::*;
+pub use one_socket::*;
 pub use tokens::*;
 
 use crate::helpers::{
@@ -40,6 +42,8 @@ macro_rules! game_scenarios {
             game_caps_and_bad_names_are_refused_and_change_nothing,
             players_gone_longer_than_the_prune_time_are_forgotten_and_others_keep_their_place,
             a_bound_id_stays_bound_after_an_idle_unload_and_a_restart,
+            a_one_socket_player_and_a_two_socket_player_play_together,
+            a_resume_token_works_over_the_one_socket,
         );
     };
     (@each $make:expr; $($name:ident),* $(,)?) => {

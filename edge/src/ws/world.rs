@@ -12,11 +12,41 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use actix_ws::{AggregatedMessage, AggregatedMessageStream, CloseCode, Message};
+use protocol::{server::StatusPayload, ServerMessage, Uuid};
+use tokio::sync::broadcast;
 
 use super::{close, close_for, flooding, Heartbeat};
 use crate::guard::rate::{FrameFate, FrameLimiter};
 use crate::state::AppState;
+use game_core::bus::{frame, Wire};
 use outflow::Control;
+
+/// Subscribes a socket to `game`'s updates (batches with `batch`), and the message to
+/// write before them: the bus status when the bus is down. Called before the handshake
+/// is answered, so that no update published after the client's handshake completes
+/// can be missed.
+pub fn subscribe(
+    state: &AppState,
+    game: Uuid,
+    batch: bool,
+) -> (broadcast::Receiver<Wire>, Option<Wire>) {
+    let updates = if batch {
+        state.fanout.subscribe_batched(game)
+    } else {
+        state.fanout.subscribe(game)
+    };
+    let first = (!state.fanout.bus_ok()).then(|| {
+        Wire::text(&frame(&ServerMessage::Status {
+            payload: StatusPayload { bus_ok: false },
+        }))
+    });
+    let first = match (first, batch) {
+        // the batched stream is batches only, even the first message
+        (Some(status), true) => Some(Wire::batch(&[status])),
+        (first, _) => first,
+    };
+    (updates, first)
+}
 
 /// Serves one world socket's reading side until it closes.
 pub async fn run(

@@ -1,5 +1,5 @@
 //! The root: owns the reducer, provides it as context, and runs every side effect:
-//! opening and closing the sockets, writing queued frames, the retry timer and the
+//! opening and closing the socket, writing queued frames, the retry timer and the
 //! keyboard.
 
 use std::cell::RefCell;
@@ -18,7 +18,7 @@ use super::player_form::PlayerForm;
 use super::scoreboard::Scoreboard;
 use super::status_bar::StatusBar;
 use super::Game;
-use crate::net::Sockets;
+use crate::net::Connection;
 use crate::state::link::Status;
 use crate::state::{Action, GameState};
 use crate::{browser, names};
@@ -34,19 +34,19 @@ pub fn App() -> Html {
     });
     // which game this page plays is fixed by its address
     let here = use_memo((), |_| browser::page_game());
-    let sockets: Rc<RefCell<Option<Sockets>>> = use_mut_ref(|| None);
+    let connection: Rc<RefCell<Option<Connection>>> = use_mut_ref(|| None);
     let sent_upto = use_mut_ref(|| 0u64);
 
     // Write queued frames. Declared before the socket effect so that, on Leave, the
-    // `leaving` frame is written before the sockets close.
+    // `leaving` frame is written before the socket closes.
     {
-        let sockets = sockets.clone();
+        let connection = connection.clone();
         let outbox = game.outbox.frames.clone();
         use_effect_with(game.outbox.seq, move |_| {
             let mut upto = sent_upto.borrow_mut();
-            if let Some(sockets) = sockets.borrow().as_ref() {
+            if let Some(connection) = connection.borrow().as_ref() {
                 for (_, text) in outbox.iter().filter(|(seq, _)| *seq > *upto) {
-                    sockets.send(text);
+                    connection.send(text);
                 }
             }
             if let Some((seq, _)) = outbox.back() {
@@ -55,7 +55,7 @@ pub fn App() -> Html {
         });
     }
 
-    // Open both sockets for each new session; the cleanup closes them.
+    // Open the socket of each new session; the cleanup closes it.
     {
         let wanted = matches!(game.link.status, Status::Connecting | Status::Open)
             .then_some(game.link.session);
@@ -65,15 +65,15 @@ pub fn App() -> Html {
         let dispatch = game.dispatcher();
         use_effect_with(wanted, move |wanted| {
             if let Some(session) = *wanted {
-                match Sockets::open(&server, playing, me, session, dispatch.clone()) {
-                    Ok(opened) => *sockets.borrow_mut() = Some(opened),
+                match Connection::open(&server, playing, me, session, dispatch.clone()) {
+                    Ok(opened) => *connection.borrow_mut() = Some(opened),
                     Err(_) => dispatch.dispatch(Action::Dropped {
                         session,
                         reason: None,
                     }),
                 }
             }
-            move || drop(sockets.borrow_mut().take())
+            move || drop(connection.borrow_mut().take())
         });
     }
 

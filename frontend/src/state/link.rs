@@ -4,8 +4,6 @@
 
 use protocol::Entering;
 
-use super::Socket;
-
 /// First reconnection delay; doubled on every failed attempt.
 const RETRY_BASE_MS: u32 = 500;
 /// Longest reconnection delay.
@@ -16,11 +14,11 @@ const RETRY_MAX_MS: u32 = 8_000;
 pub enum Status {
     /// Not in a game: the form is shown.
     Offline,
-    /// Sockets are being opened (for the first time, or again after a drop).
+    /// The socket is being opened (for the first time, or again after a drop).
     Connecting,
-    /// Both sockets are open.
+    /// The socket is open.
     Open,
-    /// A socket dropped; the next attempt starts after `delay_ms`.
+    /// The socket dropped; the next attempt starts after `delay_ms`.
     Retrying {
         /// How long the page waits before the next attempt.
         delay_ms: u32,
@@ -47,8 +45,6 @@ pub struct Link {
     /// Why the server closed the last socket that dropped, if it said: shown while the
     /// page waits to retry, forgotten once a session opens.
     pub closed_because: Option<String>,
-    /// Which sockets of the session being opened are open: (player, world).
-    opened: (bool, bool),
 }
 
 impl Default for Link {
@@ -60,7 +56,6 @@ impl Default for Link {
             session: 0,
             token: None,
             closed_because: None,
-            opened: (false, false),
         }
     }
 }
@@ -83,21 +78,12 @@ impl Link {
         self.connect();
     }
 
-    /// A socket of `session` opened. Once both sockets of the session being opened are,
-    /// the link is open: true, and we are to enter ([`Link::entering`]). Not before the
-    /// world socket: the server subscribes it to the game before answering its
-    /// handshake, so an update published after our brief can reach it; entering on the
-    /// player socket alone, a player who entered between our brief and the world
-    /// socket's handshake stayed invisible to us until it moved.
-    pub fn opened(&mut self, session: u32, socket: Socket) -> bool {
+    /// The socket of `session` opened: true if it is the one being opened, and we are
+    /// to enter ([`Link::entering`]). At once: the server subscribes the one socket to
+    /// the game's world stream before answering its handshake, so an update published
+    /// after our brief reaches us (with two sockets the page had to wait for both).
+    pub fn opened(&mut self, session: u32) -> bool {
         if session != self.session || self.status != Status::Connecting {
-            return false;
-        }
-        match socket {
-            Socket::Player => self.opened.0 = true,
-            Socket::World => self.opened.1 = true,
-        }
-        if self.opened != (true, true) {
             return false;
         }
         self.status = Status::Open;
@@ -150,7 +136,6 @@ impl Link {
         self.session += 1;
         self.status = Status::Connecting;
         self.bus_ok = true;
-        self.opened = (false, false);
     }
 
     /// Counts a failed attempt and waits longer before the next one.
@@ -167,11 +152,11 @@ impl Link {
 mod tests {
     use super::*;
     use crate::state::testing::*;
-    use crate::state::Action;
+    use crate::state::{Action, Socket};
     use protocol::Cell;
 
     #[test]
-    fn entering_sends_the_name_once_the_player_socket_opens() {
+    fn entering_sends_the_name_once_the_socket_opens() {
         let s = placed();
         assert_eq!(
             sent(&s),
@@ -198,11 +183,7 @@ mod tests {
             assert_eq!(s.link.status, Status::Connecting);
         }
         assert_eq!(delays, vec![500, 1000, 2000, 4000, 8000, 8000]);
-        open_world(&mut s);
-        s.apply(Action::Opened {
-            session: s.link.session,
-            socket: Socket::Player,
-        });
+        open(&mut s);
         assert_eq!(s.me, ME);
         assert!(s.debug.last_sent.contains("entering"));
     }
@@ -220,11 +201,7 @@ mod tests {
             reason: None,
         });
         s.apply(Action::Retry);
-        open_world(&mut s);
-        s.apply(Action::Opened {
-            session: s.link.session,
-            socket: Socket::Player,
-        });
+        open(&mut s);
         assert_eq!(
             s.debug.last_sent,
             r#"{"messageType":"entering","payload":{"name":"Argiope","token":"0f3c"}}"#
@@ -252,11 +229,7 @@ mod tests {
             reason: Some(why.into()),
         });
         s.apply(Action::Retry);
-        open_world(&mut s);
-        s.apply(Action::Opened {
-            session: s.link.session,
-            socket: Socket::Player,
-        });
+        open(&mut s);
         assert_eq!(s.link.closed_because, None, "open again");
     }
 
@@ -283,43 +256,27 @@ mod tests {
     }
 
     #[test]
-    fn entering_waits_for_both_sockets_in_either_order_and_starts_over_with_a_new_session() {
-        for first in [Socket::Player, Socket::World] {
-            let second = match first {
-                Socket::Player => Socket::World,
-                Socket::World => Socket::Player,
-            };
-            let mut s = offline();
-            s.apply(Action::Enter);
-            let session = s.link.session;
-            s.apply(Action::Opened {
-                session,
-                socket: first,
-            });
-            assert_eq!(s.link.status, Status::Connecting, "{first:?} alone");
-            assert!(sent(&s).is_empty(), "no entering on one socket ({first:?})");
-            // a drop before the second: the new session needs both again
-            s.apply(Action::Dropped {
-                session,
-                reason: None,
-            });
-            s.apply(Action::Retry);
-            let session = s.link.session;
-            s.apply(Action::Opened {
-                session,
-                socket: second,
-            });
-            assert!(
-                sent(&s).is_empty(),
-                "the old session's socket does not count"
-            );
-            s.apply(Action::Opened {
-                session,
-                socket: first,
-            });
-            assert_eq!(s.link.status, Status::Open);
-            assert_eq!(sent(&s).len(), 1, "one entering, once both are open");
-        }
+    fn only_the_socket_of_the_session_being_opened_enters() {
+        let mut s = offline();
+        s.apply(Action::Enter);
+        let old = s.link.session;
+        // a drop before the socket opened: the old session's socket no longer counts
+        s.apply(Action::Dropped {
+            session: old,
+            reason: None,
+        });
+        s.apply(Action::Retry);
+        s.apply(Action::Opened { session: old });
+        assert_eq!(s.link.status, Status::Connecting);
+        assert!(
+            sent(&s).is_empty(),
+            "the old session's socket does not count"
+        );
+        open(&mut s);
+        assert_eq!(s.link.status, Status::Open);
+        assert_eq!(sent(&s).len(), 1, "one entering");
+        open(&mut s);
+        assert_eq!(sent(&s).len(), 1, "still one entering");
     }
 
     #[test]
@@ -338,8 +295,7 @@ mod tests {
         assert_eq!(s.link.status, Status::Connecting);
         s.apply(Action::Received {
             session: old,
-            socket: Socket::World,
-            text: player_frame(OTHER, 1, 1, 0),
+            text: format!("[{}]", player_frame(OTHER, 1, 1, 0)),
         });
         assert_eq!(s.others().count(), 0);
     }

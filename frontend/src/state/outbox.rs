@@ -1,4 +1,4 @@
-//! Frames waiting to be written to the player socket. The reducer never does IO: it
+//! Frames waiting to be written to the socket. The reducer never does IO: it
 //! queues frames here, and the app's sending effect writes those it has not written yet.
 
 use std::collections::VecDeque;

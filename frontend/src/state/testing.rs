@@ -14,24 +14,19 @@ pub fn offline() -> GameState {
     GameState::new(ME, "Argiope".into(), "ws://127.0.0.1:8000".into())
 }
 
-/// A state that entered, had both sockets open and was placed at (10, 10).
+/// A state that entered, had its socket open and was placed at (10, 10).
 pub fn placed() -> GameState {
     let mut s = offline();
     s.apply(Action::Enter);
-    open_world(&mut s);
-    s.apply(Action::Opened {
-        session: s.link.session,
-        socket: Socket::Player,
-    });
+    open(&mut s);
     receive(&mut s, Socket::Player, &player_frame(ME, 10, 10, 0));
     s
 }
 
-/// The world socket of the current session opened.
-pub fn open_world(s: &mut GameState) {
+/// The socket of the current session opened.
+pub fn open(s: &mut GameState) {
     s.apply(Action::Opened {
         session: s.link.session,
-        socket: Socket::World,
     });
 }
 
@@ -53,12 +48,16 @@ pub fn score_frame(id: Uuid, name: &str, score: u32) -> String {
     )
 }
 
-/// `text` arriving on `socket` of the current session.
+/// `text` arriving on the `socket` stream of the current session's socket, as the
+/// server writes it there: a world frame alone is a batch of one.
 pub fn receive(s: &mut GameState, socket: Socket, text: &str) {
+    let text = match socket {
+        Socket::World if !text.starts_with('[') => format!("[{text}]"),
+        _ => text.into(),
+    };
     s.apply(Action::Received {
         session: s.link.session,
-        socket,
-        text: text.into(),
+        text,
     });
 }
 

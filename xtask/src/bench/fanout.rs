@@ -147,7 +147,7 @@ pub fn section(runs: &[(Case, Report)], baseline: Option<&str>) -> String {
     let w = &mut s;
     // unwrap (every writeln! below): writing to a String cannot fail
     writeln!(w, "### Fan-out: what a delivered update costs the server\n").unwrap();
-    write!(w, "Reproduce one row: `target/release/loadgen --spawn target/release/drapetisca --probe-path /healthz --server-arg=--max-sockets-per-address=25000 --server-arg=--max-sockets=25000 -n 800 -r 1 -t 10 [--batched --server-arg=--world-batch-ms=10]`. CPU per delivered update: the server's CPU over the moving window divided by the updates delivered to the mover and to the others. \"messages\": WebSocket messages the bots received (a batch is one).").unwrap();
+    write!(w, "Reproduce one row: `target/release/loadgen --spawn target/release/drapetisca --probe-path /healthz --sockets two --server-arg=--max-sockets-per-address=25000 --server-arg=--max-sockets=25000 -n 800 -r 1 -t 10 [--batched --server-arg=--world-batch-ms=10]`. CPU per delivered update: the server's CPU over the moving window divided by the updates delivered to the mover and to the others. \"messages\": WebSocket messages the bots received (a batch is one).").unwrap();
     if let Some(b) = baseline {
         write!(w, " \"baseline\" is `{b}`, run in the same bench, each of its rows right before the current build's.").unwrap();
     }

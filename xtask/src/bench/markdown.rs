@@ -211,7 +211,7 @@ pub fn section(m: &Machine, command: &str, results: &Results, charts: &[Chart]) 
 
     if !results.steady.is_empty() {
         writeln!(w, "### 100 players x 2 moves/s, one board\n").unwrap();
-        writeln!(w, "Reproduce one row: `target/release/loadgen --spawn target/release/drapetisca --probe-path /healthz -n 100 -r 2 -t 20 [--server-arg=--pulsar-url --server-arg=URL]`\n").unwrap();
+        writeln!(w, "Reproduce one row: `target/release/loadgen --spawn target/release/drapetisca --probe-path /healthz --sockets two -n 100 -r 2 -t 20 [--server-arg=--pulsar-url --server-arg=URL]`\n").unwrap();
         let header = [
             &["variant", "moves/s", "frames/s"][..],
             &LATENCY,
@@ -255,7 +255,7 @@ pub fn section(m: &Machine, command: &str, results: &Results, charts: &[Chart]) 
             "### Ramp: players on one board at 1 move/s until p99 > {RAMP_LIMIT_MS} ms\n"
         )
         .unwrap();
-        writeln!(w, "Reproduce one step: `target/release/loadgen --spawn target/release/drapetisca --probe-path /healthz -n 800 -r 1 -t 10`\n").unwrap();
+        writeln!(w, "Reproduce one step: `target/release/loadgen --spawn target/release/drapetisca --probe-path /healthz --sockets two -n 800 -r 1 -t 10`\n").unwrap();
         let within = format!("within {RAMP_LIMIT_MS} ms");
         let header = [
             &["variant", "players", "moves/s", "frames/s"][..],
@@ -300,7 +300,7 @@ pub fn section(m: &Machine, command: &str, results: &Results, charts: &[Chart]) 
 
     if !results.idle.is_empty() {
         writeln!(w, "### Players connected and idle\n").unwrap();
-        writeln!(w, "Reproduce: `target/release/loadgen --spawn target/release/drapetisca --probe-path /healthz -n 800 -r 0 -t 2 --grace 0` (server RSS before any bot connects, and once every bot has entered)\n").unwrap();
+        writeln!(w, "Reproduce: `target/release/loadgen --spawn target/release/drapetisca --probe-path /healthz --sockets two -n 800 -r 0 -t 2 --grace 0` (server RSS before any bot connects, and once every bot has entered)\n").unwrap();
         let mut table = Table::new(&[
             "variant",
             "players",
@@ -331,7 +331,7 @@ pub fn section(m: &Machine, command: &str, results: &Results, charts: &[Chart]) 
             "### Hostile clients beside 100 honest players x 2 moves/s\n"
         )
         .unwrap();
-        writeln!(w, "Reproduce: `target/release/loadgen --spawn target/release/drapetisca --probe-path /healthz --server-arg=--max-sockets-per-address=25000 --server-arg=--max-sockets=25000 -n 100 -r 2 -t 30 [--hostile --flood 1000]`. Beside the bots, each from a loopback address of its own: 10 spammers over the move and chat limits (refused for `--flood-ban-secs` once closed), 5 garbage senders, 5 thieves entering under the bots' ids, 50 half-sent handshakes held open, and two floods of idle player sockets, one after the other (loadgen's `hostile` module). RSS: before the first flood, while each flood is held, after each closed.\n").unwrap();
+        writeln!(w, "Reproduce: `target/release/loadgen --spawn target/release/drapetisca --probe-path /healthz --sockets two --server-arg=--max-sockets-per-address=25000 --server-arg=--max-sockets=25000 -n 100 -r 2 -t 30 [--hostile --flood 1000]`. Beside the bots, each from a loopback address of its own: 10 spammers over the move and chat limits (refused for `--flood-ban-secs` once closed), 5 garbage senders, 5 thieves entering under the bots' ids, 50 half-sent handshakes held open, and two floods of idle player sockets, one after the other (loadgen's `hostile` module). RSS: before the first flood, while each flood is held, after each closed.\n").unwrap();
         let header = [
             &["variant", "run"][..],
             &LATENCY,
@@ -397,7 +397,7 @@ pub fn section(m: &Machine, command: &str, results: &Results, charts: &[Chart]) 
             "### Many games: players in games of 8 at 1 move/s, one instance\n"
         )
         .unwrap();
-        writeln!(w, "Reproduce one step: `target/release/loadgen --spawn target/release/drapetisca --probe-path /healthz -n 2000 --games 250 -r 1 -t 10 --server-arg=--max-game-creations-per-minute=250 --server-arg=--max-sockets-per-address=25000` (bot `i` plays game `i mod 250`; \"others\" are the other bots of the mover's game)\n").unwrap();
+        writeln!(w, "Reproduce one step: `target/release/loadgen --spawn target/release/drapetisca --probe-path /healthz --sockets two -n 2000 --games 250 -r 1 -t 10 --server-arg=--max-game-creations-per-minute=250 --server-arg=--max-sockets-per-address=25000` (bot `i` plays game `i mod 250`; \"others\" are the other bots of the mover's game)\n").unwrap();
         let header = [
             &["variant", "players", "games", "moves/s", "frames/s"][..],
             &LATENCY,
@@ -438,7 +438,7 @@ pub fn section(m: &Machine, command: &str, results: &Results, charts: &[Chart]) 
             "### Memory per loaded game: one idle player in each of many games (embedded)\n"
         )
         .unwrap();
-        writeln!(w, "Reproduce: `target/release/loadgen --spawn target/release/drapetisca --probe-path /healthz -n 250 --games 250 -r 0 -t 2 --grace 0 --server-arg=--max-game-creations-per-minute=250`. The server's RSS growth from before the bots to all of them connected, per game: a loaded game (its room task, board, food, channels) plus its one player's two sockets. Less the KiB per idle player of the table above, that is what an idle loaded game costs.\n").unwrap();
+        writeln!(w, "Reproduce: `target/release/loadgen --spawn target/release/drapetisca --probe-path /healthz --sockets two -n 250 --games 250 -r 0 -t 2 --grace 0 --server-arg=--max-game-creations-per-minute=250`. The server's RSS growth from before the bots to all of them connected, per game: a loaded game (its room task, board, food, channels) plus its one player's two sockets. Less the KiB per idle player of the table above, that is what an idle loaded game costs.\n").unwrap();
         let mut table = Table::new(&[
             "games",
             "players",
@@ -458,7 +458,7 @@ pub fn section(m: &Machine, command: &str, results: &Results, charts: &[Chart]) 
 
     if let Some((median, max)) = startup_times(results) {
         writeln!(w, "### Binary start to first answered request (embedded)\n").unwrap();
-        writeln!(w, "Reproduce: `target/release/loadgen --spawn target/release/drapetisca --probe-path /healthz --startup-only` (from spawning the process to the first HTTP answer of `/healthz`, polled every millisecond, fresh data directory)\n").unwrap();
+        writeln!(w, "Reproduce: `target/release/loadgen --spawn target/release/drapetisca --probe-path /healthz --sockets two --startup-only` (from spawning the process to the first HTTP answer of `/healthz`, polled every millisecond, fresh data directory)\n").unwrap();
         let mut table = Table::new(&["runs", "median", "max", "goal", "met"]);
         table.row(vec![
             results.startup.len().to_string(),

@@ -17,6 +17,11 @@
 //! stops reading stops the dispatcher from polling: its ring position falls behind and
 //! it is closed as too slow when polled again, or by the heartbeat (its ping is stuck
 //! behind the unread updates, so no pong comes).
+//!
+//! On the one socket (`ws::one`) the same body writes the game's batches, and the
+//! player socket's task, which writes through actix-ws' session, is the other writer:
+//! actix-ws' body is polled before the updates ([`Writer::Session`]). The empty channel
+//! poll per wake-up is paid there, in place of a second connection.
 
 use std::collections::VecDeque;
 use std::pin::Pin;
@@ -75,13 +80,27 @@ impl Control {
     }
 }
 
-/// The response body of one world socket.
+/// Who writes on the connection besides the game's updates.
+pub enum Writer {
+    /// A world socket: its socket task's frames come through a [`Control`].
+    Control {
+        /// What the socket task writes.
+        control: Control,
+        /// actix-ws' body of this socket, never polled: dropped with this one, it tells
+        /// the socket task's reader that the connection ended.
+        _actix_ws: BoxBody,
+    },
+    /// The one socket (`ws::one`): the player socket's task writes through actix-ws'
+    /// session as on a player socket, and actix-ws' body, polled here before the
+    /// updates, frames what it writes (direct replies, pongs, pings, the close). When
+    /// it ends (after a close), this body ends; dropped, it ends the task's reader.
+    Session(BoxBody),
+}
+
+/// The response body of one world socket, or of the one socket.
 pub struct Outflow {
-    /// actix-ws' body of this socket, never polled: dropped with this one, it tells the
-    /// socket task's reader that the connection ended.
-    _actix_ws: BoxBody,
-    /// What the socket task writes.
-    control: Control,
+    /// Who else writes on the connection.
+    writer: Writer,
     /// The game's updates (one message each, or batches), state with its other sockets.
     updates: BroadcastStream<Wire>,
     /// A message to write before any update (the bus status, when the bus is down).
@@ -97,16 +116,14 @@ type Chunk = Poll<Option<Result<Bytes, Box<dyn std::error::Error>>>>;
 
 impl Outflow {
     pub fn new(
-        actix_ws: BoxBody,
-        control: Control,
+        writer: Writer,
         updates: broadcast::Receiver<Wire>,
         first: Option<Wire>,
         player: Uuid,
         state: Arc<AppState>,
     ) -> Self {
         Outflow {
-            _actix_ws: actix_ws,
-            control,
+            writer,
             updates: BroadcastStream::new(updates),
             first,
             done: false,
@@ -156,10 +173,23 @@ impl MessageBody for Outflow {
         if this.done {
             return Poll::Ready(None);
         }
-        // the socket task's frames first: a pong or the close waits at most for the
-        // update being written
-        if let Some(message) = this.control.take() {
-            return this.write_control(message);
+        // the socket task's frames first: a pong, a reply or the close waits at most for
+        // the update being written
+        match &mut this.writer {
+            Writer::Control { control, .. } => {
+                if let Some(message) = control.take() {
+                    return this.write_control(message);
+                }
+            }
+            Writer::Session(body) => match Pin::new(body).poll_next(cx) {
+                Poll::Ready(None) => {
+                    this.done = true;
+                    return Poll::Ready(None);
+                }
+                Poll::Ready(chunk) => return Poll::Ready(chunk),
+                // the session's channel wakes us when the task writes again
+                Poll::Pending => {}
+            },
         }
         if let Some(first) = this.first.take() {
             return this.write(&first);
@@ -177,9 +207,12 @@ impl MessageBody for Outflow {
                 "the world stream was interrupted; reconnect",
             ),
             Poll::Pending => {
+                let Writer::Control { control, .. } = &this.writer else {
+                    return Poll::Pending;
+                };
                 // a frame queued between the check above and now must wake us
-                this.control.0.waker.register(cx.waker());
-                match this.control.take() {
+                control.0.waker.register(cx.waker());
+                match control.take() {
                     Some(message) => this.write_control(message),
                     None => Poll::Pending,
                 }

@@ -65,9 +65,9 @@ impl World {
     }
 
     /// An update about ourselves (`me`, named `name`). Our start position (the first one
-    /// after entering) always applies. After that, an update on the world socket older
+    /// after entering) always applies. After that, an update of the world stream older
     /// than `generation - 1` is the echo of a move we have already overtaken: applying
-    /// it would make our spider jump back. The player socket only carries direct answers
+    /// it would make our spider jump back. Direct replies (objects) only carry answers
     /// (the start position), which always apply. An update that puts us elsewhere than
     /// we thought is the server's correction after a race: the flies we thought caught
     /// go back until the server says otherwise.

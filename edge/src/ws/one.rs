@@ -1,0 +1,84 @@
+//! The one socket (docs/protocol.md, "One socket per player"): a player's commands and
+//! its batched world stream on one connection, for our own page and load generator.
+//!
+//! Nothing of it is new code for a frame: the player socket's task ([`super::player`])
+//! reads, checks and forwards the commands and writes the direct replies through
+//! actix-ws' session, exactly as on `/ws/player`; the world socket's outflow
+//! ([`super::world::outflow`]) is the connection's response body and writes the game's
+//! batches from its ring, exactly as on `/ws/world?batch=true`, polling the session's
+//! body first ([`Writer::Session`]). The client tells them apart by their shape: every
+//! world message is a JSON array (a batch), every direct reply a JSON object.
+//!
+//! One socket is one place under the caps (one [`super::upgrade`]), one rate limiter
+//! (the player task's), one heartbeat and one close.
+
+use std::sync::Arc;
+
+use actix_web::body::BoxBody;
+use actix_web::{web, HttpRequest, HttpResponse};
+use protocol::Uuid;
+
+use super::world::outflow::{Outflow, Writer};
+use super::{known_game, player, upgrade, world};
+use crate::state::AppState;
+
+/// `/ws/one/{player_id}`: the one socket of a player of the default game.
+pub async fn route(
+    req: HttpRequest,
+    body: web::Payload,
+    id: web::Path<String>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, actix_web::Error> {
+    let game = state.registry.default_game();
+    serve(req, body, game, &id, state)
+}
+
+/// `/ws/game/{game_id}/one/{player_id}`: the one socket of a player of any game.
+pub async fn game_route(
+    req: HttpRequest,
+    body: web::Payload,
+    path: web::Path<(String, String)>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, actix_web::Error> {
+    let game = known_game(&path.0, &state).await?;
+    serve(req, body, game, &path.1, state)
+}
+
+fn serve(
+    req: HttpRequest,
+    body: web::Payload,
+    game: Uuid,
+    id: &str,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, actix_web::Error> {
+    let socket = upgrade(&req, body, id, &state)?;
+    // subscribed before the handshake is answered, as a world socket is: the client may
+    // enter as soon as its one socket is open
+    let (updates, first) = world::subscribe(&state, game, true);
+    let state = state.into_inner();
+    let response = socket.response.map_body(|_, actix_ws| {
+        let outflow = Outflow::new(
+            Writer::Session(actix_ws),
+            updates,
+            first,
+            socket.player,
+            Arc::clone(&state),
+        );
+        BoxBody::new(outflow)
+    });
+    actix_web::rt::spawn(async move {
+        // counted as both: it carries a player socket's commands and a world stream
+        state.sockets.world_socket_opened();
+        player::run(
+            game,
+            socket.player,
+            socket.session,
+            socket.stream,
+            socket.address,
+            Arc::clone(&state),
+        )
+        .await;
+        state.sockets.world_socket_closed();
+    });
+    Ok(response)
+}

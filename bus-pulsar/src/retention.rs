@@ -8,6 +8,10 @@
 
 use std::time::Duration;
 
+use bytes::Bytes;
+use http_body_util::{BodyExt, Empty};
+use hyper_util::client::legacy::Client;
+use hyper_util::rt::TokioExecutor;
 use serde::Deserialize;
 
 use crate::handshake::client_config;
@@ -91,24 +95,42 @@ async fn read(options: &PulsarOptions, admin: &str) -> Result<Retention, String>
         retention_path(&options.topic)?
     );
     let tls = client_config(options.tls_ca_file.as_deref())?;
-    let client = reqwest::Client::builder()
-        .use_preconfigured_tls(tls)
-        .timeout(TIMEOUT)
-        .build()
-        .map_err(|e| format!("cannot set up the admin client: {e}"))?;
-    let mut request = client.get(&url);
+    let https = hyper_rustls::HttpsConnectorBuilder::new()
+        .with_tls_config(tls)
+        .https_or_http()
+        .enable_http1()
+        .build();
+    let client: Client<_, Empty<Bytes>> = Client::builder(TokioExecutor::new()).build(https);
+    let mut request = hyper::Request::get(&url);
     if let Some(token) = options.resolve_token().map_err(|e| e.to_string())? {
         use secrecy::ExposeSecret;
-        request = request.bearer_auth(token.expose_secret());
+        request = request.header(
+            hyper::header::AUTHORIZATION,
+            format!("Bearer {}", token.expose_secret()),
+        );
     }
-    let response = request.send().await.map_err(|e| format!("{url}: {e}"))?;
-    let status = response.status();
-    if !status.is_success() {
-        return Err(format!("{url} answered {status}"));
-    }
-    response
-        .json::<Retention>()
-        .await
+    let request = request
+        .body(Empty::new())
+        .map_err(|e| format!("{url}: {e}"))?;
+    let body = tokio::time::timeout(TIMEOUT, async {
+        let response = client
+            .request(request)
+            .await
+            .map_err(|e| format!("{url}: {e}"))?;
+        let status = response.status();
+        if !status.is_success() {
+            return Err(format!("{url} answered {status}"));
+        }
+        let body = response
+            .into_body()
+            .collect()
+            .await
+            .map_err(|e| format!("{url}: {e}"))?;
+        Ok(body.to_bytes())
+    })
+    .await
+    .map_err(|_| format!("{url} did not answer within {TIMEOUT:?}"))??;
+    serde_json::from_slice::<Retention>(&body)
         .map_err(|e| format!("{url} answered something else than a retention: {e}"))
 }
 

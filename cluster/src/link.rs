@@ -472,16 +472,20 @@ pub async fn receive_directs(
             silent_ms = heard.elapsed().as_millis() as u64,
             "cluster direct consumer heard nothing: subscribing again"
         );
+        // bounded: while the broker is out of reach the subscription may never answer,
+        // and this loop must go on checking (the old consumer stays until one does)
+        let subscribing = subscribe_directs(&source.client, &source.topic, &instance, again);
         let fresh = tokio::select! {
             _ = stop.cancelled() => break,
-            fresh = subscribe_directs(&source.client, &source.topic, &instance, again) => fresh,
+            fresh = tokio::time::timeout(DIRECT_SILENT_AFTER, subscribing) => fresh,
         };
         match fresh {
-            Ok(fresh) => {
+            Ok(Ok(fresh)) => {
                 consumer = fresh;
                 heard = Instant::now();
             }
-            Err(e) => tracing::warn!(error = %e, "cluster direct re-subscription failed"),
+            Ok(Err(e)) => tracing::warn!(error = %e, "cluster direct re-subscription failed"),
+            Err(_) => tracing::warn!("cluster direct re-subscription did not answer; trying again"),
         }
     }
     let _ = consumer.close().await;

@@ -102,6 +102,24 @@ fn parse(args: &[String]) -> Result<Options> {
     Ok(o)
 }
 
+/// How each bot plays (loadgen's `--sockets`): on the one socket of our page
+/// (`/ws/one/{id}`, batched), or on the reference protocol's two.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Sockets {
+    One,
+    Two,
+}
+
+impl Sockets {
+    /// Loadgen's value, and the tables' cell.
+    pub fn name(self) -> &'static str {
+        match self {
+            Sockets::One => "one",
+            Sockets::Two => "two",
+        }
+    }
+}
+
 /// A server configuration the scenarios run against: a row group in every table.
 #[derive(Clone, Debug)]
 pub struct Variant {
@@ -199,8 +217,14 @@ fn build(baseline: Option<&Path>) -> Result<Bins> {
 }
 
 /// One loadgen run against a fresh server of `variant`; returns its report.
-fn loadgen(bins: &Bins, variant: &Variant, label: &str, args: &[&str]) -> Result<Report> {
-    loadgen_on(bins, &bins.server, variant, label, args)
+fn loadgen(
+    bins: &Bins,
+    variant: &Variant,
+    label: &str,
+    sockets: Sockets,
+    args: &[&str],
+) -> Result<Report> {
+    loadgen_on(bins, &bins.server, variant, label, sockets, args)
 }
 
 /// [`loadgen`] against the server binary `server`.
@@ -209,6 +233,7 @@ fn loadgen_on(
     server: &Path,
     variant: &Variant,
     label: &str,
+    sockets: Sockets,
     args: &[&str],
 ) -> Result<Report> {
     let log = bins.out.join(format!("{label}.server.log"));
@@ -221,11 +246,9 @@ fn loadgen_on(
         .arg(&log)
         .arg("--json-out")
         .arg(bins.out.join("runs.jsonl"))
-        // the rows of docs/benchmarks.md were measured with the reference's two sockets
-        // per bot; loadgen's default is the page's one socket since (issue 22)
-        .args(["--sockets", "two"])
-        // every bot connects from 127.0.0.1, two sockets each: up to 10,000 players (the
-        // games scenario), beside a hostile flood
+        .args(["--sockets", sockets.name()])
+        // every bot connects from 127.0.0.1: up to 10,000 players (the games scenario),
+        // beside a hostile flood
         .arg("--server-arg=--max-sockets-per-address=25000")
         .arg("--server-arg=--max-sockets=25000")
         .args(
@@ -271,13 +294,14 @@ fn measured(
     bins: &Bins,
     variant: &Variant,
     label: &str,
+    sockets: Sockets,
     args: &[&str],
     goal: impl Fn(&Report) -> bool,
 ) -> Result<Run> {
     let mut tries = 0;
     loop {
         tries += 1;
-        let report = loadgen(bins, variant, &format!("{label}-try{tries}"), args)?;
+        let report = loadgen(bins, variant, &format!("{label}-try{tries}"), sockets, args)?;
         let others = markdown::others_cpu(&report);
         if goal(&report) || others <= BUSY_MACHINE_PERCENT || tries >= TRIES {
             return Ok(Run { report, tries });
@@ -293,12 +317,12 @@ pub struct Results {
     pub steady: Vec<(Variant, Run)>,
     /// Each ramp step, per variant.
     pub ramp: Vec<(Variant, Vec<Run>)>,
-    /// Idle players' memory, per variant.
-    pub idle: Vec<(Variant, Report)>,
+    /// Idle players' memory, per variant and way of connecting.
+    pub idle: Vec<(Variant, Sockets, Report)>,
     /// A clean run and the same run beside hostile clients, per variant.
     pub hostile: Vec<(Variant, Report, Report)>,
-    /// Players in many games of 8, by variant and step.
-    pub games: Vec<(Variant, Run)>,
+    /// Players in many games of 8, by variant, way of connecting and step.
+    pub games: Vec<(Variant, Sockets, Run)>,
     /// Idle players, one per game, as many games (embedded): memory per loaded game.
     pub idle_games: Option<Report>,
     /// Start-up times of several spawns (embedded only).
@@ -338,6 +362,7 @@ pub fn run(args: &[String]) -> Result<()> {
                 &bins,
                 &variant,
                 &label,
+                Sockets::Two,
                 &["-n", "100", "-r", "2", "-t", duration],
                 |r| markdown::others_p99(r) <= goal && markdown::lost(r) == 0,
             )?;
@@ -349,7 +374,14 @@ pub fn run(args: &[String]) -> Result<()> {
                 let label = format!("ramp-{v}-{n}");
                 let n = n.to_string();
                 let args = ["-n", n.as_str(), "-r", "1", "-t", ramp_duration];
-                let r = measured(&bins, &variant, &label, &args, markdown::within_ramp_limit)?;
+                let r = measured(
+                    &bins,
+                    &variant,
+                    &label,
+                    Sockets::Two,
+                    &args,
+                    markdown::within_ramp_limit,
+                )?;
                 let over = !markdown::within_ramp_limit(&r.report);
                 steps.push(r);
                 if over {
@@ -359,25 +391,35 @@ pub fn run(args: &[String]) -> Result<()> {
             results.ramp.push((variant.clone(), steps));
         }
         if wanted("idle") {
-            let label = format!("idle-{v}");
-            let r = loadgen(
-                &bins,
-                &variant,
-                &label,
-                &["-n", idle_players, "-r", "0", "-t", "2", "--grace", "0"],
-            )?;
-            results.idle.push((variant.clone(), r));
+            // what a reference client costs beside what our page costs (issue 22)
+            for sockets in [Sockets::Two, Sockets::One] {
+                let label = format!("idle-{v}-{}", sockets.name());
+                let r = loadgen(
+                    &bins,
+                    &variant,
+                    &label,
+                    sockets,
+                    &["-n", idle_players, "-r", "0", "-t", "2", "--grace", "0"],
+                )?;
+                results.idle.push((variant.clone(), sockets, r));
+            }
         }
         if wanted("games") {
-            // the issue's scenario on every variant; its stretch on the embedded one, if
-            // the first step meets the goal
-            let steps: &[(u32, u32)] = match (o.quick, v.as_str()) {
-                (true, _) => &[(400, 50)],
-                (false, "embedded") => &[(2000, 250), (10_000, 1250)],
-                (false, _) => &[(2000, 250)],
+            // the scenario on every variant with reference clients and with our page's
+            // one socket; the 10,000 players on the embedded one, if the step before
+            // met the goal, with one socket only: two per player would pass the
+            // open-files limit of this machine (20,000 a process, not raisable)
+            let steps: &[(u32, u32, Sockets)] = match (o.quick, v.as_str()) {
+                (true, _) => &[(400, 50, Sockets::One)],
+                (false, "embedded") => &[
+                    (2000, 250, Sockets::Two),
+                    (2000, 250, Sockets::One),
+                    (10_000, 1250, Sockets::One),
+                ],
+                (false, _) => &[(2000, 250, Sockets::Two), (2000, 250, Sockets::One)],
             };
-            for (players, games) in steps {
-                let label = format!("games-{v}-{players}-{games}");
+            for (players, games, sockets) in steps {
+                let label = format!("games-{v}-{players}-{games}-{}", sockets.name());
                 let (n, g) = (players.to_string(), games.to_string());
                 let creations = format!("--server-arg=--max-game-creations-per-minute={games}");
                 let args = [
@@ -391,9 +433,16 @@ pub fn run(args: &[String]) -> Result<()> {
                     ramp_duration,
                     &creations,
                 ];
-                let r = measured(&bins, &variant, &label, &args, markdown::games_met)?;
+                let r = measured(
+                    &bins,
+                    &variant,
+                    &label,
+                    *sockets,
+                    &args,
+                    markdown::games_met,
+                )?;
                 let met = markdown::games_met(&r.report);
-                results.games.push((variant.clone(), r));
+                results.games.push((variant.clone(), *sockets, r));
                 if !met {
                     break;
                 }
@@ -401,9 +450,21 @@ pub fn run(args: &[String]) -> Result<()> {
         }
         if wanted("hostile") {
             let honest = ["-n", "100", "-r", "2", "-t", hostile_duration];
-            let clean = loadgen(&bins, &variant, &format!("hostile-{v}-clean"), &honest)?;
+            let clean = loadgen(
+                &bins,
+                &variant,
+                &format!("hostile-{v}-clean"),
+                Sockets::Two,
+                &honest,
+            )?;
             let attacked = [&honest[..], &["--hostile", "--flood", flood]].concat();
-            let attacked = loadgen(&bins, &variant, &format!("hostile-{v}"), &attacked)?;
+            let attacked = loadgen(
+                &bins,
+                &variant,
+                &format!("hostile-{v}"),
+                Sockets::Two,
+                &attacked,
+            )?;
             results.hostile.push((variant.clone(), clean, attacked));
         }
     }
@@ -418,15 +479,19 @@ pub fn run(args: &[String]) -> Result<()> {
         let args = [
             "-n", n, "--games", g, "-r", "0", "-t", "2", "--grace", "0", &creations,
         ];
-        results.idle_games = Some(loadgen(&bins, embedded, "idle-games", &args)?);
+        results.idle_games = Some(loadgen(&bins, embedded, "idle-games", Sockets::Two, &args)?);
     }
     if wanted("startup") {
         let embedded = &variants(&o)[0];
         for i in 0..5 {
             let label = format!("startup-{i}");
-            results
-                .startup
-                .push(loadgen(&bins, embedded, &label, &["--startup-only"])?);
+            results.startup.push(loadgen(
+                &bins,
+                embedded,
+                &label,
+                Sockets::Two,
+                &["--startup-only"],
+            )?);
         }
     }
     if wanted("fanout") {
@@ -440,7 +505,7 @@ pub fn run(args: &[String]) -> Result<()> {
             };
             let args = case.args(duration);
             let args: Vec<&str> = args.iter().map(String::as_str).collect();
-            let report = loadgen_on(&bins, server, embedded, &case.label(), &args)?;
+            let report = loadgen_on(&bins, server, embedded, &case.label(), case.sockets, &args)?;
             results.fanout.push((case, report));
         }
         results.fanout_baseline = o.baseline.as_ref().map(|b| b.display().to_string());

@@ -15,6 +15,7 @@ use plotters::prelude::*;
 
 use super::fanout::{Build, Case};
 use super::markdown::{others_p99, server};
+use super::Sockets;
 use super::{Results, Run, Variant};
 use loadgen_report::Report;
 
@@ -90,9 +91,14 @@ pub fn ramp(ramp: &[(Variant, Vec<Run>)]) -> Result<Option<String>> {
 }
 
 /// The batching sweep: the current build's batched runs at the most players, by flush
-/// interval, with its reference clients' run at that load as a level.
+/// interval, with its reference clients' run at that load as a level (two-socket bots
+/// only: the one-socket run is a row of the table, not a point of the sweep).
 pub fn batching(fanout: &[(Case, Report)]) -> Result<Option<String>> {
-    let current = || fanout.iter().filter(|(c, _)| c.build == Build::Current);
+    let current = || {
+        fanout
+            .iter()
+            .filter(|(c, _)| c.build == Build::Current && c.sockets == Sockets::Two)
+    };
     let Some(players) = current()
         .filter(|(c, _)| c.batch_ms.is_some())
         .map(|(c, _)| c.players)
@@ -319,6 +325,7 @@ mod tests {
     fn case(batch_ms: Option<u64>, players: u32) -> Case {
         Case {
             build: Build::Current,
+            sockets: Sockets::Two,
             batch_ms,
             players,
             rate: 1,

@@ -1,7 +1,8 @@
 //! The fan-out scenario (issue 14): what a delivered update costs the server, for
 //! reference clients (one WebSocket message per update) and batched ones (`?batch=true`,
 //! the page's stream), at 100 players x 2 moves/s and 800 x 1, and the batched stream at
-//! a few flush intervals, all in one run on one machine. With `--baseline BINARY`, the
+//! a few flush intervals, and at 800 x 1 our page's one socket (issue 22: commands and the
+//! batched stream on one WebSocket), all in one run on one machine. With `--baseline BINARY`, the
 //! reference rows of another build of the server (an older commit) run in the same run,
 //! interleaved, so that "x% cheaper than before" compares runs minutes apart, not days.
 
@@ -10,8 +11,10 @@ use std::fmt::Write;
 use loadgen_report::Report;
 
 use super::markdown::{self, ms, percent, server, yes, Table};
+use super::Sockets;
 
-/// The goals of issue 14 for batched clients at 800 players x 1 move/s.
+/// The goals of issue 14 for batched clients at 800 players x 1 move/s (issue 22's for
+/// one-socket clients).
 const BATCHED_CPU_GOAL_PERCENT: f64 = 25.0;
 const BATCHED_P99_GOAL_MS: f64 = 25.0;
 /// Reference clients: CPU per delivered update at most this share of the baseline's.
@@ -30,7 +33,10 @@ pub enum Build {
 #[derive(Clone, Debug)]
 pub struct Case {
     pub build: Build,
-    /// `None`: reference clients; `Some(ms)`: batched, flushed at most every `ms`.
+    /// Two sockets a bot (the reference protocol), or our page's one.
+    pub sockets: Sockets,
+    /// `None`: reference clients; `Some(ms)`: batched, flushed at most every `ms` (the
+    /// one socket is always batched).
     pub batch_ms: Option<u64>,
     pub players: u32,
     pub rate: u32,
@@ -43,11 +49,21 @@ impl Case {
             Build::Current => "current",
             Build::Baseline => "baseline",
         };
-        let clients = match self.batch_ms {
-            None => "reference".to_string(),
-            Some(ms) => format!("batched{ms}"),
-        };
-        format!("fanout-{build}-{clients}-{}x{}", self.players, self.rate)
+        format!(
+            "fanout-{build}-{}-{}x{}",
+            self.clients("", ""),
+            self.players,
+            self.rate
+        )
+    }
+
+    /// What the bots are, their interval between `before` and `after`.
+    fn clients(&self, before: &str, after: &str) -> String {
+        match (self.sockets, self.batch_ms) {
+            (Sockets::Two, None) => "reference".to_string(),
+            (Sockets::Two, Some(ms)) => format!("batched{before}{ms}{after}"),
+            (Sockets::One, ms) => format!("one{before}{}{after}", ms.unwrap_or(DEFAULT_BATCH_MS)),
+        }
     }
 
     /// The loadgen arguments besides the common ones.
@@ -61,7 +77,9 @@ impl Case {
             duration.into(),
         ];
         if let Some(ms) = self.batch_ms {
-            args.push("--batched".into());
+            if self.sockets == Sockets::Two {
+                args.push("--batched".into());
+            }
             args.push(format!("--server-arg=--world-batch-ms={ms}"));
         }
         args
@@ -74,7 +92,8 @@ pub const DEFAULT_BATCH_MS: u64 = 10;
 
 /// The cases, in the order they run: each load's reference rows (the baseline's right
 /// before the current build's), then its batched rows; at 800 players also the batched
-/// stream at longer intervals, to show what the interval trades.
+/// stream at longer intervals, to show what the interval trades, and our page's one
+/// socket at the default interval.
 pub fn plan(baseline: bool) -> Vec<Case> {
     let mut cases = Vec::new();
     for (players, rate, intervals) in [
@@ -84,6 +103,7 @@ pub fn plan(baseline: bool) -> Vec<Case> {
         if baseline {
             cases.push(Case {
                 build: Build::Baseline,
+                sockets: Sockets::Two,
                 batch_ms: None,
                 players,
                 rate,
@@ -91,6 +111,7 @@ pub fn plan(baseline: bool) -> Vec<Case> {
         }
         cases.push(Case {
             build: Build::Current,
+            sockets: Sockets::Two,
             batch_ms: None,
             players,
             rate,
@@ -98,7 +119,17 @@ pub fn plan(baseline: bool) -> Vec<Case> {
         for ms in intervals {
             cases.push(Case {
                 build: Build::Current,
+                sockets: Sockets::Two,
                 batch_ms: Some(*ms),
+                players,
+                rate,
+            });
+        }
+        if players == 800 {
+            cases.push(Case {
+                build: Build::Current,
+                sockets: Sockets::One,
+                batch_ms: Some(DEFAULT_BATCH_MS),
                 players,
                 rate,
             });
@@ -133,11 +164,17 @@ fn reference_met(current: &Report, baseline: &Report) -> bool {
 fn find(
     runs: &[(Case, Report)],
     build: Build,
+    sockets: Sockets,
     batch_ms: Option<u64>,
     players: u32,
 ) -> Option<&Report> {
     runs.iter()
-        .find(|(c, _)| c.build == build && c.batch_ms == batch_ms && c.players == players)
+        .find(|(c, _)| {
+            c.build == build
+                && c.sockets == sockets
+                && c.batch_ms == batch_ms
+                && c.players == players
+        })
         .map(|(_, r)| r)
 }
 
@@ -147,7 +184,7 @@ pub fn section(runs: &[(Case, Report)], baseline: Option<&str>) -> String {
     let w = &mut s;
     // unwrap (every writeln! below): writing to a String cannot fail
     writeln!(w, "### Fan-out: what a delivered update costs the server\n").unwrap();
-    write!(w, "Reproduce one row: `target/release/loadgen --spawn target/release/drapetisca --probe-path /healthz --sockets two --server-arg=--max-sockets-per-address=25000 --server-arg=--max-sockets=25000 -n 800 -r 1 -t 10 [--batched --server-arg=--world-batch-ms=10]`. CPU per delivered update: the server's CPU over the moving window divided by the updates delivered to the mover and to the others. \"messages\": WebSocket messages the bots received (a batch is one).").unwrap();
+    write!(w, "Reproduce one row: `target/release/loadgen --spawn target/release/drapetisca --probe-path /healthz --sockets two --server-arg=--max-sockets-per-address=25000 --server-arg=--max-sockets=25000 -n 800 -r 1 -t 10 [--batched --server-arg=--world-batch-ms=10]` (\"one\": `--sockets one`, our page's one socket). CPU per delivered update: the server's CPU over the moving window divided by the updates delivered to the mover and to the others. \"messages\": WebSocket messages the bots received (a batch is one).").unwrap();
     if let Some(b) = baseline {
         write!(w, " \"baseline\" is `{b}`, run in the same bench, each of its rows right before the current build's.").unwrap();
     }
@@ -167,10 +204,7 @@ pub fn section(runs: &[(Case, Report)], baseline: Option<&str>) -> String {
         "others' CPU",
     ]);
     for (case, r) in runs {
-        let clients = match case.batch_ms {
-            None => "reference".to_string(),
-            Some(ms) => format!("batched ({ms} ms)"),
-        };
+        let clients = case.clients(" (", " ms)");
         table.row(vec![
             format!("{:?}", case.build).to_lowercase(),
             clients,
@@ -196,7 +230,13 @@ pub fn section(runs: &[(Case, Report)], baseline: Option<&str>) -> String {
 /// A line per goal of issue 14 that the runs measured.
 pub fn summary(runs: &[(Case, Report)]) -> Vec<String> {
     let mut lines = Vec::new();
-    if let Some(r) = find(runs, Build::Current, Some(DEFAULT_BATCH_MS), 800) {
+    if let Some(r) = find(
+        runs,
+        Build::Current,
+        Sockets::Two,
+        Some(DEFAULT_BATCH_MS),
+        800,
+    ) {
         lines.push(format!(
             "- Fan-out, batched clients at 800 x 1 ({DEFAULT_BATCH_MS} ms): server CPU {}, p99 {} ms, {} lost: goal <= {BATCHED_CPU_GOAL_PERCENT:.0}% and <= {BATCHED_P99_GOAL_MS:.0} ms {}.",
             percent(server(r).cpu_percent),
@@ -205,10 +245,26 @@ pub fn summary(runs: &[(Case, Report)]) -> Vec<String> {
             if batched_met(r) { "met" } else { "not met" },
         ));
     }
+    if let Some(r) = find(
+        runs,
+        Build::Current,
+        Sockets::One,
+        Some(DEFAULT_BATCH_MS),
+        800,
+    ) {
+        lines.push(format!(
+            "- Fan-out, one-socket clients at 800 x 1 ({DEFAULT_BATCH_MS} ms): server CPU {}, {:.2} us per delivered update, p99 {} ms, {} lost: goal <= {BATCHED_CPU_GOAL_PERCENT:.0}% and <= {BATCHED_P99_GOAL_MS:.0} ms {}.",
+            percent(server(r).cpu_percent),
+            cpu_per_update_us(r),
+            ms(markdown::others_p99(r)),
+            markdown::lost(r),
+            if batched_met(r) { "met" } else { "not met" },
+        ));
+    }
     for players in [100, 800] {
         let (Some(current), Some(base)) = (
-            find(runs, Build::Current, None, players),
-            find(runs, Build::Baseline, None, players),
+            find(runs, Build::Current, Sockets::Two, None, players),
+            find(runs, Build::Baseline, Sockets::Two, None, players),
         ) else {
             continue;
         };
@@ -263,11 +319,18 @@ mod tests {
                 "fanout-current-batched10-800x1",
                 "fanout-current-batched14-800x1",
                 "fanout-current-batched20-800x1",
+                "fanout-current-one10-800x1",
             ]
         );
         assert!(plan(false).iter().all(|c| c.build == Build::Current));
         assert!(cases[2].args("10").contains(&"--batched".to_string()));
         assert!(!cases[1].args("10").contains(&"--batched".to_string()));
+        let one = cases.last().unwrap().args("10");
+        assert!(
+            !one.contains(&"--batched".to_string()),
+            "the one socket is batched"
+        );
+        assert!(one.contains(&"--server-arg=--world-batch-ms=10".to_string()));
     }
 
     #[test]
@@ -282,6 +345,7 @@ mod tests {
     fn the_summary_judges_each_goal_from_its_rows() {
         let case = |build, batch_ms, players| Case {
             build,
+            sockets: Sockets::Two,
             batch_ms,
             players,
             rate: 1,

@@ -184,6 +184,9 @@ fn move_to_others(
     let output = command
         .args(["-n", &players.to_string(), "-r", "2"])
         .args(["-t", &seconds.to_string(), "--quiet", "--label", label])
+        // reference clients, one message per update, as in the earlier rows: the one
+        // socket's batching (up to --world-batch-ms) would add its own wait to the figure
+        .args(["--sockets", "two"])
         .output()
         .context("loadgen runs")?;
     let line = String::from_utf8_lossy(&output.stdout);

@@ -422,6 +422,9 @@ pub fn run(args: &[String]) -> Result<()> {
                 let label = format!("games-{v}-{players}-{games}-{}", sockets.name());
                 let (n, g) = (players.to_string(), games.to_string());
                 let creations = format!("--server-arg=--max-game-creations-per-minute={games}");
+                // the server's cap on games with sockets (1000 by default) would refuse
+                // the bots of the games above it
+                let max_games = format!("--server-arg=--max-games={games}");
                 let args = [
                     "-n",
                     &n,
@@ -432,6 +435,7 @@ pub fn run(args: &[String]) -> Result<()> {
                     "-t",
                     ramp_duration,
                     &creations,
+                    &max_games,
                 ];
                 let r = measured(
                     &bins,

@@ -408,7 +408,7 @@ pub fn section(m: &Machine, command: &str, results: &Results, charts: &[Chart]) 
             "### Many games: players in games of 8 at 1 move/s, one instance\n"
         )
         .unwrap();
-        writeln!(w, "Reproduce one step: `target/release/loadgen --spawn target/release/drapetisca --probe-path /healthz --sockets two|one -n 2000 --games 250 -r 1 -t 10 --server-arg=--max-game-creations-per-minute=250 --server-arg=--max-sockets-per-address=25000` (bot `i` plays game `i mod 250`; \"others\" are the other bots of the mover's game; `one`: our page's one socket, batched)\n").unwrap();
+        writeln!(w, "Reproduce one step: `target/release/loadgen --spawn target/release/drapetisca --probe-path /healthz --sockets two|one -n 2000 --games 250 -r 1 -t 10 --server-arg=--max-game-creations-per-minute=250 --server-arg=--max-games=250 --server-arg=--max-sockets-per-address=25000` (bot `i` plays game `i mod 250`; \"others\" are the other bots of the mover's game; `one`: our page's one socket, batched)\n").unwrap();
         let header = [
             &[
                 "variant", "sockets", "players", "games", "moves/s", "frames/s",

@@ -182,6 +182,7 @@ impl Gateway {
                 player,
                 outbox,
                 reply,
+                ..
             } => {
                 let current = self.conns.get(&player).map(|conn| ConnRef {
                     player,

@@ -229,6 +229,14 @@ async fn run(
     left
 }
 
+/// How a remote socket the room does not know comes in: its `connect` (a new socket),
+/// or a message or presence of a socket that connected under an earlier owner.
+#[derive(Clone, Copy, Debug)]
+enum Attach {
+    New,
+    Again,
+}
+
 impl Host {
     /// Publishes this take-over's marker into the game's partition, when due.
     fn send_marker(&mut self) {
@@ -260,7 +268,7 @@ impl Host {
         match command.kind {
             Kind::Connect => {
                 if let Some(socket) = command.socket {
-                    self.ensure(&origin, socket).await;
+                    self.ensure(&origin, socket, Attach::New).await;
                 }
             }
             Kind::Message => {
@@ -281,7 +289,7 @@ impl Host {
                 {
                     return;
                 }
-                if let Some(room_conn) = self.ensure(&origin, socket).await {
+                if let Some(room_conn) = self.ensure(&origin, socket, Attach::Again).await {
                     let _ = self
                         .room
                         .send_caused(socket.player, room_conn, message, command.id)
@@ -305,7 +313,7 @@ impl Host {
                     self.drop_remote(&origin, conn).await;
                 }
                 for socket in listed {
-                    self.ensure(&origin, socket).await;
+                    self.ensure(&origin, socket, Attach::Again).await;
                 }
             }
             Kind::Ping => {}
@@ -314,7 +322,7 @@ impl Host {
 
     /// The room's connection for a remote socket, connecting it first if the room does
     /// not know it yet (its connect went to an earlier owner, or it is new).
-    async fn ensure(&mut self, origin: &str, socket: ConnRef) -> Option<ConnId> {
+    async fn ensure(&mut self, origin: &str, socket: ConnRef, how: Attach) -> Option<ConnId> {
         let key = (origin.to_string(), socket.conn);
         if let Some(remote) = self.remotes.get(&key) {
             return Some(remote.room_conn);
@@ -323,7 +331,7 @@ impl Host {
         // trial, and its token replaces the old socket (the room closes it through its
         // forwarder, whatever instance it is on); only the room may decide that
         let (outbox, mut inbox) = mpsc::channel(REMOTE_OUTBOX);
-        let room_conn = match self.room.connect(socket.player, outbox).await {
+        let room_conn = match self.attach(socket.player, outbox, how).await {
             Ok(conn) => conn,
             Err(ConnectError::AlreadyConnected) => {
                 // an id without a token, connected through another socket: the player
@@ -333,7 +341,7 @@ impl Host {
                 self.evict(socket.player).await;
                 let (outbox, again) = mpsc::channel(REMOTE_OUTBOX);
                 inbox = again;
-                match self.room.connect(socket.player, outbox).await {
+                match self.attach(socket.player, outbox, how).await {
                     Ok(conn) => conn,
                     Err(ConnectError::AlreadyConnected) => {
                         tracing::warn!(player = %socket.player, "player still connected in the room");
@@ -361,6 +369,19 @@ impl Host {
             },
         );
         Some(room_conn)
+    }
+
+    /// Connects a remote socket to the room as `how` says.
+    async fn attach(
+        &self,
+        player: Uuid,
+        outbox: mpsc::Sender<room::Direct>,
+        how: Attach,
+    ) -> Result<ConnId, ConnectError> {
+        match how {
+            Attach::New => self.room.connect(player, outbox).await,
+            Attach::Again => self.room.reattach(player, outbox).await,
+        }
     }
 
     /// Lets go of every remote socket of `player`, without a departure: its outbox

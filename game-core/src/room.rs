@@ -63,7 +63,7 @@ use rules::game::Game;
 
 pub use departures::Departures;
 pub use lease::Lease;
-pub use sockets::{close_reason, try_again_later, OWNER_FULL};
+pub use sockets::{close_reason, try_again_later, LEFT_BEHIND, OWNER_FULL};
 
 /// Commands waiting for the room; senders wait when it is full, which slows only the
 /// sockets that send.
@@ -87,10 +87,12 @@ pub enum Direct {
 
 /// A message for the room.
 pub enum Command {
-    /// A player socket opened; `outbox` is where its direct frames go.
+    /// A player socket opened; `outbox` is where its direct frames go. `reattached`: the
+    /// socket entered under an earlier owner of the game (a cluster's take-over).
     Connect {
         player: Uuid,
         outbox: mpsc::Sender<Direct>,
+        reattached: bool,
         reply: oneshot::Sender<Result<ConnId, ConnectError>>,
     },
     /// A player socket closed.
@@ -135,10 +137,32 @@ impl RoomHandle {
         player: Uuid,
         outbox: mpsc::Sender<Direct>,
     ) -> Result<ConnId, ConnectError> {
+        self.attach(player, outbox, false).await
+    }
+
+    /// Registers a player socket that entered under an earlier owner of the game (a
+    /// cluster's take-over attaches the sockets of other instances again): as
+    /// [`RoomHandle::connect`], and if its player is no longer on the board its next
+    /// move closes it with [`LEFT_BEHIND`], so that its client enters again.
+    pub async fn reattach(
+        &self,
+        player: Uuid,
+        outbox: mpsc::Sender<Direct>,
+    ) -> Result<ConnId, ConnectError> {
+        self.attach(player, outbox, true).await
+    }
+
+    async fn attach(
+        &self,
+        player: Uuid,
+        outbox: mpsc::Sender<Direct>,
+        reattached: bool,
+    ) -> Result<ConnId, ConnectError> {
         let (reply, answer) = oneshot::channel();
         let command = Command::Connect {
             player,
             outbox,
+            reattached,
             reply,
         };
         self.tx

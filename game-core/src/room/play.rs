@@ -139,7 +139,13 @@ impl Play {
 
     fn move_player(&mut self, player: Uuid, request: PlayerUpdate) {
         match rules::apply_move(&mut self.game, player, request, &mut self.rng) {
-            MoveOutcome::NotEntered => self.error(player, "enter the game before moving".into()),
+            MoveOutcome::NotEntered => {
+                // a socket that entered under an earlier owner and whose player was let
+                // go meanwhile is closed, to enter again; any other is told
+                if !self.sockets.left_behind(player) {
+                    self.error(player, "enter the game before moving".into())
+                }
+            }
             MoveOutcome::PassedThrough(update) => {
                 self.persist(player);
                 self.world.publish(frames::player_frame(player, update));

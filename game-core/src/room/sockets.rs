@@ -26,10 +26,17 @@ const REPLACED: &str = "replaced by a newer connection";
 pub const OWNER_FULL: &str =
     "this game cannot start now: its server runs the most games it may; try again later";
 
+/// Why a socket is closed that entered under an earlier owner of the game, in a
+/// cluster, and whose player left the board meanwhile (its instance was cut off from the
+/// others long enough for the new owner to let the player go): the socket must enter
+/// again, and only a new socket is told so by its brief. One where trying again helps.
+pub const LEFT_BEHIND: &str =
+    "the game went on without this connection while its server was cut off; enter again";
+
 /// Why a socket is closed, as the room says it: one of its own reasons for a reason
 /// that came as text (from the room of another instance, `cluster`), else a general one.
 pub fn close_reason(text: &str) -> &'static str {
-    [NEEDS_TOKEN, REPLACED, OWNER_FULL]
+    [NEEDS_TOKEN, REPLACED, OWNER_FULL, LEFT_BEHIND]
         .into_iter()
         .find(|known| *known == text)
         .unwrap_or("closed by the game")
@@ -38,7 +45,7 @@ pub fn close_reason(text: &str) -> &'static str {
 /// Whether a socket closed for `reason` may come back later (close code 1013, "try again
 /// later"), rather than being refused by the game's rules (1008).
 pub fn try_again_later(reason: &str) -> bool {
-    reason == OWNER_FULL
+    reason == OWNER_FULL || reason == LEFT_BEHIND
 }
 
 /// A connected player socket.
@@ -49,6 +56,11 @@ struct Conn {
     outbox: mpsc::Sender<Direct>,
     /// Whether it entered the game: a repeated `entering` then sends no new brief.
     entered: bool,
+    /// Whether it entered under an earlier owner of the game (a cluster's take-over
+    /// attached it again) and has not entered here since: a move of it while its
+    /// player is off the board closes it ([`LEFT_BEHIND`]) rather than answering
+    /// "enter the game" to a client that believes it is in.
+    reattached: bool,
     /// Whether it may speak for its id: always for ids without a token, else once it
     /// entered with the token.
     proven: bool,
@@ -103,12 +115,14 @@ impl Sockets {
         self.conns.is_empty()
     }
 
-    /// Registers a socket of `player`; refused while another socket of the id is alive,
-    /// unless the id has a token (the new socket is then on trial).
+    /// Registers a socket of `player` (`reattached`: one that entered under an earlier
+    /// owner of the game); refused while another socket of the id is alive, unless the
+    /// id has a token (the new socket is then on trial).
     pub(super) fn connect(
         &mut self,
         player: Uuid,
         outbox: mpsc::Sender<Direct>,
+        reattached: bool,
     ) -> Result<ConnId, ConnectError> {
         let connected = self
             .conns
@@ -125,6 +139,7 @@ impl Sockets {
             id,
             outbox,
             entered: false,
+            reattached,
             proven: !bound,
         };
         if connected {
@@ -223,8 +238,21 @@ impl Sockets {
         self.conns.get_mut(&player).is_some_and(|c| {
             let again = c.entered && active;
             c.entered = true;
+            c.reattached = false;
             again
         })
+    }
+
+    /// Closes `player`'s socket with [`LEFT_BEHIND`] if it was attached again after a
+    /// take-over and has not entered here; `true` when it did.
+    pub(super) fn left_behind(&mut self, player: Uuid) -> bool {
+        if !self.conns.get(&player).is_some_and(|c| c.reattached) {
+            return false;
+        }
+        // unwrap: just found
+        let conn = self.conns.remove(&player).unwrap();
+        let _ = conn.outbox.try_send(Direct::Close(LEFT_BEHIND));
+        true
     }
 
     /// Forgets `player`'s token (the player is forgotten).

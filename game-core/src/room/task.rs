@@ -83,9 +83,10 @@ fn handle(play: &mut Play, command: Command) {
         Command::Connect {
             player,
             outbox,
+            reattached,
             reply,
         } => {
-            let answer = play.sockets.connect(player, outbox);
+            let answer = play.sockets.connect(player, outbox, reattached);
             // the socket may have gone meanwhile; it then disconnects as usual
             let _ = reply.send(answer);
         }

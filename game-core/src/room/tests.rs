@@ -207,6 +207,23 @@ impl Room {
         })
     }
 
+    /// Attaches a socket of `player` that entered under an earlier owner (a cluster's
+    /// take-over), as `cluster::host` does.
+    async fn reattach(&self, player: Uuid) -> Socket {
+        let (outbox, inbox) = mpsc::channel(64);
+        let conn = self
+            .handle
+            .reattach(player, outbox)
+            .await
+            .expect("attached");
+        Socket {
+            player,
+            conn,
+            inbox,
+            room: self.handle.clone(),
+        }
+    }
+
     /// Ana and Bob, each in the game on a socket of their own; the world heard both.
     async fn ana_and_bob(&mut self) -> (Socket, Socket) {
         let mut ana = self.connect(ANA).await;

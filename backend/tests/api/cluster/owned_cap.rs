@@ -122,8 +122,11 @@ async fn at_the_cap_new_games_are_refused_everywhere_and_a_killed_owner_s_game_g
     let two = deployment.start_with("two", &settings);
     let all = [&one, &two];
     // the broker spreads the partitions over both once `two` subscribed (its failover
-    // delay is 100 ms); a game started before would change hands with its partition
-    tokio::time::sleep(Duration::from_secs(3)).await;
+    // delay is 100 ms), and `one` learns it lost some from its pings; a game started
+    // before would change hands with its partition (a fixed 3 s wait was too short on
+    // a loaded machine: every game went to one instance)
+    until_logged(&one, "command partitions lost", 1).await;
+    tokio::time::sleep(Duration::from_secs(1)).await;
 
     // games are tried until each owner runs one; a game whose owner runs one already
     // is refused, and its partition is known to be full

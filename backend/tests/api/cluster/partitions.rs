@@ -75,6 +75,70 @@ async fn keep_moving(mut client: Client, stop: CancellationToken) -> (Client, Ve
     (client, validated)
 }
 
+/// Olga's page on the instance that is cut off: moves as [`keep_moving`] does, and when
+/// the server closes her player socket (after a heal: the game let her go while her
+/// instance was cut off, `game_core::room::LEFT_BEHIND`, 1013) she comes back as the
+/// page does: after its first backoff, on new sockets, entering again. Returns the
+/// client, when each move was validated, the closes, and the generation each
+/// re-entry showed her at.
+async fn keep_playing(
+    mut client: Client,
+    address: String,
+    stop: CancellationToken,
+) -> (Client, Vec<Instant>, Vec<(u16, String)>, Vec<i64>) {
+    let mut validated = Vec::new();
+    let mut closes = Vec::new();
+    let mut entries = Vec::new();
+    while !stop.is_cancelled() {
+        if let Some(close) = closed(&mut client.player).await {
+            closes.push(close);
+            tokio::time::sleep(Duration::from_millis(500)).await;
+            let mut again = Client::connect_at(&address, client.id, &client.name).await;
+            again.generation = client.generation;
+            let Ok(brief) = tokio::time::timeout(BACK_BOUND, again.enter()).await else {
+                panic!(
+                    "{} could not enter again within {BACK_BOUND:?}",
+                    client.name
+                );
+            };
+            let at = brief
+                .last()
+                .and_then(|f| f["payload"]["generation"].as_i64());
+            entries.extend(at);
+            client = again;
+            continue;
+        }
+        if try_step(&mut client, Duration::from_secs(1))
+            .await
+            .is_some()
+        {
+            validated.push(Instant::now());
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    (client, validated, closes, entries)
+}
+
+/// The code and reason of a close the server sent on `ws`, if any came (direct frames
+/// before it are skipped: the moves are checked on the world socket).
+async fn closed(ws: &mut test_support::app::Ws) -> Option<(u16, String)> {
+    use futures_util::StreamExt;
+    use tokio_tungstenite::tungstenite::Message;
+    loop {
+        match tokio::time::timeout(Duration::ZERO, ws.next()).await {
+            Err(_) => return None,
+            Ok(Some(Ok(Message::Close(frame)))) => {
+                return Some(frame.map_or((1005, String::new()), |f| {
+                    (f.code.into(), f.reason.to_string())
+                }))
+            }
+            Ok(Some(Ok(_))) => continue,
+            Ok(Some(Err(e))) => return Some((1006, e.to_string())),
+            Ok(None) => return Some((1006, "ended".into())),
+        }
+    }
+}
+
 /// The longest time between `from` and `to` with no move validated.
 fn longest_stall(validated: &[Instant], from: Instant, to: Instant) -> Duration {
     let mut times: Vec<Instant> = validated
@@ -172,7 +236,7 @@ async fn partition(ports: &[u16], heal: Heal) {
     let mut olga = Client::connect_at(&victim.address, Uuid::new_v4(), "Olga").await;
     olga.enter().await;
     let ana = tokio::spawn(keep_moving(ana, playing.clone()));
-    let olga = tokio::spawn(keep_moving(olga, playing.clone()));
+    let olga = tokio::spawn(keep_playing(olga, victim.address.clone(), playing.clone()));
     let live: soak::Live = Arc::new(Mutex::new(
         survivors.iter().map(|i| i.address.clone()).collect(),
     ));
@@ -220,7 +284,7 @@ async fn partition(ports: &[u16], heal: Heal) {
     playing.cancel();
     let end = Instant::now();
     let (ana, ana_moves) = ana.await.expect("Ana does not panic");
-    let (olga, olga_moves) = olga.await.expect("Olga does not panic");
+    let (olga, olga_moves, olga_closes, olga_entries) = olga.await.expect("Olga does not panic");
     let reports = soak::bot_reports(bots, 10).await;
     let stall = longest_stall(&ana_moves, cut, end);
     let olga_stall = longest_stall(&olga_moves, cut, end);
@@ -229,6 +293,13 @@ async fn partition(ports: &[u16], heal: Heal) {
         survivors[0].name,
         victim.name,
         olga_moves.iter().filter(|t| **t > healed).count()
+    );
+    println!("Olga's sockets closed by the server: {olga_closes:?}");
+    // her page was told to enter again (or never lost the game) and plays again
+    assert!(
+        olga_moves.iter().any(|t| *t > healed),
+        "none of Olga's moves on {} was validated after the heal (closes: {olga_closes:?})",
+        victim.name
     );
     assert!(
         stall < STALL_BOUND,
@@ -251,6 +322,10 @@ async fn partition(ports: &[u16], heal: Heal) {
     for player in [&ana, &olga, &nell] {
         entries.insert(player.id.to_string(), vec![0]);
     }
+    entries
+        .entry(olga.id.to_string())
+        .or_default()
+        .extend(olga_entries.iter().copied());
     let name = |i: usize| format!("the stream of {}", instances[i].name);
     if let Err(e) = soak::check_streams(&streams, &entries, name) {
         panic!("{e}");

@@ -204,3 +204,60 @@ async fn a_socket_whose_outbox_is_full_is_dropped_and_its_player_leaves() {
     settle().await;
     room.assert_world_quiet();
 }
+
+/// Whether `m` is a position frame of `player` (accepted or refused: either way the
+/// room played the move).
+fn moved(m: &ServerMessage, player: Uuid) -> bool {
+    matches!(m, ServerMessage::Player { player_id, .. } if *player_id == player)
+}
+
+/// After a cluster's take-over the new owner attaches the sockets of the other
+/// instances again. One whose player is still on the board plays on; one whose player
+/// was let go meanwhile (its instance was cut off) is closed on its next move, to enter
+/// again, where a socket that never entered is told to enter.
+#[tokio::test(start_paused = true)]
+async fn a_reattached_socket_whose_player_left_is_closed_to_enter_again() {
+    let mut room = Setup::default().start();
+    let mut ana = room.connect(ANA).await;
+    ana.enter("Ana").await;
+    room.heard().await;
+    ana.disconnect().await;
+    assert_eq!(room.heard().await, leaving(ANA, "Ana"));
+    // Bob's socket attached again after a take-over: he is on the board, he plays on
+    let mut bob = room.connect(BOB).await;
+    bob.enter("Bob").await;
+    room.heard().await;
+    drop(bob);
+    let bob_again = room.reattach(BOB).await;
+    bob_again.send(move_to(Cell::new(3, 4), 1, "Bob")).await;
+    let heard = room.heard().await;
+    assert!(moved(&heard, BOB), "Bob plays on: {heard:?}");
+
+    // Ana left the board (above); her old socket attached again: its move closes it
+    let mut stale = room.reattach(ANA).await;
+    stale.send(move_to(Cell::new(5, 5), 2, "Ana")).await;
+    assert_eq!(stale.next().await, Got::Close(super::super::LEFT_BEHIND));
+    assert!(super::super::try_again_later(super::super::LEFT_BEHIND));
+
+    // a new socket of hers enters as usual and plays
+    let mut back = room.connect(ANA).await;
+    back.enter("Ana").await;
+    room.heard().await;
+    back.send(move_to(Cell::new(6, 6), 3, "Ana")).await;
+    let heard = room.heard().await;
+    assert!(moved(&heard, ANA), "Ana plays again: {heard:?}");
+
+    // a reattached socket that enters here is an entered socket like any other
+    let mut cara = room.reattach(CARA).await;
+    cara.enter("Cara").await;
+    room.heard().await;
+    cara.send(move_to(Cell::new(7, 7), 1, "Cara")).await;
+    let heard = room.heard().await;
+    assert!(moved(&heard, CARA), "Cara plays: {heard:?}");
+
+    // a new socket that never entered is told, not closed
+    let dan = Uuid::from_u128(0xd);
+    let mut fresh = room.connect(dan).await;
+    fresh.send(move_to(Cell::new(8, 8), 1, "Dan")).await;
+    assert_eq!(fresh.next().await, error("enter the game before moving"));
+}

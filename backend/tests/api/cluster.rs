@@ -100,7 +100,9 @@ async fn three_instances_play_one_game() {
         })
     };
     // the board is random: one of them may be walled in by bricks and food, so they
-    // take turns stepping out until Bob has a way to Ana that catches nothing
+    // take turns stepping out (each to a random free cell: always the first free one
+    // could walk both back and forth between two cells, and did) until Bob has a way
+    // to Ana that catches nothing
     let mut ana_at = ana_at;
     let mut turn = 0;
     let beside = loop {
@@ -108,7 +110,7 @@ async fn three_instances_play_one_game() {
             break beside;
         }
         assert!(
-            turn < 20,
+            turn < 60,
             "no free cell beside Ana reachable by Bob without catching a food"
         );
         let (mover, watcher) = if turn % 2 == 0 {
@@ -116,7 +118,14 @@ async fn three_instances_play_one_game() {
         } else {
             (&mut bob, &mut ana)
         };
-        let step = free_neighbour(mover);
+        let free: Vec<Cell> = neighbours(mover.at.unwrap())
+            .into_iter()
+            .filter(|c| !food.contains(c) && mover.path_to(*c).is_some_and(|path| path.len() == 1))
+            .collect();
+        let step = match free.len() {
+            0 => free_neighbour(mover),
+            n => free[rand::random::<u64>() as usize % n],
+        };
         mover.move_to(step.x, step.y).await;
         watcher.sees_move(mover.id, mover.generation).await;
         ana_at = ana.at.unwrap();

@@ -154,6 +154,9 @@ pub async fn an_unloaded_game_loads_back_exactly(make: MakeSettings) {
     bob.enter().await;
     let target = free_neighbour(&ana);
     ana.move_to(target.x, target.y).await;
+    // Bob plans his way to a food around Ana where she is now (without this his path
+    // could run into her: it did once in the suite)
+    bob.sees_move(ana.id, ana.generation).await;
     catch_food(&mut bob).await;
     let bob_at = bob.at.unwrap();
     let (ana_id, bob_id) = (ana.id, bob.id);

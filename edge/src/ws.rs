@@ -125,6 +125,33 @@ pub struct WorldOptions {
     /// (docs/protocol.md); reference clients never ask for it.
     #[serde(default)]
     pub batch: bool,
+    /// `?after=N` (with `batch=true`): the number of the last update the client saw;
+    /// the stream resumes after it if this instance still has what came after
+    /// (docs/protocol.md, "Resuming the world stream"). Anything but a number from 0 to
+    /// 2^64-1 is refused before the upgrade with 400, as is a number without
+    /// `batch=true` (the reference stream carries no numbers).
+    #[serde(default)]
+    pub after: Option<u64>,
+}
+
+impl WorldOptions {
+    fn check(&self) -> Result<(), actix_web::Error> {
+        if self.after.is_some() && !self.batch {
+            return Err(actix_web::error::ErrorBadRequest(
+                "after= resumes the batched stream only: ask for batch=true too",
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// What a client asks of its one socket, in the query of its address.
+#[derive(Debug, Default, serde::Deserialize)]
+pub struct OneOptions {
+    /// `?after=N`: as on a world socket ([`WorldOptions::after`]); when the stream
+    /// resumes, the brief of the next `entering` is cut to what the client lacks.
+    #[serde(default)]
+    pub after: Option<u64>,
 }
 
 /// `/ws/world/{player_id}`: a world socket of the default game.
@@ -193,6 +220,7 @@ fn serve_player(
         socket.session,
         socket.stream,
         socket.address,
+        player::Brief::Whole,
         state.into_inner(),
     ));
     Ok(socket.response)
@@ -206,8 +234,9 @@ fn serve_world(
     options: &WorldOptions,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, actix_web::Error> {
+    options.check()?;
     let socket = upgrade(&req, body, id, &state)?;
-    let (updates, first) = world::subscribe(&state, game, options.batch);
+    let (updates, first, _) = world::subscribe(&state, game, options.batch, options.after);
     let state = state.into_inner();
     let control = world::outflow::Control::default();
     let response = socket.response.map_body(|_, actix_ws| {

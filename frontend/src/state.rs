@@ -188,7 +188,7 @@ impl GameState {
             Action::Enter => {
                 if !self.in_game() && self.form.enter() {
                     self.link.enter();
-                    self.world.clear();
+                    self.forget_world();
                 }
             }
             Action::Leave => {
@@ -201,7 +201,7 @@ impl GameState {
                     });
                 }
                 self.link.status = Status::Offline;
-                self.world.clear();
+                self.forget_world();
             }
             Action::Opened { session } => {
                 if self.link.opened(session) {
@@ -216,16 +216,34 @@ impl GameState {
                 // a batch of the world stream: its updates in order, each as if it had
                 // come alone
                 let socket = Socket::of(&text);
-                for message in crate::wire::parse_all(&text) {
+                let messages = crate::wire::parse_numbered(&text);
+                if self.link.resuming.take().is_some() {
+                    // the first message after naming our last update: a stream that
+                    // resumed says so first; otherwise a brief comes, onto a clear world
+                    let resumed = socket == Socket::World
+                        && matches!(messages.first(), Some((ServerMessage::Resumed { .. }, _)));
+                    if !resumed {
+                        self.forget_world();
+                    }
+                }
+                for (message, seq) in messages {
+                    if socket == Socket::World && seq.is_some() {
+                        self.link.seen = seq;
+                    }
                     self.receive(socket, message);
                 }
                 self.debug.last_received = text;
             }
             Action::Dropped { session, reason } => self.link.dropped(session, reason),
             Action::Retry => {
-                // the server briefs us again on entering
+                // the new socket names the last update we saw, and the server resumes
+                // our world stream after it if it still can; else it briefs us again on
+                // entering (the world is cleared at the first message: `Received`)
                 if self.link.retry() {
-                    self.world.clear();
+                    match self.link.seen {
+                        Some(seen) => self.link.resuming = Some(seen),
+                        None => self.world.clear(),
+                    }
                 }
             }
             Action::Unreachable => self.link.unreachable(),
@@ -278,10 +296,20 @@ impl GameState {
             }
             ServerMessage::Status { payload } => self.link.bus_ok = payload.bus_ok,
             ServerMessage::Token { payload } => self.link.token = Some(payload.token),
+            // our world stream resumed where it broke: no brief comes, the connection
+            // works, so the backoff starts over
+            ServerMessage::Resumed { .. } => self.link.attempts = 0,
             // the reducer never sends what the server would reject, so there is nothing
             // for the player to act on; the frame still shows in the status bar
             ServerMessage::Error { .. } => {}
         }
+    }
+
+    /// Clears the world for a brief; the updates seen before it count no more.
+    fn forget_world(&mut self) {
+        self.world.clear();
+        self.link.seen = None;
+        self.link.resuming = None;
     }
 
     /// Tells the server where our spider now stands, counting the move.

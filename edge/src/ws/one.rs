@@ -19,7 +19,7 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use protocol::Uuid;
 
 use super::world::outflow::{Outflow, Writer};
-use super::{known_game, player, upgrade, world};
+use super::{known_game, player, upgrade, world, OneOptions};
 use crate::state::AppState;
 
 /// `/ws/one/{player_id}`: the one socket of a player of the default game.
@@ -27,10 +27,11 @@ pub async fn route(
     req: HttpRequest,
     body: web::Payload,
     id: web::Path<String>,
+    options: web::Query<OneOptions>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, actix_web::Error> {
     let game = state.registry.default_game();
-    serve(req, body, game, &id, state)
+    serve(req, body, game, &id, &options, state)
 }
 
 /// `/ws/game/{game_id}/one/{player_id}`: the one socket of a player of any game.
@@ -38,10 +39,11 @@ pub async fn game_route(
     req: HttpRequest,
     body: web::Payload,
     path: web::Path<(String, String)>,
+    options: web::Query<OneOptions>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, actix_web::Error> {
     let game = known_game(&path.0, &state).await?;
-    serve(req, body, game, &path.1, state)
+    serve(req, body, game, &path.1, &options, state)
 }
 
 fn serve(
@@ -49,12 +51,18 @@ fn serve(
     body: web::Payload,
     game: Uuid,
     id: &str,
+    options: &OneOptions,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, actix_web::Error> {
     let socket = upgrade(&req, body, id, &state)?;
     // subscribed before the handshake is answered, as a world socket is: the client may
-    // enter as soon as its one socket is open
-    let (updates, first) = world::subscribe(&state, game, true);
+    // enter as soon as its one socket is open; resumed, it gets what it missed first
+    let (updates, first, resumed) = world::subscribe(&state, game, true, options.after);
+    let brief = if resumed {
+        player::Brief::Resumed
+    } else {
+        player::Brief::Whole
+    };
     let state = state.into_inner();
     let response = socket.response.map_body(|_, actix_ws| {
         let outflow = Outflow::new(
@@ -75,6 +83,7 @@ fn serve(
             socket.session,
             socket.stream,
             socket.address,
+            brief,
             Arc::clone(&state),
         )
         .await;

@@ -101,6 +101,7 @@ fn known_game() -> Stored {
         departures,
         tokens: Default::default(),
         fresh: true,
+        last_seq: None,
     }
 }
 

@@ -366,6 +366,75 @@ mod tests {
         );
     }
 
+    /// `frame` as an update of the batched stream, numbered `seq`.
+    fn numbered(frame: &str, seq: u64) -> String {
+        format!("{},\"seq\":{seq}}}", &frame[..frame.len() - 1])
+    }
+
+    /// A state placed, with another spider seen in updates 41 and 42, whose socket
+    /// then dropped and was opened again after the backoff.
+    fn dropped_after_42() -> GameState {
+        let mut s = placed();
+        let batch = format!(
+            "[{},{}]",
+            numbered(&player_frame(OTHER, 3, 4, 1), 41),
+            numbered(&player_frame(OTHER, 3, 5, 2), 42)
+        );
+        receive(&mut s, Socket::World, &batch);
+        assert_eq!(s.link.seen, Some(42));
+        s.apply(Action::Dropped {
+            session: s.link.session,
+            reason: None,
+        });
+        s.apply(Action::Retry);
+        s
+    }
+
+    #[test]
+    fn a_reconnection_names_the_last_update_and_a_resumed_stream_keeps_the_world() {
+        let mut s = dropped_after_42();
+        assert_eq!(s.link.resuming, Some(42), "the new socket names update 42");
+        assert_eq!(s.others().count(), 1, "the world is kept meanwhile");
+        open(&mut s);
+        // the stream resumed: what we missed, then our own position (no brief)
+        let resumed = format!(
+            r#"[{{"messageType":"resumed","payload":{{"after":42}}}},{}]"#,
+            numbered(&player_frame(OTHER, 4, 5, 3), 43)
+        );
+        receive(&mut s, Socket::World, &resumed);
+        receive(&mut s, Socket::Player, &player_frame(ME, 10, 10, 0));
+        assert_eq!(
+            s.world.known.player(OTHER).unwrap().cell,
+            Some(Cell::new(4, 5))
+        );
+        assert_eq!(s.own(), Some(Cell::new(10, 10)));
+        assert_eq!((s.link.seen, s.link.resuming), (Some(43), None));
+        assert_eq!(
+            s.link.attempts, 0,
+            "the connection works: the backoff starts over"
+        );
+    }
+
+    #[test]
+    fn a_stream_that_did_not_resume_clears_the_world_for_the_brief() {
+        let mut s = dropped_after_42();
+        open(&mut s);
+        // the server no longer had update 42: its first message is no `resumed`
+        receive(
+            &mut s,
+            Socket::World,
+            &numbered(&player_frame(ME, 11, 11, 0), 900),
+        );
+        assert_eq!(s.others().count(), 0, "the world was cleared");
+        assert_eq!((s.link.seen, s.link.resuming), (Some(900), None));
+        // the brief fills it again
+        receive(&mut s, Socket::Player, &player_frame(OTHER, 7, 7, 2));
+        assert_eq!(s.others().count(), 1);
+        // leaving forgets the numbers: the next game starts with a brief
+        s.apply(Action::Leave);
+        assert_eq!(s.link.seen, None);
+    }
+
     #[test]
     fn a_direct_reply_about_us_applies_where_the_same_frame_in_a_batch_is_stale() {
         let mut s = placed();

@@ -88,6 +88,16 @@ pub fn seq_of(frame: &Value) -> Option<u64> {
     frame["seq"].as_u64()
 }
 
+/// The number of the last update `client` saw.
+pub fn last_seen(client: &OneClient) -> u64 {
+    client
+        .world_log
+        .iter()
+        .rev()
+        .find_map(seq_of)
+        .unwrap_or_else(|| panic!("{} saw no numbered update", client.name))
+}
+
 /// Reads `client`'s socket until its world log holds a chat line saying `text`.
 pub async fn read_until_chat(client: &mut OneClient, text: &str) {
     client

@@ -12,7 +12,7 @@ use serde_json::{json, Value};
 
 use super::instances::{first_owner, owner_after, Deployment};
 use crate::helpers::{open_at, OneClient};
-use test_support::resume::{assert_same_after, read_for, read_until_chat, seq_of, Bots};
+use test_support::resume::{assert_same_after, last_seen, read_for, read_until_chat, seq_of, Bots};
 
 /// Drops `pia` (no close frame), waits `away`, and opens her one socket again on the
 /// server at `address`, naming the last update she saw; enters with `token`. Returns
@@ -23,12 +23,7 @@ async fn drop_and_resume(
     address: &str,
     token: &str,
 ) -> (OneClient, u64) {
-    let last = pia
-        .world_log
-        .iter()
-        .rev()
-        .find_map(seq_of)
-        .expect("Pia saw updates");
+    let last = last_seen(&pia);
     let id = pia.id;
     drop(pia);
     tokio::time::sleep(away).await;
@@ -61,7 +56,7 @@ fn numbers(log: &[Value]) -> Vec<u64> {
 async fn a_page_resumes_on_another_instance_and_across_a_take_over() {
     let deployment = Deployment::new();
     let fast = [("DRAPETISCA_MOVE_LIMIT", "off")];
-    let mut instances = vec![
+    let mut instances = [
         Some(deployment.start_with("one", &fast)),
         Some(deployment.start_with("two", &fast)),
     ];

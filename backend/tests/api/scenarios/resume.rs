@@ -10,7 +10,7 @@ use protocol::Uuid;
 use serde_json::json;
 
 use crate::helpers::{open, start, MakeSettings, OneClient, TestApp};
-use test_support::resume::{assert_same_after, read_for, read_until_chat, seq_of, Bots};
+use test_support::resume::{assert_same_after, last_seen, read_for, read_until_chat, seq_of, Bots};
 
 /// Bots, and what they send: 20 bots at 40 moves a second, the rate limit's default.
 const BOTS: usize = 20;
@@ -56,12 +56,7 @@ pub async fn a_page_dropped_for_two_seconds_resumes_with_no_gap_and_no_duplicate
     )
     .await;
     read_for(&mut pia, Duration::from_millis(500)).await;
-    let last = pia
-        .world_log
-        .iter()
-        .rev()
-        .find_map(seq_of)
-        .expect("Pia saw updates");
+    let last = last_seen(&pia);
 
     // the page's connection drops (no close frame) for 2 s while the game moves on
     drop(pia);

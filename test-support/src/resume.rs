@@ -23,7 +23,8 @@ pub struct Bots {
 
 impl Bots {
     /// `count` bots in game `game` (the default game when `None`), spread over the
-    /// servers at `addresses` in turn, each moving `per_second` times a second.
+    /// servers at `addresses` in turn, each moving `per_second` times a second (0: they
+    /// stand still, reading).
     pub async fn start(
         addresses: &[String],
         game: Option<Uuid>,
@@ -47,7 +48,12 @@ impl Bots {
             let stop = stop.clone();
             let mut ws = bot.ws;
             tasks.spawn(async move {
-                let mut tick = tokio::time::interval(Duration::from_secs(1) / per_second);
+                let period = match per_second {
+                    0 => Duration::from_secs(24 * 3600),
+                    n => Duration::from_secs(1) / n,
+                };
+                let mut tick =
+                    tokio::time::interval_at(tokio::time::Instant::now() + period, period);
                 let mut generation = 0;
                 loop {
                     tokio::select! {

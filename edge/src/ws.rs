@@ -14,6 +14,7 @@
 
 pub mod one;
 pub mod player;
+pub mod replies;
 pub mod world;
 
 use std::net::IpAddr;
@@ -27,11 +28,10 @@ use actix_web::web::Bytes;
 use actix_web::{web, HttpRequest, HttpResponse};
 use actix_ws::{AggregatedMessageStream, CloseCode, CloseReason, Session};
 use protocol::{Uuid, MAX_FRAME_BYTES};
+use replies::Replies;
 
 use crate::guard::caps::SocketSlot;
-use crate::metrics::SocketMetrics;
 use crate::state::AppState;
-use game_core::bus::Frame;
 
 /// How often the server pings an idle client.
 const HEARTBEAT: Duration = Duration::from_secs(10);
@@ -190,7 +190,7 @@ fn serve_player(
     actix_web::rt::spawn(player::run(
         game,
         socket.player,
-        socket.session,
+        Replies::Session(socket.session),
         socket.stream,
         socket.address,
         state.into_inner(),
@@ -211,12 +211,14 @@ fn serve_world(
     let state = state.into_inner();
     let control = world::outflow::Control::default();
     let response = socket.response.map_body(|_, actix_ws| {
-        let writer = world::outflow::Writer::Control {
-            control: control.clone(),
-            _actix_ws: actix_ws,
-        };
-        let outflow =
-            world::outflow::Outflow::new(writer, updates, first, socket.player, Arc::clone(&state));
+        let outflow = world::outflow::Outflow::new(
+            control.clone(),
+            actix_ws,
+            updates,
+            first,
+            socket.player,
+            Arc::clone(&state),
+        );
         BoxBody::new(outflow)
     });
     // the outflow writes what the socket task sends: actix-ws' session goes unused
@@ -259,26 +261,14 @@ impl Heartbeat {
     }
 
     /// Pings the client; `Err` with the close to send when it is silent or gone.
-    async fn beat(&mut self, session: &mut Session) -> Result<(), Option<CloseReason>> {
+    async fn beat(&mut self, replies: &mut Replies) -> Result<(), Option<CloseReason>> {
         self.check()?;
-        session.ping(b"").await.map_err(|_| None)
+        replies.ping().await.map_err(|_| None)
     }
 }
 
 /// The client is gone or stuck; the connection ends.
-struct Gone;
-
-/// Writes one frame, giving up on a client that does not take it in time.
-async fn send(session: &mut Session, frame: Frame, metrics: &SocketMetrics) -> Result<(), Gone> {
-    let len = frame.len();
-    match tokio::time::timeout(SEND_TIMEOUT, session.text(frame)).await {
-        Ok(Ok(())) => {
-            metrics.sent(len);
-            Ok(())
-        }
-        _ => Err(Gone),
-    }
-}
+pub struct Gone;
 
 /// The close for a socket that had too many frames dropped or refused; its address is
 /// refused for a while.

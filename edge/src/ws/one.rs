@@ -2,11 +2,11 @@
 //! its batched world stream on one connection, for our own page and load generator.
 //!
 //! Nothing of it is new code for a frame: the player socket's task ([`super::player`])
-//! reads, checks and forwards the commands and writes the direct replies through
-//! actix-ws' session, exactly as on `/ws/player`; the world socket's outflow
-//! ([`super::world::outflow`]) is the connection's response body and writes the game's
-//! batches from its ring, exactly as on `/ws/world?batch=true`, polling the session's
-//! body first ([`Writer::Session`]). The client tells them apart by their shape: every
+//! reads, checks and forwards the commands exactly as on `/ws/player`, and writes its
+//! direct replies into the outflow's queue ([`Replies::Outflow`]); the world socket's
+//! outflow ([`super::world::outflow`]) is the connection's response body and writes the
+//! game's batches from its ring, exactly as on `/ws/world?batch=true`, and the queued
+//! replies between them. The client tells them apart by their shape: every
 //! world message is a JSON array (a batch), every direct reply a JSON object.
 //!
 //! One socket is one place under the caps (one [`super::upgrade`]), one rate limiter
@@ -18,7 +18,8 @@ use actix_web::body::BoxBody;
 use actix_web::{web, HttpRequest, HttpResponse};
 use protocol::Uuid;
 
-use super::world::outflow::{Outflow, Writer};
+use super::replies::Replies;
+use super::world::outflow::{Control, Outflow};
 use super::{known_game, player, upgrade, world};
 use crate::state::AppState;
 
@@ -56,9 +57,11 @@ fn serve(
     // enter as soon as its one socket is open
     let (updates, first) = world::subscribe(&state, game, true);
     let state = state.into_inner();
+    let control = Control::default();
     let response = socket.response.map_body(|_, actix_ws| {
         let outflow = Outflow::new(
-            Writer::Session(actix_ws),
+            control.clone(),
+            actix_ws,
             updates,
             first,
             socket.player,
@@ -66,13 +69,15 @@ fn serve(
         );
         BoxBody::new(outflow)
     });
+    // the task writes through the outflow's queue: actix-ws' session goes unused
+    drop(socket.session);
     actix_web::rt::spawn(async move {
         // counted as both: it carries a player socket's commands and a world stream
         state.sockets.world_socket_opened();
         player::run(
             game,
             socket.player,
-            socket.session,
+            Replies::Outflow(control),
             socket.stream,
             socket.address,
             Arc::clone(&state),

@@ -29,6 +29,7 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use actix_ws::{AggregatedMessageStream, CloseCode, CloseReason, Session};
 use protocol::{Uuid, MAX_FRAME_BYTES};
 use replies::Replies;
+use world::outflow::{Control, Outflow};
 
 use crate::guard::caps::SocketSlot;
 use crate::state::AppState;
@@ -83,6 +84,47 @@ fn upgrade(
         stream,
         address,
     })
+}
+
+/// An accepted WebSocket whose connection writes a game's updates ([`Upgraded::into_outflow`]).
+struct Streaming {
+    /// The handshake's answer, with the outflow as its body.
+    response: HttpResponse,
+    /// Where the socket task writes (actix-ws' session goes unused).
+    control: Control,
+    player: Uuid,
+    stream: AggregatedMessageStream,
+    address: IpAddr,
+}
+
+impl Upgraded {
+    /// Makes `game`'s updates (batches with `batch`) the connection's body: the world
+    /// socket's outflow, which also writes what the socket task queues in the returned
+    /// [`Control`]. Subscribed before the handshake is answered, so that no update
+    /// published after the client's handshake completes can be missed (a client may
+    /// enter as soon as its one socket is open).
+    fn into_outflow(self, game: Uuid, batch: bool, state: &Arc<AppState>) -> Streaming {
+        let (updates, first) = world::subscribe(state, game, batch);
+        let control = Control::default();
+        let response = self.response.map_body(|_, actix_ws| {
+            BoxBody::new(Outflow::new(
+                control.clone(),
+                actix_ws,
+                updates,
+                first,
+                self.player,
+                Arc::clone(state),
+            ))
+        });
+        drop(self.session);
+        Streaming {
+            response,
+            control,
+            player: self.player,
+            stream: self.stream,
+            address: self.address,
+        }
+    }
 }
 
 /// A response body that holds the socket's place under the caps until the connection
@@ -206,24 +248,15 @@ fn serve_world(
     options: &WorldOptions,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, actix_web::Error> {
-    let socket = upgrade(&req, body, id, &state)?;
-    let (updates, first) = world::subscribe(&state, game, options.batch);
     let state = state.into_inner();
-    let control = world::outflow::Control::default();
-    let response = socket.response.map_body(|_, actix_ws| {
-        let outflow = world::outflow::Outflow::new(
-            control.clone(),
-            actix_ws,
-            updates,
-            first,
-            socket.player,
-            Arc::clone(&state),
-        );
-        BoxBody::new(outflow)
-    });
-    // the outflow writes what the socket task sends: actix-ws' session goes unused
-    drop(socket.session);
-    actix_web::rt::spawn(world::run(control, socket.stream, socket.address, state));
+    let socket = upgrade(&req, body, id, &state)?.into_outflow(game, options.batch, &state);
+    let response = socket.response;
+    actix_web::rt::spawn(world::run(
+        socket.control,
+        socket.stream,
+        socket.address,
+        state,
+    ));
     Ok(response)
 }
 

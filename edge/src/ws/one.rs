@@ -14,13 +14,11 @@
 
 use std::sync::Arc;
 
-use actix_web::body::BoxBody;
 use actix_web::{web, HttpRequest, HttpResponse};
 use protocol::Uuid;
 
 use super::replies::Replies;
-use super::world::outflow::{Control, Outflow};
-use super::{known_game, player, upgrade, world};
+use super::{known_game, player, upgrade};
 use crate::state::AppState;
 
 /// `/ws/one/{player_id}`: the one socket of a player of the default game.
@@ -52,32 +50,16 @@ fn serve(
     id: &str,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, actix_web::Error> {
-    let socket = upgrade(&req, body, id, &state)?;
-    // subscribed before the handshake is answered, as a world socket is: the client may
-    // enter as soon as its one socket is open
-    let (updates, first) = world::subscribe(&state, game, true);
     let state = state.into_inner();
-    let control = Control::default();
-    let response = socket.response.map_body(|_, actix_ws| {
-        let outflow = Outflow::new(
-            control.clone(),
-            actix_ws,
-            updates,
-            first,
-            socket.player,
-            Arc::clone(&state),
-        );
-        BoxBody::new(outflow)
-    });
-    // the task writes through the outflow's queue: actix-ws' session goes unused
-    drop(socket.session);
+    let socket = upgrade(&req, body, id, &state)?.into_outflow(game, true, &state);
+    let response = socket.response;
     actix_web::rt::spawn(async move {
         // counted as both: it carries a player socket's commands and a world stream
         state.sockets.world_socket_opened();
         player::run(
             game,
             socket.player,
-            Replies::Outflow(control),
+            Replies::Outflow(socket.control),
             socket.stream,
             socket.address,
             Arc::clone(&state),

@@ -105,12 +105,14 @@ impl Upgraded {
     /// enter as soon as its one socket is open).
     fn into_outflow(self, game: Uuid, batch: bool, state: &Arc<AppState>) -> Streaming {
         let (updates, first) = world::subscribe(state, game, batch);
+        let doorbell = world::Doorbell::new(game, batch, &updates);
         let control = Control::default();
         let response = self.response.map_body(|_, actix_ws| {
             BoxBody::new(Outflow::new(
                 control.clone(),
                 actix_ws,
                 updates,
+                doorbell,
                 first,
                 self.player,
                 Arc::clone(state),

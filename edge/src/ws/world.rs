@@ -6,6 +6,9 @@
 //! shutdown, through the outflow's [`Control`].
 
 pub mod outflow;
+mod relay;
+
+pub use relay::Doorbell;
 
 use std::net::IpAddr;
 use std::sync::Arc;

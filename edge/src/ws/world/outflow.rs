@@ -4,8 +4,9 @@
 //! Why not the socket task writing through actix-ws' `Session`, as the player socket
 //! does: each frame would then wake two tasks (the socket task, then the connection's
 //! dispatcher), cross a channel, arm a send timeout and be framed and copied by every
-//! socket. Here the ring wakes the connection's dispatcher directly, which pulls every
-//! queued update in one poll and writes them with one syscall; an update is the state
+//! socket. Here the ring wakes the connection's dispatcher (through its thread's relay,
+//! [`super::relay`]: one cross-thread wake-up per thread, not per socket), which pulls
+//! every queued update in one poll and writes them with one syscall; an update is the state
 //! bytes of a message framed once for all sockets ([`Wire`]), copied once into the
 //! connection's write buffer. A lone update still goes out at once: nothing waits.
 //!
@@ -34,12 +35,11 @@ use actix_web::body::{BodySize, BoxBody, MessageBody};
 use actix_web::web::{Bytes, BytesMut};
 use actix_ws::{CloseCode, CloseReason, Message};
 use futures_util::task::AtomicWaker;
-use futures_util::Stream;
 use protocol::Uuid;
-use tokio::sync::broadcast;
-use tokio_stream::wrappers::{errors::BroadcastStreamRecvError, BroadcastStream};
+use tokio::sync::broadcast::{self, error::TryRecvError};
 use tokio_util::codec::Encoder;
 
+use super::relay::Doorbell;
 use crate::state::AppState;
 use game_core::bus::Wire;
 
@@ -171,8 +171,11 @@ pub struct Outflow {
     /// actix-ws' body of this socket, never polled: dropped with this one, it tells the
     /// socket task's reader that the connection ended.
     _actix_ws: BoxBody,
-    /// The game's updates (one message each, or batches), state with its other sockets.
-    updates: BroadcastStream<Wire>,
+    /// The game's updates (one message each, or batches), state with its other sockets;
+    /// read with `try_recv`, woken by `doorbell`.
+    updates: broadcast::Receiver<Wire>,
+    /// Wakes this body when `updates` has something (one wake-up per thread, `relay`).
+    doorbell: Doorbell,
     /// A message to write before any update (the bus status, when the bus is down).
     first: Option<Wire>,
     /// This side closed the socket: the body ends.
@@ -189,6 +192,7 @@ impl Outflow {
         control: Control,
         actix_ws: BoxBody,
         updates: broadcast::Receiver<Wire>,
+        doorbell: Doorbell,
         first: Option<Wire>,
         player: Uuid,
         state: Arc<AppState>,
@@ -196,7 +200,8 @@ impl Outflow {
         Outflow {
             control,
             _actix_ws: actix_ws,
-            updates: BroadcastStream::new(updates),
+            updates,
+            doorbell,
             first,
             done: false,
             player,
@@ -253,19 +258,22 @@ impl MessageBody for Outflow {
         if let Some(first) = this.first.take() {
             return this.write(&first);
         }
-        match Pin::new(&mut this.updates).poll_next(cx) {
-            Poll::Ready(Some(Ok(wire))) => this.write(&wire),
-            Poll::Ready(Some(Err(BroadcastStreamRecvError::Lagged(missed)))) => {
+        match this.updates.try_recv() {
+            Ok(wire) => this.write(&wire),
+            Err(TryRecvError::Lagged(missed)) => {
                 this.state.sockets.socket_queue_drop();
                 tracing::warn!(player = %this.player, missed, "world socket too slow; dropping it");
                 this.close(CloseCode::Policy, "too slow to keep up with the game")
             }
             // the game's stream ended under the socket (a batch task that fell behind)
-            Poll::Ready(None) => this.close(
+            Err(TryRecvError::Closed) => this.close(
                 CloseCode::Again,
                 "the world stream was interrupted; reconnect",
             ),
-            Poll::Pending => {
+            Err(TryRecvError::Empty) => {
+                // no update can come between the read above and this: the relay that
+                // rings runs on this thread, after this poll
+                this.doorbell.register(cx.waker());
                 // a frame queued between the check above and now must wake us
                 this.control.0.waker.register(cx.waker());
                 match this.control.take() {

@@ -267,12 +267,22 @@ fn loadgen_on(
                 .map(|a| format!("--server-arg={a}")),
         )
         .args(args);
+    let line = json_line(&mut command, &format!("loadgen {label}"))?;
+    let report = Report::from_json(&line)
+        .with_context(|| format!("loadgen {label}: not a report of this loadgen"))?;
+    eprintln!("bench: {label}: {}", markdown::one_line(&report));
+    Ok(report)
+}
+
+/// Runs `command` (`what`, for errors) to its end and returns the last line of its
+/// output that is a JSON object: its report.
+fn json_line(command: &mut Command, what: &str) -> Result<String> {
     let output = command
         .output()
-        .with_context(|| format!("cannot start {}", bins.loadgen.display()))?;
+        .with_context(|| format!("cannot start {what}"))?;
     if !output.status.success() {
         bail!(
-            "loadgen {label} failed ({}): {}",
+            "{what} failed ({}): {}",
             output.status,
             String::from_utf8_lossy(&output.stderr).trim()
         );
@@ -282,11 +292,8 @@ fn loadgen_on(
         .lines()
         .rev()
         .find(|l| l.starts_with('{'))
-        .with_context(|| format!("loadgen {label} printed no JSON line"))?;
-    let report = Report::from_json(line)
-        .with_context(|| format!("loadgen {label}: not a report of this loadgen"))?;
-    eprintln!("bench: {label}: {}", markdown::one_line(&report));
-    Ok(report)
+        .with_context(|| format!("{what} printed no JSON line"))?;
+    Ok(line.to_string())
 }
 
 /// A run that may have been tried several times, and its last report.

@@ -67,28 +67,18 @@ pub fn prepare(root: &Path) -> Result<()> {
 /// One Colyseus run at `interval_ms`, `seconds` long.
 pub fn run_theirs(root: &Path, interval_ms: u64, seconds: &str) -> Result<Theirs> {
     let dir = root.join("bench/colyseus");
-    let output = Command::new("node")
+    let mut command = Command::new("node");
+    command
         .arg("run.mjs")
         .args(["--patch-ms", &interval_ms.to_string()])
         .args(["-n", &PLAYERS.to_string(), "-r", &RATE.to_string()])
         .args(["-t", seconds, "--json"])
-        .current_dir(&dir)
-        .output()
-        .context("cannot run node")?;
-    if !output.status.success() {
-        bail!(
-            "the Colyseus run at {interval_ms} ms failed ({}): {}",
-            output.status,
-            String::from_utf8_lossy(&output.stderr).trim()
-        );
-    }
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    let line = stdout
-        .lines()
-        .rev()
-        .find(|l| l.starts_with('{'))
-        .context("the Colyseus run printed no JSON line")?;
-    let theirs: Theirs = serde_json::from_str(line).context("not a report of run.mjs")?;
+        .current_dir(&dir);
+    let line = super::json_line(
+        &mut command,
+        &format!("the Colyseus run at {interval_ms} ms"),
+    )?;
+    let theirs: Theirs = serde_json::from_str(&line).context("not a report of run.mjs")?;
     eprintln!(
         "bench: colyseus-{interval_ms}: server CPU {:.1}%, {:.0} messages/s, {:.2} us/message, p99 {:.1} ms",
         theirs.server_cpu_pct, theirs.msgs_per_s, theirs.us_per_msg, theirs.p99_ms

@@ -14,6 +14,7 @@
 
 pub mod one;
 pub mod player;
+pub mod replies;
 pub mod world;
 
 use std::net::IpAddr;
@@ -27,11 +28,11 @@ use actix_web::web::Bytes;
 use actix_web::{web, HttpRequest, HttpResponse};
 use actix_ws::{AggregatedMessageStream, CloseCode, CloseReason, Session};
 use protocol::{Uuid, MAX_FRAME_BYTES};
+use replies::Replies;
+use world::outflow::{Control, Outflow};
 
 use crate::guard::caps::SocketSlot;
-use crate::metrics::SocketMetrics;
 use crate::state::AppState;
-use game_core::bus::Frame;
 
 /// How often the server pings an idle client.
 const HEARTBEAT: Duration = Duration::from_secs(10);
@@ -83,6 +84,60 @@ fn upgrade(
         stream,
         address,
     })
+}
+
+/// An accepted WebSocket whose connection writes a game's updates ([`Upgraded::into_outflow`]).
+struct Streaming {
+    /// The handshake's answer, with the outflow as its body.
+    response: HttpResponse,
+    /// Where the socket task writes (actix-ws' session goes unused).
+    control: Control,
+    player: Uuid,
+    stream: AggregatedMessageStream,
+    address: IpAddr,
+    /// Whether the stream resumed after the update the client named (`?after=`): its
+    /// first message holds what the client missed.
+    resumed: bool,
+}
+
+impl Upgraded {
+    /// Makes `game`'s updates (batches with `batch`) the connection's body: the world
+    /// socket's outflow, which also writes what the socket task queues in the returned
+    /// [`Control`]. Subscribed before the handshake is answered, so that no update
+    /// published after the client's handshake completes can be missed (a client may
+    /// enter as soon as its one socket is open). A batched stream resumes after update
+    /// `after` if this instance still has it (docs/protocol.md).
+    fn into_outflow(
+        self,
+        game: Uuid,
+        batch: bool,
+        after: Option<u64>,
+        state: &Arc<AppState>,
+    ) -> Streaming {
+        let (updates, first, resumed) = world::subscribe(state, game, batch, after);
+        let doorbell = world::Doorbell::new(game, batch, &updates);
+        let control = Control::default();
+        let response = self.response.map_body(|_, actix_ws| {
+            BoxBody::new(Outflow::new(
+                control.clone(),
+                actix_ws,
+                updates,
+                doorbell,
+                first,
+                self.player,
+                Arc::clone(state),
+            ))
+        });
+        drop(self.session);
+        Streaming {
+            response,
+            control,
+            player: self.player,
+            stream: self.stream,
+            address: self.address,
+            resumed,
+        }
+    }
 }
 
 /// A response body that holds the socket's place under the caps until the connection
@@ -217,7 +272,7 @@ fn serve_player(
     actix_web::rt::spawn(player::run(
         game,
         socket.player,
-        socket.session,
+        Replies::Session(socket.session),
         socket.stream,
         socket.address,
         player::Brief::Whole,
@@ -235,22 +290,16 @@ fn serve_world(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, actix_web::Error> {
     options.check()?;
-    let socket = upgrade(&req, body, id, &state)?;
-    let (updates, first, _) = world::subscribe(&state, game, options.batch, options.after);
     let state = state.into_inner();
-    let control = world::outflow::Control::default();
-    let response = socket.response.map_body(|_, actix_ws| {
-        let writer = world::outflow::Writer::Control {
-            control: control.clone(),
-            _actix_ws: actix_ws,
-        };
-        let outflow =
-            world::outflow::Outflow::new(writer, updates, first, socket.player, Arc::clone(&state));
-        BoxBody::new(outflow)
-    });
-    // the outflow writes what the socket task sends: actix-ws' session goes unused
-    drop(socket.session);
-    actix_web::rt::spawn(world::run(control, socket.stream, socket.address, state));
+    let socket =
+        upgrade(&req, body, id, &state)?.into_outflow(game, options.batch, options.after, &state);
+    let response = socket.response;
+    actix_web::rt::spawn(world::run(
+        socket.control,
+        socket.stream,
+        socket.address,
+        state,
+    ));
     Ok(response)
 }
 
@@ -288,26 +337,14 @@ impl Heartbeat {
     }
 
     /// Pings the client; `Err` with the close to send when it is silent or gone.
-    async fn beat(&mut self, session: &mut Session) -> Result<(), Option<CloseReason>> {
+    async fn beat(&mut self, replies: &mut Replies) -> Result<(), Option<CloseReason>> {
         self.check()?;
-        session.ping(b"").await.map_err(|_| None)
+        replies.ping().await.map_err(|_| None)
     }
 }
 
 /// The client is gone or stuck; the connection ends.
-struct Gone;
-
-/// Writes one frame, giving up on a client that does not take it in time.
-async fn send(session: &mut Session, frame: Frame, metrics: &SocketMetrics) -> Result<(), Gone> {
-    let len = frame.len();
-    match tokio::time::timeout(SEND_TIMEOUT, session.text(frame)).await {
-        Ok(Ok(())) => {
-            metrics.sent(len);
-            Ok(())
-        }
-        _ => Err(Gone),
-    }
-}
+pub struct Gone;
 
 /// The close for a socket that had too many frames dropped or refused; its address is
 /// refused for a while.

@@ -10,9 +10,11 @@
 //! - [`machine`]: what the figures were measured on.
 //! - [`markdown`]: the tables.
 //! - [`fanout`]: the fan-out scenario's runs and table.
+//! - [`colyseus`]: Colyseus' state sync beside our one socket, CPU per message.
 //! - [`charts`]: the ramp and the batching sweep drawn as SVG beside the tables.
 
 mod charts;
+mod colyseus;
 mod fanout;
 mod machine;
 mod markdown;
@@ -30,7 +32,9 @@ cargo xtask bench [options]
 
   --quick                  shorter runs and fewer ramp steps (a smoke test of the bench)
   --only NAME              run only this scenario (steady, ramp, idle, hostile, games,
-                           startup, fanout); repeatable
+                           startup, fanout, colyseus); repeatable; prints the tables
+                           (docs/benchmarks.md is rewritten by a run of every scenario,
+                           whose generated section it replaces whole)
   --baseline BINARY        the fan-out scenario also runs its reference rows on this
                            other build of drapetisca (e.g. an older commit's), in turn
   --pulsar-url URL         add rows with the server on this Pulsar (as drapetisca's flag)
@@ -90,9 +94,14 @@ fn parse(args: &[String]) -> Result<Options> {
             other => bail!("unknown bench option {other:?}\n\n{USAGE}"),
         }
     }
+    // the generated section is written whole from what ran: a run of some scenarios
+    // would drop every other table
+    if !o.only.is_empty() {
+        o.write = false;
+    }
     for name in &o.only {
         if ![
-            "steady", "ramp", "idle", "hostile", "games", "startup", "fanout",
+            "steady", "ramp", "idle", "hostile", "games", "startup", "fanout", "colyseus",
         ]
         .contains(&name.as_str())
         {
@@ -258,12 +267,22 @@ fn loadgen_on(
                 .map(|a| format!("--server-arg={a}")),
         )
         .args(args);
+    let line = json_line(&mut command, &format!("loadgen {label}"))?;
+    let report = Report::from_json(&line)
+        .with_context(|| format!("loadgen {label}: not a report of this loadgen"))?;
+    eprintln!("bench: {label}: {}", markdown::one_line(&report));
+    Ok(report)
+}
+
+/// Runs `command` (`what`, for errors) to its end and returns the last line of its
+/// output that is a JSON object: its report.
+fn json_line(command: &mut Command, what: &str) -> Result<String> {
     let output = command
         .output()
-        .with_context(|| format!("cannot start {}", bins.loadgen.display()))?;
+        .with_context(|| format!("cannot start {what}"))?;
     if !output.status.success() {
         bail!(
-            "loadgen {label} failed ({}): {}",
+            "{what} failed ({}): {}",
             output.status,
             String::from_utf8_lossy(&output.stderr).trim()
         );
@@ -273,11 +292,8 @@ fn loadgen_on(
         .lines()
         .rev()
         .find(|l| l.starts_with('{'))
-        .with_context(|| format!("loadgen {label} printed no JSON line"))?;
-    let report = Report::from_json(line)
-        .with_context(|| format!("loadgen {label}: not a report of this loadgen"))?;
-    eprintln!("bench: {label}: {}", markdown::one_line(&report));
-    Ok(report)
+        .with_context(|| format!("{what} printed no JSON line"))?;
+    Ok(line.to_string())
 }
 
 /// A run that may have been tried several times, and its last report.
@@ -327,6 +343,8 @@ pub struct Results {
     pub idle_games: Option<Report>,
     /// Start-up times of several spawns (embedded only).
     pub startup: Vec<Report>,
+    /// Colyseus beside our one socket, per interval (embedded only).
+    pub colyseus: Vec<colyseus::Pair>,
     /// The fan-out scenario's runs (embedded only).
     pub fanout: Vec<(fanout::Case, Report)>,
     /// What `--baseline` named, for the fan-out table.
@@ -514,6 +532,24 @@ pub fn run(args: &[String]) -> Result<()> {
         }
         results.fanout_baseline = o.baseline.as_ref().map(|b| b.display().to_string());
     }
+    if wanted("colyseus") {
+        let embedded = &variants(&o)[0];
+        let root = cmd::root();
+        colyseus::prepare(&root)?;
+        let seconds = if o.quick { "10" } else { "30" };
+        for interval_ms in colyseus::INTERVALS_MS {
+            let args = colyseus::our_args(interval_ms, seconds);
+            let args: Vec<&str> = args.iter().map(String::as_str).collect();
+            let label = format!("colyseus-beside-{interval_ms}");
+            let ours = loadgen(&bins, embedded, &label, Sockets::One, &args)?;
+            let theirs = colyseus::run_theirs(&root, interval_ms, seconds)?;
+            results.colyseus.push(colyseus::Pair {
+                interval_ms,
+                ours,
+                theirs,
+            });
+        }
+    }
     let mut command = String::from("cargo xtask bench");
     for a in args {
         command.push(' ');
@@ -530,4 +566,26 @@ pub fn run(args: &[String]) -> Result<()> {
         println!("{}", markdown::section(&machine, &command, &results, &[]));
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse;
+
+    fn args(list: &[&str]) -> Vec<String> {
+        list.iter().map(|a| a.to_string()).collect()
+    }
+
+    #[test]
+    fn a_run_of_some_scenarios_prints_and_a_full_run_writes() {
+        assert!(parse(&args(&[])).unwrap().write);
+        assert!(!parse(&args(&["--no-write"])).unwrap().write);
+        let some = parse(&args(&["--only", "idle", "--only", "colyseus"])).unwrap();
+        assert_eq!(some.only, ["idle", "colyseus"]);
+        assert!(
+            !some.write,
+            "it would replace every other table with nothing"
+        );
+        assert!(parse(&args(&["--only", "nothing"])).is_err());
+    }
 }

@@ -2,11 +2,11 @@
 //! its batched world stream on one connection, for our own page and load generator.
 //!
 //! Nothing of it is new code for a frame: the player socket's task ([`super::player`])
-//! reads, checks and forwards the commands and writes the direct replies through
-//! actix-ws' session, exactly as on `/ws/player`; the world socket's outflow
-//! ([`super::world::outflow`]) is the connection's response body and writes the game's
-//! batches from its ring, exactly as on `/ws/world?batch=true`, polling the session's
-//! body first ([`Writer::Session`]). The client tells them apart by their shape: every
+//! reads, checks and forwards the commands exactly as on `/ws/player`, and writes its
+//! direct replies into the outflow's queue ([`Replies::Outflow`]); the world socket's
+//! outflow ([`super::world::outflow`]) is the connection's response body and writes the
+//! game's batches from its ring, exactly as on `/ws/world?batch=true`, and the queued
+//! replies between them. The client tells them apart by their shape: every
 //! world message is a JSON array (a batch), every direct reply a JSON object.
 //!
 //! One socket is one place under the caps (one [`super::upgrade`]), one rate limiter
@@ -14,12 +14,11 @@
 
 use std::sync::Arc;
 
-use actix_web::body::BoxBody;
 use actix_web::{web, HttpRequest, HttpResponse};
 use protocol::Uuid;
 
-use super::world::outflow::{Outflow, Writer};
-use super::{known_game, player, upgrade, world, OneOptions};
+use super::replies::Replies;
+use super::{known_game, player, upgrade, OneOptions};
 use crate::state::AppState;
 
 /// `/ws/one/{player_id}`: the one socket of a player of the default game.
@@ -54,33 +53,22 @@ fn serve(
     options: &OneOptions,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, actix_web::Error> {
-    let socket = upgrade(&req, body, id, &state)?;
-    // subscribed before the handshake is answered, as a world socket is: the client may
-    // enter as soon as its one socket is open; resumed, it gets what it missed first
-    let (updates, first, resumed) = world::subscribe(&state, game, true, options.after);
-    let brief = if resumed {
+    let state = state.into_inner();
+    // resumed, the client gets what it missed first, and a brief cut to what it lacks
+    let socket = upgrade(&req, body, id, &state)?.into_outflow(game, true, options.after, &state);
+    let brief = if socket.resumed {
         player::Brief::Resumed
     } else {
         player::Brief::Whole
     };
-    let state = state.into_inner();
-    let response = socket.response.map_body(|_, actix_ws| {
-        let outflow = Outflow::new(
-            Writer::Session(actix_ws),
-            updates,
-            first,
-            socket.player,
-            Arc::clone(&state),
-        );
-        BoxBody::new(outflow)
-    });
+    let response = socket.response;
     actix_web::rt::spawn(async move {
         // counted as both: it carries a player socket's commands and a world stream
         state.sockets.world_socket_opened();
         player::run(
             game,
             socket.player,
-            socket.session,
+            Replies::Outflow(socket.control),
             socket.stream,
             socket.address,
             brief,

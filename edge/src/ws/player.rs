@@ -4,11 +4,12 @@ use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Instant;
 
-use actix_ws::{AggregatedMessage, AggregatedMessageStream, CloseCode, Session};
+use actix_ws::{AggregatedMessage, AggregatedMessageStream, CloseCode};
 use protocol::{server::ErrorPayload, ClientMessage, ServerMessage, Uuid};
 use tokio::sync::mpsc;
 
-use super::{close, close_for, flooding, send, Gone, Heartbeat};
+use super::replies::Replies;
+use super::{close, close_for, flooding, Gone, Heartbeat};
 use crate::guard::rate::{FrameFate, FrameLimiter, Limited};
 use crate::state::AppState;
 use game_core::bus::{frame, Frame};
@@ -50,7 +51,7 @@ impl Brief {
 pub async fn run(
     game: Uuid,
     player: Uuid,
-    mut session: Session,
+    mut replies: Replies,
     mut stream: AggregatedMessageStream,
     address: IpAddr,
     mut brief: Brief,
@@ -61,7 +62,7 @@ pub async fn run(
         Ok(joined) => joined,
         Err(e) => {
             tracing::info!(%player, reason = %e, "player socket refused");
-            let _ = session.close(close(refusal_code(&e), &e.to_string())).await;
+            replies.close(close(refusal_code(&e), &e.to_string())).await;
             return;
         }
     };
@@ -102,7 +103,7 @@ pub async fn run(
                         if verdict == FrameFate::Close {
                             break flooding(&state, address);
                         }
-                        if refuse(&mut session, reason, &state).await.is_err() {
+                        if refuse(&mut replies, reason, &state).await.is_err() {
                             break None;
                         }
                     }
@@ -111,12 +112,12 @@ pub async fn run(
                         if limiter.refused(Instant::now()) == FrameFate::Close {
                             break flooding(&state, address);
                         }
-                        if refuse(&mut session, "binary frames are not part of the protocol".into(), &state).await.is_err() {
+                        if refuse(&mut replies, "binary frames are not part of the protocol".into(), &state).await.is_err() {
                             break None;
                         }
                     }
                     Some(Ok(AggregatedMessage::Ping(bytes))) => {
-                        if session.pong(&bytes).await.is_err() {
+                        if replies.pong(&bytes).await.is_err() {
                             break None;
                         }
                     }
@@ -130,14 +131,14 @@ pub async fn run(
             }
             direct = inbox.recv() => match direct {
                 Some(Direct::Frame(f)) => {
-                    if send(&mut session, f, metrics).await.is_err() {
+                    if replies.text(f, metrics).await.is_err() {
                         break None;
                     }
                 }
                 Some(Direct::Batch(frames)) => {
                     let mut sent = Ok(());
                     for f in brief.cut(frames) {
-                        sent = send(&mut session, f, metrics).await;
+                        sent = replies.text(f, metrics).await;
                         if sent.is_err() {
                             break;
                         }
@@ -156,7 +157,7 @@ pub async fn run(
                 None => break close(CloseCode::Policy, "too slow to keep up with the game"),
             },
             _ = heartbeat.tick() => {
-                if let Err(reason) = heartbeat.beat(&mut session).await {
+                if let Err(reason) = heartbeat.beat(&mut replies).await {
                     break reason;
                 }
             }
@@ -165,7 +166,7 @@ pub async fn run(
     };
     room.disconnect(player, conn).await;
     metrics.player_disconnected();
-    let _ = session.close(reason).await;
+    replies.close(reason).await;
 }
 
 /// The close code of a refused join: the reference's 1008 for a taken id, "try again
@@ -181,10 +182,10 @@ fn refusal_code(error: &JoinError) -> CloseCode {
 }
 
 /// Tells the client why its frame was refused; the connection and the game go on.
-async fn refuse(session: &mut Session, reason: String, state: &AppState) -> Result<(), Gone> {
+async fn refuse(replies: &mut Replies, reason: String, state: &AppState) -> Result<(), Gone> {
     tracing::debug!(%reason, "frame refused");
     let message = ServerMessage::Error {
         payload: ErrorPayload { reason },
     };
-    send(session, frame(&message), &state.sockets).await
+    replies.text(frame(&message), &state.sockets).await
 }

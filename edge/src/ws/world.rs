@@ -6,6 +6,9 @@
 //! shutdown, through the outflow's [`Control`].
 
 pub mod outflow;
+mod relay;
+
+pub use relay::Doorbell;
 
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -92,7 +95,9 @@ pub async fn run(
                 match message {
                     Some(Ok(AggregatedMessage::Ping(bytes))) => {
                         // a control frame carries at most 125 bytes (RFC 6455 5.5)
-                        control.send(Message::Pong(bytes.slice(..bytes.len().min(125))));
+                        if control.send(Message::Pong(bytes.slice(..bytes.len().min(125)))).is_err() {
+                            break None;
+                        }
                     }
                     // the world socket is one-way; what a client writes is ignored, and
                     // a client that keeps writing is closed
@@ -111,11 +116,14 @@ pub async fn run(
                 if let Err(reason) = heartbeat.check() {
                     break reason;
                 }
-                control.send(Message::Ping(Default::default()));
+                if control.send(Message::Ping(Default::default())).is_err() {
+                    break None;
+                }
             }
             _ = &mut shutdown => break close(CloseCode::Away, "the server is shutting down"),
         }
     };
     metrics.world_socket_closed();
-    control.send(Message::Close(reason));
+    // refused only when a close is queued already
+    let _ = control.send(Message::Close(reason));
 }

@@ -489,6 +489,9 @@ pub fn section(m: &Machine, command: &str, results: &Results, charts: &[Chart]) 
             results.fanout_baseline.as_deref(),
         ));
     }
+    if !results.colyseus.is_empty() {
+        w.push_str(&super::colyseus::section(&results.colyseus));
+    }
     w.push_str(&summary(results));
     write!(w, "{END}").unwrap();
     s

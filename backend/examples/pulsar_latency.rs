@@ -61,7 +61,7 @@ async fn main() -> anyhow::Result<()> {
     let mut one_by_one = Vec::with_capacity(frames);
     for i in 0..frames {
         let sent = Instant::now();
-        bus.publish(game, move_frame(i));
+        bus.publish(game, move_frame(i), i as u64);
         wait_for(&mut arrivals, i).await?;
         one_by_one.push(sent.elapsed());
     }
@@ -72,7 +72,7 @@ async fn main() -> anyhow::Result<()> {
     let mut sent_at = Vec::with_capacity(frames);
     for i in 0..frames {
         sent_at.push(Instant::now());
-        bus.publish(game, move_frame(base + i));
+        bus.publish(game, move_frame(base + i), (base + i) as u64);
     }
     let mut burst = Vec::with_capacity(frames);
     for (i, sent) in sent_at.iter().enumerate() {

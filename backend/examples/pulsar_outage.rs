@@ -69,7 +69,7 @@ async fn main() -> anyhow::Result<()> {
                 tick.tick().await;
                 publishing.publish(game, Frame::from(format!(
                     r#"{{"messageType":"chat","playerID":"x","payload":{{"id":"{n}","name":"n","text":"t"}}}}"#
-                )));
+                )), n);
                 n += 1;
             }
             n

@@ -19,7 +19,7 @@ use edge::guard::metrics::GuardMetrics;
 use edge::guard::Guard;
 use edge::metrics::{self, SocketMetrics};
 use edge::state::AppState;
-use game_core::bus::{inprocess::InProcessBus, Bus, Fanout};
+use game_core::bus::{inprocess::InProcessBus, Bus, Fanout, Keep};
 use game_core::hook::{Open, WorldHook};
 use game_core::placement::{Local, Placement};
 use game_core::registry::{Limits, Registry};
@@ -90,7 +90,11 @@ impl Application {
         let fanout = Fanout::new(
             settings.world_queue,
             Duration::from_millis(settings.world_batch_ms),
-        );
+        )
+        .keeping(Keep {
+            updates: settings.resume_updates,
+            age: Duration::from_secs(settings.resume_secs),
+        });
         let clustered = settings.cluster;
         if clustered && (settings.pulsar.url.is_none() || settings.cassandra.nodes.is_empty()) {
             anyhow::bail!("--cluster needs --pulsar-url and --cassandra-nodes");

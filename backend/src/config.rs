@@ -46,6 +46,17 @@ pub struct Settings {
     #[arg(long, env = "DRAPETISCA_WORLD_BATCH_MS", default_value_t = 10)]
     pub world_batch_ms: u64,
 
+    /// How many of each game's latest updates an instance keeps to resume a client
+    /// that reconnects (`?after=`, docs/protocol.md); 0: none, every reconnect gets a
+    /// brief. About 200 bytes each: 800 KiB for a busy game at the default
+    #[arg(long, env = "DRAPETISCA_RESUME_UPDATES", default_value_t = 4096)]
+    pub resume_updates: usize,
+
+    /// How long, in seconds, an update is kept to resume clients, and how long a
+    /// game's kept updates outlive its last socket on this instance
+    #[arg(long, env = "DRAPETISCA_RESUME_SECS", default_value_t = 30)]
+    pub resume_secs: u64,
+
     /// Seconds a game stays loaded with no player connected before it is unloaded
     /// (it stays in the store and loads again when someone joins)
     #[arg(long, env = "DRAPETISCA_GAME_IDLE_SECS", default_value_t = 600)]

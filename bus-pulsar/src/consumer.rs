@@ -13,7 +13,7 @@ use super::dedup::Dedup;
 use super::health::Health;
 use super::setup::{subscribe, Client};
 use super::CLOSE_TIMEOUT;
-use crate::contract::{EPOCH, GAME, ORIGIN, SEQUENCE};
+use crate::contract::{EPOCH, GAME, ORIGIN, SEQUENCE, UPDATE};
 use game_core::bus::{Fanout, Frame};
 use game_core::hook::WorldHook;
 
@@ -117,7 +117,7 @@ impl ConsumerTask {
         if payload.data.is_empty() {
             // a notice, for the instances, not for clients: its own property is the one
             // the bus did not set
-            let ours = [ORIGIN, SEQUENCE, GAME, EPOCH];
+            let ours = [ORIGIN, SEQUENCE, GAME, EPOCH, UPDATE];
             for kv in &payload.metadata.properties {
                 if !ours.contains(&kv.key.as_str()) {
                     self.hook.notice(game, &kv.key, &kv.value);
@@ -126,7 +126,12 @@ impl ConsumerTask {
             return;
         }
         match std::str::from_utf8(&payload.data) {
-            Ok(text) => self.fanout.deliver(game, Frame::from(text)),
+            // a frame without its number (an instance of an older version) is
+            // delivered, but kept for nobody's resume
+            Ok(text) => {
+                let update = property(UPDATE).and_then(|u| u.parse().ok());
+                self.fanout.deliver(game, Frame::from(text), update)
+            }
             Err(_) => tracing::warn!("a message on the world topic is not UTF-8: skipped"),
         }
     }

@@ -28,6 +28,11 @@ pub fn direct_topic(world_topic: &str) -> String {
 pub const ORIGIN: &str = "drapetisca-origin";
 /// Message property holding the frame's sequence number within its origin.
 pub const SEQUENCE: &str = "drapetisca-seq";
+/// Message property of a frame: its number in its game's stream, given by the game's
+/// owner (`game_core::bus::Bus`), which every instance's batched world sockets write
+/// and resume from (docs/protocol.md, "Resuming the world stream"). Not
+/// [`SEQUENCE`], which numbers an instance's messages for de-duplication.
+pub const UPDATE: &str = "drapetisca-update";
 /// Message property naming the game a frame belongs to (also the message key, so a
 /// key-aware reader can follow one game).
 pub const GAME: &str = "drapetisca-game";

@@ -248,12 +248,26 @@ impl PulsarBus {
 
 #[async_trait]
 impl Bus for PulsarBus {
-    fn publish(&self, game: Uuid, frame: Frame) {
-        self.send(game, Body::Frame(frame));
+    fn publish(&self, game: Uuid, frame: Frame, update: u64) {
+        self.send(
+            game,
+            Body::Frame {
+                frame,
+                update,
+                cause: None,
+            },
+        );
     }
 
-    fn publish_caused(&self, game: Uuid, frame: Frame, cause: Uuid) {
-        self.send(game, Body::Caused(frame, cause));
+    fn publish_caused(&self, game: Uuid, frame: Frame, update: u64, cause: Uuid) {
+        self.send(
+            game,
+            Body::Frame {
+                frame,
+                update,
+                cause: Some(cause),
+            },
+        );
     }
 
     async fn flush(&self) {

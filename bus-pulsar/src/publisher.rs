@@ -8,7 +8,7 @@ use pulsar::producer::{Message, SendFuture};
 use pulsar::{Producer, TokioExecutor};
 use tokio::sync::mpsc;
 
-use crate::contract::{CAUSE, EPOCH, GAME, ORIGIN, SEQUENCE};
+use crate::contract::{CAUSE, EPOCH, GAME, ORIGIN, SEQUENCE, UPDATE};
 use game_core::bus::Frame;
 
 /// A message waiting for the publisher.
@@ -25,11 +25,14 @@ pub struct Outgoing {
 
 /// What a world message carries.
 pub enum Body {
-    /// A frame for the world sockets.
-    Frame(Frame),
-    /// A frame for the world sockets, with the id of the command that caused it (in a
-    /// property), so that whoever replays the stream knows the command was applied.
-    Caused(Frame, Uuid),
+    /// A frame for the world sockets, with its number in its game's stream, and the
+    /// id of the command that caused it if it came with one (in a property), so that
+    /// whoever replays the stream knows the command was applied.
+    Frame {
+        frame: Frame,
+        update: u64,
+        cause: Option<Uuid>,
+    },
     /// A notice for the instances: no payload, one property (name, value).
     Notice(&'static str, String),
 }
@@ -45,7 +48,7 @@ pub struct Sent {
 
 impl Outgoing {
     fn sent(&self) -> Sent {
-        let frame = matches!(self.body, Body::Frame(_) | Body::Caused(..));
+        let frame = matches!(self.body, Body::Frame { .. });
         Sent {
             seq: self.seq,
             frame_of: self.epoch.filter(|_| frame).map(|e| (self.game, e)),
@@ -63,9 +66,15 @@ impl Outgoing {
             properties.insert(EPOCH.to_string(), epoch.to_string());
         }
         let payload = match self.body {
-            Body::Frame(frame) => frame.as_bytes().to_vec(),
-            Body::Caused(frame, cause) => {
-                properties.insert(CAUSE.to_string(), cause.to_string());
+            Body::Frame {
+                frame,
+                update,
+                cause,
+            } => {
+                properties.insert(UPDATE.to_string(), update.to_string());
+                if let Some(cause) = cause {
+                    properties.insert(CAUSE.to_string(), cause.to_string());
+                }
                 frame.as_bytes().to_vec()
             }
             Body::Notice(name, value) => {

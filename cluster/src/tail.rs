@@ -19,7 +19,7 @@ use pulsar::ConsumerOptions;
 
 use super::fencing::{Epochs, Verdict};
 use super::start::Start;
-use bus_pulsar::contract::{CAUSE, CENSUS, EPOCH, GAME, MARKER};
+use bus_pulsar::contract::{CAUSE, CENSUS, EPOCH, GAME, MARKER, UPDATE};
 use bus_pulsar::Client;
 
 /// What a take-over reads from the world topic.
@@ -29,6 +29,9 @@ pub struct Tail {
     pub frames: Vec<ServerMessage>,
     /// The ids of the commands those frames answer.
     pub causes: HashSet<Uuid>,
+    /// The highest number of those frames in the game's stream: the new owner
+    /// numbers its own after it, so the stream's numbers never go back.
+    pub last_seq: Option<u64>,
     /// Where the take-over's marker is on the topic: the game's state after the tail
     /// reflects every frame up to it.
     pub marker: Option<MessageIdData>,
@@ -156,6 +159,9 @@ async fn read_from(
             }
             if let Some(cause) = property(CAUSE).and_then(|c| c.parse().ok()) {
                 tail.causes.insert(cause);
+            }
+            if let Some(seq) = property(UPDATE).and_then(|u| u.parse::<u64>().ok()) {
+                tail.last_seq = tail.last_seq.max(Some(seq));
             }
             match std::str::from_utf8(&message.payload.data).map(ServerMessage::parse) {
                 Ok(Ok(frame)) => tail.frames.push(frame),

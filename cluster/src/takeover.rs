@@ -70,6 +70,8 @@ pub async fn take_over(
                 departures,
                 tokens: room::tokens_of(&rows),
                 fresh: true,
+                // the new owner numbers its frames after the old owner's last one
+                last_seq: tail.last_seq,
             };
             Ok::<_, String>((stored, epoch, tail))
         };

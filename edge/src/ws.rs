@@ -95,6 +95,9 @@ struct Streaming {
     player: Uuid,
     stream: AggregatedMessageStream,
     address: IpAddr,
+    /// Whether the stream resumed after the update the client named (`?after=`): its
+    /// first message holds what the client missed.
+    resumed: bool,
 }
 
 impl Upgraded {
@@ -102,9 +105,16 @@ impl Upgraded {
     /// socket's outflow, which also writes what the socket task queues in the returned
     /// [`Control`]. Subscribed before the handshake is answered, so that no update
     /// published after the client's handshake completes can be missed (a client may
-    /// enter as soon as its one socket is open).
-    fn into_outflow(self, game: Uuid, batch: bool, state: &Arc<AppState>) -> Streaming {
-        let (updates, first) = world::subscribe(state, game, batch);
+    /// enter as soon as its one socket is open). A batched stream resumes after update
+    /// `after` if this instance still has it (docs/protocol.md).
+    fn into_outflow(
+        self,
+        game: Uuid,
+        batch: bool,
+        after: Option<u64>,
+        state: &Arc<AppState>,
+    ) -> Streaming {
+        let (updates, first, resumed) = world::subscribe(state, game, batch, after);
         let doorbell = world::Doorbell::new(game, batch, &updates);
         let control = Control::default();
         let response = self.response.map_body(|_, actix_ws| {
@@ -125,6 +135,7 @@ impl Upgraded {
             player: self.player,
             stream: self.stream,
             address: self.address,
+            resumed,
         }
     }
 }
@@ -169,6 +180,33 @@ pub struct WorldOptions {
     /// (docs/protocol.md); reference clients never ask for it.
     #[serde(default)]
     pub batch: bool,
+    /// `?after=N` (with `batch=true`): the number of the last update the client saw;
+    /// the stream resumes after it if this instance still has what came after
+    /// (docs/protocol.md, "Resuming the world stream"). Anything but a number from 0 to
+    /// 2^64-1 is refused before the upgrade with 400, as is a number without
+    /// `batch=true` (the reference stream carries no numbers).
+    #[serde(default)]
+    pub after: Option<u64>,
+}
+
+impl WorldOptions {
+    fn check(&self) -> Result<(), actix_web::Error> {
+        if self.after.is_some() && !self.batch {
+            return Err(actix_web::error::ErrorBadRequest(
+                "after= resumes the batched stream only: ask for batch=true too",
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// What a client asks of its one socket, in the query of its address.
+#[derive(Debug, Default, serde::Deserialize)]
+pub struct OneOptions {
+    /// `?after=N`: as on a world socket ([`WorldOptions::after`]); when the stream
+    /// resumes, the brief of the next `entering` is cut to what the client lacks.
+    #[serde(default)]
+    pub after: Option<u64>,
 }
 
 /// `/ws/world/{player_id}`: a world socket of the default game.
@@ -237,6 +275,7 @@ fn serve_player(
         Replies::Session(socket.session),
         socket.stream,
         socket.address,
+        player::Brief::Whole,
         state.into_inner(),
     ));
     Ok(socket.response)
@@ -250,8 +289,10 @@ fn serve_world(
     options: &WorldOptions,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, actix_web::Error> {
+    options.check()?;
     let state = state.into_inner();
-    let socket = upgrade(&req, body, id, &state)?.into_outflow(game, options.batch, &state);
+    let socket =
+        upgrade(&req, body, id, &state)?.into_outflow(game, options.batch, options.after, &state);
     let response = socket.response;
     actix_web::rt::spawn(world::run(
         socket.control,

@@ -18,19 +18,24 @@ pub struct Connection(Channel);
 
 impl Connection {
     /// Opens the socket of `session` against `server` (`ws://host:port`): that of
-    /// `game`, or of the server's default game when `None`.
+    /// `game`, or of the server's default game when `None`; resuming the world stream
+    /// after update `after`, if given (docs/protocol.md).
     pub fn open(
         server: &str,
         game: Option<Uuid>,
         me: Uuid,
+        after: Option<u64>,
         session: u32,
         dispatch: Dispatch,
     ) -> Result<Self, JsValue> {
         // `/ws/one/{id}` plays the default game, `/ws/game/{game}/one/{id}` that game
-        let url = match game {
+        let mut url = match game {
             Some(game) => format!("{server}/ws/game/{game}/one/{me}"),
             None => format!("{server}/ws/one/{me}"),
         };
+        if let Some(after) = after {
+            url.push_str(&format!("?after={after}"));
+        }
         Channel::open(&url, session, dispatch).map(Connection)
     }
 

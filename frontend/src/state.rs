@@ -188,7 +188,7 @@ impl GameState {
             Action::Enter => {
                 if !self.in_game() && self.form.enter() {
                     self.link.enter();
-                    self.world.clear();
+                    self.forget_world();
                 }
             }
             Action::Leave => {
@@ -201,7 +201,7 @@ impl GameState {
                     });
                 }
                 self.link.status = Status::Offline;
-                self.world.clear();
+                self.forget_world();
             }
             Action::Opened { session } => {
                 if self.link.opened(session) {
@@ -216,16 +216,34 @@ impl GameState {
                 // a batch of the world stream: its updates in order, each as if it had
                 // come alone
                 let socket = Socket::of(&text);
-                for message in crate::wire::parse_all(&text) {
+                let messages = crate::wire::parse_numbered(&text);
+                if self.link.resuming.take().is_some() {
+                    // the first message after naming our last update: a stream that
+                    // resumed says so first; otherwise a brief comes, onto a clear world
+                    let resumed = socket == Socket::World
+                        && matches!(messages.first(), Some((ServerMessage::Resumed { .. }, _)));
+                    if !resumed {
+                        self.forget_world();
+                    }
+                }
+                for (message, seq) in messages {
+                    if socket == Socket::World && seq.is_some() {
+                        self.link.seen = seq;
+                    }
                     self.receive(socket, message);
                 }
                 self.debug.last_received = text;
             }
             Action::Dropped { session, reason } => self.link.dropped(session, reason),
             Action::Retry => {
-                // the server briefs us again on entering
+                // the new socket names the last update we saw, and the server resumes
+                // our world stream after it if it still can; else it briefs us again on
+                // entering (the world is cleared at the first message: `Received`)
                 if self.link.retry() {
-                    self.world.clear();
+                    match self.link.seen {
+                        Some(seen) => self.link.resuming = Some(seen),
+                        None => self.world.clear(),
+                    }
                 }
             }
             Action::Unreachable => self.link.unreachable(),
@@ -278,10 +296,20 @@ impl GameState {
             }
             ServerMessage::Status { payload } => self.link.bus_ok = payload.bus_ok,
             ServerMessage::Token { payload } => self.link.token = Some(payload.token),
+            // our world stream resumed where it broke: no brief comes, the connection
+            // works, so the backoff starts over
+            ServerMessage::Resumed { .. } => self.link.attempts = 0,
             // the reducer never sends what the server would reject, so there is nothing
             // for the player to act on; the frame still shows in the status bar
             ServerMessage::Error { .. } => {}
         }
+    }
+
+    /// Clears the world for a brief; the updates seen before it count no more.
+    fn forget_world(&mut self) {
+        self.world.clear();
+        self.link.seen = None;
+        self.link.resuming = None;
     }
 
     /// Tells the server where our spider now stands, counting the move.
@@ -336,6 +364,75 @@ mod tests {
             s.world.known.player(OTHER).unwrap().cell,
             Some(Cell::new(3, 5))
         );
+    }
+
+    /// `frame` as an update of the batched stream, numbered `seq`.
+    fn numbered(frame: &str, seq: u64) -> String {
+        format!("{},\"seq\":{seq}}}", &frame[..frame.len() - 1])
+    }
+
+    /// A state placed, with another spider seen in updates 41 and 42, whose socket
+    /// then dropped and was opened again after the backoff.
+    fn dropped_after_42() -> GameState {
+        let mut s = placed();
+        let batch = format!(
+            "[{},{}]",
+            numbered(&player_frame(OTHER, 3, 4, 1), 41),
+            numbered(&player_frame(OTHER, 3, 5, 2), 42)
+        );
+        receive(&mut s, Socket::World, &batch);
+        assert_eq!(s.link.seen, Some(42));
+        s.apply(Action::Dropped {
+            session: s.link.session,
+            reason: None,
+        });
+        s.apply(Action::Retry);
+        s
+    }
+
+    #[test]
+    fn a_reconnection_names_the_last_update_and_a_resumed_stream_keeps_the_world() {
+        let mut s = dropped_after_42();
+        assert_eq!(s.link.resuming, Some(42), "the new socket names update 42");
+        assert_eq!(s.others().count(), 1, "the world is kept meanwhile");
+        open(&mut s);
+        // the stream resumed: what we missed, then our own position (no brief)
+        let resumed = format!(
+            r#"[{{"messageType":"resumed","payload":{{"after":42}}}},{}]"#,
+            numbered(&player_frame(OTHER, 4, 5, 3), 43)
+        );
+        receive(&mut s, Socket::World, &resumed);
+        receive(&mut s, Socket::Player, &player_frame(ME, 10, 10, 0));
+        assert_eq!(
+            s.world.known.player(OTHER).unwrap().cell,
+            Some(Cell::new(4, 5))
+        );
+        assert_eq!(s.own(), Some(Cell::new(10, 10)));
+        assert_eq!((s.link.seen, s.link.resuming), (Some(43), None));
+        assert_eq!(
+            s.link.attempts, 0,
+            "the connection works: the backoff starts over"
+        );
+    }
+
+    #[test]
+    fn a_stream_that_did_not_resume_clears_the_world_for_the_brief() {
+        let mut s = dropped_after_42();
+        open(&mut s);
+        // the server no longer had update 42: its first message is no `resumed`
+        receive(
+            &mut s,
+            Socket::World,
+            &numbered(&player_frame(ME, 11, 11, 0), 900),
+        );
+        assert_eq!(s.others().count(), 0, "the world was cleared");
+        assert_eq!((s.link.seen, s.link.resuming), (Some(900), None));
+        // the brief fills it again
+        receive(&mut s, Socket::Player, &player_frame(OTHER, 7, 7, 2));
+        assert_eq!(s.others().count(), 1);
+        // leaving forgets the numbers: the next game starts with a brief
+        s.apply(Action::Leave);
+        assert_eq!(s.link.seen, None);
     }
 
     #[test]

@@ -8,7 +8,7 @@
 
 mod json;
 
-use protocol::server::{ErrorPayload, ScorePayload, StatusPayload, TokenPayload};
+use protocol::server::{ErrorPayload, ResumedPayload, ScorePayload, StatusPayload, TokenPayload};
 use protocol::{
     ChatFrom, ChatLine, ClientMessage, Entering, Geometry, LeavingPayload, ObjectPayload,
     PlayerUpdate, ServerMessage, Uuid,
@@ -26,10 +26,22 @@ pub fn parse(text: &str) -> Option<ServerMessage> {
 /// Decodes one message of a socket into its frames, in order: a lone frame, or a batch
 /// of the batched world stream (a JSON array of frames). A frame of a batch that does
 /// not decode is skipped, as it would be alone.
+#[cfg(test)]
 pub fn parse_all(text: &str) -> Vec<ServerMessage> {
+    parse_numbered(text).into_iter().map(|(m, _)| m).collect()
+}
+
+/// [`parse_all`], with each frame's number in its game's stream (`"seq"`, which the
+/// batched stream's updates carry, docs/protocol.md; `None` when absent or not a
+/// whole number).
+pub fn parse_numbered(text: &str) -> Vec<(ServerMessage, Option<u64>)> {
+    let numbered = |frame: &Value| {
+        let seq = frame.field("seq").ok().flatten().and_then(Value::integer);
+        decode(frame).map(|m| (m, seq))
+    };
     match json::parse(text) {
-        Some(Value::Array(frames)) => frames.iter().filter_map(decode).collect(),
-        Some(frame) => decode(&frame).into_iter().collect(),
+        Some(Value::Array(frames)) => frames.iter().filter_map(numbered).collect(),
+        Some(frame) => numbered(&frame).into_iter().collect(),
         None => Vec::new(),
     }
 }
@@ -97,6 +109,11 @@ fn decode(frame: &Value) -> Option<ServerMessage> {
             payload: ScorePayload {
                 name: required(payload, "name", text_of)?,
                 score: required(payload, "score", Value::integer)?,
+            },
+        },
+        "resumed" => ServerMessage::Resumed {
+            payload: ResumedPayload {
+                after: required(payload, "after", Value::integer)?,
             },
         },
         "token" => ServerMessage::Token {
@@ -254,6 +271,7 @@ mod tests {
             r#"{"messageType":"brick","playerID":7,"payload":{"x":4,"y":5,"name":"b"}}"#.to_string(),
             format!(r#"{{"messageType":"score","playerID":"{PLAYER}","payload":{{"name":"Ana","score":4}}}}"#),
             r#"{"messageType":"token","payload":{"token":"0f3c"}}"#.to_string(),
+            r#"{"messageType":"resumed","payload":{"after":1796812345678000}}"#.to_string(),
             // spacing, escapes, extra fields, defaults and nulls, numbers at their limits
             format!(" {{ \"messageType\" : \"chat\" ,\n\"playerID\":\"{PLAYER}\", \"payload\" : {{\"text\":\"\\\"hi\\\" \\u00e9 \\ud83d\\udd77\\n\",\"extra\":[1,{{\"a\":null}}]}} }} "),
             format!(r#"{{"messageType":"player","playerID":"{PLAYER}","payload":{{}}}}"#),
@@ -325,6 +343,22 @@ mod tests {
         for broken in ["[", "[]", "", "not json", &format!("[{}", moved(3))] {
             assert_eq!(parse_all(broken), [], "{broken}");
         }
+    }
+
+    #[test]
+    fn a_batch_s_updates_come_with_their_numbers() {
+        let batch = format!(
+            r#"[{{"messageType":"resumed","payload":{{"after":41}}}},{{"messageType":"leaving","playerID":"{PLAYER}","payload":{{"name":"Ana"}},"seq":42}},{{"messageType":"leaving","playerID":"{PLAYER}","payload":{{"name":"Ana"}},"seq":"x"}}]"#
+        );
+        let numbered = parse_numbered(&batch);
+        let seqs: Vec<Option<u64>> = numbered.iter().map(|(_, seq)| *seq).collect();
+        assert_eq!(seqs, [None, Some(42), None]);
+        assert_eq!(
+            numbered[0].0,
+            ServerMessage::Resumed {
+                payload: ResumedPayload { after: 41 }
+            }
+        );
     }
 
     #[test]

@@ -218,6 +218,9 @@ pub struct Stored {
     pub tokens: Tokens,
     /// Whether the store held none of it (a game just created, laid now).
     pub fresh: bool,
+    /// The number of the last world frame of the game known when it was loaded (a
+    /// take-over's replayed tail): the room numbers its frames after it.
+    pub last_seq: Option<u64>,
 }
 
 /// Loads game `id` from `store`, or lays a new board for it when the store holds none
@@ -231,12 +234,14 @@ pub async fn load_game(store: &dyn Store, board: Board, id: Uuid) -> Result<Stor
             departures,
             tokens: tokens_of(&rows),
             fresh: false,
+            last_seq: None,
         },
         None => Stored {
             game: rules::new_game(id, board, &mut StdRng::from_entropy()),
             departures: Departures::default(),
             tokens: Tokens::default(),
             fresh: true,
+            last_seq: None,
         },
     })
 }

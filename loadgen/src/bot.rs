@@ -16,7 +16,7 @@ use protocol::{ChatFrom, ChatLine, ClientMessage, Entering, PlayerUpdate, Server
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use tokio::sync::{mpsc, watch};
-use tokio::time::sleep_until;
+use tokio::time::{sleep, sleep_until};
 use tokio_tungstenite::tungstenite::Message;
 
 use crate::field::{Field, Other};
@@ -44,6 +44,12 @@ pub struct Shared {
     pub rate: f64,
     /// Seconds between chat lines, 0 for none.
     pub chat_every: f64,
+    /// Seconds between two drops of a bot's connection, 0 for none.
+    pub drop_every: f64,
+    /// How long a dropped bot stays away.
+    pub drop_for: Duration,
+    /// Whether a dropped bot names its last update when it comes back.
+    pub resume: bool,
     /// Bots read the batched world stream (two-socket bots; the one socket always does).
     pub batched: bool,
     /// How many sockets each bot plays on.
@@ -110,6 +116,10 @@ pub struct BotStats {
     pub server_lines: u64,
     /// Frames that did not parse.
     pub unparsed: u64,
+    /// Times this bot dropped its connection on purpose.
+    pub drops: u64,
+    /// Returns whose world stream resumed.
+    pub resumed: u64,
 }
 
 /// What a bot tells the coordinator once, when its brief is over (or it failed).
@@ -165,6 +175,8 @@ struct Bot {
     to_others: Recorder,
     /// When moves are being measured, once the start signal came.
     schedule: Option<Schedule>,
+    /// The number of the last world update received (the batched stream's).
+    last_seq: Option<u64>,
     /// Counters for the report.
     stats: BotStats,
 }
@@ -184,6 +196,7 @@ impl Bot {
             to_self: shared.to_self.recorder(),
             to_others: shared.to_others.recorder(),
             schedule: None,
+            last_seq: None,
             stats: BotStats::default(),
             me,
             shared,
@@ -197,25 +210,10 @@ impl Bot {
     ) -> Result<()> {
         let addr = self.shared.addrs[self.me % self.shared.addrs.len()];
         let game = self.shared.roster.game(self.me);
-        let mut sockets = Sockets::open(
-            addr,
-            game,
-            self.id,
-            self.shared.sockets,
-            self.shared.batched,
-        )
-        .await?;
-        let entering = ClientMessage::Entering {
-            payload: Entering::named(self.name.clone()),
-        };
-        sockets
-            .commands()
-            .send(Message::Text(entering.to_json()))
-            .await?;
-        self.stats.frames_out += 1;
+        let mut sockets = self.open(addr, game, None).await?;
 
         let far = Instant::now() + Duration::from_secs(86_400 * 365);
-        let (mut next_move, mut next_chat) = (far, far);
+        let (mut next_move, mut next_chat, mut next_drop) = (far, far, far);
         let timer = sleep_until(far.into());
         tokio::pin!(timer);
         loop {
@@ -251,6 +249,9 @@ impl Bot {
                     if self.shared.chat_every > 0.0 {
                         next_chat = schedule.start + self.random_phase(self.shared.chat_every);
                     }
+                    if self.shared.drop_every > 0.0 {
+                        next_drop = schedule.start + self.random_phase(self.shared.drop_every);
+                    }
                     due = true;
                 },
                 () = &mut timer => due = true,
@@ -273,8 +274,17 @@ impl Bot {
                 self.send_chat(sockets.commands()).await?;
                 next_chat = skip_missed(next_chat, self.shared.chat_every, now);
             }
+            if now >= next_drop && now < schedule.end {
+                // torn down without a close frame, as a page whose network went away
+                drop(sockets);
+                self.stats.drops += 1;
+                sleep(self.shared.drop_for).await;
+                let after = self.last_seq.filter(|_| self.shared.resume);
+                sockets = self.open(addr, game, after).await?;
+                next_drop = skip_missed(next_drop, self.shared.drop_every, Instant::now());
+            }
             let mut wake = schedule.stop;
-            for at in [next_move, next_chat] {
+            for at in [next_move, next_chat, next_drop] {
                 if at < schedule.end {
                     wake = wake.min(at);
                 }
@@ -283,6 +293,33 @@ impl Bot {
         }
         sockets.close().await;
         Ok(())
+    }
+
+    /// Opens the bot's sockets (resuming after update `after`, if given) and enters.
+    async fn open(
+        &mut self,
+        addr: std::net::SocketAddr,
+        game: Option<Uuid>,
+        after: Option<u64>,
+    ) -> Result<Sockets> {
+        let mut sockets = Sockets::open(
+            addr,
+            game,
+            self.id,
+            self.shared.sockets,
+            self.shared.batched,
+            after,
+        )
+        .await?;
+        let entering = ClientMessage::Entering {
+            payload: Entering::named(self.name.clone()),
+        };
+        sockets
+            .commands()
+            .send(Message::Text(entering.to_json()))
+            .await?;
+        self.stats.frames_out += 1;
+        Ok(sockets)
     }
 
     fn random_phase(&mut self, period: f64) -> Duration {
@@ -370,6 +407,12 @@ impl Bot {
     /// One world update.
     fn on_update(&mut self, frame: &crate::frame::WorldFrame<'_>, now_us: u64) {
         self.stats.updates_in += 1;
+        if frame.seq.is_some() {
+            self.last_seq = frame.seq;
+        }
+        if frame.kind == "resumed" {
+            self.stats.resumed += 1;
+        }
         let player = frame.player();
         let bot = player.and_then(|id| self.shared.roster.index_of(&id));
         match frame.kind {

@@ -52,6 +52,23 @@ pub struct Config {
     /// batch.
     #[arg(long)]
     pub batched: bool,
+    /// Seconds between two drops of one bot's connection while the bots move: it closes
+    /// its sockets without a close frame, waits `--drop-for-ms`, opens them again
+    /// naming the last update it saw (`?after=`, docs/protocol.md, "Resuming the world
+    /// stream") and enters again; 0 means the bots never drop. The report counts the
+    /// returns that resumed (`drops`, `resumed`); updates delivered late or never
+    /// because of a drop count as late or lost, as for any client, and a returning
+    /// bot's own position, published again with its last generation, counts as a
+    /// duplicate for every bot.
+    #[arg(long, default_value_t = 0.0)]
+    pub drop_every: f64,
+    /// How long a dropped bot stays away, in milliseconds.
+    #[arg(long, default_value_t = 2000)]
+    pub drop_for_ms: u64,
+    /// Dropped bots come back without naming their last update (a brief, as before
+    /// resuming existed), to compare.
+    #[arg(long)]
+    pub drop_without_resume: bool,
     /// Seconds between two chat lines of one bot; 0 means the bots never chat.
     #[arg(long, default_value_t = 0.0)]
     pub chat_every: f64,

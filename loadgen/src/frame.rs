@@ -22,6 +22,9 @@ pub struct WorldFrame<'a> {
     /// Position and generation, when the frame has them.
     #[serde(default)]
     pub payload: Payload,
+    /// The update's number in its game's stream (the batched stream's updates).
+    #[serde(default)]
+    pub seq: Option<u64>,
 }
 
 /// The fields of a `player` payload a bot needs; other payloads leave them empty.

@@ -119,6 +119,9 @@ async fn drive(
         addrs,
         rate: config.rate,
         chat_every: config.chat_every,
+        drop_every: config.drop_every,
+        drop_for: Duration::from_millis(config.drop_for_ms),
+        resume: !config.drop_without_resume,
         batched: config.batched,
         sockets: config.sockets,
         late_us: (config.late_ms * 1000.0) as u64,
@@ -279,6 +282,8 @@ fn add_up(
         server_lines: sum(|s| s.server_lines),
         server_errors: sum(|s| s.server_errors),
         unparsed: sum(|s| s.unparsed),
+        drops: sum(|s| s.drops),
+        resumed: sum(|s| s.resumed),
         server,
         ..Report::default()
     }

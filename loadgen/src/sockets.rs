@@ -65,19 +65,24 @@ pub enum Sockets {
 impl Sockets {
     /// Opens `mode`'s sockets for player `id` of `game` (`None`: the default game); with
     /// two, the world socket first, so nothing published after the brief is missed, and
-    /// batched when `batched` (the one socket always is).
+    /// batched when `batched` (the one socket always is). A batched stream resumes after
+    /// update `after`, if given and the server still has it (docs/protocol.md).
     pub async fn open(
         addr: SocketAddr,
         game: Option<Uuid>,
         id: Uuid,
         mode: SocketMode,
         batched: bool,
+        after: Option<u64>,
     ) -> Result<Sockets> {
         if mode == SocketMode::One {
-            let route = match game {
+            let mut route = match game {
                 Some(game) => protocol::game_one_route(game, id),
                 None => protocol::one_route(id),
             };
+            if let Some(after) = after {
+                route += &format!("?after={after}");
+            }
             return Ok(Sockets::One(connect(addr, &route).await?));
         }
         let (world_route, player_route) = match game {
@@ -87,10 +92,10 @@ impl Sockets {
             ),
             None => (protocol::world_route(id), protocol::player_route(id)),
         };
-        let world_route = if batched {
-            world_route + protocol::BATCH_QUERY
-        } else {
-            world_route
+        let world_route = match (batched, after) {
+            (true, Some(after)) => format!("{world_route}{}&after={after}", protocol::BATCH_QUERY),
+            (true, None) => world_route + protocol::BATCH_QUERY,
+            (false, _) => world_route,
         };
         let world = connect(addr, &world_route).await?;
         let player = connect(addr, &player_route).await?;

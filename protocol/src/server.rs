@@ -61,6 +61,12 @@ pub enum ServerMessage {
     /// that updates are delayed. Reference clients ignore it.
     #[serde(rename = "status")]
     Status { payload: StatusPayload },
+    /// Extension: the first element of the first batch of a batched world stream that
+    /// resumes where its client's last stream broke (docs/protocol.md, "Resuming the
+    /// world stream"): the updates after `after` follow, and no brief comes. Only
+    /// clients that ask (`?after=`) ever get it.
+    #[serde(rename = "resumed")]
+    Resumed { payload: ResumedPayload },
     /// Extension: how much food a player has caught in this game, on every catch (world
     /// socket) and for the top scorers in a brief (player socket). Reference clients
     /// ignore it.
@@ -188,6 +194,14 @@ pub struct StatusPayload {
     pub bus_ok: bool,
 }
 
+/// The payload of the `resumed` extension.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ResumedPayload {
+    /// The number of the last update the client saw, as it named it: the updates
+    /// after it follow.
+    pub after: u64,
+}
+
 /// The payload of the `score` extension.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ScorePayload {
@@ -313,6 +327,14 @@ mod tests {
             ServerMessage::Token {
                 payload: TokenPayload {
                     token: "0f3c".into(),
+                },
+            },
+        );
+        check(
+            json!({"messageType": "resumed", "payload": {"after": 1796812345678000u64}}),
+            ServerMessage::Resumed {
+                payload: ResumedPayload {
+                    after: 1796812345678000,
                 },
             },
         );

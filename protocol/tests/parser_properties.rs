@@ -3,7 +3,7 @@
 //! the same message.
 
 use proptest::prelude::*;
-use protocol::server::{ErrorPayload, StatusPayload, TokenPayload};
+use protocol::server::{ErrorPayload, ResumedPayload, StatusPayload, TokenPayload};
 use protocol::{
     Board, ChatFrom, ChatLine, ClientMessage, Entering, LeavingPayload, ObjectPayload,
     PlayerUpdate, ServerMessage, Uuid,
@@ -151,6 +151,9 @@ fn server_message() -> impl Strategy<Value = ServerMessage> {
         }),
         any::<bool>().prop_map(|bus_ok| ServerMessage::Status {
             payload: StatusPayload { bus_ok }
+        }),
+        any::<u64>().prop_map(|after| ServerMessage::Resumed {
+            payload: ResumedPayload { after }
         }),
     ]
 }

@@ -13,3 +13,4 @@ pub mod binaries;
 pub mod cassandra;
 pub mod netns;
 pub mod one;
+pub mod resume;

@@ -94,7 +94,18 @@ async fn a_batched_world_socket_gets_the_reference_updates_in_order_with_their_g
     }
 
     let reference = reference_until(&mut ana.world, bob.id, 12).await;
-    let (batched_updates, sizes) = batched_until(&mut batched, bob.id, 12).await;
+    let (mut batched_updates, sizes) = batched_until(&mut batched, bob.id, 12).await;
+    // each update of a batch carries its number in the game's stream, one more than
+    // the update before (one room numbered them all); the reference frames none
+    let numbers: Vec<u64> = batched_updates
+        .iter()
+        .map(|f| f["seq"].as_u64().expect("numbered"))
+        .collect();
+    assert!(numbers.windows(2).all(|w| w[1] == w[0] + 1), "{numbers:?}");
+    assert!(reference.iter().all(|f| f.get("seq").is_none()));
+    for frame in &mut batched_updates {
+        frame.as_object_mut().unwrap().remove("seq");
+    }
     assert_eq!(
         batched_updates, reference,
         "the same updates, in the same order, as the reference stream"

@@ -10,6 +10,7 @@ mod instances;
 mod owned_cap;
 mod partitions;
 mod reentering;
+mod resume;
 mod returning;
 mod soak;
 

@@ -9,9 +9,11 @@ use tokio_tungstenite::tungstenite::Message;
 
 mod games;
 mod one_socket;
+mod resume;
 mod tokens;
 pub use games::*;
 pub use one_socket::*;
+pub use resume::*;
 pub use tokens::*;
 
 use crate::helpers::{
@@ -44,6 +46,8 @@ macro_rules! game_scenarios {
             a_bound_id_stays_bound_after_an_idle_unload_and_a_restart,
             a_one_socket_player_and_a_two_socket_player_play_together,
             a_resume_token_works_over_the_one_socket,
+            a_page_dropped_for_two_seconds_resumes_with_no_gap_and_no_duplicate,
+            a_number_the_server_does_not_hold_gets_the_brief_and_garbage_is_refused,
         );
     };
     (@each $make:expr; $($name:ident),* $(,)?) => {

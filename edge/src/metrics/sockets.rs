@@ -43,6 +43,12 @@ pub struct SocketMetrics {
     games_refused: Family<Reason, Counter>,
     /// Times the freed memory of closed sockets was handed back to the system.
     memory_trims: Counter,
+    /// Sockets that resumed their world stream after the update they named.
+    resumes: Counter,
+    /// Updates sent to resumed sockets as what they missed.
+    resumed_updates: Counter,
+    /// Sockets that named an update this instance no longer had (they get a brief).
+    resumes_refused: Counter,
 }
 
 impl SocketMetrics {
@@ -59,6 +65,9 @@ impl SocketMetrics {
             socket_queue_drops: queue_drops,
             games_refused: Family::default(),
             memory_trims: Counter::default(),
+            resumes: Counter::default(),
+            resumed_updates: Counter::default(),
+            resumes_refused: Counter::default(),
         };
         // created now, so that every reason is shown from zero
         for reason in GAME_REFUSALS {
@@ -104,7 +113,33 @@ impl SocketMetrics {
             "Times the freed memory of closed sockets was handed back to the system",
             m.memory_trims.clone(),
         );
+        registry.register(
+            "resumes",
+            "Sockets whose world stream resumed after the update they named",
+            m.resumes.clone(),
+        );
+        registry.register(
+            "resumed_updates",
+            "Updates sent to resumed sockets as what they missed",
+            m.resumed_updates.clone(),
+        );
+        registry.register(
+            "resumes_refused",
+            "Sockets that named an update no longer kept here (they get a brief)",
+            m.resumes_refused.clone(),
+        );
         m
+    }
+
+    /// A socket resumed its world stream, with `missed` updates it had not seen.
+    pub fn resumed(&self, missed: usize) {
+        self.resumes.inc();
+        self.resumed_updates.inc_by(missed as u64);
+    }
+
+    /// A socket named an update this instance no longer has.
+    pub fn resume_refused(&self) {
+        self.resumes_refused.inc();
     }
 
     /// A player socket opened.

@@ -18,7 +18,7 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use protocol::Uuid;
 
 use super::replies::Replies;
-use super::{known_game, player, upgrade};
+use super::{known_game, player, upgrade, OneOptions};
 use crate::state::AppState;
 
 /// `/ws/one/{player_id}`: the one socket of a player of the default game.
@@ -26,10 +26,11 @@ pub async fn route(
     req: HttpRequest,
     body: web::Payload,
     id: web::Path<String>,
+    options: web::Query<OneOptions>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, actix_web::Error> {
     let game = state.registry.default_game();
-    serve(req, body, game, &id, state)
+    serve(req, body, game, &id, &options, state)
 }
 
 /// `/ws/game/{game_id}/one/{player_id}`: the one socket of a player of any game.
@@ -37,10 +38,11 @@ pub async fn game_route(
     req: HttpRequest,
     body: web::Payload,
     path: web::Path<(String, String)>,
+    options: web::Query<OneOptions>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, actix_web::Error> {
     let game = known_game(&path.0, &state).await?;
-    serve(req, body, game, &path.1, state)
+    serve(req, body, game, &path.1, &options, state)
 }
 
 fn serve(
@@ -48,10 +50,17 @@ fn serve(
     body: web::Payload,
     game: Uuid,
     id: &str,
+    options: &OneOptions,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, actix_web::Error> {
     let state = state.into_inner();
-    let socket = upgrade(&req, body, id, &state)?.into_outflow(game, true, &state);
+    // resumed, the client gets what it missed first, and a brief cut to what it lacks
+    let socket = upgrade(&req, body, id, &state)?.into_outflow(game, true, options.after, &state);
+    let brief = if socket.resumed {
+        player::Brief::Resumed
+    } else {
+        player::Brief::Whole
+    };
     let response = socket.response;
     actix_web::rt::spawn(async move {
         // counted as both: it carries a player socket's commands and a world stream
@@ -62,6 +71,7 @@ fn serve(
             Replies::Outflow(socket.control),
             socket.stream,
             socket.address,
+            brief,
             Arc::clone(&state),
         )
         .await;

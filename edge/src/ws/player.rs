@@ -12,13 +12,40 @@ use super::replies::Replies;
 use super::{close, close_for, flooding, Gone, Heartbeat};
 use crate::guard::rate::{FrameFate, FrameLimiter, Limited};
 use crate::state::AppState;
-use game_core::bus::frame;
+use game_core::bus::{frame, Frame};
 use game_core::registry::JoinError;
 use game_core::room::{try_again_later, ConnectError, Direct};
 
 /// Direct messages a player socket may have queued before it counts as too slow. A brief
 /// is one message, however many frames it holds.
 const OUTBOX: usize = 64;
+
+/// What the client needs of the brief that answers its `entering`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Brief {
+    /// All of it: the client knows nothing of the game yet.
+    Whole,
+    /// Its token, if one was just bound, and its own position: the client's world
+    /// stream resumed where it broke (docs/protocol.md, "Resuming the world stream"),
+    /// so it knows the board, and everything since came with the stream.
+    Resumed,
+}
+
+impl Brief {
+    /// The frames of a brief the client is sent. The room builds the whole brief
+    /// (token first, own position last: `game_core::room`); a resumed client is sent
+    /// the token and its own position only. Only the first brief is cut: a later one
+    /// (the client left and entered again on the same socket) is whole.
+    fn cut(&mut self, mut brief: Vec<Frame>) -> Vec<Frame> {
+        if std::mem::replace(self, Brief::Whole) == Brief::Whole {
+            return brief;
+        }
+        let own = brief.pop();
+        brief.retain(|f| f.starts_with(r#"{"messageType":"token""#));
+        brief.extend(own);
+        brief
+    }
+}
 
 /// Serves one player socket of `game` until it closes.
 pub async fn run(
@@ -27,6 +54,7 @@ pub async fn run(
     mut replies: Replies,
     mut stream: AggregatedMessageStream,
     address: IpAddr,
+    mut brief: Brief,
     state: Arc<AppState>,
 ) {
     let (outbox, mut inbox) = mpsc::channel(OUTBOX);
@@ -109,7 +137,7 @@ pub async fn run(
                 }
                 Some(Direct::Batch(frames)) => {
                     let mut sent = Ok(());
-                    for f in frames {
+                    for f in brief.cut(frames) {
                         sent = replies.text(f, metrics).await;
                         if sent.is_err() {
                             break;

@@ -15,7 +15,10 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use actix_ws::{AggregatedMessage, AggregatedMessageStream, CloseCode, Message};
-use protocol::{server::StatusPayload, ServerMessage, Uuid};
+use protocol::{
+    server::{ResumedPayload, StatusPayload},
+    ServerMessage, Uuid,
+};
 use tokio::sync::broadcast;
 
 use super::{close, close_for, flooding, Heartbeat};
@@ -25,30 +28,48 @@ use game_core::bus::{frame, Wire};
 use outflow::Control;
 
 /// Subscribes a socket to `game`'s updates (batches with `batch`), and the message to
-/// write before them: the bus status when the bus is down. Called before the handshake
-/// is answered, so that no update published after the client's handshake completes
-/// can be missed.
+/// write before them: the bus status when the bus is down, and for a client that
+/// resumes after update `after` (batches only), the `resumed` frame and every update
+/// it missed, if this instance still has them; the last value says whether it does.
+/// Called before the handshake is answered, so that no update published after the
+/// client's handshake completes can be missed.
 pub fn subscribe(
     state: &AppState,
     game: Uuid,
     batch: bool,
-) -> (broadcast::Receiver<Wire>, Option<Wire>) {
-    let updates = if batch {
-        state.fanout.subscribe_batched(game)
+    after: Option<u64>,
+) -> (broadcast::Receiver<Wire>, Option<Wire>, bool) {
+    let (updates, missed) = if batch {
+        state.fanout.resume_batched(game, after)
     } else {
-        state.fanout.subscribe(game)
+        (state.fanout.subscribe(game), None)
     };
-    let first = (!state.fanout.bus_ok()).then(|| {
+    let status = (!state.fanout.bus_ok()).then(|| {
         Wire::text(&frame(&ServerMessage::Status {
             payload: StatusPayload { bus_ok: false },
         }))
     });
-    let first = match (first, batch) {
-        // the batched stream is batches only, even the first message
+    let resumed = missed.is_some();
+    if let (Some(after), Some(missed)) = (after, missed) {
+        state.sockets.resumed(missed.len());
+        // the batched stream is batches only, even the first message; the `resumed`
+        // frame first, so the client knows before any update that no brief comes
+        let mut first = Vec::with_capacity(missed.len() + 2);
+        first.push(Wire::text(&frame(&ServerMessage::Resumed {
+            payload: ResumedPayload { after },
+        })));
+        first.extend(status);
+        first.extend(missed);
+        return (updates, Some(Wire::batch(&first)), true);
+    }
+    if after.is_some() {
+        state.sockets.resume_refused();
+    }
+    let first = match (status, batch) {
         (Some(status), true) => Some(Wire::batch(&[status])),
         (first, _) => first,
     };
-    (updates, first)
+    (updates, first, resumed)
 }
 
 /// Serves one world socket's reading side until it closes.

@@ -62,10 +62,11 @@ pub fn App() -> Html {
         let server = game.form.server.clone();
         let me = game.me;
         let playing = here.as_ref().as_ref().map(|(id, _)| *id);
+        let after = game.link.resuming;
         let dispatch = game.dispatcher();
         use_effect_with(wanted, move |wanted| {
             if let Some(session) = *wanted {
-                match Connection::open(&server, playing, me, session, dispatch.clone()) {
+                match Connection::open(&server, playing, me, after, session, dispatch.clone()) {
                     Ok(opened) => *connection.borrow_mut() = Some(opened),
                     Err(_) => dispatch.dispatch(Action::Dropped {
                         session,

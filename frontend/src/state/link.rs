@@ -45,6 +45,13 @@ pub struct Link {
     /// Why the server closed the last socket that dropped, if it said: shown while the
     /// page waits to retry, forgotten once a session opens.
     pub closed_because: Option<String>,
+    /// The number of the last world update applied in this game (docs/protocol.md,
+    /// "Resuming the world stream"): a reconnection names it (`?after=`).
+    pub seen: Option<u64>,
+    /// The number the socket being opened named, until its first message says whether
+    /// the stream resumed (the world is kept) or not (the world is cleared for the
+    /// brief).
+    pub resuming: Option<u64>,
 }
 
 impl Default for Link {
@@ -56,6 +63,8 @@ impl Default for Link {
             session: 0,
             token: None,
             closed_because: None,
+            seen: None,
+            resuming: None,
         }
     }
 }

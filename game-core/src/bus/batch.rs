@@ -63,9 +63,12 @@ pub async fn run(mut b: Batcher) {
             }
         }
         let batch = Wire::batch(&pending);
+        let through = pending.iter().rev().find_map(Wire::seq);
         pending.clear();
         last = Some(Instant::now());
-        if b.batches.send(batch).is_err() && b.fanout.end_batches(b.game, &b.batches, false) {
+        if !b.fanout.send_batch(b.game, &b.batches, batch, through)
+            && b.fanout.end_batches(b.game, &b.batches, false)
+        {
             return;
         }
     }
@@ -105,13 +108,13 @@ mod tests {
         let fanout = Fanout::new(64, Duration::from_millis(10));
         let game = Uuid::from_u128(7);
         let mut batched = fanout.subscribe_batched(game);
-        fanout.deliver(game, frame(1));
+        fanout.deliver(game, frame(1), None);
         // the first frame goes alone, at once
         assert_eq!(json(&batched.recv().await.unwrap()), r#"[{"n":1}]"#);
         // the next ones, within the interval, wait for it and go together (the task
         // runs only when this test awaits: all three are queued by then)
         for n in 2..=4 {
-            fanout.deliver(game, frame(n));
+            fanout.deliver(game, frame(n), None);
         }
         assert_eq!(
             json(&batched.recv().await.unwrap()),
@@ -119,7 +122,7 @@ mod tests {
         );
         // after a quiet spell, a lone frame is not held back
         tokio::time::sleep(Duration::from_millis(50)).await;
-        fanout.deliver(game, frame(5));
+        fanout.deliver(game, frame(5), None);
         assert_eq!(json(&batched.recv().await.unwrap()), r#"[{"n":5}]"#);
     }
 
@@ -128,11 +131,11 @@ mod tests {
         let fanout = Fanout::new(64, Duration::from_millis(10));
         let game = Uuid::from_u128(7);
         drop(fanout.subscribe_batched(game));
-        fanout.deliver(game, frame(1));
+        fanout.deliver(game, frame(1), None);
         tokio::time::sleep(Duration::from_millis(20)).await;
         assert!(fanout.games.lock().unwrap()[&game].batches.is_none());
         let mut again = fanout.subscribe_batched(game);
-        fanout.deliver(game, frame(2));
+        fanout.deliver(game, frame(2), None);
         assert_eq!(json(&again.recv().await.unwrap()), r#"[{"n":2}]"#);
     }
 }

@@ -20,8 +20,8 @@ impl InProcessBus {
 
 #[async_trait]
 impl Bus for InProcessBus {
-    fn publish(&self, game: Uuid, frame: Frame) {
-        self.fanout.deliver(game, frame);
+    fn publish(&self, game: Uuid, frame: Frame, seq: u64) {
+        self.fanout.deliver(game, frame, Some(seq));
     }
 
     async fn close(&self) {}

@@ -13,7 +13,15 @@ pub struct Wire {
     bytes: Bytes,
     /// Where the payload (the JSON text) starts in `bytes`.
     header: usize,
+    /// The update's number in its game's stream (docs/protocol.md, "Resuming the world
+    /// stream"), kept beside the bytes: the reference stream never writes it, the
+    /// batched stream writes it into each update of a batch. `None`: not a game's
+    /// update (the bus status), or a batch.
+    seq: Option<u64>,
 }
+
+/// What goes before an update's number in a batch.
+const SEQ: &[u8] = b",\"seq\":";
 
 /// FIN set, opcode 1 (text): the first byte of every message we write (RFC 6455 5.2).
 const FIN_TEXT: u8 = 0x81;
@@ -55,29 +63,68 @@ impl Wire {
         Wire {
             bytes: out.freeze(),
             header,
+            seq: None,
         }
     }
 
+    /// The same message, numbered `seq` in its game's stream.
+    pub fn numbered(mut self, seq: Option<u64>) -> Self {
+        self.seq = seq;
+        self
+    }
+
+    /// The update's number in its game's stream, if it has one.
+    pub fn seq(&self) -> Option<u64> {
+        self.seq
+    }
+
     /// Several frames as one text message of the batched world stream: a JSON array of
-    /// the frames' JSON, in order (`[f1,f2,...]`), built with one copy of each frame.
+    /// the frames' JSON, in order (`[f1,f2,...]`), built with one copy of each frame. A
+    /// numbered frame gets its number as a last field (`{...,"seq":N}`): the batched
+    /// stream is our extension, so the number rides there and never on the reference
+    /// stream's frames.
     pub fn batch(frames: &[Wire]) -> Self {
+        // a number is written only into a frame that is a JSON object (they all are)
+        let numbers: Vec<Option<String>> = frames
+            .iter()
+            .map(|f| {
+                f.seq
+                    .filter(|_| f.json().last() == Some(&b'}'))
+                    .map(|n| n.to_string())
+            })
+            .collect();
         let len = 2
-            + frames.iter().map(|f| f.json().len()).sum::<usize>()
+            + frames
+                .iter()
+                .zip(&numbers)
+                .map(|(f, n)| f.json().len() + n.as_ref().map_or(0, |n| SEQ.len() + n.len()))
+                .sum::<usize>()
             + frames.len().saturating_sub(1);
         let header = header_len(len);
         let mut out = BytesMut::with_capacity(header + len);
         put_header(&mut out, len);
         out.put_u8(b'[');
-        for (i, frame) in frames.iter().enumerate() {
+        for (i, (frame, number)) in frames.iter().zip(&numbers).enumerate() {
             if i > 0 {
                 out.put_u8(b',');
             }
-            out.put_slice(frame.json());
+            let json = frame.json();
+            match number {
+                // its closing brace goes after the number
+                Some(number) => {
+                    out.put_slice(&json[..json.len() - 1]);
+                    out.put_slice(SEQ);
+                    out.put_slice(number.as_bytes());
+                    out.put_u8(b'}');
+                }
+                None => out.put_slice(json),
+            }
         }
         out.put_u8(b']');
         Wire {
             bytes: out.freeze(),
             header,
+            seq: None,
         }
     }
 
@@ -128,6 +175,22 @@ mod tests {
             assert_eq!(wire.json(), json.as_bytes());
             assert_eq!(wire.payload_len(), len);
         }
+    }
+
+    #[test]
+    fn a_batch_writes_each_update_s_number_into_it_and_the_frame_alone_stays_as_it_is() {
+        let numbered = Wire::text(r#"{"messageType":"leaving","payload":{"name":"Ana"}}"#)
+            .numbered(Some(1_796_812_345_678_000));
+        let status = Wire::text(r#"{"messageType":"status","payload":{"bus_ok":false}}"#);
+        assert_eq!(
+            decoded(&Wire::batch(&[numbered.clone(), status])),
+            r#"[{"messageType":"leaving","payload":{"name":"Ana"},"seq":1796812345678000},{"messageType":"status","payload":{"bus_ok":false}}]"#
+        );
+        // the reference stream writes the frame as it is
+        assert_eq!(
+            decoded(&numbered),
+            r#"{"messageType":"leaving","payload":{"name":"Ana"}}"#
+        );
     }
 
     #[test]

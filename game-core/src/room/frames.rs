@@ -29,15 +29,32 @@ pub(super) struct World {
     metrics: RoomMetrics,
     /// The cluster command being handled, if any: its frames carry its id.
     cause: Option<Uuid>,
+    /// The number of the next world frame in the game's stream.
+    next_seq: u64,
+}
+
+/// The number of a room's first world frame: above the last one known of the game (a
+/// take-over's replayed tail), and above any an earlier room of the game can have
+/// used: microseconds of the wall clock (`now_ms` * 1000). A room numbers one a frame,
+/// so an earlier room, started earlier, stays below unless it published more than a
+/// thousand frames per millisecond of its life; this holds across restarts and idle
+/// unloads on one instance, which keep nothing of the stream, and between owners of a
+/// cluster whose clocks differ by less than the old owner's lifetime (the replayed
+/// tail covers the rest). The numbers stay below 2^53 (exact in a JavaScript client)
+/// until the year 2255.
+pub(super) fn first_seq(now_ms: i64, last_known: Option<u64>) -> u64 {
+    let clock = u64::try_from(now_ms).unwrap_or(0).saturating_mul(1000);
+    last_known.map_or(clock, |last| clock.max(last.saturating_add(1)))
 }
 
 impl World {
-    pub(super) fn new(game: Uuid, bus: Arc<dyn Bus>, metrics: RoomMetrics) -> Self {
+    pub(super) fn new(game: Uuid, bus: Arc<dyn Bus>, metrics: RoomMetrics, first_seq: u64) -> Self {
         World {
             game,
             bus,
             metrics,
             cause: None,
+            next_seq: first_seq,
         }
     }
 
@@ -46,12 +63,14 @@ impl World {
         self.cause = cause;
     }
 
-    /// Hands one world frame to the bus, timed for `/metrics`.
-    pub(super) fn publish(&self, frame: Frame) {
+    /// Hands one world frame to the bus, numbered, timed for `/metrics`.
+    pub(super) fn publish(&mut self, frame: Frame) {
         let started = std::time::Instant::now();
+        let seq = self.next_seq;
+        self.next_seq += 1;
         match self.cause {
-            Some(cause) => self.bus.publish_caused(self.game, frame, cause),
-            None => self.bus.publish(self.game, frame),
+            Some(cause) => self.bus.publish_caused(self.game, frame, seq, cause),
+            None => self.bus.publish(self.game, frame, seq),
         }
         self.metrics.observe_bus_publish(started.elapsed());
     }
@@ -160,5 +179,28 @@ fn item_payload(item: &Item) -> ObjectPayload {
         x: item.cell.x,
         y: item.cell.y,
         name: item.name.clone(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::first_seq;
+
+    #[test]
+    fn a_room_numbers_its_frames_after_the_clock_and_after_the_last_one_known() {
+        let now_ms = 1_796_812_345_678;
+        assert_eq!(first_seq(now_ms, None), 1_796_812_345_678_000);
+        // a take-over whose tail ends above the clock (an old owner whose clock ran ahead)
+        assert_eq!(
+            first_seq(now_ms, Some(1_796_812_999_000_000)),
+            1_796_812_999_000_001
+        );
+        // a tail below the clock: the clock
+        assert_eq!(first_seq(now_ms, Some(5)), 1_796_812_345_678_000);
+        // a clock before 1970, a tail at the end of the numbers: never a panic
+        assert_eq!(first_seq(-1, None), 0);
+        assert_eq!(first_seq(now_ms, Some(u64::MAX)), u64::MAX);
+        // below 2^53, exact in a JavaScript client, until the year 2255
+        assert!(first_seq(9_000_000_000_000, None) < 1 << 53);
     }
 }

@@ -55,8 +55,10 @@ impl Play {
             departures,
             tokens,
             fresh,
+            last_seq,
         } = stored;
         let id = game.id;
+        let first_seq = frames::first_seq(deps.clock.now_ms(), last_seq);
         let rows = Rows::new(id, deps.writer, departures, deps.prune_after, deps.clock);
         if fresh {
             rows.lay(&game, &tokens);
@@ -66,7 +68,7 @@ impl Play {
             rng: StdRng::from_entropy(),
             sockets: Sockets::new(deps.metrics.clone(), tokens),
             rows,
-            world: World::new(id, deps.bus, deps.metrics.clone()),
+            world: World::new(id, deps.bus, deps.metrics.clone(), first_seq),
             metrics: deps.metrics,
             players,
             max_players: deps.max_players,

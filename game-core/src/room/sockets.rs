@@ -183,7 +183,14 @@ impl Sockets {
         let Some(current) = self.conns.get(&player).filter(|c| c.id == conn) else {
             return Admission::Ignore;
         };
-        if current.proven || self.proves(player, message) {
+        if current.proven {
+            return Admission::Play;
+        }
+        if self.proves(player, message) {
+            // shown once, for the socket's life (as a socket on trial, `on_trial`)
+            if let Some(current) = self.conns.get_mut(&player) {
+                current.proven = true;
+            }
             return Admission::Play;
         }
         // the id is bound and this socket cannot show its token; a player it left

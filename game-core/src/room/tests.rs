@@ -101,6 +101,7 @@ fn known_game() -> Stored {
         departures,
         tokens: Default::default(),
         fresh: true,
+        last_seq: None,
     }
 }
 
@@ -116,6 +117,8 @@ struct Setup {
     store_open: bool,
     /// What the room's lease answers when the room asks to leave, in turn (then yes).
     lease_answers: Vec<bool>,
+    /// The last number of the game's stream known at the load (a take-over's tail).
+    last_seq: Option<u64>,
 }
 
 impl Default for Setup {
@@ -126,6 +129,7 @@ impl Default for Setup {
             prune_after: Duration::from_secs(3600),
             store_open: true,
             lease_answers: Vec::new(),
+            last_seq: None,
         }
     }
 }
@@ -149,7 +153,11 @@ impl Setup {
         let (lease, asked, released) = recording_lease(self.lease_answers);
         let players = Arc::new(AtomicUsize::new(0));
         let shutdown = CancellationToken::new();
-        let (handle, task) = spawn(known_game(), deps, players.clone(), lease, shutdown.clone());
+        let stored = Stored {
+            last_seq: self.last_seq,
+            ..known_game()
+        };
+        let (handle, task) = spawn(stored, deps, players.clone(), lease, shutdown.clone());
         Room {
             handle,
             task: tokio::spawn(task),

@@ -73,6 +73,11 @@ pub struct Report {
     pub server_errors: u64,
     /// Frames no bot could parse.
     pub unparsed: u64,
+    /// Times a bot dropped its connection on purpose (`--drop-every`).
+    pub drops: u64,
+    /// Of those, the returns whose world stream resumed where it broke (the others got
+    /// a brief).
+    pub resumed: u64,
     /// The server process, when it is local and known.
     #[serde(deserialize_with = "Option::deserialize")]
     pub server: Option<ServerFigures>,
@@ -246,6 +251,15 @@ impl fmt::Display for Report {
             self.chats_sent,
             self.chats_received
         )?;
+        if self.drops > 0 {
+            writeln!(
+                f,
+                "  drops    {} dropped on purpose, {} resumed, {} briefed again",
+                self.drops,
+                self.resumed,
+                self.drops.saturating_sub(self.resumed)
+            )?;
+        }
         if let Some(s) = &self.server {
             if let Some(ms) = s.startup_ms {
                 writeln!(

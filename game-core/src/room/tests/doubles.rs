@@ -22,30 +22,33 @@ pub(super) struct Published {
     pub(super) message: ServerMessage,
     /// The command that caused it, if one came with an id.
     pub(super) cause: Option<Uuid>,
+    /// Its number in the game's stream.
+    pub(super) seq: u64,
 }
 
 /// A bus that records what is published on it.
 pub(super) struct RecordingBus(pub(super) mpsc::UnboundedSender<Published>);
 
 impl RecordingBus {
-    fn record(&self, game: Uuid, frame: Frame, cause: Option<Uuid>) {
+    fn record(&self, game: Uuid, frame: Frame, seq: u64, cause: Option<Uuid>) {
         let message = ServerMessage::parse(&frame).expect("the room publishes protocol frames");
         let _ = self.0.send(Published {
             game,
             message,
             cause,
+            seq,
         });
     }
 }
 
 #[async_trait]
 impl Bus for RecordingBus {
-    fn publish(&self, game: Uuid, frame: Frame) {
-        self.record(game, frame, None);
+    fn publish(&self, game: Uuid, frame: Frame, seq: u64) {
+        self.record(game, frame, seq, None);
     }
 
-    fn publish_caused(&self, game: Uuid, frame: Frame, cause: Uuid) {
-        self.record(game, frame, Some(cause));
+    fn publish_caused(&self, game: Uuid, frame: Frame, seq: u64, cause: Uuid) {
+        self.record(game, frame, seq, Some(cause));
     }
 
     async fn close(&self) {}

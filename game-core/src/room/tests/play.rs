@@ -30,6 +30,31 @@ async fn entering_briefs_the_player_with_itself_last_and_tells_the_world() {
 }
 
 #[tokio::test(start_paused = true)]
+async fn world_frames_are_numbered_one_by_one_from_the_clock_or_after_the_last_known() {
+    let before = now_ms() as u64 * 1000;
+    let mut room = Setup::default().start();
+    let mut ana = room.connect(ANA).await;
+    ana.enter("Ana").await;
+    let first = room.published().await.seq;
+    assert!(first >= before, "{first} from the clock ({before})");
+    ana.send(move_to(Cell::new(3, 4), 1, "Ana")).await;
+    assert_eq!(room.published().await.seq, first + 1);
+    ana.leave("Ana").await;
+    assert_eq!(room.published().await.seq, first + 2);
+
+    // a take-over whose replayed tail ends ahead of the clock numbers on after it
+    let last = before + 1_000_000_000;
+    let mut room = Setup {
+        last_seq: Some(last),
+        ..Setup::default()
+    }
+    .start();
+    let mut ana = room.connect(ANA).await;
+    ana.enter("Ana").await;
+    assert_eq!(room.published().await.seq, last + 1);
+}
+
+#[tokio::test(start_paused = true)]
 async fn entering_again_on_the_same_socket_renames_without_a_new_brief() {
     let mut room = Setup::default().start();
     let mut ana = room.connect(ANA).await;

@@ -151,6 +151,8 @@ async fn a_token_holder_whose_socket_died_enters_again_only_with_its_token() {
     );
     assert_eq!(room.heard().await, player_at(CARA, "Cara", at, 0));
     assert_eq!(room.players(), 1);
+    // her socket showed its token: it plays on (it was closed on its next frame)
+    cara_says(&mut room, &back, "still here").await;
 }
 
 #[tokio::test(start_paused = true)]

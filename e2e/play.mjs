@@ -29,10 +29,11 @@ import {
 
 const screenshot = process.env.SCREENSHOT ?? path.join(e2eDir, "out", "screenshot.png");
 /**
- * The ceiling for what a player downloads, gzipped: today's 99,445 bytes and 0.9 KB of
- * headroom (the reference client: ~53 KB; ARCHITECTURE.md, "The page's weight").
+ * The ceiling for what a player downloads, gzipped: today's 100,382 bytes (the stream's
+ * resume, issue 23, added 0.9 KB to the 99,445 before it) and 1 KB of headroom (the
+ * reference client: ~53 KB; ARCHITECTURE.md, "The page's weight").
  */
-const PAGE_BUDGET = 98 * 1024;
+const PAGE_BUDGET = 99 * 1024;
 
 /** Sums the gzipped transfer of the js, wasm and css of the game page at `game`, as a browser gets them. */
 async function pageWeight(base, game) {

@@ -39,9 +39,11 @@ thread_local! {
 /// What a thread's relay for one stream and the doorbells of its outflows share.
 struct Shared {
     key: Key,
-    /// A receiver of the stream, never read: tells a stream from a later one of the same
-    /// game (a game unloaded and loaded back has a new channel).
-    probe: broadcast::Receiver<Wire>,
+    /// A receiver of the stream: tells a stream from a later one of the same game (a
+    /// game unloaded and loaded back has a new channel). The relay empties it as it
+    /// goes: a message is freed only once every receiver has read it, and one left
+    /// unread would keep the whole ring's messages alive.
+    probe: RefCell<broadcast::Receiver<Wire>>,
     /// The waiting outflows' wakers, by slot; taken when woken.
     wakers: RefCell<Vec<Option<Waker>>>,
     /// Slots of `wakers` no doorbell holds.
@@ -49,6 +51,12 @@ struct Shared {
 }
 
 impl Shared {
+    /// Reads the probe up to the end of the stream, so that it holds nothing back.
+    fn catch_up(&self) {
+        let mut probe = self.probe.borrow_mut();
+        while let Ok(_) | Err(TryRecvError::Lagged(_)) = probe.try_recv() {}
+    }
+
     /// Wakes every outflow waiting on the stream.
     fn wake_all(&self) {
         for waker in self.wakers.borrow_mut().iter_mut() {
@@ -89,13 +97,13 @@ impl Doorbell {
         let shared = RELAYS.with(|relays| {
             let mut relays = relays.borrow_mut();
             if let Some(shared) = relays.get(&key).and_then(Weak::upgrade) {
-                if shared.probe.same_channel(updates) {
+                if shared.probe.borrow().same_channel(updates) {
                     return shared;
                 }
             }
             let shared = Rc::new(Shared {
                 key,
-                probe: updates.resubscribe(),
+                probe: RefCell::new(updates.resubscribe()),
                 wakers: RefCell::new(Vec::new()),
                 free: RefCell::new(Vec::new()),
             });
@@ -151,6 +159,7 @@ async fn relay(mut updates: broadcast::Receiver<Wire>, shared: Weak<Shared>) {
         let Some(shared) = shared.upgrade() else {
             return;
         };
+        shared.catch_up();
         // an outflow woken on a closed stream finds it closed itself
         shared.wake_all();
         if ended {
@@ -267,6 +276,26 @@ mod tests {
             assert!(!Rc::ptr_eq(&da.shared, &dc.shared));
             drop((da, db, unbatched, dc));
             RELAYS.with(|relays| assert!(relays.borrow().is_empty(), "entries left behind"));
+        });
+    }
+
+    #[test]
+    fn the_relay_holds_back_no_message_its_outflows_have_read() {
+        let (runtime, local) = local();
+        let game = Uuid::new_v4();
+        local.block_on(&runtime, async {
+            let (sender, _) = broadcast::channel::<Wire>(16);
+            let updates = sender.subscribe();
+            let doorbell = Doorbell::new(game, true, &updates);
+            let shared = Rc::clone(&doorbell.shared);
+            let reader = tokio::task::spawn_local(read(updates, doorbell, 3));
+            tokio::task::yield_now().await;
+            for n in 0..3 {
+                sender.send(wire(n)).unwrap();
+            }
+            reader.await.unwrap();
+            // the relay ran before the reader could read: it has read them too
+            assert_eq!(shared.probe.borrow().len(), 0, "messages kept alive");
         });
     }
 

@@ -46,7 +46,11 @@ async fn played_game(store: &dyn Store, start: i64) -> (GameInfo, Vec<HistoryRec
         if i % 60 == 0 {
             records.push(HistoryRecord::snapshot(1000 + i, t, [r#"{"s":1}"#]));
         }
-        records.push(HistoryRecord::update(1001 + i, t, format!(r#"{{"u":{i}}}"#).into()));
+        records.push(HistoryRecord::update(
+            1001 + i,
+            t,
+            format!(r#"{{"u":{i}}}"#).into(),
+        ));
     }
     store.append_history(info.id, &records, KEEP).await.unwrap();
     (info, records)
@@ -77,7 +81,9 @@ pub async fn windows_read_back_in_order(store: Arc<dyn Store>) {
     assert_eq!(short.records.len(), 6);
     assert!(short.truncated);
     // before anything kept: from the first snapshot; span
-    let early = window(&*store, game, Some(start - 60_000), start, 10).await.unwrap();
+    let early = window(&*store, game, Some(start - 60_000), start, 10)
+        .await
+        .unwrap();
     assert_eq!(early.records[0], records[0]);
     let span = store.history_span(game).await.unwrap();
     assert_eq!(span, Some((start, start + 359 * 10_000)));
@@ -157,7 +163,10 @@ mod embedded {
         // keep 5 minutes: the old minute goes, the current stays
         store.expire_history(now - 5 * 60_000).await.unwrap();
         assert_eq!(store.history_span(game).await.unwrap(), Some((now, now)));
-        assert_eq!(store.history_snapshot(game, None).await.unwrap(), Some(records[2].clone()));
+        assert_eq!(
+            store.history_snapshot(game, None).await.unwrap(),
+            Some(records[2].clone())
+        );
         // and after a reopening too
         drop(store);
         let store = EmbeddedStore::open(dir.path()).unwrap();
@@ -180,7 +189,11 @@ mod cassandra {
             password: Some(PASSWORD.into()),
             ..CassandraOptions::default()
         };
-        Arc::new(CassandraStore::connect(&options).await.expect("store connects"))
+        Arc::new(
+            CassandraStore::connect(&options)
+                .await
+                .expect("store connects"),
+        )
     }
 
     #[tokio::test]

@@ -14,7 +14,9 @@ use crate::helpers::{Client, PATIENCE};
 
 async fn get(instance: &Instance, path: &str) -> (u16, String) {
     let url = format!("http://{}{path}", instance.address);
-    let response = reqwest::get(&url).await.unwrap_or_else(|e| panic!("{url}: {e}"));
+    let response = reqwest::get(&url)
+        .await
+        .unwrap_or_else(|e| panic!("{url}: {e}"));
     let status = response.status().as_u16();
     (status, response.text().await.unwrap())
 }
@@ -71,7 +73,10 @@ async fn a_game_nobody_plays_is_forgotten_by_one_instance_and_leaves_every_lobby
         if body.lines().count() > 1 {
             break; // its history is kept, and readable from an instance that never ran it
         }
-        assert!(Instant::now() < deadline, "no history of the game on three: {body:?}");
+        assert!(
+            Instant::now() < deadline,
+            "no history of the game on three: {body:?}"
+        );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     ana.send(json!({"messageType": "leaving", "payload": {"name": "Ana"}}))
@@ -98,10 +103,18 @@ async fn a_game_nobody_plays_is_forgotten_by_one_instance_and_leaves_every_lobby
     for instance in &all {
         counts.push(forgotten(instance).await);
     }
-    assert_eq!(counts.iter().sum::<u64>(), 1, "games forgotten per instance: {counts:?}");
+    assert_eq!(
+        counts.iter().sum::<u64>(),
+        1,
+        "games forgotten per instance: {counts:?}"
+    );
     // the default game is kept, and still played
     for instance in &all {
-        assert!(listed(instance, deployment.game).await, "{} lost the default game", instance.name);
+        assert!(
+            listed(instance, deployment.game).await,
+            "{} lost the default game",
+            instance.name
+        );
     }
     let mut bob = Client::connect_at(&all[0].address, Uuid::new_v4(), "Bob").await;
     bob.enter().await;

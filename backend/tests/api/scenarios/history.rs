@@ -258,7 +258,9 @@ pub async fn a_game_nobody_plays_is_forgotten_with_its_history(make: MakeSetting
     let create = |name: &'static str| {
         let app = &app;
         async move {
-            let (status, body) = app.post("/api/games", &serde_json::json!({"name": name})).await;
+            let (status, body) = app
+                .post("/api/games", &serde_json::json!({"name": name}))
+                .await;
             assert_eq!(status, 201, "{body}");
             let game: Value = serde_json::from_str(&body).unwrap();
             game["id"].as_str().unwrap().parse::<Uuid>().unwrap()
@@ -277,18 +279,31 @@ pub async fn a_game_nobody_plays_is_forgotten_with_its_history(make: MakeSetting
     // forgotten: gone from the lobby, its history with it
     let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
     while listed(&app, left).await {
-        assert!(tokio::time::Instant::now() < deadline, "the game left alone is still listed");
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the game left alone is still listed"
+        );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
-    for path in [format!("/api/games/{left}"), format!("/api/games/{left}/history"), format!("/api/games/{left}/history/span")] {
+    for path in [
+        format!("/api/games/{left}"),
+        format!("/api/games/{left}/history"),
+        format!("/api/games/{left}/history/span"),
+    ] {
         let (status, body) = app.get(&path).await;
         assert_eq!(status, 404, "{path}: {body}");
     }
     // a game with a player, and the default game (never played here), are kept
-    assert!(listed(&app, played).await, "the game being played is forgotten");
+    assert!(
+        listed(&app, played).await,
+        "the game being played is forgotten"
+    );
     assert!(listed(&app, default).await, "the default game is forgotten");
     let (_, metrics) = app.get("/metrics").await;
-    assert!(metrics.contains("drapetisca_games_forgotten_total 1"), "{metrics}");
+    assert!(
+        metrics.contains("drapetisca_games_forgotten_total 1"),
+        "{metrics}"
+    );
     // Bob plays on
     let to = free_neighbour(&bob);
     assert_eq!(bob.move_to(to.x, to.y).await, to);

@@ -1,7 +1,8 @@
 // End to end, spectators (docs/protocol.md, "Spectators"): a player plays a game; a
 // second page opens the lobby, clicks "watch" beside that game, lands on the watch view
 // (`/game/{id}/watch`), sees the board with the player on it, and sees the player's
-// move arrive; the view has no player form, no controls and no chat line, says it is
+// move arrive; the view has no player form, no controls, no chat line and no count of
+// its own on the scoreboard, says it is
 // watching and links to play; its socket is a spectator's, and it sends nothing (arrow
 // keys, swipes); the lobby counts the spectator apart from the players. No console
 // errors. Saves a screenshot of the watch view.
@@ -78,7 +79,7 @@ await scenario(async ({ server: startServer, browser }) => {
   step(`Ana moved to ${cell} and the watch view shows it`);
 
   // read-only: no form, no controls, no chat line; it says so and links to play
-  for (const selector of ["#name", "#enter", "#leave", ".controls", "#chat-input", "button.pad"]) {
+  for (const selector of ["#name", "#enter", "#leave", ".controls", "#chat-input", "button.pad", "#own-score"]) {
     const count = await watcher.locator(selector).count();
     if (count !== 0) fail(`the watch view has ${count} of ${selector}`);
   }

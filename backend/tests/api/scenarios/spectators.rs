@@ -6,7 +6,7 @@ use std::time::Duration;
 use protocol::Uuid;
 use serde_json::Value;
 
-use super::games::{create_game, lobby};
+use super::games::create_game;
 use crate::helpers::{spawn_app, MakeSettings, OneClient, TestApp, PATIENCE};
 
 /// The food every game holds.
@@ -15,34 +15,42 @@ const FOOD: usize = 3;
 /// The close reason of a spectator that sent a frame.
 const NO_COMMANDS: &str = "a spectator cannot send moves or chat; open a player socket to play";
 
-/// `game`'s (players, spectators) as the lobby lists them.
-pub async fn counts(app: &TestApp, game: Uuid) -> (u64, u64) {
-    let id = game.to_string();
-    let entry = lobby(app)
+/// `game`'s (players, spectators) as the lobby of the server at `address` lists them.
+pub async fn counts_at(address: &str, game: Uuid) -> (u64, u64) {
+    let url = format!("http://{address}/api/games/{game}");
+    let body = reqwest::get(&url)
         .await
-        .into_iter()
-        .find(|g| g["id"] == id)
-        .expect("the game is listed");
+        .unwrap_or_else(|e| panic!("GET {url}: {e}"))
+        .text()
+        .await
+        .expect("a body");
+    let entry: Value = serde_json::from_str(&body).expect("the game as JSON");
     (
         entry["players"].as_u64().expect("players"),
         entry["spectators"].as_u64().expect("spectators"),
     )
 }
 
-/// Waits until the lobby lists `game` with `want` (players, spectators).
-pub async fn until_counts(app: &TestApp, game: Uuid, want: (u64, u64)) {
+/// Waits until the lobby of the server at `address` lists `game` with `want`
+/// (players, spectators).
+pub async fn until_counts_at(address: &str, game: Uuid, want: (u64, u64)) {
     let deadline = tokio::time::Instant::now() + PATIENCE;
     loop {
-        let got = counts(app, game).await;
+        let got = counts_at(address, game).await;
         if got == want {
             return;
         }
         assert!(
             tokio::time::Instant::now() < deadline,
-            "the lobby lists {got:?}, not {want:?}"
+            "{address} lists {got:?}, not {want:?}"
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+}
+
+/// Waits until the lobby lists `game` with `want` (players, spectators).
+pub async fn until_counts(app: &TestApp, game: Uuid, want: (u64, u64)) {
+    until_counts_at(&app.address, game, want).await
 }
 
 /// The `player` frames of `frames` about `id`.

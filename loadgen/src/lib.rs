@@ -223,8 +223,10 @@ async fn drive(
             rss_connected_kb: connected.rss_kb,
             rss_end_kb: to.rss_kb,
             hwm_kb: to.hwm_kb,
+            // per connection: with --spectators, `entered` counts the briefed
+            // spectators too, each a socket the server holds
             kb_per_player: connected.rss_kb.saturating_sub(before.rss_kb) as f64
-                / (entered - watched.iter().filter(|s| s.briefed).count()).max(1) as f64,
+                / entered.max(1) as f64,
         }),
         _ => None,
     };

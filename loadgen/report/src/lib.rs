@@ -193,7 +193,8 @@ pub struct ServerFigures {
     pub rss_end_kb: u64,
     /// Peak resident memory, KiB.
     pub hwm_kb: u64,
-    /// `(rss_connected - rss_before) / entered`, KiB per connected player.
+    /// `(rss_connected - rss_before) / entered`, KiB per connected player (with
+    /// `--spectators`: per connected player or briefed spectator).
     pub kb_per_player: f64,
 }
 

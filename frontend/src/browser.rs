@@ -46,7 +46,8 @@ pub fn own_server() -> String {
 /// game through the reference routes.
 pub fn page_game() -> Option<(Uuid, Option<String>)> {
     let window = web_sys::window()?;
-    let id = route::game_in_path(&window.location().pathname().ok()?)?;
+    let path = window.location().pathname().ok()?;
+    let id = route::game_in_path(&path).or_else(|| route::watched_in_path(&path))?;
     let name = window
         .document()
         .and_then(|d| {
@@ -56,6 +57,13 @@ pub fn page_game() -> Option<(Uuid, Option<String>)> {
         })
         .and_then(|meta| meta.get_attribute("content"));
     Some((id, name))
+}
+
+/// Whether the page's address is a watch view (`/game/{id}/watch`).
+pub fn watching() -> bool {
+    web_sys::window()
+        .and_then(|w| w.location().pathname().ok())
+        .is_some_and(|path| route::watched_in_path(&path).is_some())
 }
 
 /// Whether the server the page came from answers, asked so that a refusal leaves no

@@ -10,6 +10,7 @@ pub mod player_form;
 pub mod scoreboard;
 pub mod sprites;
 pub mod status_bar;
+pub mod watching;
 
 /// The reducer handle every component reads the state from and dispatches to.
 pub type Game = yew::UseReducerHandle<crate::state::GameState>;

@@ -12,6 +12,11 @@ pub fn game_in_path(path: &str) -> Option<Uuid> {
         .ok()
 }
 
+/// The game id in a watch view's path `/game/{id}/watch` (a trailing slash allowed).
+pub fn watched_in_path(path: &str) -> Option<Uuid> {
+    game_in_path(path.trim_end_matches('/').strip_suffix("/watch")?)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -32,5 +37,21 @@ mod tests {
             assert_eq!(game_in_path(path), None, "{path:?}");
         }
         assert_eq!(game_in_path(&format!("/game/{id}/extra")), None);
+    }
+
+    #[test]
+    fn a_watch_path_names_its_game_and_is_no_play_path() {
+        let id = Uuid::from_u128(0x6f1a4a5e_0000_4000_8000_0000000000aa);
+        assert_eq!(watched_in_path(&format!("/game/{id}/watch")), Some(id));
+        assert_eq!(watched_in_path(&format!("/game/{id}/watch/")), Some(id));
+        assert_eq!(game_in_path(&format!("/game/{id}/watch")), None);
+        for path in [
+            "/watch",
+            "/game/watch",
+            "/game/x/watch",
+            &format!("/game/{id}"),
+        ] {
+            assert_eq!(watched_in_path(path), None, "{path:?}");
+        }
     }
 }

@@ -13,6 +13,7 @@ mod reentering;
 mod resume;
 mod returning;
 mod soak;
+mod spectators;
 
 use std::time::{Duration, Instant};
 

@@ -23,6 +23,7 @@ mod one_socket;
 #[cfg(feature = "integration")]
 mod pulsar;
 mod scenarios;
+mod spectators;
 
 mod embedded {
     //! The default configuration: in-process bus, embedded store.

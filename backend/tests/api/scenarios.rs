@@ -10,10 +10,12 @@ use tokio_tungstenite::tungstenite::Message;
 mod games;
 mod one_socket;
 mod resume;
+mod spectators;
 mod tokens;
 pub use games::*;
 pub use one_socket::*;
 pub use resume::*;
+pub use spectators::*;
 pub use tokens::*;
 
 use crate::helpers::{
@@ -48,6 +50,9 @@ macro_rules! game_scenarios {
             a_resume_token_works_over_the_one_socket,
             a_page_dropped_for_two_seconds_resumes_with_no_gap_and_no_duplicate,
             a_number_the_server_does_not_hold_gets_the_brief_and_garbage_is_refused,
+            a_spectator_gets_the_board_and_the_stream_and_cannot_play,
+            a_spectator_of_an_idle_game_sees_the_first_player_enter,
+            a_spectator_resumes_after_the_last_update_it_saw,
         );
     };
     (@each $make:expr; $($name:ident),* $(,)?) => {

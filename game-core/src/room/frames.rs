@@ -77,8 +77,7 @@ impl World {
 }
 
 /// What a player who entered is told, in order: its token if one was just bound, the
-/// board, the other players, bricks, food, the scoreboard, and its own position (`own`)
-/// last.
+/// board ([`view`], without itself), and its own position (`own`) last.
 pub(super) fn brief(
     game: &Game,
     player: Uuid,
@@ -92,23 +91,38 @@ pub(super) fn brief(
             payload: TokenPayload { token },
         }));
     }
-    brief.push(frame(&ServerMessage::Geometry {
-        payload: game.board.into(),
-    }));
-    for (id, other) in game.active_players().filter(|(id, _)| *id != player) {
-        brief.push(player_frame(id, other.update()));
-    }
-    brief.extend(game.bricks.iter().map(brick_frame));
-    brief.extend(game.food.iter().map(food_frame));
-    // the scoreboard: the best, and our own count (players who caught nothing have
+    let top = view(game, Some(player), &mut brief);
+    // our own count when we are not among the best (players who caught nothing have
     // none); the page hears of every later catch on the world socket
-    let top = game.top_scores(SCOREBOARD_BRIEF);
-    brief.extend(top.iter().map(|(id, p)| score_frame(*id, p)));
-    if entered.score > 0 && !top.iter().any(|(id, _)| *id == player) {
+    if entered.score > 0 && !top.iter().any(|id| *id == player) {
         brief.push(score_frame(player, entered));
     }
     brief.push(own);
     brief
+}
+
+/// What a spectator is told (docs/protocol.md, "Spectators"): the board as a player's
+/// brief has it, with every player on it.
+pub(super) fn spectator_brief(game: &Game) -> Vec<Frame> {
+    let mut brief = Vec::with_capacity(game.bricks.len() + game.food.len() + 16);
+    view(game, None, &mut brief);
+    brief
+}
+
+/// The game as a newcomer sees it, into `frames`: the board, the players on it (but
+/// `except`), bricks, food and the scoreboard's best; returns who the best are.
+fn view(game: &Game, except: Option<Uuid>, frames: &mut Vec<Frame>) -> Vec<Uuid> {
+    frames.push(frame(&ServerMessage::Geometry {
+        payload: game.board.into(),
+    }));
+    for (id, other) in game.active_players().filter(|(id, _)| Some(*id) != except) {
+        frames.push(player_frame(id, other.update()));
+    }
+    frames.extend(game.bricks.iter().map(brick_frame));
+    frames.extend(game.food.iter().map(food_frame));
+    let top = game.top_scores(SCOREBOARD_BRIEF);
+    frames.extend(top.iter().map(|(id, p)| score_frame(*id, p)));
+    top.into_iter().map(|(id, _)| id).collect()
 }
 
 /// A player's position and looks.

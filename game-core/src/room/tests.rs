@@ -8,6 +8,7 @@ mod doubles;
 mod lifecycle;
 mod play;
 mod sockets;
+mod watch;
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;

@@ -34,6 +34,7 @@ pub mod debug;
 pub mod form;
 pub mod link;
 pub mod outbox;
+pub mod replay;
 pub mod world;
 
 #[cfg(test)]
@@ -47,6 +48,7 @@ use debug::LastFrames;
 use form::Form;
 use link::{Link, Status};
 use outbox::Outbox;
+use replay::Replay;
 use world::World;
 
 /// Which stream of our one socket (`/ws/one/{id}`, docs/protocol.md) a frame came on.
@@ -91,6 +93,8 @@ pub struct GameState {
     pub outbox: Outbox,
     /// The last frames sent and received, for the status bar.
     pub debug: LastFrames,
+    /// A replay's moment and history; off on a page that plays.
+    pub replay: Replay,
 }
 
 /// Everything that can happen to the state.
@@ -145,6 +149,8 @@ pub enum Action {
         /// What to say.
         text: String,
     },
+    /// Something happened to the replay (a replay page only).
+    Replay(replay::Event),
 }
 
 impl GameState {
@@ -157,6 +163,7 @@ impl GameState {
             chat: Chat::default(),
             outbox: Outbox::default(),
             debug: LastFrames::default(),
+            replay: Replay::default(),
         }
     }
 
@@ -263,6 +270,18 @@ impl GameState {
                 if self.link.status == Status::Open {
                     if let Some(payload) = chat::say(id, &self.form.name, &text) {
                         self.send(ClientMessage::Chat { payload });
+                    }
+                }
+            }
+            Action::Replay(event) => {
+                // the replay's frames change the world as the live stream's do
+                if let Some(draw) = self.replay.apply(event) {
+                    if draw.clear {
+                        self.world.clear();
+                        self.chat = Chat::default();
+                    }
+                    for frame in draw.frames {
+                        self.receive(Socket::World, frame);
                     }
                 }
             }

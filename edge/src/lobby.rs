@@ -32,6 +32,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .route(web::post().to(page::create)),
     )
     .route("/game/{id}", get_or_head().to(page::game))
+    .route("/game/{id}/replay", get_or_head().to(page::game))
     .route("/favicon.svg", get_or_head().to(page::icon))
     .service(
         web::resource("/api/games")

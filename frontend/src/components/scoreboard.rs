@@ -22,7 +22,9 @@ pub fn Scoreboard() -> Html {
         <section class="scoreboard" aria-label="scoreboard">
             <h2>{"Top catchers"}</h2>
             <ol id="scores">{ for rows }</ol>
-            <p class="own-score">{"You caught "}<b id="own-score">{own}</b></p>
+            if !game.replay.on() {
+                <p class="own-score">{"You caught "}<b id="own-score">{own}</b></p>
+            }
         </section>
     }
 }

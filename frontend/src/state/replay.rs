@@ -25,7 +25,8 @@ pub const SPEEDS: [u32; 5] = [1, 2, 4, 8, 16];
 /// How much game time one window asks for: at the server's snapshot every 10 s, a
 /// window holds one snapshot and at most ~70 s of updates.
 pub const WINDOW_MS: i64 = 60_000;
-/// How many windows are kept; the oldest fetched goes first.
+/// How many windows are kept: the one shown, up to two ahead while playing, and one
+/// more arriving; the first to go is the one that ends first, not in use.
 pub const KEPT_WINDOWS: usize = 4;
 /// Playback asks for the next window when what is loaded ends within this much *real*
 /// time (so sooner at a higher speed), to have it before it is needed.
@@ -83,10 +84,13 @@ pub enum Event {
     },
     /// The history's span arrived (the text of `/history/span`).
     Span(String),
-    /// The window asked for by `request` arrived: its JSON Lines.
+    /// The window asked for by `request` arrived: its JSON Lines, and whether the
+    /// server cut it short of `to` (at its most updates a window holds; header
+    /// `History-Truncated`).
     Window {
         request: Request,
         text: String,
+        truncated: bool,
     },
     /// A fetch failed: why.
     Failed(String),
@@ -117,7 +121,7 @@ struct Shown {
 }
 
 /// One window of history, as a request returned it.
-#[derive(Debug, PartialEq)]
+#[derive(Debug)]
 struct Window {
     /// The snapshot it starts from: its `seq` and frames; none when the history had no
     /// snapshot at or before `from` (then the game starts from nothing).
@@ -127,12 +131,24 @@ struct Window {
     /// From when it describes the game: its snapshot's time, else the `from` asked.
     start: i64,
     /// Until when it describes the game: the `to` asked (never beyond the history's
-    /// last time known when asking, so a live game's later records are not missed).
+    /// last time known when asking, so a live game's later records are not missed);
+    /// if the server cut it short, just before its last update's time (more updates of
+    /// that very millisecond may have been cut).
     end: i64,
 }
 
+/// A window is only ever equal to itself: one fetch, shared by the states cloned from
+/// the one it arrived in. (Comparing the frames would cost the page the code of
+/// comparing every kind of frame, for nothing: yew compares states to decide whether
+/// to redraw.)
+impl PartialEq for Window {
+    fn eq(&self, other: &Window) -> bool {
+        std::ptr::eq(self, other)
+    }
+}
+
 impl Window {
-    fn new(request: Request, text: &str) -> (Window, u32) {
+    fn new(request: Request, text: &str, truncated: bool) -> (Window, u32) {
         let (records, skipped) = history::parse_lines(text);
         let mut window = Window {
             base: None,
@@ -150,6 +166,10 @@ impl Window {
                 Body::Snapshot(_) => {}
                 Body::Update(frame) => window.updates.push((record.seq, record.t, frame)),
             }
+        }
+        if let (true, Some((_, t, _))) = (truncated, window.updates.last()) {
+            // never before `from`, so that the time asked for is always covered
+            window.end = (t - 1).clamp(request.from, request.to);
         }
         (window, skipped)
     }
@@ -190,6 +210,11 @@ impl Replay {
         self.span.and_then(|s| s.first_last)
     }
 
+    /// Whether the world shows a moment of the history (maybe not `at` yet).
+    pub fn showing(&self) -> bool {
+        self.shown.is_some()
+    }
+
     /// Whether the world shows `at` (not still loading it).
     pub fn ready(&self) -> bool {
         self.shown.is_some_and(|s| s.t == self.at)
@@ -222,17 +247,28 @@ impl Replay {
                 }
                 None => self.fail("the history's span could not be read"),
             },
-            Event::Window { request, text } => {
+            Event::Window {
+                request,
+                text,
+                truncated,
+            } => {
                 if self.request == Some(request) {
                     self.request = None;
                 }
-                let (window, skipped) = Window::new(request, &text);
+                let (window, skipped) = Window::new(request, &text, truncated);
                 self.skipped += skipped;
+                // cut short before reaching past `from`: asking again would get the same
+                if truncated && window.end <= request.from && request.from < request.to {
+                    self.fail("too many updates between two snapshots to replay past here");
+                }
                 self.windows.push(Rc::new(window));
                 if self.windows.len() > KEPT_WINDOWS {
-                    // the oldest fetched that is not in use; else the oldest
+                    // the one that ends first among those not in use (those behind go
+                    // before those ahead); else the oldest
                     let at = self.at;
-                    let spare = self.windows.iter().position(|w| !w.covers(at));
+                    let spare = (0..self.windows.len())
+                        .filter(|&i| !self.windows[i].covers(at))
+                        .min_by_key(|&i| self.windows[i].end);
                     self.windows.remove(spare.unwrap_or(0));
                 }
                 self.show()
@@ -383,7 +419,13 @@ impl Replay {
         } else {
             let reach = self.reach();
             let soon = LEAD_MS * i64::from(self.speed);
-            if !self.playing || reach >= last || reach - self.at >= soon {
+            // room for one more ahead, so that it does not push out one ahead of it
+            let ahead = self.windows.iter().filter(|w| w.end > self.at).count();
+            if !self.playing
+                || reach >= last
+                || reach - self.at >= soon
+                || ahead >= KEPT_WINDOWS - 1
+            {
                 return None;
             }
             reach
@@ -391,26 +433,22 @@ impl Replay {
         Some((from, (from + WINDOW_MS).min(last)))
     }
 
-    /// Asks for the window needed, keeping a request in flight that will cover it; none
-    /// after a failure until the user seeks or plays again.
+    /// Asks for the window needed, one at a time: while one is in flight nothing else is
+    /// asked (dragging the seek bar asks for where it is when the last answer came, not
+    /// for every place it passed: the API limits reads per address); none after a
+    /// failure until the user seeks or plays again.
     fn update_request(&mut self) {
-        let wanted = if self.failed.is_some() {
-            None
-        } else {
-            self.wanted()
-        };
-        self.request = match (self.request, wanted) {
-            (_, None) => None,
-            (Some(asked), Some((from, _))) if asked.from <= from && from <= asked.to => Some(asked),
-            (_, Some((from, to))) => {
-                self.requests += 1;
-                Some(Request {
-                    id: self.requests,
-                    from,
-                    to,
-                })
-            }
-        };
+        if self.request.is_some() || self.failed.is_some() {
+            return;
+        }
+        if let Some((from, to)) = self.wanted() {
+            self.requests += 1;
+            self.request = Some(Request {
+                id: self.requests,
+                from,
+                to,
+            });
+        }
     }
 }
 

@@ -41,6 +41,8 @@ struct History {
     seq: u64,
     step: u64,
     t: i64,
+    /// Most updates the fake API puts in a window (the server's cap).
+    cap: usize,
 }
 
 impl History {
@@ -63,6 +65,7 @@ impl History {
             seq: 1_000,
             step: 0,
             t: T0,
+            cap: usize::MAX,
         };
         // the room writes a snapshot when the game is loaded
         h.snapshot();
@@ -157,8 +160,9 @@ impl History {
     }
 
     /// The API's answer to `?from=&to=`: the latest snapshot at or before `from`, then
-    /// every update after it up to `to`.
-    fn window(&self, from: i64, to: i64) -> String {
+    /// every update after it up to `to`, at most `cap` of them; and whether it was cut
+    /// short.
+    fn window(&self, from: i64, to: i64) -> (String, bool) {
         let base = self
             .records
             .iter()
@@ -166,13 +170,13 @@ impl History {
             .last()
             .expect("a snapshot at or before from");
         let mut lines = vec![base.2.clone()];
-        lines.extend(
-            self.records
-                .iter()
-                .filter(|(seq, t, _, snapshot)| !snapshot && *seq > base.0 && *t <= to)
-                .map(|r| r.2.clone()),
-        );
-        lines.join("\n") + "\n"
+        let mut updates = self
+            .records
+            .iter()
+            .filter(|(seq, t, _, snapshot)| !snapshot && *seq > base.0 && *t <= to);
+        lines.extend(updates.by_ref().take(self.cap).map(|r| r.2.clone()));
+        let truncated = updates.next().is_some();
+        (lines.join("\n") + "\n", truncated)
     }
 
     fn span(&self, live: bool) -> String {
@@ -292,8 +296,15 @@ fn serve(s: &mut GameState, h: &History) {
         let Some(request) = s.replay.request else {
             return;
         };
-        let text = h.window(request.from, request.to);
-        replay(s, Event::Window { request, text });
+        let (text, truncated) = h.window(request.from, request.to);
+        replay(
+            s,
+            Event::Window {
+                request,
+                text,
+                truncated,
+            },
+        );
     }
     panic!("the replay keeps asking for windows");
 }
@@ -522,6 +533,7 @@ fn malformed_lines_are_skipped_and_counted_never_fatal() {
     let request = s.replay.request.expect("the window of t is asked for");
     let mut lines: Vec<String> = h
         .window(request.from, request.to)
+        .0
         .lines()
         .map(String::from)
         .collect();
@@ -532,7 +544,14 @@ fn malformed_lines_are_skipped_and_counted_never_fatal() {
         r#"{"seq":5,"t":6,"frame":{"messageType":"teleport","payload":{}}}"#.into(),
     );
     let text = lines.join("\n");
-    replay(&mut s, Event::Window { request, text });
+    replay(
+        &mut s,
+        Event::Window {
+            request,
+            text,
+            truncated: false,
+        },
+    );
     assert_eq!(s.replay.skipped, 3);
     assert_eq!(seen(&s), truth(t), "the good lines still make the board");
     // a span that does not read is a failure shown, not a crash
@@ -561,33 +580,56 @@ fn a_failed_fetch_stops_playback_until_the_user_acts_again() {
 }
 
 #[test]
-fn a_late_window_for_an_earlier_seek_does_not_disturb_the_moment_sought() {
+fn dragging_the_seek_bar_asks_one_window_at_a_time_and_shows_where_it_stopped() {
     let h = History::played(180);
     let mut s = opened(&h, None, false);
     replay(&mut s, Event::Seek(T0 + 100_000));
-    let first = s.replay.request.unwrap();
-    replay(&mut s, Event::Seek(T0 + 170_000));
-    let second = s.replay.request.unwrap();
-    assert_ne!(first, second);
-    // the answers arrive in the wrong order
-    let text = h.window(second.from, second.to);
-    replay(
-        &mut s,
-        Event::Window {
-            request: second,
-            text,
-        },
-    );
-    let text = h.window(first.from, first.to);
-    replay(
-        &mut s,
-        Event::Window {
-            request: first,
-            text,
-        },
+    let first = s.replay.request.expect("a window is asked for");
+    for t in (101..=170).map(|secs| T0 + secs * 1000) {
+        replay(&mut s, Event::Seek(t));
+        assert_eq!(s.replay.request, Some(first), "one request in flight");
+    }
+    serve(&mut s, &h);
+    assert_eq!(
+        s.replay.requests, 3,
+        "the first window, 100 s, then 170 s only"
     );
     assert_eq!(s.replay.at, T0 + 170_000);
     assert_eq!(seen(&s), truth(T0 + 170_000));
+    // an answer nobody waits for any more (asked before a failure) is kept, harmlessly
+    replay(&mut s, Event::Seek(T0 + 75_000));
+    let late = s.replay.request.expect("75 s is not loaded");
+    replay(&mut s, Event::Failed("status 503".into()));
+    let (text, truncated) = h.window(late.from, late.to);
+    replay(
+        &mut s,
+        Event::Window {
+            request: late,
+            text,
+            truncated,
+        },
+    );
+    assert_eq!(seen(&s), truth(T0 + 75_000));
+}
+
+#[test]
+fn windows_cut_short_by_the_server_are_asked_on_from_where_they_end() {
+    let mut h = History::played(180);
+    // about 16 s of this game's updates: more than a snapshot's 10 s, as the server's
+    // 20,000 are for any game below 2,000 updates a second
+    h.cap = 80;
+    let mut s = opened(&h, Some(T0 + 30_000), false);
+    assert_eq!(seen(&s), truth(T0 + 30_000));
+    replay(&mut s, Event::Speed(8));
+    for t in [T0 + 61_000, T0 + 125_500, T0 + 179_750] {
+        play_to(&mut s, &h, t);
+        assert_eq!(seen(&s), truth(t), "played to {}", t - T0);
+    }
+    assert!(
+        s.replay.requests > 10,
+        "{} windows of at most 50 updates",
+        s.replay.requests
+    );
 }
 
 #[test]

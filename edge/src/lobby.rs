@@ -8,6 +8,8 @@
 mod api;
 mod page;
 
+pub(crate) use api::refusal;
+
 use std::net::IpAddr;
 
 use actix_web::http::StatusCode;

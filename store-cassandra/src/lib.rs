@@ -205,6 +205,7 @@ fn to_game((id, name, created): GameRow) -> GameInfo {
         id,
         name: name.unwrap_or_default(),
         created_ms: created.map_or(0, |t| t.0),
+        played_ms: None,
     }
 }
 

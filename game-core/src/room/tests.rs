@@ -149,6 +149,7 @@ impl Setup {
             max_players: self.max_players,
             prune_after: self.prune_after,
             clock: Arc::new(crate::clock::System),
+            history: None,
         };
         let (lease, asked, released) = recording_lease(self.lease_answers);
         let players = Arc::new(AtomicUsize::new(0));

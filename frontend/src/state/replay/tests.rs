@@ -326,6 +326,7 @@ fn opened(h: &History, at: Option<i64>, live: bool) -> GameState {
 fn play_to(s: &mut GameState, h: &History, t: i64) -> i64 {
     let speed = i64::from(s.replay.speed);
     replay(s, Event::Play);
+    serve(s, h);
     let mut now = 0;
     replay(s, Event::Tick(now));
     while s.replay.at < t {
@@ -406,6 +407,7 @@ fn playback_moves_at_its_speed_and_stops_when_paused() {
     assert_eq!(s.replay.speed, 1, "3x is not offered");
     replay(&mut s, Event::Speed(4));
     replay(&mut s, Event::Play);
+    serve(&mut s, &h);
     replay(&mut s, Event::Tick(50_000));
     assert_eq!(
         s.replay.at,
@@ -423,6 +425,7 @@ fn playback_moves_at_its_speed_and_stops_when_paused() {
     assert_eq!(s.replay.at, T0 + 22_000, "paused: time stands");
     // playing again does not count the time paused
     replay(&mut s, Event::Play);
+    serve(&mut s, &h);
     replay(&mut s, Event::Tick(70_000));
     replay(&mut s, Event::Tick(70_100));
     assert_eq!(s.replay.at, T0 + 23_600);
@@ -433,9 +436,22 @@ fn playback_moves_at_its_speed_and_stops_when_paused() {
 fn playback_waits_for_a_window_not_loaded_and_asks_for_it_ahead() {
     let h = History::played(180);
     let mut s = opened(&h, None, false);
-    let loaded = s.replay.windows[0].end;
+    assert_eq!(
+        s.replay.windows[0].end,
+        h.first(),
+        "paused, a seek loads the moment only"
+    );
     replay(&mut s, Event::Speed(16));
     replay(&mut s, Event::Play);
+    let playing = s.replay.request.expect("playing asks for a whole window");
+    assert_eq!(
+        (playing.from, playing.to),
+        (h.first(), h.first() + WINDOW_MS)
+    );
+    serve(&mut s, &h);
+    // at 16x LEAD_MS is 80 s of game: a second window came at once
+    let loaded = s.replay.windows.iter().map(|w| w.end).max().unwrap();
+    assert_eq!(loaded, h.first() + 2 * WINDOW_MS);
     replay(&mut s, Event::Tick(0));
     // the next window is asked for while what is loaded still lasts LEAD_MS at 16x
     let mut now = 0;
@@ -465,6 +481,7 @@ fn an_ended_game_plays_to_its_end_then_again_from_the_start() {
     let h = History::played(60);
     let mut s = opened(&h, Some(h.last() - 2_000), false);
     replay(&mut s, Event::Play);
+    serve(&mut s, &h);
     replay(&mut s, Event::Tick(0));
     replay(&mut s, Event::Tick(10_000));
     assert_eq!(s.replay.at, h.last(), "never beyond the last record");
@@ -494,6 +511,7 @@ fn a_live_game_s_end_grows_and_playback_follows_it() {
     let mut h = History::played(30);
     let mut s = opened(&h, Some(h.last() - 1_000), true);
     replay(&mut s, Event::Play);
+    serve(&mut s, &h);
     replay(&mut s, Event::Tick(0));
     replay(&mut s, Event::Tick(5_000));
     assert_eq!(s.replay.at, h.last());

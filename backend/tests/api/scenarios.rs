@@ -54,6 +54,7 @@ macro_rules! game_scenarios {
             a_window_from_a_moment_rebuilds_the_board_of_that_moment,
             bad_history_requests_are_refused,
             with_no_retention_no_history_is_kept,
+            a_game_nobody_plays_is_forgotten_with_its_history,
         );
     };
     (@each $make:expr; $($name:ident),* $(,)?) => {

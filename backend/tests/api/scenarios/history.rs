@@ -235,3 +235,77 @@ pub async fn with_no_retention_no_history_is_kept(make: MakeSettings) {
     );
     app.shutdown().await;
 }
+
+/// Whether the lobby lists `game`.
+async fn listed(app: &TestApp, game: Uuid) -> bool {
+    let (status, body) = app.get("/api/games").await;
+    assert_eq!(status, 200, "{body}");
+    let games: Value = serde_json::from_str(&body).unwrap();
+    games["games"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|g| g["id"] == game.to_string())
+}
+
+pub async fn a_game_nobody_plays_is_forgotten_with_its_history(make: MakeSettings) {
+    let dir = tempfile::tempdir().unwrap();
+    let mut settings = make(dir.path());
+    settings.forget_games_after_secs = 3;
+    settings.game_idle_secs = 1;
+    let app = start(settings, dir).await;
+    let default = default_game(&app).await;
+    let create = |name: &'static str| {
+        let app = &app;
+        async move {
+            let (status, body) = app
+                .post("/api/games", &serde_json::json!({"name": name}))
+                .await;
+            assert_eq!(status, 201, "{body}");
+            let game: Value = serde_json::from_str(&body).unwrap();
+            game["id"].as_str().unwrap().parse::<Uuid>().unwrap()
+        }
+    };
+    let (left, played) = (create("Left alone").await, create("Played on").await);
+    // someone plays each a little; the first is then left alone, the second not
+    let mut ana = Client::connect_to(&app, left, "Ana").await;
+    ana.enter().await;
+    let to = free_neighbour(&ana);
+    ana.move_to(to.x, to.y).await;
+    let mut bob = Client::connect_to(&app, played, "Bob").await;
+    bob.enter().await;
+    history_until(&app, &format!("/api/games/{left}/history"), |r| r.len() > 1).await;
+    drop(ana);
+    // forgotten: gone from the lobby, its history with it
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    while listed(&app, left).await {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the game left alone is still listed"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    for path in [
+        format!("/api/games/{left}"),
+        format!("/api/games/{left}/history"),
+        format!("/api/games/{left}/history/span"),
+    ] {
+        let (status, body) = app.get(&path).await;
+        assert_eq!(status, 404, "{path}: {body}");
+    }
+    // a game with a player, and the default game (never played here), are kept
+    assert!(
+        listed(&app, played).await,
+        "the game being played is forgotten"
+    );
+    assert!(listed(&app, default).await, "the default game is forgotten");
+    let (_, metrics) = app.get("/metrics").await;
+    assert!(
+        metrics.contains("drapetisca_games_forgotten_total 1"),
+        "{metrics}"
+    );
+    // Bob plays on
+    let to = free_neighbour(&bob);
+    assert_eq!(bob.move_to(to.x, to.y).await, to);
+    app.shutdown().await;
+}

@@ -128,7 +128,8 @@ struct Window {
     base: Option<(u64, Vec<ServerMessage>)>,
     /// The updates after it, in `seq` order: (seq, t, frame).
     updates: Vec<(u64, i64, ServerMessage)>,
-    /// From when it describes the game: its snapshot's time, else the `from` asked.
+    /// From when it describes the game: its snapshot's time (which may be after the
+    /// `from` asked, when nothing is kept before), else the `from` asked.
     start: i64,
     /// Until when it describes the game: the `to` asked (never beyond the history's
     /// last time known when asking, so a live game's later records are not missed);
@@ -160,13 +161,17 @@ impl Window {
             match record.body {
                 // only the first line is a window's snapshot (the contract)
                 Body::Snapshot(frames) if i == 0 => {
-                    window.start = record.t.min(request.from);
+                    // after `from` when nothing is kept at or before it (the API then
+                    // starts at the first snapshot kept)
+                    window.start = record.t;
                     window.base = Some((record.seq, frames));
                 }
                 Body::Snapshot(_) => {}
                 Body::Update(frame) => window.updates.push((record.seq, record.t, frame)),
             }
         }
+        // a snapshot after `to` (nothing kept before it) still shows its own moment
+        window.end = window.end.max(window.start);
         if let (true, Some((_, t, _))) = (truncated, window.updates.last()) {
             // never before `from`, so that the time asked for is always covered
             window.end = (t - 1).clamp(request.from, request.to);
@@ -260,6 +265,11 @@ impl Replay {
                 // cut short before reaching past `from`: asking again would get the same
                 if truncated && window.end <= request.from && request.from < request.to {
                     self.fail("too many updates between two snapshots to replay past here");
+                }
+                // a moment before the history kept cannot be shown: the first that can
+                if request.from < window.start && request.from <= self.at && self.at < window.start
+                {
+                    self.at = window.start;
                 }
                 self.windows.push(Rc::new(window));
                 if self.windows.len() > KEPT_WINDOWS {

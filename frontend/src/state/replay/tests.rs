@@ -692,3 +692,33 @@ fn times_read_as_a_clock_does() {
         format!("/api/games/{GAME}/history?from=5&to=9")
     );
 }
+
+#[test]
+fn a_moment_before_the_first_snapshot_kept_moves_to_it() {
+    let h = History::played(60);
+    let mut s = offline();
+    replay(
+        &mut s,
+        Event::Open {
+            game: GAME,
+            at: None,
+        },
+    );
+    replay(&mut s, Event::Span(h.span(false)));
+    let request = s.replay.request.unwrap();
+    // the history kept starts with an update, its snapshot gone: the API answers from
+    // the first snapshot kept, 10 s later
+    let (text, _) = h.window(T0 + 10_000, request.to.max(T0 + 12_000));
+    replay(
+        &mut s,
+        Event::Window {
+            request,
+            text,
+            truncated: false,
+        },
+    );
+    assert_eq!(s.replay.at, T0 + 10_000);
+    assert!(s.replay.ready());
+    assert_eq!(s.replay.request, None, "no request after request");
+    assert_eq!(seen(&s), truth(T0 + 10_000));
+}

@@ -309,11 +309,17 @@ fn serve(s: &mut GameState, h: &History) {
     panic!("the replay keeps asking for windows");
 }
 
+/// A replay page opened at `at` (None: the start), not answered yet.
+fn opening(at: Option<i64>) -> GameState {
+    let mut s = offline();
+    replay(&mut s, Event::Open { game: GAME, at });
+    s
+}
+
 /// A replay page opened on `h` at `at` (the address's `t`), its span and first window
 /// answered.
 fn opened(h: &History, at: Option<i64>, live: bool) -> GameState {
-    let mut s = offline();
-    replay(&mut s, Event::Open { game: GAME, at });
+    let mut s = opening(at);
     replay(&mut s, Event::Span(h.span(live)));
     serve(&mut s, h);
     assert!(s.replay.ready(), "the moment is shown");
@@ -539,14 +545,7 @@ fn a_live_game_s_end_grows_and_playback_follows_it() {
 fn malformed_lines_are_skipped_and_counted_never_fatal() {
     let h = History::played(60);
     let t = T0 + 45_000;
-    let mut s = offline();
-    replay(
-        &mut s,
-        Event::Open {
-            game: GAME,
-            at: Some(t),
-        },
-    );
+    let mut s = opening(Some(t));
     replay(&mut s, Event::Span(h.span(false)));
     let request = s.replay.request.expect("the window of t is asked for");
     let mut lines: Vec<String> = h
@@ -652,14 +651,7 @@ fn windows_cut_short_by_the_server_are_asked_on_from_where_they_end() {
 
 #[test]
 fn a_game_with_nothing_kept_shows_nothing_and_asks_nothing() {
-    let mut s = offline();
-    replay(
-        &mut s,
-        Event::Open {
-            game: GAME,
-            at: None,
-        },
-    );
+    let mut s = opening(None);
     replay(
         &mut s,
         Event::Span(format!(
@@ -696,14 +688,7 @@ fn times_read_as_a_clock_does() {
 #[test]
 fn a_moment_before_the_first_snapshot_kept_moves_to_it() {
     let h = History::played(60);
-    let mut s = offline();
-    replay(
-        &mut s,
-        Event::Open {
-            game: GAME,
-            at: None,
-        },
-    );
+    let mut s = opening(None);
     replay(&mut s, Event::Span(h.span(false)));
     let request = s.replay.request.unwrap();
     // the history kept starts with an update, its snapshot gone: the API answers from

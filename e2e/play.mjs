@@ -29,7 +29,7 @@ import {
 
 const screenshot = process.env.SCREENSHOT ?? path.join(e2eDir, "out", "screenshot.png");
 /**
- * The ceiling for what a player downloads, gzipped: today's 115,117 bytes (the replay
+ * The ceiling for what a player downloads, gzipped: today's 115,142 bytes (the replay
  * page, issue 23, added 14.4 KB to the 100,382 before it; the stream's resume 0.9 KB
  * before that) and 1.6 KB of headroom (the reference client: ~53 KB; ARCHITECTURE.md,
  * "The page's weight").

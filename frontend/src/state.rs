@@ -35,6 +35,7 @@ pub mod debug;
 pub mod form;
 pub mod link;
 pub mod outbox;
+pub mod replay;
 pub mod watch;
 pub mod world;
 
@@ -49,6 +50,7 @@ use debug::LastFrames;
 use form::Form;
 use link::{Link, Status};
 use outbox::Outbox;
+use replay::Replay;
 use watch::Mode;
 use world::World;
 
@@ -96,6 +98,8 @@ pub struct GameState {
     pub debug: LastFrames,
     /// Playing, or watching the game (its socket then a spectator's, sending nothing).
     pub mode: Mode,
+    /// A replay's moment and history; off on a page that plays.
+    pub replay: Replay,
 }
 
 /// Everything that can happen to the state.
@@ -152,6 +156,8 @@ pub enum Action {
         /// What to say.
         text: String,
     },
+    /// Something happened to the replay (a replay page only).
+    Replay(replay::Event),
 }
 
 impl GameState {
@@ -165,6 +171,7 @@ impl GameState {
             outbox: Outbox::default(),
             debug: LastFrames::default(),
             mode: Mode::Play,
+            replay: Replay::default(),
         }
     }
 
@@ -279,6 +286,18 @@ impl GameState {
                 if self.link.status == Status::Open {
                     if let Some(payload) = chat::say(id, &self.form.name, &text) {
                         self.send(ClientMessage::Chat { payload });
+                    }
+                }
+            }
+            Action::Replay(event) => {
+                // the replay's frames change the world as the live stream's do
+                if let Some(draw) = self.replay.apply(event) {
+                    if draw.clear {
+                        self.world.clear();
+                        self.chat = Chat::default();
+                    }
+                    for frame in draw.frames {
+                        self.receive(Socket::World, frame);
                     }
                 }
             }

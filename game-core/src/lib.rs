@@ -15,6 +15,8 @@
 //!   write-behind writer.
 //! - [`bus`]: the [`bus::Bus`] port (the world bus), the in-process bus, the local
 //!   fan-out to world sockets, the batched stream and WebSocket framing.
+//! - [`history`]: every game's history: the writer the rooms hand records to, the
+//!   windows the history API reads, and forgetting games nobody plays.
 //! - [`hook`]: the [`hook::WorldHook`] port: what an instance stamps on the frames it
 //!   publishes and which frames it receives count (fencing, in a cluster).
 //! - [`room`]: the one task that owns a game and applies commands in order.
@@ -28,6 +30,7 @@
 pub mod bus;
 pub mod clock;
 pub mod directory;
+pub mod history;
 pub mod hook;
 pub mod metrics;
 pub mod placement;

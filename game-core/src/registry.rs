@@ -10,6 +10,9 @@
 //! game, else a new one.
 
 mod creations;
+mod history;
+
+pub use history::{Span, LIVE_WITHIN_MS};
 
 use std::net::IpAddr;
 use std::sync::atomic::Ordering;
@@ -150,6 +153,7 @@ impl Registry {
                     id: default_game,
                     name: DEFAULT_GAME_NAME.into(),
                     created_ms: now_ms(),
+                    played_ms: None,
                 })
                 .await?;
         }
@@ -250,6 +254,7 @@ impl Registry {
             id: Uuid::new_v4(),
             name,
             created_ms: now_ms(),
+            played_ms: None,
         };
         self.store.create_game(&info).await?;
         tracing::info!(game = %info.id, name = %info.name, %from, "game created");

@@ -25,6 +25,8 @@
 //!   room's place in the directory; its figures.
 //! - `frames`: building frames, and publishing the world's on the bus.
 //! - `rows`: rows for the store writer, with the expiries of players who left.
+//! - `record`: the history's snapshots and last chat lines, and when the game was
+//!   last played.
 //! - `sockets`: connections, sockets on trial, resume tokens, direct frames.
 //! - `play`: the game's state and verbs: entering, moves, chat, leaving, the cap,
 //!   forgetting players long gone.
@@ -35,6 +37,7 @@ mod frames;
 mod lease;
 pub mod metrics;
 mod play;
+mod record;
 mod rows;
 mod sockets;
 mod task;
@@ -53,6 +56,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::bus::{Bus, Frame};
 use crate::clock::Clock;
+use crate::history::writer::HistoryWriter;
 use crate::store::{
     rows::GameRows, writer::StoreWriter, ObjectKind, Store, StoreError, StoredObject,
 };
@@ -295,8 +299,10 @@ pub struct RoomDeps {
     pub max_players: usize,
     /// How long a player who left keeps its place before it is forgotten.
     pub prune_after: Duration,
-    /// The wall clock of expiries (`clock::System` but in tests).
+    /// The wall clock of expiries and history (`clock::System` but in tests).
     pub clock: Arc<dyn Clock>,
+    /// Where the game's history goes (`None`: none is kept, `--history-secs 0`).
+    pub history: Option<HistoryWriter>,
 }
 
 /// Starts the room for `stored`. When fresh, every row of the game is persisted first.

@@ -5,6 +5,7 @@
 //! instance is restarted in turn.
 
 mod fencing;
+mod forgetting;
 mod idle;
 mod instances;
 mod owned_cap;

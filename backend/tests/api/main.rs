@@ -17,6 +17,7 @@ mod helpers {
     pub use test_support::app::*;
     pub use test_support::one::OneClient;
 }
+mod history_store;
 mod hostile;
 mod lobby;
 mod one_socket;

@@ -1,4 +1,5 @@
-//! The lobby page at `/` and the game pages at `/game/{id}`.
+//! The lobby page at `/` and the game pages at `/game/{id}` (and its replay,
+//! `/game/{id}/replay`: the same page, which reads what to show from its address).
 //!
 //! The lobby is rendered here, on the server, not by the wasm page: it is a list and a
 //! form, so it needs no wasm at all (nothing to download before the list shows), and costs the game page
@@ -84,7 +85,8 @@ pub async fn icon() -> HttpResponse {
         .body(ICON)
 }
 
-/// `GET /game/{id}`: the page of that game, or a page saying there is none.
+/// `GET /game/{id}` (and `/game/{id}/replay`): the page of that game, or a page saying
+/// there is none.
 pub async fn game(id: web::Path<String>, state: web::Data<AppState>) -> HttpResponse {
     let no_such_game = || {
         notice(
@@ -160,6 +162,8 @@ fn render(games: &[GameSummary], now_ms: i64, refused: Option<&str>, typed: &str
                                 a.play href=(game.path) aria-label={ "play " (game.name) } { "play" }
                                 " "
                                 a.watch href={ (game.path) "/watch" } aria-label={ "watch " (game.name) } { "watch" }
+                                " "
+                                a.replay href={ (game.path) "/replay" } aria-label={ "replay " (game.name) } { "replay" }
                             }
                         }
                     }
@@ -282,6 +286,13 @@ mod tests {
                 game.id, game.path, game.name
             );
             assert!(page.contains(&row), "{row} in {page}");
+        }
+        for game in &games {
+            let replay = format!(
+                r#"<a class="replay" href="{}/replay" aria-label="replay {}">replay</a>"#,
+                game.path, game.name
+            );
+            assert!(page.contains(&replay), "{replay} in {page}");
         }
         assert!(page.contains(r#"<span class="players">2 players</span>"#));
         assert!(page.contains(r#"<span class="players">0 players</span>"#));

@@ -151,12 +151,7 @@ pub fn App() -> Html {
             <div class={classes!("app", playing.then_some("playing"))}>
                 <super::sprites::Sprites />
                 <header class="top">
-                    <h1 class="brand">
-                        <svg class="logo" viewBox="-12 -12 24 24" aria-hidden="true">
-                            <use href="#spider" class="spider own" x="-12" y="-12" width="24" height="24" />
-                        </svg>
-                        {"Drapetisca"}
-                    </h1>
+                    <super::brand::Brand />
                     <nav class="where" aria-label="games">
                         <a id="to-lobby" href="/">{"← All games"}</a>
                         if let Some((_, Some(name))) = here.as_ref() {

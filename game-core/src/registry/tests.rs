@@ -34,6 +34,7 @@ async fn instance(max_games: usize, creations_per_minute: usize) -> Instance {
         max_players: 100,
         prune_after: Duration::from_secs(600),
         clock: Arc::new(crate::clock::System),
+        history: None,
     };
     let shutdown = CancellationToken::new();
     let placement = Arc::new(Local::new(

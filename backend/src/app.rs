@@ -28,6 +28,7 @@ use game_core::placement::{Local, Placement};
 use game_core::registry::{Limits, Registry};
 use game_core::room::metrics::RoomMetrics;
 use game_core::room::RoomDeps;
+use game_core::spectators::SpectatorLimits;
 use game_core::store::embedded::EmbeddedStore;
 use game_core::store::writer::{metrics::StoreMetrics, StoreWriter};
 use game_core::store::Store;
@@ -189,6 +190,10 @@ impl Application {
         let limits = Limits {
             max_games: settings.max_games,
             creations_per_minute: settings.max_game_creations_per_minute,
+            spectators: SpectatorLimits {
+                per_game: settings.max_spectators_per_game,
+                total: settings.max_spectators,
+            },
         };
         let registry = Registry::open(store, placement, limits, settings.game_id, shutdown.clone())
             .await

@@ -121,6 +121,20 @@ pub struct Settings {
     )]
     pub max_game_creations_per_minute: usize,
 
+    /// Most spectators of one game on this instance (docs/protocol.md, "Spectators");
+    /// one more is refused before its socket opens (503)
+    #[arg(
+        long,
+        env = "DRAPETISCA_MAX_SPECTATORS_PER_GAME",
+        default_value_t = 2000
+    )]
+    pub max_spectators_per_game: usize,
+
+    /// Most spectators on this instance, all games together; one more is refused
+    /// before its socket opens (503)
+    #[arg(long, env = "DRAPETISCA_MAX_SPECTATORS", default_value_t = 10_000)]
+    pub max_spectators: usize,
+
     /// Serve /metrics on this address (host:port) instead of the main one, so that it
     /// need not be public
     #[arg(long, env = "DRAPETISCA_METRICS_BIND")]

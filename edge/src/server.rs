@@ -72,6 +72,12 @@ fn routes(cfg: &mut web::ServiceConfig) {
             "/ws/game/{game_id}/one/{player_id}",
             web::get().to(ws::one::game_route),
         )
+        // spectators, an extension (docs/protocol.md)
+        .route("/ws/watch", web::get().to(ws::watch::route))
+        .route(
+            "/ws/game/{game_id}/watch",
+            web::get().to(ws::watch::game_route),
+        )
         .configure(lobby::configure)
         .configure(history::configure)
         .route("/healthz", web::get().to(healthz))

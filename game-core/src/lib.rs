@@ -20,6 +20,7 @@
 //! - [`hook`]: the [`hook::WorldHook`] port: what an instance stamps on the frames it
 //!   publishes and which frames it receives count (fencing, in a cluster).
 //! - [`room`]: the one task that owns a game and applies commands in order.
+//! - [`spectators`]: who watches which game here, under the caps.
 //! - [`directory`]: the running games of this instance, and a room's lease of its place.
 //! - [`placement`]: the [`placement::Placement`] port (where a game runs), and its
 //!   implementation for one instance.
@@ -35,6 +36,7 @@ pub mod metrics;
 pub mod placement;
 pub mod registry;
 pub mod room;
+pub mod spectators;
 pub mod store;
 pub mod text;
 pub mod tokens;

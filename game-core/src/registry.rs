@@ -27,6 +27,7 @@ use crate::clock::now_ms;
 use crate::directory::{self, Directory, Loaded};
 use crate::placement::{Placement, StartError};
 use crate::room::{ConnId, ConnectError, Direct, RoomHandle};
+use crate::spectators::{SpectatorLimits, Spectators};
 use crate::store::{GameInfo, Store, StoreError};
 use crate::text::clean;
 use creations::Creations;
@@ -50,6 +51,8 @@ pub struct Limits {
     pub max_games: usize,
     /// Most games one client address may create per minute.
     pub creations_per_minute: usize,
+    /// Most spectators per game and in all, on this instance.
+    pub spectators: SpectatorLimits,
 }
 
 /// A game as the lobby shows it (the JSON of `GET /api/games`).
@@ -61,6 +64,8 @@ pub struct GameSummary {
     pub name: String,
     /// Players in the game now (0 when it is not loaded).
     pub players: usize,
+    /// Spectators of the game now, on this instance (docs/protocol.md, "Spectators").
+    pub spectators: usize,
     /// When it was created, in milliseconds since the Unix epoch.
     pub created: i64,
     /// Whether this is the game of the reference routes.
@@ -124,6 +129,8 @@ pub struct Registry {
     creations: Creations,
     /// Fires when the server shuts down: no game starts after.
     shutdown: CancellationToken,
+    /// Who watches which game here.
+    spectators: Spectators,
 }
 
 impl Registry {
@@ -155,6 +162,7 @@ impl Registry {
             store,
             placement,
             creations: Creations::new(limits.creations_per_minute),
+            spectators: Spectators::new(limits.spectators),
             limits,
             default_game,
             directory: Arc::default(),
@@ -196,6 +204,30 @@ impl Registry {
             match room.handle.connect(player, outbox.clone()).await {
                 Ok(conn) => return Ok((room.handle, conn)),
                 // the room let go between our lookup and our connect: load it again
+                Err(ConnectError::Closed)
+                    if attempt < JOIN_ATTEMPTS && !self.shutdown.is_cancelled() => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+    }
+
+    /// This instance's spectators: their seats under the caps, and their counts.
+    pub fn spectators(&self) -> &Spectators {
+        &self.spectators
+    }
+
+    /// Asks `game`'s room for a spectator's brief, sent into `outbox` as one message,
+    /// loading the game if it does not run (a spectator needs the board, which only the
+    /// room has; in a cluster, the game's owner). The spectator is no player: the room
+    /// forgets it once briefed.
+    pub async fn watch(&self, game: Uuid, outbox: mpsc::Sender<Direct>) -> Result<(), JoinError> {
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let room = self.room(game).await?;
+            match room.handle.watch(outbox.clone()).await {
+                Ok(()) => return Ok(()),
+                // the room let go between our lookup and our request: load it again
                 Err(ConnectError::Closed)
                     if attempt < JOIN_ATTEMPTS && !self.shutdown.is_cancelled() => {}
                 Err(e) => return Err(e.into()),
@@ -271,6 +303,7 @@ impl Registry {
             id: info.id,
             name: info.name,
             players,
+            spectators: self.spectators.of_game(info.id),
             created: info.created_ms,
         }
     }

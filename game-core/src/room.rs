@@ -110,6 +110,10 @@ pub enum Command {
         /// it causes (`cluster::host`); `None` for a socket of this instance's own.
         cause: Option<Uuid>,
     },
+    /// A spectator asks for the game as it stands (docs/protocol.md, "Spectators"):
+    /// the room sends the brief into `outbox` as one [`Direct::Batch`], and forgets the
+    /// spectator. It creates no player and takes no place among the sockets.
+    Watch { outbox: mpsc::Sender<Direct> },
 }
 
 /// Why a player socket was refused.
@@ -202,6 +206,15 @@ impl RoomHandle {
         };
         self.tx
             .send(command)
+            .await
+            .map_err(|_| ConnectError::Closed)
+    }
+
+    /// Asks for a spectator's brief, sent into `outbox` (one message); `Err` once the
+    /// room has stopped.
+    pub async fn watch(&self, outbox: mpsc::Sender<Direct>) -> Result<(), ConnectError> {
+        self.tx
+            .send(Command::Watch { outbox })
             .await
             .map_err(|_| ConnectError::Closed)
     }

@@ -14,6 +14,7 @@ mod reentering;
 mod resume;
 mod returning;
 mod soak;
+mod spectators;
 
 use std::time::{Duration, Instant};
 

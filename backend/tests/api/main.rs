@@ -24,6 +24,7 @@ mod one_socket;
 #[cfg(feature = "integration")]
 mod pulsar;
 mod scenarios;
+mod spectators;
 
 mod embedded {
     //! The default configuration: in-process bus, embedded store.

@@ -101,8 +101,7 @@ impl World {
 }
 
 /// What a player who entered is told, in order: its token if one was just bound, the
-/// board, the other players, bricks, food, the scoreboard, and its own position (`own`)
-/// last.
+/// board ([`view`], without itself), and its own position (`own`) last.
 pub(super) fn brief(
     game: &Game,
     player: Uuid,
@@ -116,16 +115,31 @@ pub(super) fn brief(
             payload: TokenPayload { token },
         }));
     }
-    board(game, Some(player), &mut brief);
-    // the scoreboard: the best, and our own count (players who caught nothing have
+    let top = view(game, Some(player), &mut brief);
+    // our own count when we are not among the best (players who caught nothing have
     // none); the page hears of every later catch on the world socket
-    let top = game.top_scores(SCOREBOARD_BRIEF);
-    brief.extend(top.iter().map(|(id, p)| score_frame(*id, p)));
-    if entered.score > 0 && !top.iter().any(|(id, _)| *id == player) {
+    if entered.score > 0 && !top.iter().any(|id| *id == player) {
         brief.push(score_frame(player, entered));
     }
     brief.push(own);
     brief
+}
+
+/// What a spectator is told (docs/protocol.md, "Spectators"): the board as a player's
+/// brief has it, with every player on it.
+pub(super) fn spectator_brief(game: &Game) -> Vec<Frame> {
+    let mut brief = Vec::with_capacity(game.bricks.len() + game.food.len() + 16);
+    view(game, None, &mut brief);
+    brief
+}
+
+/// The game as a newcomer sees it, into `frames`: the [`board`] and the scoreboard's
+/// best; returns who the best are.
+fn view(game: &Game, except: Option<Uuid>, frames: &mut Vec<Frame>) -> Vec<Uuid> {
+    board(game, except, frames);
+    let top = game.top_scores(SCOREBOARD_BRIEF);
+    frames.extend(top.iter().map(|(id, p)| score_frame(*id, p)));
+    top.into_iter().map(|(id, _)| id).collect()
 }
 
 /// The board as a brief lays it out: geometry, the active players (but `except`),

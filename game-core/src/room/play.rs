@@ -14,6 +14,7 @@ use protocol::{
 use rand::{rngs::StdRng, SeedableRng};
 use rules::game::Game;
 use rules::MoveOutcome;
+use tokio::sync::mpsc;
 
 use super::frames::{self, World};
 use super::metrics::{PlayerRefusal, RoomMetrics};
@@ -225,6 +226,13 @@ impl Play {
             self.persist(player);
             self.world.publish(frames::leaving_frame(player, name));
         }
+    }
+
+    /// Briefs a spectator: the game as it stands, one message into `outbox` (dropped
+    /// if the outbox is full or gone: the room never waits for a client). Nothing of
+    /// the spectator is kept.
+    pub(super) fn watched(&self, outbox: &mpsc::Sender<Direct>) {
+        let _ = outbox.try_send(Direct::Batch(frames::spectator_brief(&self.game)));
     }
 
     /// Tells the lobby how many players are in the game now.

@@ -112,5 +112,6 @@ fn handle(play: &mut Play, command: Command) {
             }
             play.world.caused_by(None);
         }
+        Command::Watch { outbox } => play.watched(&outbox),
     }
 }

@@ -9,6 +9,7 @@ mod history;
 mod lifecycle;
 mod play;
 mod sockets;
+mod watch;
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;

@@ -25,7 +25,7 @@ use scylla::statement::batch::{Batch, BatchType};
 use scylla::statement::prepared::PreparedStatement;
 
 use super::schema::{prepare_idempotent, run, Keyspace};
-use game_core::store::history::bucket_of;
+use game_core::store::history::{bucket_of, CLOCK_SKEW_MS};
 use game_core::store::{HistoryRecord, HISTORY_BUCKET_MS};
 use protocol::Uuid;
 
@@ -121,11 +121,17 @@ pub async fn set_up(session: &Session, keyspace: &Keyspace) -> Result<HistorySta
             "SELECT bucket FROM {buckets} WHERE game_id = ? ORDER BY bucket DESC"
         ))
         .await?,
-        records_after: prepare(format!(
-            "SELECT seq, t, snapshot, body FROM {records}
-             WHERE game_id = ? AND bucket = ? AND seq > ?"
-        ))
-        .await?,
+        records_after: {
+            let mut statement = prepare(format!(
+                "SELECT seq, t, snapshot, body FROM {records}
+                 WHERE game_id = ? AND bucket = ? AND seq > ?"
+            ))
+            .await?;
+            // pages of 5 s of a busy game: a seek, which stops past `to`, fetches
+            // little more than it needs
+            statement.set_page_size(1000);
+            statement
+        },
         first_record: prepare(format!(
             "SELECT t FROM {records} WHERE game_id = ? AND bucket = ? LIMIT 1"
         ))
@@ -304,6 +310,10 @@ pub async fn updates(
             .map_err(|e| e.to_string())?;
         while let Some(row) = rows.try_next().await.map_err(|e| e.to_string())? {
             let record = to_record(row);
+            if record.t > to.saturating_add(CLOCK_SKEW_MS) {
+                // the rest is later still (but for a clock's skew): not read at all
+                return Ok(out);
+            }
             if !record.snapshot && record.t <= to {
                 if out.len() == limit {
                     return Ok(out);

@@ -15,6 +15,13 @@ use bytestring::ByteString;
 /// moves/s) is 12,000 records, about 1.5 MB.
 pub const HISTORY_BUCKET_MS: i64 = 60_000;
 
+/// How far a record's time may run behind one before it in a game's order (`seq`):
+/// the room stamps `t` with its own wall clock, and a cluster's take-over moves the
+/// game to another instance's clock. A read of the updates up to `to` stops at the
+/// first record later than `to` by more than this (rather than reading the rest of
+/// the minute).
+pub const CLOCK_SKEW_MS: i64 = 5_000;
+
 /// The bucket of a record written at `t`.
 pub fn bucket_of(t: i64) -> i64 {
     t.div_euclid(HISTORY_BUCKET_MS)

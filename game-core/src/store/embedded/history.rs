@@ -16,7 +16,7 @@ use std::path::{Path, PathBuf};
 
 use protocol::Uuid;
 
-use crate::store::history::{bucket_of, HistoryRecord, HISTORY_BUCKET_MS};
+use crate::store::history::{bucket_of, HistoryRecord, CLOCK_SKEW_MS, HISTORY_BUCKET_MS};
 
 /// Most games whose current file is kept open for appending.
 const OPEN_FILES: usize = 256;
@@ -160,6 +160,9 @@ impl HistoryFiles {
             .filter(|b| (first..=last).contains(b))
         {
             for record in self.read(game, bucket)? {
+                if record.t > to.saturating_add(CLOCK_SKEW_MS) {
+                    return Ok(out);
+                }
                 if !record.snapshot && record.seq > after && record.t <= to {
                     if out.len() == limit {
                         return Ok(out);

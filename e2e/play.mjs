@@ -34,7 +34,7 @@ const screenshot = process.env.SCREENSHOT ?? path.join(e2eDir, "out", "screensho
  * before that) and 1.6 KB of headroom (the reference client: ~53 KB; ARCHITECTURE.md,
  * "The page's weight").
  */
-const PAGE_BUDGET = 114 * 1024;
+const PAGE_BUDGET = 116 * 1024;
 
 /** Sums the gzipped transfer of the js, wasm and css of the game page at `game`, as a browser gets them. */
 async function pageWeight(base, game) {

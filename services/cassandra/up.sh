@@ -9,7 +9,7 @@
 #
 # Environment (all optional):
 #   CASSANDRA_START_TIMEOUT  seconds to wait for CQL (default 180)
-#   CASSANDRA_HEAP           heap size, -Xms and -Xmx (default 1g)
+#   CASSANDRA_HEAP           heap size, -Xms and -Xmx (default 2g)
 #   JAVA17_HOME              a JDK 17 to use instead of the one found under /usr/lib/jvm
 #   CASSANDRA_JVM_EXTRA      extra JVM flags, space-separated (e.g. for diagnostics)
 set -euo pipefail
@@ -20,7 +20,7 @@ cp_file="$state/cp.txt"
 log_dir="$state/logs"
 data_dir="$state/data"
 timeout_s="${CASSANDRA_START_TIMEOUT:-180}"
-heap="${CASSANDRA_HEAP:-1g}"
+heap="${CASSANDRA_HEAP:-2g}"
 
 running_pid() {
     [[ -f "$pid_file" ]] || return 1

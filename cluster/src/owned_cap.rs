@@ -76,9 +76,7 @@ impl OwnedCap {
             .retain(|_, (_, at)| now.saturating_duration_since(*at) < REFUSED_FOR);
         let above_cap = owned >= self.max;
         let game = command.game;
-        // a spectator starts a game as a player does: the board is the room's
-        let starts = matches!(command.kind, Kind::Connect | Kind::Watch);
-        if starts && !running {
+        if command.kind == Kind::Connect && !running {
             if !above_cap {
                 self.refused.remove(&game);
                 return Verdict::Host { above_cap };
@@ -93,7 +91,7 @@ impl OwnedCap {
             }
             return Verdict::Refuse;
         }
-        if starts {
+        if command.kind == Kind::Connect {
             return Verdict::Host { above_cap };
         }
         let conns: Vec<u64> = match (&command.socket, &command.conns) {
@@ -232,18 +230,5 @@ mod tests {
         let mut empty = from("a", Kind::Presence, 1);
         empty.conns = Some(Vec::new());
         assert_eq!(cap.judge(&empty, 0, false, now), Verdict::Drop);
-    }
-
-    #[test]
-    fn a_spectator_starts_a_new_game_only_below_the_cap_as_a_player_does() {
-        let now = Instant::now();
-        let mut cap = OwnedCap::new(1);
-        assert_eq!(cap.judge(&from("a", Kind::Watch, 1), 0, false, now), FREE);
-        assert_eq!(
-            cap.judge(&from("a", Kind::Watch, 2), 1, false, now),
-            Verdict::Refuse
-        );
-        // a running game is watched whatever the cap
-        assert_eq!(cap.judge(&from("a", Kind::Watch, 3), 1, true, now), ABOVE);
     }
 }

@@ -5,7 +5,6 @@
 //! instance is restarted in turn.
 
 mod fencing;
-mod forgetting;
 mod idle;
 mod instances;
 mod owned_cap;
@@ -14,7 +13,6 @@ mod reentering;
 mod resume;
 mod returning;
 mod soak;
-mod spectators;
 
 use std::time::{Duration, Instant};
 

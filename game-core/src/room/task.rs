@@ -49,10 +49,7 @@ pub(super) fn run(
                 biased;
                 _ = shutdown.cancelled() => break false,
                 command = rx.recv() => match command {
-                    Some(command) => {
-                        handle(&mut play, command);
-                        play.after_command();
-                    }
+                    Some(command) => handle(&mut play, command),
                     None => break false,
                 },
                 _ = &mut idle_timer, if was_idle && flushing.is_none() => {
@@ -112,6 +109,5 @@ fn handle(play: &mut Play, command: Command) {
             }
             play.world.caused_by(None);
         }
-        Command::Watch { outbox } => play.watched(&outbox),
     }
 }

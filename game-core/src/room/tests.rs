@@ -5,11 +5,9 @@
 //! (the players' expiries), so timers cost no time.
 
 mod doubles;
-mod history;
 mod lifecycle;
 mod play;
 mod sockets;
-mod watch;
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -121,10 +119,6 @@ struct Setup {
     lease_answers: Vec<bool>,
     /// The last number of the game's stream known at the load (a take-over's tail).
     last_seq: Option<u64>,
-    /// Where the game's history goes (none by default).
-    history: Option<crate::history::writer::HistoryWriter>,
-    /// The wall clock (the system's by default).
-    clock: Arc<dyn crate::clock::Clock>,
 }
 
 impl Default for Setup {
@@ -136,8 +130,6 @@ impl Default for Setup {
             store_open: true,
             lease_answers: Vec::new(),
             last_seq: None,
-            history: None,
-            clock: Arc::new(crate::clock::System),
         }
     }
 }
@@ -156,8 +148,7 @@ impl Setup {
             idle: self.idle,
             max_players: self.max_players,
             prune_after: self.prune_after,
-            clock: self.clock,
-            history: self.history,
+            clock: Arc::new(crate::clock::System),
         };
         let (lease, asked, released) = recording_lease(self.lease_answers);
         let players = Arc::new(AtomicUsize::new(0));

@@ -226,10 +226,8 @@ async fn a_full_game_refuses_a_newcomer_but_forgets_the_longest_gone_to_make_roo
     .start();
     let mut cara = room.connect(CARA).await;
     let brief = cara.enter("Cara").await;
-    assert_eq!(
-        brief.last(),
-        Some(&player_at(CARA, "Cara", brief_cell(&brief), 0))
-    );
+    let cara_at = brief_cell(&brief);
+    assert_eq!(brief.last(), Some(&player_at(CARA, "Cara", cara_at, 0)));
     room.heard().await;
     assert_eq!(room.figure("drapetisca_players_pruned_total"), 1);
     let ana = room.row(ObjectKind::Player, ANA).await;
@@ -237,12 +235,17 @@ async fn a_full_game_refuses_a_newcomer_but_forgets_the_longest_gone_to_make_roo
     let bob = room.row(ObjectKind::Player, BOB).await;
     assert!(!bob.expired(now_ms()), "Bob keeps his place");
 
-    // Bob, held still, comes back to his place
+    // Bob, held still, comes back to his place, unless Cara was put on it (an absent
+    // player's cell is free to newcomers: about one run in 76)
     let mut bob = room.connect(BOB).await;
-    assert_eq!(
-        bob.enter("Bob").await.last(),
-        Some(&player_at(BOB, "Bob", BOB_AT, 0))
-    );
+    let back = bob.enter("Bob").await;
+    let bob_at = brief_cell(&back);
+    assert_eq!(back.last(), Some(&player_at(BOB, "Bob", bob_at, 0)));
+    if cara_at == BOB_AT {
+        assert_ne!(bob_at, cara_at, "Bob is put beside Cara, not on her");
+    } else {
+        assert_eq!(bob_at, BOB_AT, "Bob comes back to his place");
+    }
     room.heard().await;
 
     // nobody is gone now: newcomers, and Ana (forgotten), find the game full

@@ -1,6 +1,6 @@
 // End to end, accessibility: axe-core (the accessibility engine browsers' dev tools use)
 // finds no WCAG 2 A/AA violation on a game before entering, in play on a desktop and on
-// a phone, and on the lobby (desktop and phone): every control labelled, enough contrast, valid ARIA. Keyboard
+// a phone, on the watch view, and on the lobby (desktop and phone): every control labelled, enough contrast, valid ARIA. Keyboard
 // focus is visible on every control Tab reaches, and the link status and the chat are
 // live regions that screen readers announce.
 //
@@ -34,8 +34,11 @@ async function audit(page, what) {
   step(`${what}: no WCAG 2 A/AA violations`);
 }
 
-/** Tabs through `page` and fails unless every control that takes focus shows an outline. */
-async function focusIsVisible(page, what) {
+/**
+ * Tabs through `page` and fails unless every control that takes focus shows an outline,
+ * and Tab reaches at least `atLeast` of them.
+ */
+async function focusIsVisible(page, what, atLeast = 3) {
   await page.evaluate(() => document.activeElement?.blur());
   const seen = new Set();
   for (let i = 0; i < 40; i++) {
@@ -53,7 +56,7 @@ async function focusIsVisible(page, what) {
     seen.add(focused.id);
     if (!focused.outline) fail(`${what}: keyboard focus on ${focused.id} shows no outline`);
   }
-  if (seen.size < 3) fail(`${what}: Tab reached only ${[...seen].join(", ")}`);
+  if (seen.size < atLeast) fail(`${what}: Tab reached only ${[...seen].join(", ")}`);
   step(`${what}: keyboard focus is visible on ${seen.size} controls`);
 }
 
@@ -85,6 +88,14 @@ await scenario(async ({ server: startServer, browser }) => {
   const small = await openPage(phone, game, errors, "Phone");
   await enter(small, "Thumb", (button) => button.tap());
   await audit(small, "a game in play on a phone");
+
+  // the watch view of the same game, the players above on its field
+  const watching = await openPage(desk, `${game}/watch`, errors, "Watcher", "#watching");
+  await watching.locator("#link.open").waitFor({ timeout: WAIT });
+  await watching.locator("svg.field g.player").first().waitFor({ timeout: WAIT });
+  await audit(watching, "the watch view");
+  // its only controls: the lobby and the play links
+  await focusIsVisible(watching, "the watch view", 2);
 
   const lobby = await openPage(desk, server.base, errors, "Lobby", "#games");
   await audit(lobby, "the lobby");

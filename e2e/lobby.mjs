@@ -82,7 +82,7 @@ await scenario(async ({ server: startServer, browser }) => {
 
   const lobby = await openLobby(context, base, errors, "Lobby");
   await waitForPlayers(lobby, table, 2);
-  const href = await row(lobby, table).locator("a").getAttribute("href");
+  const href = await row(lobby, table).locator("a.name").getAttribute("href");
   if (href !== `/game/${table}`) fail(`the lobby links the game to ${href}`);
   step("the lobby lists the game with 2 players and links to its page");
 
@@ -111,7 +111,7 @@ await scenario(async ({ server: startServer, browser }) => {
   await gamma.screenshot({ path: screenshot });
   step(`screenshot saved to ${screenshot}`);
 
-  await gamma.locator("#games li", { has: gamma.locator(".badge") }).locator("a").click();
+  await gamma.locator("#games li", { has: gamma.locator(".badge") }).locator("a.name").click();
   await gamma.waitForURL(GAME_PAGE, { timeout: WAIT });
   await enter(gamma, "Delta");
   if ((await spiderOf(gamma, "Alpha").count()) !== 0) fail("the default game draws Alpha");

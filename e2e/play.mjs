@@ -1,7 +1,7 @@
 // End to end on a desktop: the release binary serves the game, two headless Chromium
 // pages enter, see each other, move, chat, show hearts and catch a fly, survive a server restart and
 // leave; no page logs an error. Also checks that the page (wasm + js + css) transfers at
-// most 98 KB gzipped, and saves a screenshot.
+// most 116 KB gzipped, and saves a screenshot.
 //
 //   cargo xtask dist && (cd e2e && npm ci && node play.mjs)
 //
@@ -29,11 +29,12 @@ import {
 
 const screenshot = process.env.SCREENSHOT ?? path.join(e2eDir, "out", "screenshot.png");
 /**
- * The ceiling for what a player downloads, gzipped: today's 100,382 bytes (the stream's
- * resume, issue 23, added 0.9 KB to the 99,445 before it) and 1 KB of headroom (the
- * reference client: ~53 KB; ARCHITECTURE.md, "The page's weight").
+ * The ceiling for what a player downloads, gzipped: today's 116,564 bytes (issue 23's
+ * watch view added 1.4 KB and the replay page 14.4 KB to the 100,382 before them; the
+ * stream's resume 0.9 KB before that) and 2.2 KB of headroom (the reference client: ~53 KB; ARCHITECTURE.md,
+ * "The page's weight").
  */
-const PAGE_BUDGET = 99 * 1024;
+const PAGE_BUDGET = 116 * 1024;
 
 /** Sums the gzipped transfer of the js, wasm and css of the game page at `game`, as a browser gets them. */
 async function pageWeight(base, game) {

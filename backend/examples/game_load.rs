@@ -83,6 +83,7 @@ async fn main() -> anyhow::Result<()> {
                 id,
                 name: format!("game {n}"),
                 created_ms: 0,
+                played_ms: None,
             })
             .await?;
         store.write(id, &rows).await?;

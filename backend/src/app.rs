@@ -20,11 +20,15 @@ use edge::guard::Guard;
 use edge::metrics::{self, SocketMetrics};
 use edge::state::AppState;
 use game_core::bus::{inprocess::InProcessBus, Bus, Fanout, Keep};
+use game_core::history::metrics::HistoryMetrics;
+use game_core::history::writer::{self as history_writer, HistoryWriter};
+use game_core::history::Keeping;
 use game_core::hook::{Open, WorldHook};
 use game_core::placement::{Local, Placement};
 use game_core::registry::{Limits, Registry};
 use game_core::room::metrics::RoomMetrics;
 use game_core::room::RoomDeps;
+use game_core::spectators::SpectatorLimits;
 use game_core::store::embedded::EmbeddedStore;
 use game_core::store::writer::{metrics::StoreMetrics, StoreWriter};
 use game_core::store::Store;
@@ -49,6 +53,8 @@ pub struct Application {
     registry: Arc<Registry>,
     /// The store writer; ends once the rooms let go of it and its rows are written.
     writer_task: JoinHandle<()>,
+    /// The history writer (unless `--history-secs 0`); ends as the store writer does.
+    history_task: Option<JoinHandle<()>>,
     /// The bus, closed last.
     bus: Arc<dyn Bus>,
     /// This instance's part of the cluster (`--cluster`), closed after the bus.
@@ -76,6 +82,7 @@ impl Application {
         let mut figures = metrics::Builder::default();
         let room_metrics = RoomMetrics::register(figures.ours());
         let store_metrics = StoreMetrics::register(figures.ours());
+        let history_metrics = HistoryMetrics::register(figures.ours());
         let sockets = SocketMetrics::register(figures.ours(), room_metrics.queue_drops());
         let guard = Guard::new(&settings.guard, GuardMetrics::register(figures.ours()));
         let metrics = Arc::new(figures.build());
@@ -131,6 +138,21 @@ impl Application {
             Arc::new(InProcessBus::new(fanout.clone()))
         };
         let (writer, writer_task) = StoreWriter::spawn(store.clone(), store_metrics);
+        let keeping = Keeping {
+            retention: Duration::from_secs(settings.history_secs),
+            snapshot_every: Duration::from_secs(settings.history_snapshot_secs),
+        };
+        let (history, history_task) = if keeping.retention.is_zero() {
+            (None, None)
+        } else {
+            let (history, task) = HistoryWriter::spawn(
+                store.clone(),
+                keeping,
+                history_writer::QUEUE,
+                history_metrics.clone(),
+            );
+            (Some(history), Some(task))
+        };
         let shutdown = CancellationToken::new();
         let idle = Duration::from_secs(settings.game_idle_secs);
         let deps = RoomDeps {
@@ -141,6 +163,7 @@ impl Application {
             max_players: settings.guard.max_players_per_game,
             prune_after: Duration::from_secs(settings.prune_players_after_secs),
             clock: Arc::new(game_core::clock::System),
+            history,
         };
         // in a cluster, every game runs at its owner and the sockets here get its
         // gateway; alone, every game runs here
@@ -167,12 +190,24 @@ impl Application {
         let limits = Limits {
             max_games: settings.max_games,
             creations_per_minute: settings.max_game_creations_per_minute,
+            spectators: SpectatorLimits {
+                per_game: settings.max_spectators_per_game,
+                total: settings.max_spectators,
+            },
         };
         let registry = Registry::open(store, placement, limits, settings.game_id, shutdown.clone())
             .await
             .context("cannot read the games from the store")?;
         let registry = Arc::new(registry);
         tracing::info!(default_game = %registry.default_game(), "games ready");
+        if settings.forget_games_after_secs > 0 {
+            tokio::spawn(forget_idle_games(
+                registry.clone(),
+                Duration::from_secs(settings.forget_games_after_secs),
+                history_metrics,
+                shutdown.clone(),
+            ));
+        }
 
         let listener = TcpListener::bind(&settings.bind)
             .with_context(|| format!("cannot listen on {}", settings.bind))?;
@@ -211,6 +246,7 @@ impl Application {
             shutdown,
             registry,
             writer_task,
+            history_task,
             bus,
             cluster,
         })
@@ -265,12 +301,39 @@ impl Application {
         self.registry.close().await;
         drop(self.registry);
         self.writer_task.await.context("store writer failed")?;
+        if let Some(task) = self.history_task {
+            task.await.context("history writer failed")?;
+        }
         self.bus.close().await;
         if let Some(cluster) = &self.cluster {
             cluster.close().await;
         }
         tracing::info!("stopped");
         Ok(())
+    }
+}
+
+/// Forgets the games nobody played for `after`, now and then, until shutdown: every
+/// instance of a cluster sweeps, and the store's compare-and-set lets one only forget
+/// each game (`game_core::history::forget`).
+async fn forget_idle_games(
+    registry: Arc<Registry>,
+    after: Duration,
+    metrics: HistoryMetrics,
+    shutdown: CancellationToken,
+) {
+    // a few times per idle time, at most once a second, at least once a minute
+    let every = (after / 4).clamp(Duration::from_secs(1), Duration::from_secs(60));
+    let mut tick = tokio::time::interval(every);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = shutdown.cancelled() => return,
+            _ = tick.tick() => {}
+        }
+        if let Err(e) = registry.forget_idle_games(after, &metrics).await {
+            tracing::warn!(error = %e, "cannot forget the games nobody plays now");
+        }
     }
 }
 

@@ -72,6 +72,29 @@ pub struct Settings {
     )]
     pub prune_players_after_secs: u64,
 
+    /// Seconds each update of a game's history (and its snapshots) is kept, for the
+    /// replay and the history API (docs/protocol.md, "History"); 0 keeps no history
+    /// (the rooms then make no records at all). Default: 7 days
+    #[arg(long, env = "DRAPETISCA_HISTORY_SECS", default_value_t = 7 * 86_400)]
+    pub history_secs: u64,
+
+    /// Seconds between two snapshots of a game in its history while it is played: a
+    /// seek reads one snapshot and at most this many seconds of updates
+    #[arg(
+        long,
+        env = "DRAPETISCA_HISTORY_SNAPSHOT_SECS",
+        default_value_t = 10,
+        value_parser = clap::value_parser!(u64).range(1..)
+    )]
+    pub history_snapshot_secs: u64,
+
+    /// Seconds a game may go unplayed (no update; from its creation if never played)
+    /// before it is forgotten with its rows and history, and leaves the lobby; the
+    /// default game is never forgotten, nor a game with players. 0: never. Default:
+    /// 30 days
+    #[arg(long, env = "DRAPETISCA_FORGET_GAMES_AFTER_SECS", default_value_t = 30 * 86_400)]
+    pub forget_games_after_secs: u64,
+
     /// Most games this instance runs at once; creating or loading one more is refused
     /// (with --cluster: games with player sockets on this instance, wherever they are
     /// owned; --max-owned-games caps the games it owns)
@@ -97,6 +120,20 @@ pub struct Settings {
         default_value_t = 10
     )]
     pub max_game_creations_per_minute: usize,
+
+    /// Most spectators of one game on this instance (docs/protocol.md, "Spectators");
+    /// one more is refused before its socket opens (503)
+    #[arg(
+        long,
+        env = "DRAPETISCA_MAX_SPECTATORS_PER_GAME",
+        default_value_t = 2000
+    )]
+    pub max_spectators_per_game: usize,
+
+    /// Most spectators on this instance, all games together; one more is refused
+    /// before its socket opens (503)
+    #[arg(long, env = "DRAPETISCA_MAX_SPECTATORS", default_value_t = 10_000)]
+    pub max_spectators: usize,
 
     /// Serve /metrics on this address (host:port) instead of the main one, so that it
     /// need not be public

@@ -23,6 +23,10 @@ pub enum Kind {
     Message,
     /// A player socket closed.
     Disconnect,
+    /// A spectator on the origin asks for the game as it stands (docs/protocol.md,
+    /// "Spectators"): the owner's room answers with one direct brief to `socket` (a
+    /// made-up id and a connection number of the origin's), and keeps nothing of it.
+    Watch,
     /// Every player socket of this game the origin holds now (in `conns`); sent every
     /// second, it keeps the owner's view of who is connected where alive, and tells a
     /// new owner after a take-over.

@@ -32,6 +32,9 @@ pub struct Sockets {
     /// (game, socket) to the socket's outbox. A `std` mutex: held for a map operation,
     /// never across an `.await`.
     outboxes: Mutex<HashMap<(Uuid, ConnRef), mpsc::Sender<room::Direct>>>,
+    /// (game, spectator) to where its one brief goes; taken by the brief's delivery,
+    /// or let go by the gateway once the spectator stopped waiting.
+    briefs: Mutex<HashMap<(Uuid, ConnRef), mpsc::Sender<room::Direct>>>,
 }
 
 impl Sockets {
@@ -49,7 +52,13 @@ impl Sockets {
             }
             (None, None) => return,
         };
+        // a spectator's brief (or refusal) is the one message it waits for
         // unwrap: the lock is never held across an await, and nothing panics under it
+        if let Some(brief) = self.briefs.lock().unwrap().remove(&key) {
+            let _ = brief.try_send(message);
+            return;
+        }
+        // unwrap: as above
         let mut outboxes = self.outboxes.lock().unwrap();
         if let Some(outbox) = outboxes.get(&key) {
             if let Err(mpsc::error::TrySendError::Full(_)) = outbox.try_send(message) {
@@ -76,6 +85,24 @@ impl Sockets {
     fn remove(&self, game: Uuid, socket: ConnRef) {
         // unwrap: as in `deliver`
         self.outboxes.lock().unwrap().remove(&(game, socket));
+    }
+
+    fn await_brief(&self, game: Uuid, spectator: ConnRef, outbox: mpsc::Sender<room::Direct>) {
+        // unwrap: as in `deliver`
+        self.briefs
+            .lock()
+            .unwrap()
+            .insert((game, spectator), outbox);
+    }
+
+    /// Forgets the briefs of `game` nobody waits for any more (their owner never
+    /// answered, and the spectator gave up or left).
+    fn forget_unawaited_briefs(&self, game: Uuid) {
+        // unwrap: as in `deliver`
+        self.briefs
+            .lock()
+            .unwrap()
+            .retain(|(g, _), outbox| *g != game || !outbox.is_closed());
     }
 }
 
@@ -154,7 +181,10 @@ impl Gateway {
                     Some(command) => self.handle(command),
                     None => break,
                 },
-                _ = presence.tick() => self.announce(),
+                _ = presence.tick() => {
+                    self.announce();
+                    self.sockets.forget_unawaited_briefs(self.game);
+                }
                 _ = &mut idle_timer, if was_idle => {
                     if self.conns.is_empty() && lease.release_if(|| rx.is_empty()) {
                         tracing::debug!(game = %self.game, "idle gateway unloaded");
@@ -212,6 +242,17 @@ impl Gateway {
                     let socket = ConnRef { player, conn };
                     self.send(Kind::Message, Some(socket), Some(message.to_json()));
                 }
+            }
+            room::Command::Watch { outbox } => {
+                // a spectator is no socket of the game's: a made-up id, so that no
+                // player's id is named, and a connection number of this instance's
+                let conn = self.next_conn.fetch_add(1, Ordering::Relaxed);
+                let spectator = ConnRef {
+                    player: Uuid::new_v4(),
+                    conn,
+                };
+                self.sockets.await_brief(self.game, spectator, outbox);
+                self.send(Kind::Watch, Some(spectator), None);
             }
             room::Command::Disconnect { player, conn } => {
                 if self.conns.get(&player).is_some_and(|c| *c == conn) {

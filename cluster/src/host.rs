@@ -301,6 +301,22 @@ impl Host {
                     self.drop_remote(&origin, socket.conn).await;
                 }
             }
+            Kind::Watch => {
+                // the room's one brief goes back as any direct reply; the forwarder
+                // ends when the room lets go of the outbox, once it sent it
+                if let Some(socket) = command.socket {
+                    let (outbox, inbox) = mpsc::channel(1);
+                    if self.room.watch(outbox).await.is_ok() {
+                        tokio::spawn(forward(
+                            inbox,
+                            self.hosting.link.clone(),
+                            origin,
+                            self.game,
+                            socket,
+                        ));
+                    }
+                }
+            }
             Kind::Presence => {
                 let listed = command.conns.unwrap_or_default();
                 let gone: Vec<u64> = self

@@ -76,7 +76,9 @@ impl OwnedCap {
             .retain(|_, (_, at)| now.saturating_duration_since(*at) < REFUSED_FOR);
         let above_cap = owned >= self.max;
         let game = command.game;
-        if command.kind == Kind::Connect && !running {
+        // a spectator starts a game as a player does: the board is the room's
+        let starts = matches!(command.kind, Kind::Connect | Kind::Watch);
+        if starts && !running {
             if !above_cap {
                 self.refused.remove(&game);
                 return Verdict::Host { above_cap };
@@ -91,7 +93,7 @@ impl OwnedCap {
             }
             return Verdict::Refuse;
         }
-        if command.kind == Kind::Connect {
+        if starts {
             return Verdict::Host { above_cap };
         }
         let conns: Vec<u64> = match (&command.socket, &command.conns) {
@@ -230,5 +232,18 @@ mod tests {
         let mut empty = from("a", Kind::Presence, 1);
         empty.conns = Some(Vec::new());
         assert_eq!(cap.judge(&empty, 0, false, now), Verdict::Drop);
+    }
+
+    #[test]
+    fn a_spectator_starts_a_new_game_only_below_the_cap_as_a_player_does() {
+        let now = Instant::now();
+        let mut cap = OwnedCap::new(1);
+        assert_eq!(cap.judge(&from("a", Kind::Watch, 1), 0, false, now), FREE);
+        assert_eq!(
+            cap.judge(&from("a", Kind::Watch, 2), 1, false, now),
+            Verdict::Refuse
+        );
+        // a running game is watched whatever the cap
+        assert_eq!(cap.judge(&from("a", Kind::Watch, 3), 1, true, now), ABOVE);
     }
 }

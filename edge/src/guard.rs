@@ -3,7 +3,7 @@
 //! with the flag that allows it: [`hint`]), how many sockets one address and the whole
 //! server take ([`caps`]), how fast a socket may send each kind of frame ([`rate`]), and
 //! which addresses were just closed for flooding and wait before they may come back
-//! ([`penalty`]).
+//! ([`penalty`]), and how fast an address may read games' history ([`reads`]).
 //! Every limit is a setting ([`GuardOptions`]); what the guard refuses is counted in
 //! its own figures ([`metrics`]).
 
@@ -14,6 +14,7 @@ pub mod options;
 pub mod origin;
 pub mod penalty;
 pub mod rate;
+pub mod reads;
 
 use std::net::{IpAddr, Ipv4Addr};
 use std::sync::{Arc, Mutex};
@@ -44,6 +45,8 @@ pub struct Guard {
     bans: FloodBans,
     /// Each socket's frame limits.
     pub rates: FrameRates,
+    /// History reads: per address, and at once.
+    pub history_reads: reads::HistoryReads,
     /// What the guard refused, for `/metrics`.
     pub metrics: GuardMetrics,
 }
@@ -116,6 +119,10 @@ impl Guard {
                 entering: options.enter_limit,
                 drops: options.drop_limit,
             },
+            history_reads: reads::HistoryReads::new(
+                options.history_read_limit,
+                reads::MAX_CONCURRENT_READS,
+            ),
         }
     }
 

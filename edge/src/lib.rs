@@ -14,10 +14,12 @@
 //! - [`state`]: what every request handler shares (the app state).
 //! - [`ws`]: the WebSocket routes.
 //! - [`lobby`]: the lobby page at `/`, the game pages, and the JSON API of games.
+//! - [`history`]: a game's history as JSON Lines, and its span.
 //! - [`server`]: the routes, and the HTTP servers that serve them.
 
 pub mod assets;
 pub mod guard;
+pub mod history;
 pub mod lobby;
 pub mod memory;
 pub mod metrics;

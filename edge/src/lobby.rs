@@ -8,6 +8,8 @@
 mod api;
 mod page;
 
+pub(crate) use api::refusal;
+
 use std::net::IpAddr;
 
 use actix_web::http::StatusCode;
@@ -32,6 +34,9 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .route(web::post().to(page::create)),
     )
     .route("/game/{id}", get_or_head().to(page::game))
+    // the watch view is the same page, which reads its mode from the address
+    .route("/game/{id}/watch", get_or_head().to(page::game))
+    .route("/game/{id}/replay", get_or_head().to(page::game))
     .route("/favicon.svg", get_or_head().to(page::icon))
     .service(
         web::resource("/api/games")

@@ -9,7 +9,7 @@ use std::net::TcpListener;
 use actix_web::{dev::Server, web, App, HttpResponse, HttpServer};
 
 use crate::state::AppState;
-use crate::{assets, lobby, ws};
+use crate::{assets, history, lobby, ws};
 
 /// The game's server on `listener`; with `public_metrics`, it also serves `/metrics`.
 pub fn serve(
@@ -72,7 +72,14 @@ fn routes(cfg: &mut web::ServiceConfig) {
             "/ws/game/{game_id}/one/{player_id}",
             web::get().to(ws::one::game_route),
         )
+        // spectators, an extension (docs/protocol.md)
+        .route("/ws/watch", web::get().to(ws::watch::route))
+        .route(
+            "/ws/game/{game_id}/watch",
+            web::get().to(ws::watch::game_route),
+        )
         .configure(lobby::configure)
+        .configure(history::configure)
         .route("/healthz", web::get().to(healthz))
         .configure(assets::configure);
 }

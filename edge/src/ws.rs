@@ -7,6 +7,8 @@
 //! - [`one`]: `/ws/one/{player_id}`, both on one socket (an extension for our own
 //!   clients, docs/protocol.md): the player socket's task, with the world socket's
 //!   outflow as its connection's body.
+//! - [`watch`]: `/ws/watch`, a spectator (an extension, docs/protocol.md): a brief
+//!   and the batched world stream, no player and no commands.
 //!
 //! They play the default game; `/ws/game/{game_id}/player/{player_id}`,
 //! `/ws/game/{game_id}/world/{player_id}` and `/ws/game/{game_id}/one/{player_id}` play
@@ -15,6 +17,7 @@
 pub mod one;
 pub mod player;
 pub mod replies;
+pub mod watch;
 pub mod world;
 
 use std::net::IpAddr;
@@ -65,6 +68,16 @@ fn upgrade(
     let player: Uuid = id
         .parse()
         .map_err(|_| actix_web::error::ErrorBadRequest("the player id must be a UUID"))?;
+    upgrade_as(req, body, player, state)
+}
+
+/// Upgrades the request to a WebSocket named `player`, if the guard admits it.
+fn upgrade_as(
+    req: &HttpRequest,
+    body: web::Payload,
+    player: Uuid,
+    state: &AppState,
+) -> Result<Upgraded, actix_web::Error> {
     let slot = state.guard.admit(req)?;
     let (response, session, stream) = actix_ws::handle(req, body)?;
     let address = slot.address();
@@ -298,6 +311,7 @@ fn serve_world(
         socket.control,
         socket.stream,
         socket.address,
+        world::ClientFrames::Ignored,
         state,
     ));
     Ok(response)

@@ -1,5 +1,5 @@
 //! What the page asks of the browser: randomness, its own address, which game it shows,
-//! and whether its server answers.
+//! whether its server answers, a text over HTTP, and its address changed in place.
 
 use protocol::Uuid;
 
@@ -46,16 +46,62 @@ pub fn own_server() -> String {
 /// game through the reference routes.
 pub fn page_game() -> Option<(Uuid, Option<String>)> {
     let window = web_sys::window()?;
-    let id = route::game_in_path(&window.location().pathname().ok()?)?;
-    let name = window
-        .document()
-        .and_then(|d| {
-            d.query_selector("meta[name=drapetisca-game]")
-                .ok()
-                .flatten()
-        })
-        .and_then(|meta| meta.get_attribute("content"));
-    Some((id, name))
+    let path = window.location().pathname().ok()?;
+    let id = route::game_in_path(&path).or_else(|| route::watched_in_path(&path))?;
+    Some((id, game_name()))
+}
+
+/// The game this page replays, from its address (`/game/{id}/replay?t=MS`): its id, the
+/// moment asked for, and its name (as [`page_game`]).
+pub fn page_replay() -> Option<(Uuid, Option<i64>, Option<String>)> {
+    let location = web_sys::window()?.location();
+    let id = route::replay_in_path(&location.pathname().ok()?)?;
+    let at = route::moment_in_query(&location.search().ok()?);
+    Some((id, at, game_name()))
+}
+
+/// The game's name the server put in the page (`<meta name="drapetisca-game">`).
+fn game_name() -> Option<String> {
+    web_sys::window()?
+        .document()?
+        .query_selector("meta[name=drapetisca-game]")
+        .ok()
+        .flatten()?
+        .get_attribute("content")
+}
+
+/// The body of a GET of `url` (of the page's own server) and the value of its header
+/// `header`, if sent; or why not.
+pub async fn fetch_text(url: &str, header: &str) -> Result<(String, Option<String>), String> {
+    use wasm_bindgen_futures::JsFuture;
+    let window = web_sys::window().ok_or("no window")?;
+    let unanswered = |_| "the server did not answer".to_string();
+    let response: web_sys::Response = JsFuture::from(window.fetch_with_str(url))
+        .await
+        .map_err(unanswered)?
+        .unchecked_into();
+    if !response.ok() {
+        return Err(format!("the server answered {}", response.status()));
+    }
+    let value = response.headers().get(header).ok().flatten();
+    let text = response.text().map_err(unanswered)?;
+    let text = JsFuture::from(text).await.map_err(unanswered)?;
+    Ok((text.as_string().ok_or("not a text")?, value))
+}
+
+/// Shows `url` (a path of this site) as the page's address, without loading it or
+/// adding to the history of the tab: the address follows what the page shows.
+pub fn replace_address(url: &str) {
+    if let Some(history) = web_sys::window().and_then(|w| w.history().ok()) {
+        let _ = history.replace_state_with_url(&wasm_bindgen::JsValue::NULL, "", Some(url));
+    }
+}
+
+/// Whether the page's address is a watch view (`/game/{id}/watch`).
+pub fn watching() -> bool {
+    web_sys::window()
+        .and_then(|w| w.location().pathname().ok())
+        .is_some_and(|path| route::watched_in_path(&path).is_some())
 }
 
 /// Whether the server the page came from answers, asked so that a refusal leaves no

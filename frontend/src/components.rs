@@ -3,13 +3,17 @@
 //! [`Game`] context and report intent by dispatching actions.
 
 pub mod app;
+pub mod brand;
 pub mod chat;
 pub mod controls;
 pub mod field;
 pub mod player_form;
+pub mod replay;
+pub mod replay_controls;
 pub mod scoreboard;
 pub mod sprites;
 pub mod status_bar;
+pub mod watching;
 
 /// The reducer handle every component reads the state from and dispatches to.
 pub type Game = yew::UseReducerHandle<crate::state::GameState>;

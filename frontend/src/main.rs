@@ -11,7 +11,8 @@
 //! - [`gesture`]: which step a swipe on the field means (native).
 //! - `browser`: what the page asks the browser for (randomness, its own address).
 //! - `net`: the two WebSockets; their callbacks only dispatch actions.
-//! - `components`: one component per file, from the root `App` down.
+//! - `components`: one component per file, from the root `App` (or `ReplayApp` on a
+//!   replay page) down.
 //!
 //! Only `state`, `names`, `wire` and `gesture` compile natively, so `cargo test -p frontend` tests the
 //! reducer without a browser; the rest exists on `wasm32` only.
@@ -34,7 +35,16 @@ mod net;
 
 #[cfg(target_arch = "wasm32")]
 fn main() {
-    yew::Renderer::<components::app::App>::new().render();
+    // a replay page (`/game/{id}/replay`) is a root of its own; every other address plays
+    match browser::page_replay() {
+        Some((game, at, name)) => {
+            let props = components::replay::ReplayProps { game, at, name };
+            yew::Renderer::<components::replay::ReplayApp>::with_props(props).render();
+        }
+        None => {
+            yew::Renderer::<components::app::App>::new().render();
+        }
+    }
 }
 
 #[cfg(not(target_arch = "wasm32"))]

@@ -18,20 +18,24 @@ pub struct Connection(Channel);
 
 impl Connection {
     /// Opens the socket of `session` against `server` (`ws://host:port`): that of
-    /// `game`, or of the server's default game when `None`; resuming the world stream
-    /// after update `after`, if given (docs/protocol.md).
+    /// `game`, or of the server's default game when `None`, a spectator's when
+    /// `watching`; resuming the world stream after update `after`, if given
+    /// (docs/protocol.md).
     pub fn open(
         server: &str,
         game: Option<Uuid>,
-        me: Uuid,
+        (me, watching): (Uuid, bool),
         after: Option<u64>,
         session: u32,
         dispatch: Dispatch,
     ) -> Result<Self, JsValue> {
-        // `/ws/one/{id}` plays the default game, `/ws/game/{game}/one/{id}` that game
-        let mut url = match game {
-            Some(game) => format!("{server}/ws/game/{game}/one/{me}"),
-            None => format!("{server}/ws/one/{me}"),
+        // `/ws/one/{id}` plays the default game, `/ws/game/{game}/one/{id}` that game;
+        // `/ws/watch` and `/ws/game/{game}/watch` watch them
+        let mut url = match (game, watching) {
+            (Some(game), false) => format!("{server}/ws/game/{game}/one/{me}"),
+            (None, false) => format!("{server}/ws/one/{me}"),
+            (Some(game), true) => format!("{server}/ws/game/{game}/watch"),
+            (None, true) => format!("{server}/ws/watch"),
         };
         if let Some(after) = after {
             url.push_str(&format!("?after={after}"));

@@ -21,6 +21,7 @@
 //! - [`chat`]: the last chat lines.
 //! - [`outbox`]: frames waiting to be written to the socket.
 //! - [`debug`]: the last frames sent and received, as text, for the status bar.
+//! - [`watch`]: the page's mode: playing, or watching (read-only, sends nothing).
 //!
 //! A sub-state never reaches into another: what one needs of another (our id, our
 //! name) is passed in, and what one asks of the reducer (a frame to send, a world to
@@ -34,6 +35,8 @@ pub mod debug;
 pub mod form;
 pub mod link;
 pub mod outbox;
+pub mod replay;
+pub mod watch;
 pub mod world;
 
 #[cfg(test)]
@@ -47,6 +50,8 @@ use debug::LastFrames;
 use form::Form;
 use link::{Link, Status};
 use outbox::Outbox;
+use replay::Replay;
+use watch::Mode;
 use world::World;
 
 /// Which stream of our one socket (`/ws/one/{id}`, docs/protocol.md) a frame came on.
@@ -91,6 +96,10 @@ pub struct GameState {
     pub outbox: Outbox,
     /// The last frames sent and received, for the status bar.
     pub debug: LastFrames,
+    /// Playing, or watching the game (its socket then a spectator's, sending nothing).
+    pub mode: Mode,
+    /// A replay's moment and history; off on a page that plays.
+    pub replay: Replay,
 }
 
 /// Everything that can happen to the state.
@@ -102,6 +111,8 @@ pub enum Action {
     SetServer(String),
     /// The player pressed Enter in the form.
     Enter,
+    /// The page is the watch view: follow the game without playing (`state::watch`).
+    Watch,
     /// The player pressed Leave.
     Leave,
     /// The socket of session `session` opened.
@@ -145,6 +156,8 @@ pub enum Action {
         /// What to say.
         text: String,
     },
+    /// Something happened to the replay (a replay page only).
+    Replay(replay::Event),
 }
 
 impl GameState {
@@ -157,6 +170,8 @@ impl GameState {
             chat: Chat::default(),
             outbox: Outbox::default(),
             debug: LastFrames::default(),
+            mode: Mode::Play,
+            replay: Replay::default(),
         }
     }
 
@@ -185,14 +200,21 @@ impl GameState {
         match action {
             Action::SetName(name) => self.form.name = name,
             Action::SetServer(server) => self.form.set_server(&server),
+            Action::Watch => {
+                if !self.in_game() {
+                    self.mode = Mode::Watch;
+                    self.link.enter();
+                    self.forget_world();
+                }
+            }
             Action::Enter => {
-                if !self.in_game() && self.form.enter() {
+                if self.mode.sends() && !self.in_game() && self.form.enter() {
                     self.link.enter();
                     self.forget_world();
                 }
             }
             Action::Leave => {
-                if !self.in_game() {
+                if !self.in_game() || !self.mode.sends() {
                     return;
                 }
                 if self.link.status == Status::Open {
@@ -204,7 +226,8 @@ impl GameState {
                 self.forget_world();
             }
             Action::Opened { session } => {
-                if self.link.opened(session) {
+                // a spectator's socket is briefed on opening, and takes no frames
+                if self.link.opened(session) && self.mode.sends() {
                     let payload = self.link.entering(&self.form.name);
                     self.send(ClientMessage::Entering { payload });
                 }
@@ -266,6 +289,18 @@ impl GameState {
                     }
                 }
             }
+            Action::Replay(event) => {
+                // the replay's frames change the world as the live stream's do
+                if let Some(draw) = self.replay.apply(event) {
+                    if draw.clear {
+                        self.world.clear();
+                        self.chat = Chat::default();
+                    }
+                    for frame in draw.frames {
+                        self.receive(Socket::World, frame);
+                    }
+                }
+            }
         }
     }
 
@@ -319,8 +354,12 @@ impl GameState {
         }
     }
 
-    /// Queues a frame for the socket.
+    /// Queues a frame for the socket; nothing while watching (a spectator's socket
+    /// is closed by the first frame it gets).
     fn send(&mut self, message: ClientMessage) {
+        if !self.mode.sends() {
+            return;
+        }
         let text = crate::wire::encode(&message);
         self.outbox.push(text.clone());
         self.debug.last_sent = text;

@@ -6,6 +6,7 @@
 //! reader in [`json`]. The tests check both directions against the protocol crate's
 //! serde code, which stays the reference (the server uses it).
 
+pub mod history;
 mod json;
 
 use protocol::server::{ErrorPayload, ResumedPayload, ScorePayload, StatusPayload, TokenPayload};

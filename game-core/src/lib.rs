@@ -15,9 +15,12 @@
 //!   write-behind writer.
 //! - [`bus`]: the [`bus::Bus`] port (the world bus), the in-process bus, the local
 //!   fan-out to world sockets, the batched stream and WebSocket framing.
+//! - [`history`]: every game's history: the writer the rooms hand records to, the
+//!   windows the history API reads, and forgetting games nobody plays.
 //! - [`hook`]: the [`hook::WorldHook`] port: what an instance stamps on the frames it
 //!   publishes and which frames it receives count (fencing, in a cluster).
 //! - [`room`]: the one task that owns a game and applies commands in order.
+//! - [`spectators`]: who watches which game here, under the caps.
 //! - [`directory`]: the running games of this instance, and a room's lease of its place.
 //! - [`placement`]: the [`placement::Placement`] port (where a game runs), and its
 //!   implementation for one instance.
@@ -27,11 +30,13 @@
 pub mod bus;
 pub mod clock;
 pub mod directory;
+pub mod history;
 pub mod hook;
 pub mod metrics;
 pub mod placement;
 pub mod registry;
 pub mod room;
+pub mod spectators;
 pub mod store;
 pub mod text;
 pub mod tokens;

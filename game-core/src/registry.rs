@@ -10,6 +10,9 @@
 //! game, else a new one.
 
 mod creations;
+mod history;
+
+pub use history::{Span, LIVE_WITHIN_MS};
 
 use std::net::IpAddr;
 use std::sync::atomic::Ordering;
@@ -24,6 +27,7 @@ use crate::clock::now_ms;
 use crate::directory::{self, Directory, Loaded};
 use crate::placement::{Placement, StartError};
 use crate::room::{ConnId, ConnectError, Direct, RoomHandle};
+use crate::spectators::{SpectatorLimits, Spectators};
 use crate::store::{GameInfo, Store, StoreError};
 use crate::text::clean;
 use creations::Creations;
@@ -47,6 +51,8 @@ pub struct Limits {
     pub max_games: usize,
     /// Most games one client address may create per minute.
     pub creations_per_minute: usize,
+    /// Most spectators per game and in all, on this instance.
+    pub spectators: SpectatorLimits,
 }
 
 /// A game as the lobby shows it (the JSON of `GET /api/games`).
@@ -58,6 +64,8 @@ pub struct GameSummary {
     pub name: String,
     /// Players in the game now (0 when it is not loaded).
     pub players: usize,
+    /// Spectators of the game now, on this instance (docs/protocol.md, "Spectators").
+    pub spectators: usize,
     /// When it was created, in milliseconds since the Unix epoch.
     pub created: i64,
     /// Whether this is the game of the reference routes.
@@ -121,6 +129,8 @@ pub struct Registry {
     creations: Creations,
     /// Fires when the server shuts down: no game starts after.
     shutdown: CancellationToken,
+    /// Who watches which game here.
+    spectators: Spectators,
 }
 
 impl Registry {
@@ -143,6 +153,7 @@ impl Registry {
                     id: default_game,
                     name: DEFAULT_GAME_NAME.into(),
                     created_ms: now_ms(),
+                    played_ms: None,
                 })
                 .await?;
         }
@@ -151,6 +162,7 @@ impl Registry {
             store,
             placement,
             creations: Creations::new(limits.creations_per_minute),
+            spectators: Spectators::new(limits.spectators),
             limits,
             default_game,
             directory: Arc::default(),
@@ -199,6 +211,30 @@ impl Registry {
         }
     }
 
+    /// This instance's spectators: their seats under the caps, and their counts.
+    pub fn spectators(&self) -> &Spectators {
+        &self.spectators
+    }
+
+    /// Asks `game`'s room for a spectator's brief, sent into `outbox` as one message,
+    /// loading the game if it does not run (a spectator needs the board, which only the
+    /// room has; in a cluster, the game's owner). The spectator is no player: the room
+    /// forgets it once briefed.
+    pub async fn watch(&self, game: Uuid, outbox: mpsc::Sender<Direct>) -> Result<(), JoinError> {
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let room = self.room(game).await?;
+            match room.handle.watch(outbox.clone()).await {
+                Ok(()) => return Ok(()),
+                // the room let go between our lookup and our request: load it again
+                Err(ConnectError::Closed)
+                    if attempt < JOIN_ATTEMPTS && !self.shutdown.is_cancelled() => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+    }
+
     /// Records a new game named `name` for a client at `from`.
     pub async fn create(&self, name: &str, from: IpAddr) -> Result<GameSummary, CreateError> {
         if name.chars().count() > MAX_RAW_GAME_NAME_CHARS {
@@ -218,6 +254,7 @@ impl Registry {
             id: Uuid::new_v4(),
             name,
             created_ms: now_ms(),
+            played_ms: None,
         };
         self.store.create_game(&info).await?;
         tracing::info!(game = %info.id, name = %info.name, %from, "game created");
@@ -266,6 +303,7 @@ impl Registry {
             id: info.id,
             name: info.name,
             players,
+            spectators: self.spectators.of_game(info.id),
             created: info.created_ms,
         }
     }

@@ -25,6 +25,8 @@
 //!   room's place in the directory; its figures.
 //! - `frames`: building frames, and publishing the world's on the bus.
 //! - `rows`: rows for the store writer, with the expiries of players who left.
+//! - `record`: the history's snapshots and last chat lines, and when the game was
+//!   last played.
 //! - `sockets`: connections, sockets on trial, resume tokens, direct frames.
 //! - `play`: the game's state and verbs: entering, moves, chat, leaving, the cap,
 //!   forgetting players long gone.
@@ -35,6 +37,7 @@ mod frames;
 mod lease;
 pub mod metrics;
 mod play;
+mod record;
 mod rows;
 mod sockets;
 mod task;
@@ -53,6 +56,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::bus::{Bus, Frame};
 use crate::clock::Clock;
+use crate::history::writer::HistoryWriter;
 use crate::store::{
     rows::GameRows, writer::StoreWriter, ObjectKind, Store, StoreError, StoredObject,
 };
@@ -106,6 +110,10 @@ pub enum Command {
         /// it causes (`cluster::host`); `None` for a socket of this instance's own.
         cause: Option<Uuid>,
     },
+    /// A spectator asks for the game as it stands (docs/protocol.md, "Spectators"):
+    /// the room sends the brief into `outbox` as one [`Direct::Batch`], and forgets the
+    /// spectator. It creates no player and takes no place among the sockets.
+    Watch { outbox: mpsc::Sender<Direct> },
 }
 
 /// Why a player socket was refused.
@@ -202,6 +210,15 @@ impl RoomHandle {
             .map_err(|_| ConnectError::Closed)
     }
 
+    /// Asks for a spectator's brief, sent into `outbox` (one message); `Err` once the
+    /// room has stopped.
+    pub async fn watch(&self, outbox: mpsc::Sender<Direct>) -> Result<(), ConnectError> {
+        self.tx
+            .send(Command::Watch { outbox })
+            .await
+            .map_err(|_| ConnectError::Closed)
+    }
+
     pub async fn disconnect(&self, player: Uuid, conn: ConnId) {
         // after shutdown nobody needs to hear about it
         let _ = self.tx.send(Command::Disconnect { player, conn }).await;
@@ -282,8 +299,10 @@ pub struct RoomDeps {
     pub max_players: usize,
     /// How long a player who left keeps its place before it is forgotten.
     pub prune_after: Duration,
-    /// The wall clock of expiries (`clock::System` but in tests).
+    /// The wall clock of expiries and history (`clock::System` but in tests).
     pub clock: Arc<dyn Clock>,
+    /// Where the game's history goes (`None`: none is kept, `--history-secs 0`).
+    pub history: Option<HistoryWriter>,
 }
 
 /// Starts the room for `stored`. When fresh, every row of the game is persisted first.

@@ -7,6 +7,7 @@
 //! [`rows::GameRows`] turns a game into rows and back.
 
 pub mod embedded;
+pub mod history;
 pub mod rows;
 pub mod writer;
 
@@ -15,6 +16,7 @@ use protocol::Uuid;
 use serde::{Deserialize, Serialize};
 
 use crate::tokens::TokenHash;
+pub use history::{HistoryRecord, HISTORY_BUCKET_MS};
 
 /// The kind of a stored object: the `kind` column of `objects_by_game_id`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -105,6 +107,21 @@ pub struct GameInfo {
     pub name: String,
     /// When it was created, in milliseconds since the Unix epoch.
     pub created_ms: i64,
+    /// When it was last played (an update, within a minute), in milliseconds since
+    /// the Unix epoch; `None` in records written before this was kept, and for a
+    /// game never played. A game not played for `--forget-games-after-secs` (from
+    /// this, else from its creation) is forgotten.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub played_ms: Option<i64>,
+}
+
+impl GameInfo {
+    /// When the game was last played, or created if never.
+    pub fn last_active_ms(&self) -> i64 {
+        self.played_ms
+            .unwrap_or(self.created_ms)
+            .max(self.created_ms)
+    }
 }
 
 /// Where a game's stored rows stand on the world topic (a cluster's, see
@@ -179,4 +196,68 @@ pub trait Store: Send + Sync + 'static {
     async fn flush(&self) -> Result<(), StoreError> {
         Ok(())
     }
+
+    // A game's history (docs/protocol.md, "History"): its updates and snapshots in
+    // order of `seq`, kept `keep` from when each was written. The rule of a window
+    // (which snapshot, which updates) is `crate::history`'s; a store answers these
+    // four questions. A store that keeps no history says so (an error, never a
+    // silent loss): the default.
+
+    /// Appends `records` of `game`, in order, each to be kept for `keep`.
+    async fn append_history(
+        &self,
+        _game: Uuid,
+        _records: &[HistoryRecord],
+        _keep: std::time::Duration,
+    ) -> Result<(), StoreError> {
+        Err(no_history())
+    }
+    /// The snapshot of `game` to start a window at: the latest with `t <= at`, or
+    /// with `at` `None` the first one kept.
+    async fn history_snapshot(
+        &self,
+        _game: Uuid,
+        _at: Option<i64>,
+    ) -> Result<Option<HistoryRecord>, StoreError> {
+        Err(no_history())
+    }
+    /// The updates (no snapshots) of `game` with `seq > after` and `t <= to`, in
+    /// order, at most `limit`; `since` is the time of the record numbered `after`
+    /// (where to start looking).
+    async fn history_updates(
+        &self,
+        _game: Uuid,
+        _after: u64,
+        _since: i64,
+        _to: i64,
+        _limit: usize,
+    ) -> Result<Vec<HistoryRecord>, StoreError> {
+        Err(no_history())
+    }
+    /// The times of the first and last records kept of `game` (`None`: none).
+    async fn history_span(&self, _game: Uuid) -> Result<Option<(i64, i64)>, StoreError> {
+        Err(no_history())
+    }
+    /// Drops every record written before `before` (ms since the epoch), of every
+    /// game: a store whose rows expire by themselves (a TTL) has nothing to do.
+    async fn expire_history(&self, _before: i64) -> Result<(), StoreError> {
+        Ok(())
+    }
+    /// Forgets `game` whole: its record, rows, history and whatever else the store
+    /// keeps of it, if its record is still as the caller read it (`game.played_ms`
+    /// unchanged: nobody played it since). Returns whether it was forgotten; of
+    /// several instances racing, one only gets `true` (a store shared by several
+    /// instances makes this a compare-and-set). The current game is never forgotten.
+    async fn forget_game(&self, _game: &GameInfo) -> Result<bool, StoreError> {
+        Err(StoreError::Backend("this store cannot forget games".into()))
+    }
+    /// Records that `game` was played at `at` (ms since the epoch), for the rule
+    /// that forgets games nobody plays; a later time only ever replaces an earlier.
+    async fn game_played(&self, _game: Uuid, _at: i64) -> Result<(), StoreError> {
+        Ok(())
+    }
+}
+
+fn no_history() -> StoreError {
+    StoreError::Backend("this store keeps no history".into())
 }

@@ -74,7 +74,7 @@ impl Shared {
     }
 
     /// `at` as microseconds since the run's clock base (never 0, which means "unsent").
-    fn us_at(&self, at: Instant) -> u64 {
+    pub(crate) fn us_at(&self, at: Instant) -> u64 {
         at.saturating_duration_since(self.clock).as_micros() as u64 + 1
     }
 }

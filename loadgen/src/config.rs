@@ -110,6 +110,14 @@ pub struct Config {
     /// sockets (see `hostile`). Needs a --duration of 20 s or more for both floods.
     #[arg(long)]
     pub hostile: bool,
+    /// Spectators beside the bots (docs/protocol.md, "Spectators"): each opens a
+    /// spectator socket on a game of the bots (spectator i watches the game of bot
+    /// group i mod --games), is briefed, and counts every bot move it receives; the
+    /// report gives their deliveries and latency apart from the players'. A spawned
+    /// server needs `--server-arg=--max-sockets-per-address=N` above the bots' and
+    /// spectators' sockets.
+    #[arg(long, default_value_t = 0)]
+    pub spectators: usize,
     /// Idle player sockets in each of the two floods of --hostile.
     #[arg(long, default_value_t = 1000)]
     pub flood: usize,
@@ -167,6 +175,11 @@ impl Config {
             return Err(ConfigError::BadNumber("connects-per-sec"));
         }
         Ok(())
+    }
+
+    /// When spectator `index` opens its socket: after the bots, at the same pace.
+    pub fn spectator_offset(&self, index: usize) -> Duration {
+        self.connect_offset(self.players + index)
     }
 
     /// When bot `index` opens its sockets, counted from the start of the ramp-up.

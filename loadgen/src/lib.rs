@@ -24,6 +24,7 @@
 //! - [`lobby`]: creating the games the bots spread over.
 //! - [`server`]: spawning the server, timing its start, sampling `/proc`.
 //! - [`hostile`]: hostile clients beside the bots (`--hostile`).
+//! - [`spectator`]: spectators beside the bots (`--spectators`).
 //! - [`report`]: the figures, for people and as a JSON line.
 
 pub mod bot;
@@ -39,6 +40,7 @@ pub use loadgen_report as report;
 pub mod roster;
 pub mod server;
 pub mod sockets;
+pub mod spectator;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -53,9 +55,10 @@ pub use report::Report;
 use bot::{BotStats, Schedule, Shared};
 use ledger::Ledger;
 use recorder::Latencies;
-use report::{Deliveries, ServerFigures};
+use report::{Deliveries, ServerFigures, SpectatorFigures};
 use roster::Roster;
 use server::{ProcSample, Spawned, SystemSample};
+use spectator::SpectatorStats;
 
 /// How long after the last connect the coordinator waits for briefs to finish.
 const BRIEF_TIMEOUT: Duration = Duration::from_secs(30);
@@ -132,7 +135,7 @@ async fn drive(
         to_others: Latencies::new(),
     });
     let (start_tx, start_rx) = watch::channel(None);
-    let (ready_tx, mut ready_rx) = mpsc::channel(config.players.max(1));
+    let (ready_tx, mut ready_rx) = mpsc::channel((config.players + config.spectators).max(1));
     let ramp_start = Instant::now();
     let bots: Vec<_> = (0..config.players)
         .map(|i| {
@@ -145,11 +148,26 @@ async fn drive(
             ))
         })
         .collect();
+    let spectator_latencies = Latencies::new();
+    let spectators: Vec<_> = (0..config.spectators)
+        .map(|i| {
+            tokio::spawn(spectator::run(
+                Arc::clone(&shared),
+                spectator_latencies.recorder(),
+                i,
+                ramp_start + config.spectator_offset(i),
+                start_rx.clone(),
+                ready_tx.clone(),
+            ))
+        })
+        .collect();
     drop(ready_tx);
 
-    let brief_deadline = ramp_start + config.connect_offset(config.players) + BRIEF_TIMEOUT;
+    // bots and spectators alike say once whether they got through their brief
+    let everyone = config.players + config.spectators;
+    let brief_deadline = ramp_start + config.connect_offset(everyone) + BRIEF_TIMEOUT;
     let (mut entered, mut failed) = (0, 0);
-    while entered + failed < config.players {
+    while entered + failed < everyone {
         match timeout_at(brief_deadline.into(), ready_rx.recv()).await {
             Ok(Some(true)) => entered += 1,
             Ok(Some(false)) => failed += 1,
@@ -190,6 +208,10 @@ async fn drive(
     for bot in bots {
         stats.push(bot.await.context("a bot panicked")?);
     }
+    let mut watched = Vec::with_capacity(spectators.len());
+    for spectator in spectators {
+        watched.push(spectator.await.context("a spectator panicked")?);
+    }
     drop(start_tx);
 
     let server = match (pid, before, connected, server_from, server_to) {
@@ -201,6 +223,8 @@ async fn drive(
             rss_connected_kb: connected.rss_kb,
             rss_end_kb: to.rss_kb,
             hwm_kb: to.hwm_kb,
+            // per connection: with --spectators, `entered` counts the briefed
+            // spectators too, each a socket the server holds
             kb_per_player: connected.rss_kb.saturating_sub(before.rss_kb) as f64
                 / entered.max(1) as f64,
         }),
@@ -210,7 +234,48 @@ async fn drive(
     report.loadgen_cpu_percent = loadgen_from.cpu_percent_until(&loadgen_to);
     report.machine_cpu_percent = machine_cpu_percent;
     report.hostile = hostile;
+    report.spectators = (config.spectators > 0)
+        .then(|| add_up_spectators(&shared, &stats, &watched, &spectator_latencies));
     Ok(report)
+}
+
+/// The spectators' figures: each is expected to receive every move of its game's bots
+/// that was not rejected privately, as a bot of that game receives the others'.
+fn add_up_spectators(
+    shared: &Shared,
+    bots: &[BotStats],
+    spectators: &[SpectatorStats],
+    latencies: &Latencies,
+) -> SpectatorFigures {
+    let roster = &shared.roster;
+    let expected_of_group = |group: usize| {
+        let of_group = (0..bots.len()).filter(move |&i| roster.group(i) == group);
+        shared.ledger.tally_of(of_group).expected_per_receiver()
+    };
+    let briefed: Vec<&SpectatorStats> = spectators.iter().filter(|s| s.briefed).collect();
+    let expected = briefed
+        .iter()
+        .map(|s| expected_of_group(s.group))
+        .sum::<u64>();
+    let received = briefed.iter().map(|s| s.received).sum::<u64>();
+    SpectatorFigures {
+        spectators: spectators.len(),
+        briefed: briefed.len(),
+        failed: spectators
+            .iter()
+            .filter(|s| !s.briefed || s.error.is_some())
+            .count(),
+        first_error: spectators.iter().find_map(|s| s.error.clone()),
+        messages: spectators.iter().map(|s| s.messages).sum(),
+        duplicates: spectators.iter().map(|s| s.duplicates).sum(),
+        deliveries: Deliveries {
+            expected,
+            received,
+            lost: expected.saturating_sub(received),
+            late: briefed.iter().map(|s| s.late).sum(),
+            latency: latencies.summary(),
+        },
+    }
 }
 
 /// The report of a finished run, from the ledger, the histograms and every bot's counts.

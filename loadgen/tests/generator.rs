@@ -259,3 +259,38 @@ async fn beside_hostile_clients_honest_bots_lose_nothing_and_every_attacker_is_h
     assert!(series(&metrics, "drapetisca_sockets_flooding_total") > 0);
     assert!(series(&metrics, "drapetisca_frames_limited_total") > 0);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn spectators_beside_the_bots_receive_every_move_of_their_game_and_count_apart() {
+    let mut config = small_load();
+    config.players = 6;
+    config.games = 2;
+    config.chat_every = 0.0;
+    config.spectators = 4;
+    let (r, _) = run_against_a_fresh_server(config).await;
+    println!("{r}");
+    // the players' figures are the players' alone
+    assert_eq!((r.entered, r.failed), (6, 0), "{:?}", r.first_error);
+    assert_eq!(r.moves_published, r.moves_sent);
+    assert_eq!(r.to_others.expected, r.moves_sent * 2);
+    assert_eq!(r.to_others.received, r.to_others.expected);
+    let s = r.spectators.clone().expect("the spectators' figures");
+    assert_eq!(
+        (s.spectators, s.briefed, s.failed),
+        (4, 4, 0),
+        "{:?}",
+        s.first_error
+    );
+    // two spectators a game: each move is expected at the 2 spectators of its game
+    assert!(r.moves_sent >= 1);
+    assert_eq!(s.deliveries.expected, r.moves_sent * 2);
+    assert_eq!(s.deliveries.received, s.deliveries.expected, "nothing lost");
+    assert_eq!((s.deliveries.lost, s.duplicates), (0, 0));
+    assert_eq!(s.deliveries.latency.count, s.deliveries.received);
+    // what was printed reads back
+    let back = Report::from_json(&r.to_json()).unwrap();
+    assert_eq!(
+        back.spectators.unwrap().deliveries.received,
+        s.deliveries.received
+    );
+}

@@ -65,6 +65,15 @@ pub fn game_one_route(game_id: Uuid, player_id: Uuid) -> String {
     format!("/ws/game/{game_id}/one/{player_id}")
 }
 
+/// A spectator's route in the default game (an extension, docs/protocol.md,
+/// "Spectators"): the board, then the batched world stream; no player, no commands.
+pub const WATCH_ROUTE: &str = "/ws/watch";
+
+/// A spectator's route in game `game_id` (an extension).
+pub fn game_watch_route(game_id: Uuid) -> String {
+    format!("/ws/game/{game_id}/watch")
+}
+
 /// The query a client appends to either world route to get the batched world stream
 /// (an extension, docs/protocol.md): each message a JSON array of the reference frames,
 /// in order, several updates to a message.

@@ -26,6 +26,8 @@
 
 mod checkpoint;
 mod epoch;
+mod forget;
+mod history;
 mod objects;
 pub mod options;
 mod players;
@@ -55,7 +57,7 @@ use secrecy::ExposeSecret;
 use self::objects::{to_object, upsert_values, ObjectRow, UpsertValues};
 use self::schema::Statements;
 use game_core::clock::now_ms;
-use game_core::store::{Checkpoint, GameInfo, Store, StoreError, StoredObject};
+use game_core::store::{Checkpoint, GameInfo, HistoryRecord, Store, StoreError, StoredObject};
 pub use options::CassandraOptions;
 
 pub use self::schema::{Keyspace, Replication};
@@ -103,6 +105,10 @@ pub struct CassandraStore {
     writes: std::sync::atomic::AtomicU64,
     /// The statements of `checkpoints_by_game_id` ([`checkpoint`]).
     checkpoints: checkpoint::CheckpointStatements,
+    /// The history's statements ([`history`]).
+    history: history::HistoryStatements,
+    /// Forgetting games ([`forget`]).
+    forgetting: forget::ForgetStatements,
 }
 
 impl CassandraStore {
@@ -155,6 +161,16 @@ impl CassandraStore {
                 keyspace: options.keyspace.to_string(),
                 reason,
             })?;
+        let schema_failed = |reason| ConnectError::Schema {
+            keyspace: options.keyspace.to_string(),
+            reason,
+        };
+        let history = history::set_up(&session, &options.keyspace)
+            .await
+            .map_err(schema_failed)?;
+        let forgetting = forget::set_up(&session, &options.keyspace)
+            .await
+            .map_err(schema_failed)?;
         tracing::info!(nodes = %options.nodes.join(","), keyspace = %options.keyspace, "cassandra store ready");
         Ok(CassandraStore {
             session,
@@ -164,6 +180,8 @@ impl CassandraStore {
             epochs: Default::default(),
             writes: Default::default(),
             checkpoints,
+            history,
+            forgetting,
         })
     }
 
@@ -198,13 +216,19 @@ impl CassandraStore {
 
 /// One `games_by_deployment` row as read back; name and time may be unset when another
 /// client wrote the row.
-type GameRow = (Uuid, Option<String>, Option<scylla::value::CqlTimestamp>);
+type GameRow = (
+    Uuid,
+    Option<String>,
+    Option<scylla::value::CqlTimestamp>,
+    Option<i64>,
+);
 
-fn to_game((id, name, created): GameRow) -> GameInfo {
+fn to_game((id, name, created, played): GameRow) -> GameInfo {
     GameInfo {
         id,
         name: name.unwrap_or_default(),
         created_ms: created.map_or(0, |t| t.0),
+        played_ms: played,
     }
 }
 
@@ -349,6 +373,72 @@ impl Store for CassandraStore {
         checkpoint::read(&self.session, &self.checkpoints, game)
             .await
             .map_err(|e| backend("reading the checkpoint", e))
+    }
+
+    async fn append_history(
+        &self,
+        game: Uuid,
+        records: &[HistoryRecord],
+        keep: Duration,
+    ) -> Result<(), StoreError> {
+        history::append(&self.session, &self.history, game, records, keep)
+            .await
+            .map_err(|e| backend("writing history", e))
+    }
+
+    async fn history_snapshot(
+        &self,
+        game: Uuid,
+        at: Option<i64>,
+    ) -> Result<Option<HistoryRecord>, StoreError> {
+        history::snapshot(&self.session, &self.history, game, at)
+            .await
+            .map_err(|e| backend("reading a history snapshot", e))
+    }
+
+    async fn history_updates(
+        &self,
+        game: Uuid,
+        after: u64,
+        since: i64,
+        to: i64,
+        limit: usize,
+    ) -> Result<Vec<HistoryRecord>, StoreError> {
+        let window = (after, since, to, limit);
+        history::updates(&self.session, &self.history, game, window)
+            .await
+            .map_err(|e| backend("reading history", e))
+    }
+
+    async fn history_span(&self, game: Uuid) -> Result<Option<(i64, i64)>, StoreError> {
+        history::span(&self.session, &self.history, game)
+            .await
+            .map_err(|e| backend("reading the history's span", e))
+    }
+
+    async fn forget_game(&self, read: &GameInfo) -> Result<bool, StoreError> {
+        if self.current_game().await? == Some(read.id) {
+            return Ok(false);
+        }
+        let deleted = forget::delete_record(&self.session, &self.forgetting, read)
+            .await
+            .map_err(|e| backend("forgetting a game", e))?;
+        if deleted {
+            // the record is gone (the lobby no longer lists it); the rest follows
+            forget::delete_partitions(&self.session, &self.forgetting, read.id)
+                .await
+                .map_err(|e| backend("deleting a forgotten game's rows", e))?;
+            history::forget(&self.session, &self.history, read.id)
+                .await
+                .map_err(|e| backend("deleting a forgotten game's history", e))?;
+        }
+        Ok(deleted)
+    }
+
+    async fn game_played(&self, game: Uuid, at: i64) -> Result<(), StoreError> {
+        forget::played(&self.session, &self.forgetting, game, at)
+            .await
+            .map_err(|e| backend("recording when a game was played", e))
     }
 }
 

@@ -219,11 +219,14 @@ pub async fn set_up(
         session,
         &format!(
             "CREATE TABLE IF NOT EXISTS {keyspace}.games_by_deployment (
-                deployment text, game_id uuid, name text, created timestamp,
+                deployment text, game_id uuid, name text, created timestamp, played bigint,
                 PRIMARY KEY ((deployment), game_id))"
         ),
     )
     .await?;
+    // `played` (ms since the epoch: when the game was last played, for forgetting
+    // games nobody plays) came later: added to a table created before it
+    add_column(session, keyspace, "games_by_deployment", "played", "bigint").await?;
 
     // every statement reads or upserts whole rows: safe to retry
     let prepare = |cql: String| prepare_idempotent(session, cql);
@@ -272,12 +275,12 @@ pub async fn set_up(
         ))
         .await?,
         select_games: prepare(format!(
-            "SELECT game_id, name, created FROM {keyspace}.games_by_deployment
+            "SELECT game_id, name, created, played FROM {keyspace}.games_by_deployment
              WHERE deployment = ?"
         ))
         .await?,
         select_game_info: prepare(format!(
-            "SELECT game_id, name, created FROM {keyspace}.games_by_deployment
+            "SELECT game_id, name, created, played FROM {keyspace}.games_by_deployment
              WHERE deployment = ? AND game_id = ?"
         ))
         .await?,
@@ -292,6 +295,41 @@ pub(crate) async fn prepare_idempotent(
     let mut statement = session.prepare(cql).await.map_err(|e| e.to_string())?;
     statement.set_is_idempotent(true);
     Ok(statement)
+}
+
+/// Adds `column` of `kind` to `table` unless it has it (a table created by an earlier
+/// version); two instances adding it at once: the second is told it exists, and that is
+/// fine.
+async fn add_column(
+    session: &Session,
+    keyspace: &Keyspace,
+    table: &str,
+    column: &str,
+    kind: &str,
+) -> Result<(), String> {
+    let found = session
+        .query_unpaged(
+            "SELECT column_name FROM system_schema.columns
+             WHERE keyspace_name = ? AND table_name = ? AND column_name = ?",
+            (keyspace.to_string(), table, column),
+        )
+        .await
+        .map_err(|e| e.to_string())?
+        .into_rows_result()
+        .map_err(|e| e.to_string())?
+        .rows_num();
+    if found > 0 {
+        return Ok(());
+    }
+    match run(
+        session,
+        &format!("ALTER TABLE {keyspace}.{table} ADD {column} {kind}"),
+    )
+    .await
+    {
+        Err(e) if !e.contains("conflicts with an existing column") => Err(e),
+        _ => Ok(()),
+    }
 }
 
 /// Runs one schema statement.

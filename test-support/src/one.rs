@@ -57,6 +57,49 @@ impl OneClient {
         Self::on(open_at(address, &protocol::one_route(id)).await, id, name)
     }
 
+    /// A spectator of game `game` (docs/protocol.md, "Spectators") on the server at
+    /// `address`, its path ending with `query` (`""`, or `?after=N`): the same reading
+    /// of direct replies (its brief) and world batches as a player's one socket. It has
+    /// no player id (nil).
+    pub async fn watch_at(address: &str, game: Uuid, query: &str) -> OneClient {
+        let path = format!("{}{query}", protocol::game_watch_route(game));
+        Self::on(open_at(address, &path).await, Uuid::nil(), "spectator")
+    }
+
+    /// Reads a spectator's brief: the direct replies up to the game's food (the board,
+    /// the players, the bricks, then the food, `food` of them; the scoreboard may
+    /// follow, read later); returns them all.
+    pub async fn watched_brief(&mut self, food: usize) -> Vec<Value> {
+        let mut brief = Vec::new();
+        while brief
+            .iter()
+            .filter(|f: &&Value| f["messageType"] == "food")
+            .count()
+            < food
+        {
+            let frame = self.next_direct().await;
+            self.view.learn(self.id, &frame);
+            brief.push(frame);
+        }
+        brief
+    }
+
+    /// The next message as read off the socket, not sorted: `None` once it closed.
+    pub async fn next_message(&mut self) -> Option<Value> {
+        loop {
+            let message = tokio::time::timeout(PATIENCE, self.ws.next())
+                .await
+                .unwrap_or_else(|_| panic!("{}: no message in time", self.name));
+            match message {
+                Some(Ok(Message::Text(text))) => {
+                    return Some(serde_json::from_str(&text).expect("server messages are JSON"))
+                }
+                Some(Ok(Message::Close(_))) | None | Some(Err(_)) => return None,
+                Some(Ok(_)) => continue,
+            }
+        }
+    }
+
     /// A client on an open one socket of player `id`.
     pub fn on(ws: Ws, id: Uuid, name: &str) -> OneClient {
         OneClient {

@@ -12,12 +12,14 @@
 //! - [`fanout`]: the fan-out scenario's runs and table.
 //! - [`colyseus`]: Colyseus' state sync beside our one socket, CPU per message.
 //! - [`charts`]: the ramp and the batching sweep drawn as SVG beside the tables.
+//! - [`spectators`]: 1,000 spectators beside 100 players of one game.
 
 mod charts;
 mod colyseus;
 mod fanout;
 mod machine;
 mod markdown;
+mod spectators;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -32,7 +34,7 @@ cargo xtask bench [options]
 
   --quick                  shorter runs and fewer ramp steps (a smoke test of the bench)
   --only NAME              run only this scenario (steady, ramp, idle, hostile, games,
-                           startup, fanout, colyseus); repeatable; prints the tables
+                           startup, fanout, colyseus, spectators); repeatable; prints the tables
                            (docs/benchmarks.md is rewritten by a run of every scenario,
                            whose generated section it replaces whole)
   --baseline BINARY        the fan-out scenario also runs its reference rows on this
@@ -101,7 +103,15 @@ fn parse(args: &[String]) -> Result<Options> {
     }
     for name in &o.only {
         if ![
-            "steady", "ramp", "idle", "hostile", "games", "startup", "fanout", "colyseus",
+            "steady",
+            "ramp",
+            "idle",
+            "hostile",
+            "games",
+            "startup",
+            "fanout",
+            "colyseus",
+            "spectators",
         ]
         .contains(&name.as_str())
         {
@@ -349,6 +359,8 @@ pub struct Results {
     pub fanout: Vec<(fanout::Case, Report)>,
     /// What `--baseline` named, for the fan-out table.
     pub fanout_baseline: Option<String>,
+    /// 100 players alone and beside 1,000 spectators (embedded only).
+    pub spectators: Option<spectators::Pair>,
 }
 
 pub fn run(args: &[String]) -> Result<()> {
@@ -531,6 +543,18 @@ pub fn run(args: &[String]) -> Result<()> {
             results.fanout.push((case, report));
         }
         results.fanout_baseline = o.baseline.as_ref().map(|b| b.display().to_string());
+    }
+    if wanted("spectators") {
+        let embedded = &variants(&o)[0];
+        let seconds = if o.quick { "5" } else { "20" };
+        let run = |label: &str, watchers: usize| {
+            let args = spectators::args(seconds, watchers);
+            let args: Vec<&str> = args.iter().map(String::as_str).collect();
+            loadgen(&bins, embedded, label, Sockets::One, &args)
+        };
+        let alone = run("spectators-alone", 0)?;
+        let watched = run("spectators-1000", spectators::SPECTATORS)?;
+        results.spectators = Some(spectators::Pair { alone, watched });
     }
     if wanted("colyseus") {
         let embedded = &variants(&o)[0];

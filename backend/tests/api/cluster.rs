@@ -5,6 +5,7 @@
 //! instance is restarted in turn.
 
 mod fencing;
+mod forgetting;
 mod idle;
 mod instances;
 mod owned_cap;
@@ -13,6 +14,7 @@ mod reentering;
 mod resume;
 mod returning;
 mod soak;
+mod spectators;
 
 use std::time::{Duration, Instant};
 

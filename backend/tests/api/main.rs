@@ -17,12 +17,14 @@ mod helpers {
     pub use test_support::app::*;
     pub use test_support::one::OneClient;
 }
+mod history_store;
 mod hostile;
 mod lobby;
 mod one_socket;
 #[cfg(feature = "integration")]
 mod pulsar;
 mod scenarios;
+mod spectators;
 
 mod embedded {
     //! The default configuration: in-process bus, embedded store.

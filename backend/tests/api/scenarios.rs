@@ -8,12 +8,16 @@ use serde_json::json;
 use tokio_tungstenite::tungstenite::Message;
 
 mod games;
+mod history;
 mod one_socket;
 mod resume;
+mod spectators;
 mod tokens;
 pub use games::*;
+pub use history::*;
 pub use one_socket::*;
 pub use resume::*;
+pub use spectators::*;
 pub use tokens::*;
 
 use crate::helpers::{
@@ -48,6 +52,14 @@ macro_rules! game_scenarios {
             a_resume_token_works_over_the_one_socket,
             a_page_dropped_for_two_seconds_resumes_with_no_gap_and_no_duplicate,
             a_number_the_server_does_not_hold_gets_the_brief_and_garbage_is_refused,
+            a_spectator_gets_the_board_and_the_stream_and_cannot_play,
+            a_spectator_of_an_idle_game_sees_the_first_player_enter,
+            a_spectator_resumes_after_the_last_update_it_saw,
+            the_history_gives_back_moves_and_chat_in_order_and_rebuilds_the_board,
+            a_window_from_a_moment_rebuilds_the_board_of_that_moment,
+            bad_history_requests_are_refused,
+            with_no_retention_no_history_is_kept,
+            a_game_nobody_plays_is_forgotten_with_its_history,
         );
     };
     (@each $make:expr; $($name:ident),* $(,)?) => {

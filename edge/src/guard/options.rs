@@ -61,4 +61,9 @@ pub struct GuardOptions {
     /// has open stay open
     #[arg(long, env = "DRAPETISCA_FLOOD_BAN_SECS", default_value_t = 30)]
     pub flood_ban_secs: u64,
+
+    /// History reads (`/api/games/{id}/history*`) one client address may make, as
+    /// RATE/BURST (or off); besides, one instance serves at most 8 at once
+    #[arg(long, env = "DRAPETISCA_HISTORY_READ_LIMIT", default_value = "5/20")]
+    pub history_read_limit: Rate,
 }

@@ -88,6 +88,7 @@ fn store_failed(e: StoreError) -> HttpResponse {
     )
 }
 
-fn refusal(status: StatusCode, why: &str) -> HttpResponse {
+/// A refusal as every JSON API of ours words it: a status and `{"error": why}`.
+pub(crate) fn refusal(status: StatusCode, why: &str) -> HttpResponse {
     HttpResponse::build(status).json(serde_json::json!({ "error": why }))
 }

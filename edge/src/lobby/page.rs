@@ -1,4 +1,5 @@
-//! The lobby page at `/` and the game pages at `/game/{id}`.
+//! The lobby page at `/` and the game pages at `/game/{id}` (and its replay,
+//! `/game/{id}/replay`: the same page, which reads what to show from its address).
 //!
 //! The lobby is rendered here, on the server, not by the wasm page: it is a list and a
 //! form, so it needs no wasm at all (nothing to download before the list shows), and costs the game page
@@ -84,7 +85,8 @@ pub async fn icon() -> HttpResponse {
         .body(ICON)
 }
 
-/// `GET /game/{id}`: the page of that game, or a page saying there is none.
+/// `GET /game/{id}` (and `/game/{id}/replay`): the page of that game, or a page saying
+/// there is none.
 pub async fn game(id: web::Path<String>, state: web::Data<AppState>) -> HttpResponse {
     let no_such_game = || {
         notice(
@@ -154,7 +156,15 @@ fn render(games: &[GameSummary], now_ms: i64, refused: Option<&str>, typed: &str
                             a.name href=(game.path) { (game.name) }
                             @if game.default { " " span.badge { "default" } }
                             span.players { (players(game.players)) }
+                            span.spectators { (spectators(game.spectators)) }
                             span.age { (age(game.created, now_ms)) }
+                            span.actions {
+                                a.play href=(game.path) aria-label={ "play " (game.name) } { "play" }
+                                " "
+                                a.watch href={ (game.path) "/watch" } aria-label={ "watch " (game.name) } { "watch" }
+                                " "
+                                a.replay href={ (game.path) "/replay" } aria-label={ "replay " (game.name) } { "replay" }
+                            }
                         }
                     }
                 }
@@ -226,6 +236,11 @@ fn players(count: usize) -> String {
     }
 }
 
+/// "1 watching", "3 watching".
+fn spectators(count: usize) -> String {
+    format!("{count} watching")
+}
+
 /// How long ago a game was created, coarsely: "just now", "5 min ago", "3 h ago",
 /// "2 days ago".
 fn age(created_ms: i64, now_ms: i64) -> String {
@@ -254,6 +269,7 @@ mod tests {
             id,
             name: name.into(),
             players,
+            spectators: players * 10,
             created: 0,
             default,
             path: format!("/game/{id}"),
@@ -271,8 +287,29 @@ mod tests {
             );
             assert!(page.contains(&row), "{row} in {page}");
         }
+        for game in &games {
+            let replay = format!(
+                r#"<a class="replay" href="{}/replay" aria-label="replay {}">replay</a>"#,
+                game.path, game.name
+            );
+            assert!(page.contains(&replay), "{replay} in {page}");
+        }
         assert!(page.contains(r#"<span class="players">2 players</span>"#));
         assert!(page.contains(r#"<span class="players">0 players</span>"#));
+        // spectators apart, and "watch" beside "play", each game with its own links
+        assert!(page.contains(r#"<span class="spectators">20 watching</span>"#));
+        for game in &games {
+            let play = format!(
+                r#"<a class="play" href="{}" aria-label="play {}">play</a>"#,
+                game.path, game.name
+            );
+            let watch = format!(
+                r#"<a class="watch" href="{}/watch" aria-label="watch {}">watch</a>"#,
+                game.path, game.name
+            );
+            assert!(page.contains(&play), "{play} in {page}");
+            assert!(page.contains(&watch), "{watch} in {page}");
+        }
         assert_eq!(page.matches(r#"class="badge""#).count(), 1, "{page}");
         assert!(page.contains("5 min ago"));
         assert!(!page.contains("role=\"alert\""), "no refusal shown: {page}");

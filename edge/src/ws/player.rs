@@ -171,7 +171,7 @@ pub async fn run(
 
 /// The close code of a refused join: the reference's 1008 for a taken id, "try again
 /// later" where waiting helps.
-fn refusal_code(error: &JoinError) -> CloseCode {
+pub(super) fn refusal_code(error: &JoinError) -> CloseCode {
     match error {
         JoinError::Connect(ConnectError::Closed) => CloseCode::Away,
         JoinError::Full(_) | JoinError::Store(_) => CloseCode::Again,

@@ -72,11 +72,26 @@ pub fn subscribe(
     (updates, first, resumed)
 }
 
+/// What a world socket does with a data frame its client writes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ClientFrames {
+    /// Ignores it (the reference's world socket is one-way), and closes a client that
+    /// keeps writing as a flooder.
+    Ignored,
+    /// Closes the socket with 1008 [`NO_COMMANDS`]: a spectator's socket, whose client
+    /// must learn at once that it cannot play.
+    Refused,
+}
+
+/// The close of a spectator that sent a frame.
+pub const NO_COMMANDS: &str = "a spectator cannot send moves or chat; open a player socket to play";
+
 /// Serves one world socket's reading side until it closes.
 pub async fn run(
     control: Control,
     mut stream: AggregatedMessageStream,
     address: IpAddr,
+    frames: ClientFrames,
     state: Arc<AppState>,
 ) {
     let metrics = &state.sockets;
@@ -103,6 +118,9 @@ pub async fn run(
                     // a client that keeps writing is closed
                     Some(Ok(AggregatedMessage::Text(_) | AggregatedMessage::Binary(_))) => {
                         metrics.frame_refused();
+                        if frames == ClientFrames::Refused {
+                            break close(CloseCode::Policy, NO_COMMANDS);
+                        }
                         if limiter.refused(Instant::now()) == FrameFate::Close {
                             break flooding(&state, address);
                         }

@@ -17,9 +17,11 @@ use super::field::Field;
 use super::player_form::PlayerForm;
 use super::scoreboard::Scoreboard;
 use super::status_bar::StatusBar;
+use super::watching::Watching;
 use super::Game;
 use crate::net::Connection;
 use crate::state::link::Status;
+use crate::state::watch::Mode;
 use crate::state::{Action, GameState};
 use crate::{browser, names};
 
@@ -32,8 +34,17 @@ pub fn App() -> Html {
             browser::own_server(),
         )
     });
-    // which game this page plays is fixed by its address
+    // which game this page plays, or watches, is fixed by its address
     let here = use_memo((), |_| browser::page_game());
+    {
+        let dispatch = game.dispatcher();
+        use_effect_with((), move |_| {
+            if browser::watching() {
+                dispatch.dispatch(Action::Watch);
+            }
+        });
+    }
+    let watching = game.mode == Mode::Watch;
     let connection: Rc<RefCell<Option<Connection>>> = use_mut_ref(|| None);
     let sent_upto = use_mut_ref(|| 0u64);
 
@@ -60,7 +71,7 @@ pub fn App() -> Html {
         let wanted = matches!(game.link.status, Status::Connecting | Status::Open)
             .then_some(game.link.session);
         let server = game.form.server.clone();
-        let me = game.me;
+        let me = (game.me, watching);
         let playing = here.as_ref().as_ref().map(|(id, _)| *id);
         let after = game.link.resuming;
         let dispatch = game.dispatcher();
@@ -140,26 +151,21 @@ pub fn App() -> Html {
             <div class={classes!("app", playing.then_some("playing"))}>
                 <super::sprites::Sprites />
                 <header class="top">
-                    <h1 class="brand">
-                        <svg class="logo" viewBox="-12 -12 24 24" aria-hidden="true">
-                            <use href="#spider" class="spider own" x="-12" y="-12" width="24" height="24" />
-                        </svg>
-                        {"Drapetisca"}
-                    </h1>
+                    <super::brand::Brand />
                     <nav class="where" aria-label="games">
                         <a id="to-lobby" href="/">{"← All games"}</a>
                         if let Some((_, Some(name))) = here.as_ref() {
                             <span id="game-title" class="game-title">{name}</span>
                         }
                     </nav>
-                    <PlayerForm />
+                    if watching { <Watching /> } else { <PlayerForm /> }
                 </header>
                 <main class="play">
                     <section class="board" aria-label="game field">
                         if playing { <Field /> } else { <Welcome /> }
                     </section>
                     <aside class="side">
-                        <Controls />
+                        if !watching { <Controls /> }
                         <Scoreboard />
                         <Chat />
                     </aside>

@@ -50,12 +50,16 @@ pub fn Chat() -> Html {
             <ul class="lines" id="chat-lines" aria-live="polite" aria-relevant="additions">
                 { for lines }
             </ul>
-            <form onsubmit={on_submit}>
-                <input id="chat-input" ref={input} placeholder="say something…" autocomplete="off"
-                    maxlength={protocol::MAX_CHAT_CHARS.to_string()} disabled={!connected}
-                    aria-label="chat line" />
-                <button type="submit" disabled={!connected}>{"Send"}</button>
-            </form>
+            // watching, the chat is read-only; a replay shows what was said, and nobody
+            // speaks in it
+            if game.mode.sends() && !game.replay.on() {
+                <form onsubmit={on_submit}>
+                    <input id="chat-input" ref={input} placeholder="say something…" autocomplete="off"
+                        maxlength={protocol::MAX_CHAT_CHARS.to_string()} disabled={!connected}
+                        aria-label="chat line" />
+                    <button type="submit" disabled={!connected}>{"Send"}</button>
+                </form>
+            }
         </section>
     }
 }

@@ -22,7 +22,10 @@ pub fn Scoreboard() -> Html {
         <section class="scoreboard" aria-label="scoreboard">
             <h2>{"Top catchers"}</h2>
             <ol id="scores">{ for rows }</ol>
-            <p class="own-score">{"You caught "}<b id="own-score">{own}</b></p>
+            // a spectator catches nothing, nor does whoever watches a replay
+            if game.mode.sends() && !game.replay.on() {
+                <p class="own-score">{"You caught "}<b id="own-score">{own}</b></p>
+            }
         </section>
     }
 }

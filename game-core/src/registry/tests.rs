@@ -11,6 +11,7 @@ use crate::bus::{inprocess::InProcessBus, Fanout};
 use crate::placement::Local;
 use crate::room::metrics::RoomMetrics;
 use crate::room::{Direct, RoomDeps};
+use crate::spectators::SpectatorLimits;
 use crate::store::embedded::EmbeddedStore;
 use crate::store::writer::{metrics::StoreMetrics, StoreWriter};
 
@@ -33,6 +34,7 @@ async fn instance(max_games: usize, creations_per_minute: usize) -> Instance {
         max_players: 100,
         prune_after: Duration::from_secs(600),
         clock: Arc::new(crate::clock::System),
+        history: None,
     };
     let shutdown = CancellationToken::new();
     let placement = Arc::new(Local::new(
@@ -44,6 +46,10 @@ async fn instance(max_games: usize, creations_per_minute: usize) -> Instance {
     let limits = Limits {
         max_games,
         creations_per_minute,
+        spectators: SpectatorLimits {
+            per_game: 2,
+            total: 3,
+        },
     };
     let registry = Registry::open(store, placement, limits, None, shutdown)
         .await
@@ -144,4 +150,52 @@ async fn names_are_cleaned_and_checked_and_creations_capped_per_address() {
     let third = registry.create("Three", address(1)).await;
     assert!(matches!(third, Err(CreateError::TooMany)), "{third:?}");
     registry.create("Elsewhere", address(2)).await.unwrap();
+}
+
+#[tokio::test]
+async fn a_spectator_is_briefed_through_the_registry_and_counted_apart_in_the_lobby() {
+    let instance = instance(10, 10).await;
+    let registry = &instance.registry;
+    let game = registry.create("Watched", address(1)).await.unwrap().id;
+    enter(registry, game, Uuid::from_u128(1)).await.unwrap();
+    let (outbox, mut inbox) = mpsc::channel(1);
+    registry.watch(game, outbox).await.unwrap();
+    match inbox.recv().await {
+        // the board, and the one player on it
+        Some(Direct::Batch(brief)) => {
+            assert!(
+                brief[0].starts_with(r#"{"messageType":"geometry""#),
+                "{brief:?}"
+            );
+            assert_eq!(
+                brief
+                    .iter()
+                    .filter(|f| f.starts_with(r#"{"messageType":"player""#))
+                    .count(),
+                1
+            );
+        }
+        other => panic!("expected a brief, got {other:?}"),
+    }
+    let seats = [
+        registry.spectators().seat(game).unwrap(),
+        registry.spectators().seat(game).unwrap(),
+    ];
+    let summary = registry.summary(game).await.unwrap().unwrap();
+    assert_eq!((summary.players, summary.spectators), (1, 2));
+    drop(seats);
+    let summary = registry.summary(game).await.unwrap().unwrap();
+    assert_eq!(summary.spectators, 0);
+}
+
+#[tokio::test]
+async fn watching_an_unknown_game_is_refused_and_starts_nothing() {
+    let instance = instance(10, 10).await;
+    let (outbox, _inbox) = mpsc::channel(1);
+    let refused = instance.registry.watch(Uuid::from_u128(99), outbox).await;
+    assert!(
+        matches!(refused, Err(JoinError::UnknownGame)),
+        "{refused:?}"
+    );
+    assert_eq!(instance.registry.running(), 0);
 }

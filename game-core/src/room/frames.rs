@@ -15,6 +15,9 @@ use rules::game::{Game, Item, Player};
 
 use super::metrics::RoomMetrics;
 use crate::bus::{frame, Bus, Frame};
+use crate::clock::Clock;
+use crate::history::writer::HistoryWriter;
+use crate::store::HistoryRecord;
 
 /// How many top scorers a brief lists (the page shows fewer).
 const SCOREBOARD_BRIEF: usize = 10;
@@ -31,6 +34,8 @@ pub(super) struct World {
     cause: Option<Uuid>,
     /// The number of the next world frame in the game's stream.
     next_seq: u64,
+    /// Where every world frame is also kept, with its time (`None`: no history).
+    history: Option<(HistoryWriter, Arc<dyn Clock>)>,
 }
 
 /// The number of a room's first world frame: above the last one known of the game (a
@@ -48,14 +53,27 @@ pub(super) fn first_seq(now_ms: i64, last_known: Option<u64>) -> u64 {
 }
 
 impl World {
-    pub(super) fn new(game: Uuid, bus: Arc<dyn Bus>, metrics: RoomMetrics, first_seq: u64) -> Self {
+    pub(super) fn new(
+        game: Uuid,
+        bus: Arc<dyn Bus>,
+        metrics: RoomMetrics,
+        first_seq: u64,
+        history: Option<(HistoryWriter, Arc<dyn Clock>)>,
+    ) -> Self {
         World {
             game,
             bus,
             metrics,
             cause: None,
             next_seq: first_seq,
+            history,
         }
+    }
+
+    /// The number of the last world frame published (or, before the first, one below
+    /// it).
+    pub(super) fn last_seq(&self) -> u64 {
+        self.next_seq.saturating_sub(1)
     }
 
     /// Stamps every frame published from now on with `cause` (`None`: with nothing).
@@ -68,6 +86,12 @@ impl World {
         let started = std::time::Instant::now();
         let seq = self.next_seq;
         self.next_seq += 1;
+        if let Some((history, clock)) = &self.history {
+            history.append(
+                self.game,
+                HistoryRecord::update(seq, clock.now_ms(), frame.clone()),
+            );
+        }
         match self.cause {
             Some(cause) => self.bus.publish_caused(self.game, frame, seq, cause),
             None => self.bus.publish(self.game, frame, seq),
@@ -77,8 +101,7 @@ impl World {
 }
 
 /// What a player who entered is told, in order: its token if one was just bound, the
-/// board, the other players, bricks, food, the scoreboard, and its own position (`own`)
-/// last.
+/// board ([`view`], without itself), and its own position (`own`) last.
 pub(super) fn brief(
     game: &Game,
     player: Uuid,
@@ -92,23 +115,55 @@ pub(super) fn brief(
             payload: TokenPayload { token },
         }));
     }
-    brief.push(frame(&ServerMessage::Geometry {
-        payload: game.board.into(),
-    }));
-    for (id, other) in game.active_players().filter(|(id, _)| *id != player) {
-        brief.push(player_frame(id, other.update()));
-    }
-    brief.extend(game.bricks.iter().map(brick_frame));
-    brief.extend(game.food.iter().map(food_frame));
-    // the scoreboard: the best, and our own count (players who caught nothing have
+    let top = view(game, Some(player), &mut brief);
+    // our own count when we are not among the best (players who caught nothing have
     // none); the page hears of every later catch on the world socket
-    let top = game.top_scores(SCOREBOARD_BRIEF);
-    brief.extend(top.iter().map(|(id, p)| score_frame(*id, p)));
-    if entered.score > 0 && !top.iter().any(|(id, _)| *id == player) {
+    if entered.score > 0 && !top.iter().any(|id| *id == player) {
         brief.push(score_frame(player, entered));
     }
     brief.push(own);
     brief
+}
+
+/// What a spectator is told (docs/protocol.md, "Spectators"): the board as a player's
+/// brief has it, with every player on it.
+pub(super) fn spectator_brief(game: &Game) -> Vec<Frame> {
+    let mut brief = Vec::with_capacity(game.bricks.len() + game.food.len() + 16);
+    view(game, None, &mut brief);
+    brief
+}
+
+/// The game as a newcomer sees it, into `frames`: the [`board`] and the scoreboard's
+/// best; returns who the best are.
+fn view(game: &Game, except: Option<Uuid>, frames: &mut Vec<Frame>) -> Vec<Uuid> {
+    board(game, except, frames);
+    let top = game.top_scores(SCOREBOARD_BRIEF);
+    frames.extend(top.iter().map(|(id, p)| score_frame(*id, p)));
+    top.into_iter().map(|(id, _)| id).collect()
+}
+
+/// The board as a brief lays it out: geometry, the active players (but `except`),
+/// bricks, food.
+fn board(game: &Game, except: Option<Uuid>, frames: &mut Vec<Frame>) {
+    frames.push(frame(&ServerMessage::Geometry {
+        payload: game.board.into(),
+    }));
+    for (id, other) in game.active_players().filter(|(id, _)| Some(*id) != except) {
+        frames.push(player_frame(id, other.update()));
+    }
+    frames.extend(game.bricks.iter().map(brick_frame));
+    frames.extend(game.food.iter().map(food_frame));
+}
+
+/// The game's whole state as the frames of a brief to a watcher (docs/protocol.md,
+/// "History"): the board with every active player, and every player's score (the
+/// scoreboard as it stands, not only its top).
+pub(super) fn snapshot(game: &Game) -> Vec<Frame> {
+    let mut frames = Vec::with_capacity(game.bricks.len() + game.food.len() + 16);
+    board(game, None, &mut frames);
+    let scores = game.top_scores(usize::MAX);
+    frames.extend(scores.iter().map(|(id, p)| score_frame(*id, p)));
+    frames
 }
 
 /// A player's position and looks.

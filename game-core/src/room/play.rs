@@ -14,9 +14,11 @@ use protocol::{
 use rand::{rngs::StdRng, SeedableRng};
 use rules::game::Game;
 use rules::MoveOutcome;
+use tokio::sync::mpsc;
 
 use super::frames::{self, World};
 use super::metrics::{PlayerRefusal, RoomMetrics};
+use super::record::Record;
 use super::rows::Rows;
 use super::sockets::Sockets;
 use super::{Direct, RoomDeps, Stored};
@@ -37,6 +39,8 @@ pub(super) struct Play {
     pub(super) rows: Rows,
     /// Where world frames go.
     pub(super) world: World,
+    /// The history's snapshots, and when the game was last played.
+    pub(super) record: Record,
     /// Where the room counts rejections and refusals, for `/metrics`.
     metrics: RoomMetrics,
     /// Active players now, read by the lobby.
@@ -59,6 +63,13 @@ impl Play {
         } = stored;
         let id = game.id;
         let first_seq = frames::first_seq(deps.clock.now_ms(), last_seq);
+        let record = Record::new(
+            id,
+            deps.history.clone(),
+            deps.writer.clone(),
+            deps.clock.clone(),
+        );
+        let history = deps.history.map(|h| (h, deps.clock.clone()));
         let rows = Rows::new(id, deps.writer, departures, deps.prune_after, deps.clock);
         if fresh {
             rows.lay(&game, &tokens);
@@ -68,7 +79,8 @@ impl Play {
             rng: StdRng::from_entropy(),
             sockets: Sockets::new(deps.metrics.clone(), tokens),
             rows,
-            world: World::new(id, deps.bus, deps.metrics.clone(), first_seq),
+            world: World::new(id, deps.bus, deps.metrics.clone(), first_seq, history),
+            record,
             metrics: deps.metrics,
             players,
             max_players: deps.max_players,
@@ -77,7 +89,14 @@ impl Play {
         // a game loaded with active players (a take-over in a cluster) has them from the
         // start: the census must not say 0 until someone enters or leaves
         play.count_players();
+        // the history of this load starts with the game as loaded
+        play.after_command();
         play
+    }
+
+    /// After each command: the history's snapshot when one is due.
+    pub(super) fn after_command(&mut self) {
+        self.record.tick(&self.game, &self.world);
     }
 
     /// Applies one frame of `player`'s socket.
@@ -193,7 +212,9 @@ impl Play {
             name,
             text,
         };
-        self.world.publish(frames::chat_frame(player, line));
+        let line = frames::chat_frame(player, line);
+        self.record.chat(&line);
+        self.world.publish(line);
     }
 
     /// Marks the player inactive and tells everyone, if it was in the game.
@@ -205,6 +226,13 @@ impl Play {
             self.persist(player);
             self.world.publish(frames::leaving_frame(player, name));
         }
+    }
+
+    /// Briefs a spectator: the game as it stands, one message into `outbox` (dropped
+    /// if the outbox is full or gone: the room never waits for a client). Nothing of
+    /// the spectator is kept.
+    pub(super) fn watched(&self, outbox: &mpsc::Sender<Direct>) {
+        let _ = outbox.try_send(Direct::Batch(frames::spectator_brief(&self.game)));
     }
 
     /// Tells the lobby how many players are in the game now.

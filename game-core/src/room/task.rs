@@ -49,7 +49,10 @@ pub(super) fn run(
                 biased;
                 _ = shutdown.cancelled() => break false,
                 command = rx.recv() => match command {
-                    Some(command) => handle(&mut play, command),
+                    Some(command) => {
+                        handle(&mut play, command);
+                        play.after_command();
+                    }
                     None => break false,
                 },
                 _ = &mut idle_timer, if was_idle && flushing.is_none() => {
@@ -109,5 +112,6 @@ fn handle(play: &mut Play, command: Command) {
             }
             play.world.caused_by(None);
         }
+        Command::Watch { outbox } => play.watched(&outbox),
     }
 }

@@ -5,9 +5,11 @@
 //! (the players' expiries), so timers cost no time.
 
 mod doubles;
+mod history;
 mod lifecycle;
 mod play;
 mod sockets;
+mod watch;
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -119,6 +121,10 @@ struct Setup {
     lease_answers: Vec<bool>,
     /// The last number of the game's stream known at the load (a take-over's tail).
     last_seq: Option<u64>,
+    /// Where the game's history goes (none by default).
+    history: Option<crate::history::writer::HistoryWriter>,
+    /// The wall clock (the system's by default).
+    clock: Arc<dyn crate::clock::Clock>,
 }
 
 impl Default for Setup {
@@ -130,6 +136,8 @@ impl Default for Setup {
             store_open: true,
             lease_answers: Vec::new(),
             last_seq: None,
+            history: None,
+            clock: Arc::new(crate::clock::System),
         }
     }
 }
@@ -148,7 +156,8 @@ impl Setup {
             idle: self.idle,
             max_players: self.max_players,
             prune_after: self.prune_after,
-            clock: Arc::new(crate::clock::System),
+            clock: self.clock,
+            history: self.history,
         };
         let (lease, asked, released) = recording_lease(self.lease_answers);
         let players = Arc::new(AtomicUsize::new(0));

@@ -11,6 +11,8 @@
 //! row is dropped from memory when it is written, read, or the log is opened, and from
 //! the file at the next compaction, so the log stays bounded by the players the games
 //! hold.
+//!
+//! A game's history is kept apart, in files per game and minute ([`history`]).
 
 use std::collections::HashMap;
 use std::fs::{self, File, OpenOptions};
@@ -22,8 +24,11 @@ use async_trait::async_trait;
 use protocol::Uuid;
 use serde::{Deserialize, Serialize};
 
-use super::{GameInfo, ObjectKind, Store, StoreError, StoredObject};
+use super::{GameInfo, HistoryRecord, ObjectKind, Store, StoreError, StoredObject};
 use crate::clock::now_ms;
+use history::HistoryFiles;
+
+mod history;
 
 /// The log's file name inside the data directory.
 const FILE_NAME: &str = "drapetisca.jsonl";
@@ -42,6 +47,8 @@ enum Record {
         #[serde(flatten)]
         object: StoredObject,
     },
+    /// A game forgotten: its record and rows are gone.
+    Forgotten { forgotten_game: Uuid },
 }
 
 /// What the log says now, kept in memory so reads never touch the disk.
@@ -66,6 +73,9 @@ pub struct EmbeddedStore {
     /// The state; a `std` mutex, since it is only held inside `spawn_blocking` closures
     /// and never across an `.await`.
     inner: Arc<Mutex<Inner>>,
+    /// The games' history, apart from the log (its own lock, so that reading a window
+    /// never holds up rows).
+    history: Arc<Mutex<HistoryFiles>>,
 }
 
 impl EmbeddedStore {
@@ -97,6 +107,10 @@ impl EmbeddedStore {
                     }
                     Ok(Record::Object { game_id, object }) => {
                         objects.insert((game_id, object.kind, object.object_id), object);
+                    }
+                    Ok(Record::Forgotten { forgotten_game }) => {
+                        games.remove(&forgotten_game);
+                        objects.retain(|(g, _, _), _| *g != forgotten_game);
                     }
                     // a crash mid-write leaves a last line without its newline; it is
                     // cut off below, so that the next record starts on a line of its own
@@ -140,6 +154,7 @@ impl EmbeddedStore {
         Ok(EmbeddedStore {
             path,
             inner: Arc::new(Mutex::new(inner)),
+            history: Arc::new(Mutex::new(HistoryFiles::new(data_dir))),
         })
     }
 
@@ -153,6 +168,21 @@ impl EmbeddedStore {
             // unwrap: a poisoned lock means a panic mid-write; better to stop than to guess
             let mut inner = this.inner.lock().unwrap();
             f(&this.path, &mut inner)
+        })
+        .await
+        .map_err(|e| StoreError::Backend(format!("store task failed: {e}")))?
+    }
+
+    /// Runs `f` on the history files in a blocking thread.
+    async fn with_history<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&mut HistoryFiles) -> std::io::Result<T> + Send + 'static,
+    ) -> Result<T, StoreError> {
+        let history = self.history.clone();
+        tokio::task::spawn_blocking(move || {
+            // unwrap: as above
+            let mut files = history.lock().unwrap();
+            f(&mut files).map_err(StoreError::Io)
         })
         .await
         .map_err(|e| StoreError::Backend(format!("store task failed: {e}")))?
@@ -297,6 +327,89 @@ impl Store for EmbeddedStore {
         self.with(|_, inner| {
             inner.file.flush()?;
             inner.file.get_ref().sync_data()?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn append_history(
+        &self,
+        game: Uuid,
+        records: &[HistoryRecord],
+        _keep: std::time::Duration,
+    ) -> Result<(), StoreError> {
+        // kept until `expire_history` drops its minute (the history writer calls it)
+        let records = records.to_vec();
+        self.with_history(move |files| files.append(game, &records))
+            .await
+    }
+
+    async fn history_snapshot(
+        &self,
+        game: Uuid,
+        at: Option<i64>,
+    ) -> Result<Option<HistoryRecord>, StoreError> {
+        self.with_history(move |files| files.snapshot(game, at))
+            .await
+    }
+
+    async fn history_updates(
+        &self,
+        game: Uuid,
+        after: u64,
+        since: i64,
+        to: i64,
+        limit: usize,
+    ) -> Result<Vec<HistoryRecord>, StoreError> {
+        self.with_history(move |files| files.updates(game, after, since, to, limit))
+            .await
+    }
+
+    async fn history_span(&self, game: Uuid) -> Result<Option<(i64, i64)>, StoreError> {
+        self.with_history(move |files| files.span(game)).await
+    }
+
+    async fn expire_history(&self, before: i64) -> Result<(), StoreError> {
+        self.with_history(move |files| files.expire(before)).await
+    }
+
+    async fn forget_game(&self, read: &GameInfo) -> Result<bool, StoreError> {
+        let (game, played_ms) = (read.id, read.played_ms);
+        let forgotten = self
+            .with(move |_, inner| {
+                let Some(info) = inner.games.get(&game) else {
+                    return Ok(false);
+                };
+                if info.played_ms != played_ms || inner.current == Some(game) {
+                    return Ok(false);
+                }
+                inner.append(&Record::Forgotten {
+                    forgotten_game: game,
+                })?;
+                inner.file.flush()?;
+                inner.games.remove(&game);
+                inner.objects.retain(|(g, _, _), _| *g != game);
+                Ok(true)
+            })
+            .await?;
+        if forgotten {
+            self.with_history(move |files| files.forget(game)).await?;
+        }
+        Ok(forgotten)
+    }
+
+    async fn game_played(&self, game: Uuid, at: i64) -> Result<(), StoreError> {
+        self.with(move |_, inner| {
+            let Some(info) = inner.games.get_mut(&game) else {
+                return Ok(()); // forgotten meanwhile, or never recorded
+            };
+            if info.played_ms.is_some_and(|played| played >= at) {
+                return Ok(());
+            }
+            info.played_ms = Some(at);
+            let record = Record::Game { game: info.clone() };
+            inner.append(&record)?;
+            inner.file.flush()?;
             Ok(())
         })
         .await

@@ -54,6 +54,8 @@ pub struct StoreWriter {
     tx: mpsc::UnboundedSender<Order>,
     /// Counters for `/metrics`.
     metrics: StoreMetrics,
+    /// The store, for what is not a row (when a game was played).
+    store: Arc<dyn Store>,
 }
 
 impl StoreWriter {
@@ -61,8 +63,8 @@ impl StoreWriter {
     /// (or given up on) after the last [`StoreWriter`] is dropped.
     pub fn spawn(store: Arc<dyn Store>, metrics: StoreMetrics) -> (Self, JoinHandle<()>) {
         let (tx, rx) = mpsc::unbounded_channel();
-        let task = tokio::spawn(run(store, rx, metrics.clone()));
-        (StoreWriter { tx, metrics }, task)
+        let task = tokio::spawn(run(store.clone(), rx, metrics.clone()));
+        (StoreWriter { tx, metrics, store }, task)
     }
 
     /// Queues `row` of `game` for writing; never waits.
@@ -72,6 +74,18 @@ impl StoreWriter {
             // only after the writer task died, which it does not do while handles exist
             tracing::error!("store writer is gone; a row was not persisted");
         }
+    }
+
+    /// Tells the store that `game` was played at `at` (a room does, at most once a
+    /// minute while it is played); never waits. Not retried: a failure is logged, and
+    /// the next minute tells it again.
+    pub fn played(&self, game: Uuid, at: i64) {
+        let store = self.store.clone();
+        tokio::spawn(async move {
+            if let Err(e) = store.game_played(game, at).await {
+                tracing::warn!(%game, error = %e, "cannot record when the game was played");
+            }
+        });
     }
 
     /// Records `checkpoint` for `game` once every row of it handed over before this

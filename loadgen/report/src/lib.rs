@@ -89,6 +89,31 @@ pub struct Report {
     /// What the hostile clients beside the bots saw (`--hostile`), else `None`.
     #[serde(deserialize_with = "Option::deserialize")]
     pub hostile: Option<HostileFigures>,
+    /// What the spectators beside the bots received (`--spectators`), else `None`
+    /// (absent in reports of runs before spectators existed).
+    #[serde(default)]
+    pub spectators: Option<SpectatorFigures>,
+}
+
+/// What the spectators of a `--spectators` run received.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct SpectatorFigures {
+    /// Spectators asked for.
+    pub spectators: usize,
+    /// Of those, briefed before the start.
+    pub briefed: usize,
+    /// Never briefed, or stopped before the end (an error in `first_error`).
+    pub failed: usize,
+    /// One of the errors that stopped a spectator.
+    #[serde(deserialize_with = "Option::deserialize")]
+    pub first_error: Option<String>,
+    /// Messages the spectators received (a batch counts once).
+    pub messages: u64,
+    /// Bot moves that came to a spectator again or out of order.
+    pub duplicates: u64,
+    /// Every briefed spectator receiving every bot move of its game not rejected in
+    /// private: expected, received, lost, late, latency from the mover's send.
+    pub deliveries: Deliveries,
 }
 
 /// What the hostile clients of a `--hostile` run did and saw.
@@ -168,7 +193,8 @@ pub struct ServerFigures {
     pub rss_end_kb: u64,
     /// Peak resident memory, KiB.
     pub hwm_kb: u64,
-    /// `(rss_connected - rss_before) / entered`, KiB per connected player.
+    /// `(rss_connected - rss_before) / entered`, KiB per connected player (with
+    /// `--spectators`: per connected player or briefed spectator).
     pub kb_per_player: f64,
 }
 
@@ -233,11 +259,18 @@ impl fmt::Display for Report {
             "  latency  {:>9} {:>9} {:>9} {:>9}   {:>10} {:>10} {:>8} {:>8}",
             "p50 ms", "p90 ms", "p99 ms", "max ms", "expected", "received", "lost", "late"
         )?;
-        for (name, d) in [("to mover", &self.to_self), ("to others", &self.to_others)] {
+        let watched = self
+            .spectators
+            .as_ref()
+            .map(|s| ("to watchers", &s.deliveries));
+        for (name, d) in [("to mover", &self.to_self), ("to others", &self.to_others)]
+            .into_iter()
+            .chain(watched)
+        {
             let l = &d.latency;
             writeln!(
                 f,
-                "  {name:<9}{:>9.2} {:>9.2} {:>9.2} {:>9.2}   {:>10} {:>10} {:>8} {:>8}",
+                "  {name:<11}{:>7.2} {:>9.2} {:>9.2} {:>9.2}   {:>10} {:>10} {:>8} {:>8}",
                 l.p50_ms, l.p90_ms, l.p99_ms, l.max_ms, d.expected, d.received, d.lost, d.late
             )?;
         }
@@ -251,6 +284,16 @@ impl fmt::Display for Report {
             self.chats_sent,
             self.chats_received
         )?;
+        if let Some(s) = &self.spectators {
+            writeln!(
+                f,
+                "  watchers {} spectators ({} briefed, {} failed), {} messages, {} duplicates",
+                s.spectators, s.briefed, s.failed, s.messages, s.duplicates
+            )?;
+            if let Some(e) = &s.first_error {
+                writeln!(f, "  first spectator error: {e}")?;
+            }
+        }
         if self.drops > 0 {
             writeln!(
                 f,

@@ -492,6 +492,9 @@ pub fn section(m: &Machine, command: &str, results: &Results, charts: &[Chart]) 
     if !results.colyseus.is_empty() {
         w.push_str(&super::colyseus::section(&results.colyseus));
     }
+    if let Some(pair) = &results.spectators {
+        w.push_str(&super::spectators::section(pair));
+    }
     w.push_str(&summary(results));
     write!(w, "{END}").unwrap();
     s

@@ -57,6 +57,7 @@ async fn game_records_survive_reopening_and_compaction() {
         id: Uuid::from_u128(n),
         name: format!("game {n}"),
         created_ms: 1_700_000_000_000 + n as i64,
+        played_ms: None,
     };
     {
         let store = EmbeddedStore::open(dir.path()).unwrap();

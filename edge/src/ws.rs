@@ -124,11 +124,12 @@ impl Upgraded {
         self,
         game: Uuid,
         batch: bool,
+        pace: Duration,
         after: Option<u64>,
         state: &Arc<AppState>,
     ) -> Streaming {
         let (updates, first, resumed) = world::subscribe(state, game, batch, after);
-        let doorbell = world::Doorbell::new(game, batch, &updates);
+        let doorbell = world::Doorbell::new(game, batch, pace, &updates);
         let control = Control::default();
         let response = self.response.map_body(|_, actix_ws| {
             BoxBody::new(Outflow::new(
@@ -304,8 +305,13 @@ fn serve_world(
 ) -> Result<HttpResponse, actix_web::Error> {
     options.check()?;
     let state = state.into_inner();
-    let socket =
-        upgrade(&req, body, id, &state)?.into_outflow(game, options.batch, options.after, &state);
+    let socket = upgrade(&req, body, id, &state)?.into_outflow(
+        game,
+        options.batch,
+        Duration::ZERO,
+        options.after,
+        &state,
+    );
     let response = socket.response;
     actix_web::rt::spawn(world::run(
         socket.control,

@@ -13,6 +13,7 @@
 //! (the player task's), one heartbeat and one close.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use actix_web::{web, HttpRequest, HttpResponse};
 use protocol::Uuid;
@@ -55,7 +56,13 @@ fn serve(
 ) -> Result<HttpResponse, actix_web::Error> {
     let state = state.into_inner();
     // resumed, the client gets what it missed first, and a brief cut to what it lacks
-    let socket = upgrade(&req, body, id, &state)?.into_outflow(game, true, options.after, &state);
+    let socket = upgrade(&req, body, id, &state)?.into_outflow(
+        game,
+        true,
+        Duration::ZERO,
+        options.after,
+        &state,
+    );
     let brief = if socket.resumed {
         player::Brief::Resumed
     } else {

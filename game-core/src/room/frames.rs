@@ -118,7 +118,7 @@ pub(super) fn brief(
     let top = view(game, Some(player), &mut brief);
     // our own count when we are not among the best (players who caught nothing have
     // none); the page hears of every later catch on the world socket
-    if entered.score > 0 && !top.iter().any(|id| *id == player) {
+    if entered.score > 0 && !top.contains(&player) {
         brief.push(score_frame(player, entered));
     }
     brief.push(own);

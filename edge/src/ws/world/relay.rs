@@ -18,22 +18,49 @@
 //! receiver empty, on the relay's thread, so the relay runs, and wakes it, after any
 //! message sent since.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
 use std::rc::{Rc, Weak};
+use std::sync::LazyLock;
 use std::task::Waker;
+use std::time::Duration;
+
+use tokio::time::Instant;
 
 use protocol::Uuid;
 use tokio::sync::broadcast::{self, error::RecvError, error::TryRecvError};
 
 use game_core::bus::Wire;
 
-/// A stream of a game: its updates one by one, or its batches.
-type Key = (Uuid, bool);
+/// A stream of a game (its updates one by one, or its batches), how often its outflows
+/// are woken at most (zero: at each message), and for a paced stream the group of them
+/// (a phase of the pace: [`PHASES`]).
+type Key = (Uuid, bool, Duration, u32);
+
+/// The groups a paced stream's outflows of one thread are spread over, each woken in its
+/// own tenth of the pace: 1,000 spectators woken together write for several
+/// milliseconds at once, during which the players' batches on the thread wait (their
+/// p99 rose 5.8 ms, not 3.1 ms as unpaced; docs/benchmarks.md, "Spectators").
+const PHASES: u32 = 10;
 
 thread_local! {
     /// This thread's relays, by stream.
     static RELAYS: RefCell<HashMap<Key, Weak<Shared>>> = RefCell::new(HashMap::new());
+    /// The group the next paced outflow of this thread joins.
+    static NEXT_PHASE: Cell<u32> = const { Cell::new(0) };
+}
+
+/// Where the phases of every paced relay are counted from.
+static GRID: LazyLock<Instant> = LazyLock::new(Instant::now);
+
+/// When a paced relay of `phase` woken at `now` wakes next at the earliest: the next
+/// start of its phase on the grid of `pace` (so at most once per `pace`, and relays of
+/// other phases in between).
+fn next_turn(now: Instant, pace: Duration, phase: u32) -> Instant {
+    let offset = pace * phase / PHASES;
+    let since = now.saturating_duration_since(*GRID + offset).as_nanos();
+    let pace_ns = pace.as_nanos();
+    now + Duration::from_nanos((pace_ns - since % pace_ns) as u64)
 }
 
 /// What a thread's relay for one stream and the doorbells of its outflows share.
@@ -90,10 +117,25 @@ pub struct Doorbell {
 
 impl Doorbell {
     /// The doorbell of an outflow of `game`'s stream (`batched` or not) that reads
-    /// `updates`, on this thread's relay for it (started on first use). Must be called
-    /// on the thread that will poll the outflow, inside its runtime.
-    pub fn new(game: Uuid, batched: bool, updates: &broadcast::Receiver<Wire>) -> Self {
-        let key = (game, batched);
+    /// `updates`, on this thread's relay for it (started on first use), which rings at
+    /// most once per `pace` (zero: at each message). Must be called on the thread that
+    /// will poll the outflow, inside its runtime.
+    pub fn new(
+        game: Uuid,
+        batched: bool,
+        pace: Duration,
+        updates: &broadcast::Receiver<Wire>,
+    ) -> Self {
+        let phase = if pace.is_zero() {
+            0
+        } else {
+            NEXT_PHASE.with(|next| {
+                let phase = next.get();
+                next.set((phase + 1) % PHASES);
+                phase
+            })
+        };
+        let key = (game, batched, pace, phase);
         let shared = RELAYS.with(|relays| {
             let mut relays = relays.borrow_mut();
             if let Some(shared) = relays.get(&key).and_then(Weak::upgrade) {
@@ -108,7 +150,12 @@ impl Doorbell {
                 free: RefCell::new(Vec::new()),
             });
             relays.insert(key, Rc::downgrade(&shared));
-            tokio::task::spawn_local(relay(updates.resubscribe(), Rc::downgrade(&shared)));
+            tokio::task::spawn_local(relay(
+                updates.resubscribe(),
+                pace,
+                phase,
+                Rc::downgrade(&shared),
+            ));
             shared
         });
         let slot = match shared.free.borrow_mut().pop() {
@@ -139,9 +186,20 @@ impl Drop for Doorbell {
     }
 }
 
-/// Waits on the stream and wakes the thread's waiting outflows, until they are all gone
-/// or the stream ends.
-async fn relay(mut updates: broadcast::Receiver<Wire>, shared: Weak<Shared>) {
+/// Waits on the stream and wakes the thread's waiting outflows, at most once per `pace`,
+/// until they are all gone or the stream ends.
+///
+/// A paced relay (spectators': docs/protocol.md, "Spectators") waits after each wake-up
+/// for its next turn, the start of its `phase` in the next `pace`: what came meanwhile
+/// waits in the outflows' receivers, and each outflow then writes all of it in one poll
+/// and one syscall. Nothing is missed, only held back at most `pace`: the relay's own
+/// receiver holds what came, so its next `recv` returns at once.
+async fn relay(
+    mut updates: broadcast::Receiver<Wire>,
+    pace: Duration,
+    phase: u32,
+    shared: Weak<Shared>,
+) {
     loop {
         let ended = match updates.recv().await {
             Ok(_) | Err(RecvError::Lagged(_)) => {
@@ -164,6 +222,10 @@ async fn relay(mut updates: broadcast::Receiver<Wire>, shared: Weak<Shared>) {
         shared.wake_all();
         if ended {
             return;
+        }
+        drop(shared);
+        if !pace.is_zero() {
+            tokio::time::sleep_until(next_turn(Instant::now(), pace, phase)).await;
         }
     }
 }
@@ -220,7 +282,7 @@ mod tests {
             let readers: Vec<_> = (0..50)
                 .map(|_| {
                     let updates = sender.subscribe();
-                    let doorbell = Doorbell::new(game, true, &updates);
+                    let doorbell = Doorbell::new(game, true, Duration::ZERO, &updates);
                     tokio::task::spawn_local(read(updates, doorbell, 300))
                 })
                 .collect();
@@ -252,6 +314,69 @@ mod tests {
     }
 
     #[test]
+    fn a_paced_relay_wakes_its_outflows_at_most_once_a_pace_and_they_get_every_message() {
+        const PACE: Duration = Duration::from_millis(100);
+        let (runtime, local) = local();
+        let (sender, _) = broadcast::channel::<Wire>(1024);
+        let game = Uuid::new_v4();
+        let started = std::time::Instant::now();
+        let (got, polls) = local.block_on(&runtime, async {
+            let updates = sender.subscribe();
+            let doorbell = Doorbell::new(game, true, PACE, &updates);
+            let reader = tokio::task::spawn_local(async move {
+                let (mut updates, mut got, mut polls) = (updates, 0, 0);
+                poll_fn(|cx| {
+                    polls += 1;
+                    loop {
+                        match updates.try_recv() {
+                            Ok(_) => got += 1,
+                            Err(TryRecvError::Empty) if got < 200 => {
+                                doorbell.register(cx.waker());
+                                return Poll::Pending;
+                            }
+                            Err(_) => return Poll::Ready(()),
+                        }
+                    }
+                })
+                .await;
+                (got, polls)
+            });
+            // 200 messages over about 600 ms, one every 3 ms
+            let game_task = std::thread::spawn(move || {
+                for n in 0..200u8 {
+                    sender.send(wire(n)).unwrap();
+                    std::thread::sleep(Duration::from_millis(3));
+                }
+            });
+            let read = tokio::time::timeout(Duration::from_secs(20), reader)
+                .await
+                .expect("the paced outflow was never woken for the last messages")
+                .unwrap();
+            game_task.join().unwrap();
+            read
+        });
+        assert_eq!(got, 200, "every message read");
+        // the first poll, then at most one wake-up a pace (a slow machine only makes
+        // fewer); an unpaced relay wakes it about once a message
+        let most = 2 + (started.elapsed().as_millis() / PACE.as_millis()) as usize;
+        assert!(polls <= most, "{polls} polls, at most {most} expected");
+    }
+
+    #[test]
+    fn each_phase_of_a_pace_has_its_own_turn_at_most_once_a_pace() {
+        let pace = Duration::from_millis(100);
+        let start = *GRID + Duration::from_secs(5);
+        for phase in 0..PHASES {
+            let turn = start + pace * phase / PHASES;
+            // woken at its turn, or a little after: the next is one pace after its turn
+            for late in [0, 1, 37, 99] {
+                let now = turn + Duration::from_millis(late);
+                assert_eq!(next_turn(now, pace, phase), turn + pace, "{phase} {late}");
+            }
+        }
+    }
+
+    #[test]
     fn one_relay_per_stream_and_thread_and_none_left_behind() {
         let (runtime, local) = local();
         let game = Uuid::new_v4();
@@ -259,19 +384,32 @@ mod tests {
             let (first, _) = broadcast::channel::<Wire>(16);
             let a = first.subscribe();
             let b = first.subscribe();
-            let (da, db) = (Doorbell::new(game, true, &a), Doorbell::new(game, true, &b));
+            let (da, db) = (
+                Doorbell::new(game, true, Duration::ZERO, &a),
+                Doorbell::new(game, true, Duration::ZERO, &b),
+            );
             assert!(
                 Rc::ptr_eq(&da.shared, &db.shared),
                 "one relay for the stream"
             );
-            let unbatched = Doorbell::new(game, false, &a);
+            let unbatched = Doorbell::new(game, false, Duration::ZERO, &a);
             assert!(!Rc::ptr_eq(&da.shared, &unbatched.shared), "another stream");
+            let pace = Duration::from_millis(100);
+            let paced: Vec<Doorbell> = (0..=PHASES)
+                .map(|_| Doorbell::new(game, true, pace, &a))
+                .collect();
+            assert!(!Rc::ptr_eq(&da.shared, &paced[0].shared), "another pace");
+            // spread over the phases, the first and the last in one
+            let groups: std::collections::HashSet<_> =
+                paced.iter().map(|d| Rc::as_ptr(&d.shared)).collect();
+            assert_eq!(groups.len(), PHASES as usize);
+            assert!(Rc::ptr_eq(&paced[0].shared, &paced[PHASES as usize].shared));
             // the game loaded back: a new channel under the same key gets its own relay
             let (second, _) = broadcast::channel::<Wire>(16);
             let c = second.subscribe();
-            let dc = Doorbell::new(game, true, &c);
+            let dc = Doorbell::new(game, true, Duration::ZERO, &c);
             assert!(!Rc::ptr_eq(&da.shared, &dc.shared));
-            drop((da, db, unbatched, dc));
+            drop((da, db, unbatched, paced, dc));
             RELAYS.with(|relays| assert!(relays.borrow().is_empty(), "entries left behind"));
         });
     }
@@ -283,7 +421,7 @@ mod tests {
         local.block_on(&runtime, async {
             let (sender, _) = broadcast::channel::<Wire>(16);
             let updates = sender.subscribe();
-            let doorbell = Doorbell::new(game, true, &updates);
+            let doorbell = Doorbell::new(game, true, Duration::ZERO, &updates);
             let shared = Rc::clone(&doorbell.shared);
             let reader = tokio::task::spawn_local(read(updates, doorbell, 3));
             tokio::task::yield_now().await;
@@ -303,7 +441,7 @@ mod tests {
         local.block_on(&runtime, async {
             let (sender, _) = broadcast::channel::<Wire>(16);
             let updates = sender.subscribe();
-            let doorbell = Doorbell::new(game, true, &updates);
+            let doorbell = Doorbell::new(game, true, Duration::ZERO, &updates);
             let reader = tokio::task::spawn_local(read(updates, doorbell, 10));
             tokio::task::yield_now().await;
             std::thread::spawn(move || drop(sender));

@@ -141,11 +141,28 @@ async fn at_the_cap_new_games_are_refused_everywhere_and_a_killed_owner_s_game_g
     let two = deployment.start_with("two", &settings);
     let all = [&one, &two];
     // the broker spreads the partitions over both once `two` subscribed (its failover
-    // delay is 100 ms), and `one` learns it lost some from its pings; a game started
-    // before would change hands with its partition (a fixed 3 s wait was too short on
-    // a loaded machine: every game went to one instance)
+    // delay is 100 ms; not always half each), and `one` learns which it lost from its
+    // pings, 2.5 s after each handover; a game started before a handover would change
+    // hands with its partition, and the instance that takes a running game over may go
+    // above its cap. So the test waits for the first loss, then until no loss was
+    // logged for 4 s (a fixed 3 s wait was too short on a loaded machine: every game
+    // went to one instance; waiting for the first loss only, CI saw both games end up
+    // with `two`: one's other partition moved later)
     until_logged(&one, "command partitions lost", 1).await;
-    tokio::time::sleep(Duration::from_secs(1)).await;
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let (mut losses, mut since) = (count(&one, "command partitions lost"), Instant::now());
+    while since.elapsed() < Duration::from_secs(4) {
+        assert!(
+            Instant::now() < deadline,
+            "one's partitions never settled:\n{}",
+            partition_lines(&one)
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        let now = count(&one, "command partitions lost");
+        if now != losses {
+            (losses, since) = (now, Instant::now());
+        }
+    }
 
     // games are tried until each owner runs one; a game whose owner runs one already
     // is refused, and its partition is known to be full
@@ -193,7 +210,12 @@ async fn at_the_cap_new_games_are_refused_everywhere_and_a_killed_owner_s_game_g
         .iter()
         .map(|(game, _)| owner_of(&all, *game).expect("an owner logged its take-over"))
         .collect();
-    assert_ne!(owners[0], owners[1], "one game per owner: {owners:?}");
+    assert_ne!(
+        owners[0],
+        owners[1],
+        "one game per owner: {owners:?}\n{}",
+        all.map(partition_lines).join("\n")
+    );
 
     // every owner is at its cap: a new game is refused on every instance, whatever its
     // partition, and the running games keep moving

@@ -1,6 +1,6 @@
 // End to end, accessibility: axe-core (the accessibility engine browsers' dev tools use)
 // finds no WCAG 2 A/AA violation on a game before entering, in play on a desktop and on
-// a phone, on the watch view, and on the lobby (desktop and phone): every control labelled, enough contrast, valid ARIA. Keyboard
+// a phone, on the watch view, on the replay, and on the lobby (desktop and phone): every control labelled, enough contrast, valid ARIA. Keyboard
 // focus is visible on every control Tab reaches, and the link status and the chat are
 // live regions that screen readers announce.
 //
@@ -10,7 +10,7 @@
 
 import { createRequire } from "node:module";
 import { readFileSync } from "node:fs";
-import { enter, fail, openPage, scenario, step, WAIT } from "./lib/harness.mjs";
+import { enter, fail, get, openPage, scenario, step, WAIT } from "./lib/harness.mjs";
 
 const axeSource = readFileSync(createRequire(import.meta.url).resolve("axe-core/axe.min.js"), "utf8");
 
@@ -96,6 +96,18 @@ await scenario(async ({ server: startServer, browser }) => {
   await audit(watching, "the watch view");
   // its only controls: the lobby and the play links
   await focusIsVisible(watching, "the watch view", 2);
+
+  // the replay of the same game at its latest moment, its players on the field (the
+  // page opens at the history's start, before anyone entered)
+  const res = await get(`${game.replace("/game/", "/api/games/")}/history/span`);
+  if (res.status !== 200) fail(`GET history/span: status ${res.status}`);
+  const { last } = JSON.parse(res.bytes.toString());
+  const replay = await openPage(desk, `${game}/replay?t=${last}`, errors, "Replay", ".replay-controls");
+  await replay.locator('.replay-controls[data-ready="true"]').waitFor({ timeout: WAIT });
+  await replay.locator("svg.field g.player").first().waitFor({ timeout: WAIT });
+  await audit(replay, "the replay");
+  // its controls: the lobby link, play, speed, the seek bar, the link to the moment
+  await focusIsVisible(replay, "the replay");
 
   const lobby = await openPage(desk, server.base, errors, "Lobby", "#games");
   await audit(lobby, "the lobby");

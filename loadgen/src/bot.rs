@@ -445,19 +445,13 @@ impl Bot {
     }
 
     fn on_delivery(&mut self, mover: usize, generation: i32, now_us: u64) {
-        if generation < 1 {
-            return;
-        }
-        if generation <= self.last_seen[mover] {
-            self.stats.duplicates += 1;
-            return;
-        }
-        self.last_seen[mover] = generation;
-        let Some(sent) = self
-            .shared
-            .ledger
-            .record_delivery(mover, generation, self.me)
-        else {
+        let Some(sent) = self.shared.ledger.record_first_delivery(
+            &mut self.last_seen,
+            &mut self.stats.duplicates,
+            mover,
+            generation,
+            self.me,
+        ) else {
             return;
         };
         let latency = now_us.saturating_sub(sent);

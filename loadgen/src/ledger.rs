@@ -79,6 +79,29 @@ impl Ledger {
         }
     }
 
+    /// Records a reader's delivery of move `generation` of `mover` once: a generation
+    /// below 1 is no move, and one at or below the last the reader saw of `mover`
+    /// (`last_seen`, per bot) is counted in `duplicates` and not recorded. Returns when
+    /// the move was sent, as [`Ledger::record_delivery`].
+    pub fn record_first_delivery(
+        &self,
+        last_seen: &mut [i32],
+        duplicates: &mut u64,
+        mover: usize,
+        generation: i32,
+        receiver: usize,
+    ) -> Option<u64> {
+        if generation < 1 {
+            return None;
+        }
+        if generation <= last_seen[mover] {
+            *duplicates += 1;
+            return None;
+        }
+        last_seen[mover] = generation;
+        self.record_delivery(mover, generation, receiver)
+    }
+
     /// Records that `receiver` got move `generation` of `mover`; returns when the move
     /// was sent, or `None` for a move this run never sent (a stranger's, or before the
     /// run started).
@@ -163,6 +186,22 @@ mod tests {
                 self_received: 1,
             }
         );
+    }
+
+    #[test]
+    fn a_reader_records_each_move_once_and_counts_what_comes_again_or_older() {
+        let ledger = Ledger::new(2, 4);
+        ledger.record_sent(0, 1, 10);
+        ledger.record_sent(0, 2, 20);
+        let (mut last_seen, mut duplicates) = (vec![0; 2], 0);
+        let mut deliver = |generation| {
+            ledger.record_first_delivery(&mut last_seen, &mut duplicates, 0, generation, 1)
+        };
+        assert_eq!(deliver(0), None, "no move");
+        assert_eq!(deliver(2), Some(20));
+        assert_eq!(deliver(2), None, "again");
+        assert_eq!(deliver(1), None, "older");
+        assert_eq!((last_seen[0], duplicates), (2, 2));
     }
 
     #[test]

@@ -151,19 +151,13 @@ impl Spectator {
             let (Some(mover), Some(generation)) = (mover, frame.payload.generation) else {
                 continue;
             };
-            if generation < 1 {
-                continue;
-            }
-            if generation <= self.last_seen[mover] {
-                self.stats.duplicates += 1;
-                continue;
-            }
-            self.last_seen[mover] = generation;
-            let Some(sent) = self
-                .shared
-                .ledger
-                .record_delivery(mover, generation, NOT_A_BOT)
-            else {
+            let Some(sent) = self.shared.ledger.record_first_delivery(
+                &mut self.last_seen,
+                &mut self.stats.duplicates,
+                mover,
+                generation,
+                NOT_A_BOT,
+            ) else {
                 continue;
             };
             let latency = now_us.saturating_sub(sent);

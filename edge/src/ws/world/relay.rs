@@ -223,6 +223,7 @@ async fn relay(
         if ended {
             return;
         }
+        // not held while waiting: the last doorbell's drop must free the relay's entry
         drop(shared);
         if !pace.is_zero() {
             tokio::time::sleep_until(next_turn(Instant::now(), pace, phase)).await;
